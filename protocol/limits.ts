@@ -1,0 +1,26 @@
+/** Size limits the protocol enforces; both are configurable per server or client. */
+export interface ProtocolLimits {
+  /** Largest frame (one JSON object) in bytes. */
+  maxFrameBytes: number;
+  /** Longest `msg.message` text, in characters (Unicode code points). */
+  maxMessageLength: number;
+}
+
+/**
+ * The defaults: 16 KiB frames and 4096-character messages.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_LIMITS } from "./limits.ts";
+ * const limits = { ...DEFAULT_LIMITS, maxMessageLength: 1000 };
+ * ```
+ */
+export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
+  maxFrameBytes: 16 * 1024,
+  maxMessageLength: 4096,
+});
+
+/** Longest `action` value, from the JIM course material. */
+export const MAX_ACTION_LENGTH = 15;
+/** Longest account name, in characters. */
+export const MAX_NAME_LENGTH = 25;

@@ -1,0 +1,149 @@
+/**
+ * Message types of JIM as this project speaks it. Requests go from client to server;
+ * every response is `{ response, alert | error, ... }`; the server also pushes `msg`,
+ * `probe` and `contact_list` objects. See docs/protocol.md for the full specification.
+ *
+ * @module
+ */
+
+/** SCRAM-SHA-256 (RFC 7677), the default login mechanism. */
+export const SCRAM_SHA_256 = "SCRAM-SHA-256";
+/** The seed's HMAC-MD5 challenge-response, allowed only in legacy mode. */
+export const HMAC_MD5 = "HMAC-MD5";
+/** A login mechanism name. */
+export type Mechanism = typeof SCRAM_SHA_256 | typeof HMAC_MD5;
+
+/** Unix time in seconds, as a number (the seed sends a numeric string; both are accepted). */
+export type Time = number;
+
+/** Every request carries its action and the time it was made. */
+interface RequestBase {
+  time: Time;
+}
+
+/** Starts a login, or (on an authenticated connection) answers a probe. */
+export interface PresenceRequest extends RequestBase {
+  action: "presence";
+  type?: string;
+  user: { account_name: string; status?: string };
+}
+
+/**
+ * A login step. Legacy: `user.password` holds the HMAC-MD5 digest. SCRAM: `mechanism` names
+ * it and `data` holds a base64 SCRAM message.
+ */
+export interface AuthenticateRequest extends RequestBase {
+  action: "authenticate";
+  user: { account_name: string; password?: string };
+  mechanism?: Mechanism;
+  data?: string;
+}
+
+/** A chat message. The server overwrites `from` with the sender's login. */
+export interface MsgRequest extends RequestBase {
+  action: "msg";
+  to: string;
+  from: string;
+  encoding: string;
+  message: string;
+}
+
+/** Asks for the contact list: 202 with `quantity`, then `contact_list` pushes. */
+export interface GetContactsRequest extends RequestBase {
+  action: "get_contacts";
+}
+
+/** Adds a contact by login. */
+export interface AddContactRequest extends RequestBase {
+  action: "add_contact";
+  user_id: string;
+}
+
+/** Removes a contact by login. */
+export interface DelContactRequest extends RequestBase {
+  action: "del_contact";
+  user_id: string;
+}
+
+/** Asks for every registered login: 202 with `users`. */
+export interface GetUsersRequest extends RequestBase {
+  action: "get_users";
+}
+
+/** Ends the session in order; `exit` is accepted as an alias. */
+export interface QuitRequest extends RequestBase {
+  action: "quit";
+}
+
+/** Any request a client may send. */
+export type JimRequest =
+  | PresenceRequest
+  | AuthenticateRequest
+  | MsgRequest
+  | GetContactsRequest
+  | AddContactRequest
+  | DelContactRequest
+  | GetUsersRequest
+  | QuitRequest;
+
+/** A request's action name. */
+export type Action = JimRequest["action"];
+
+/** Every action the server accepts. */
+export const ACTIONS: readonly Action[] = [
+  "presence",
+  "authenticate",
+  "msg",
+  "get_contacts",
+  "add_contact",
+  "del_contact",
+  "get_users",
+  "quit",
+];
+
+/** A reply to a request. Exactly one of `alert` and `error` is usually present. */
+export interface JimResponse {
+  response: number;
+  alert?: string;
+  error?: string;
+  /** 401 to presence: the legacy challenge, 16 random bytes as hex. */
+  token?: string;
+  /** 401 to presence: the login mechanisms this server offers. */
+  mechanisms?: Mechanism[];
+  /** SCRAM steps: the mechanism in use. */
+  mechanism?: Mechanism;
+  /** SCRAM steps: the server's base64 SCRAM message. */
+  data?: string;
+  /** 202 to get_contacts: how many `contact_list` objects follow. */
+  quantity?: number;
+  /** 202 to get_users: every registered login. */
+  users?: string[];
+  /** 403 after failed logins: seconds to wait. */
+  retry_after?: number;
+}
+
+/** The server asks "are you there?"; a client answers with presence. */
+export interface ProbeMessage {
+  action: "probe";
+  time: Time;
+}
+
+/** One contact, pushed after a 202 to get_contacts. */
+export interface ContactListMessage {
+  action: "contact_list";
+  user_id: string;
+  online?: boolean;
+}
+
+/** A chat message delivered by the server, with `from` set by the server. */
+export interface MsgMessage {
+  action: "msg";
+  time: Time;
+  to: string;
+  from: string;
+  encoding: string;
+  message: string;
+}
+
+/** Anything the server sends. */
+export type ServerMessage = JimResponse | ProbeMessage | ContactListMessage | MsgMessage;
