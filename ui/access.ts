@@ -1,0 +1,313 @@
+/**
+ * Access control for the local GUIs: Host and Origin checks, the access token traded for a
+ * cookie, security headers and a JSON body size limit. Each factory returns a named Hono
+ * middleware so stack traces and `app.routes` stay readable.
+ *
+ * @module
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import { bodyLimit } from "hono/body-limit";
+
+/** The hostnames a local GUI answers to unless told otherwise. */
+export const LOOPBACK_HOSTNAMES: readonly string[] = ["127.0.0.1", "localhost"];
+
+/** Default largest JSON request body, in bytes. */
+export const DEFAULT_BODY_LIMIT = 16 * 1024;
+
+/**
+ * The GUI's own port. A function lets the app be created before `Deno.serve` has picked a
+ * port (port 0 in tests); `undefined` accepts any port.
+ */
+export type PortSource = number | (() => number | undefined) | undefined;
+
+/** Options shared by {@linkcode hostGuard} and {@linkcode originGuard}. */
+export interface LocalOriginOptions {
+  /** The port the GUI listens on. */
+  port?: PortSource;
+  /** Extra hostnames to accept, e.g. the explicit `--gui-host` when it is not loopback. */
+  hosts?: readonly string[];
+}
+
+/**
+ * Returns a random access token: 32 bytes from `crypto.getRandomValues`, base64url encoded.
+ *
+ * @example
+ * ```ts
+ * const token = newAccessToken();
+ * console.log(`http://127.0.0.1:8080/?token=${token}`);
+ * ```
+ */
+export function newAccessToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/**
+ * Compares two strings in time that depends only on their lengths, not on where they differ.
+ *
+ * @example
+ * ```ts
+ * timingSafeEqualString("abc", "abc"); // true
+ * ```
+ */
+export function timingSafeEqualString(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  const n = Math.max(x.length, y.length);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < n; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/**
+ * Tells whether a hostname is a loopback address that only this machine can reach.
+ *
+ * @example
+ * ```ts
+ * isLoopbackHost("127.0.0.1"); // true
+ * isLoopbackHost("0.0.0.0"); // false
+ * ```
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+function resolvePort(port: PortSource): number | undefined {
+  return typeof port === "function" ? port() : port;
+}
+
+function allowedNames(hosts: readonly string[] | undefined): Set<string> {
+  return new Set([...LOOPBACK_HOSTNAMES, ...(hosts ?? [])].map((h) => h.toLowerCase()));
+}
+
+/** Splits a Host header value into hostname and port; `null` when it is malformed. */
+function parseHostHeader(value: string): { hostname: string; port: number | undefined } | null {
+  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?$/i.exec(value.trim());
+  if (!m || m[1] === undefined) return null;
+  return { hostname: m[1].toLowerCase(), port: m[2] === undefined ? undefined : Number(m[2]) };
+}
+
+function forbidden(c: Context, message: string): Response {
+  return c.json({ error: message }, 403);
+}
+
+/**
+ * Rejects requests whose Host header is not the GUI's own (localhost or 127.0.0.1 with its
+ * port) with 403. A page on an attacker's domain that rebinds its DNS name to 127.0.0.1 still
+ * sends its own name as Host, so this stops DNS rebinding.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * const app = new Hono();
+ * app.use(hostGuard({ port: 8080 }));
+ * ```
+ */
+export function hostGuard(options: LocalOriginOptions = {}): MiddlewareHandler {
+  const names = allowedNames(options.hosts);
+  return async function hostGuard(c, next) {
+    const parsed = parseHostHeader(c.req.header("host") ?? "");
+    const port = resolvePort(options.port);
+    const ok = parsed !== null && names.has(parsed.hostname) &&
+      (port === undefined || (parsed.port ?? 80) === port);
+    if (!ok) return forbidden(c, "Forbidden: unexpected Host header");
+    await next();
+  };
+}
+
+const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * Rejects state-changing requests (POST, PUT, PATCH, DELETE) whose Origin header is not the
+ * GUI's own origin with 403, so other sites cannot drive the GUI from a victim's browser.
+ * Browsers always send Origin on such requests, so a missing Origin is rejected too.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * const app = new Hono();
+ * app.use(originGuard({ port: 8080 }));
+ * ```
+ */
+export function originGuard(options: LocalOriginOptions = {}): MiddlewareHandler {
+  const names = allowedNames(options.hosts);
+  return async function originGuard(c, next) {
+    if (!STATE_CHANGING.has(c.req.method.toUpperCase())) return await next();
+    const origin = c.req.header("origin");
+    let ok = false;
+    if (origin) {
+      try {
+        const url = new URL(origin);
+        const port = resolvePort(options.port);
+        ok = url.protocol === "http:" && url.origin === origin &&
+          names.has(url.hostname.toLowerCase()) &&
+          (port === undefined || Number(url.port || "80") === port);
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) return forbidden(c, "Forbidden: cross-origin request");
+    await next();
+  };
+}
+
+/** Options for {@linkcode tokenAuth}. */
+export interface TokenAuthOptions {
+  /** The access token printed in the GUI's URL. */
+  token: string;
+  /**
+   * Cookie name. Cookies are shared by all ports of one host, so the default name carries the
+   * port from the Host header: two GUIs on one machine keep separate sessions.
+   */
+  cookieName?: string;
+  /** Path prefixes served without the cookie (the static assets of the gate page). */
+  publicPrefixes?: readonly string[];
+  /** Title used on the gate page. */
+  title?: string;
+}
+
+function cookieNameFor(c: Context, fixed: string | undefined): string {
+  if (fixed) return fixed;
+  const parsed = parseHostHeader(c.req.header("host") ?? "");
+  return `jim_gui_${parsed?.port ?? 80}`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+/**
+ * Renders the small page shown without a session: it tells the user where the URL is.
+ *
+ * @example
+ * ```ts
+ * const html = gatePage("JIM server", "Open the URL printed in the terminal.");
+ * ```
+ */
+export function gatePage(title: string, message: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<link rel="stylesheet" href="/assets/styles.css">
+</head>
+<body>
+<main class="gate">
+<h1>${escapeHtml(title)}</h1>
+<p role="alert">${escapeHtml(message)}</p>
+</main>
+</body>
+</html>
+`;
+}
+
+/**
+ * Trades the access token for a session cookie and requires that cookie everywhere else.
+ *
+ * - `GET /?token=…` with the right token (compared in constant time) sets an HttpOnly,
+ *   SameSite=Strict, Path=/ cookie and redirects (303) to `/`, so the token leaves the
+ *   address bar and history.
+ * - Without the cookie, `/api/*` answers 401 JSON and pages answer 401 with a short
+ *   "open the URL printed in the terminal" message.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * const token = newAccessToken();
+ * const app = new Hono();
+ * app.use(tokenAuth({ token }));
+ * ```
+ */
+export function tokenAuth(options: TokenAuthOptions): MiddlewareHandler {
+  if (options.token.length < 16) throw new TypeError("Access token is too short: need 16+ chars");
+  // The cookie carries its own random value so the URL token is never echoed back in headers.
+  const session = newAccessToken();
+  const publicPrefixes = options.publicPrefixes ?? ["/assets/"];
+  const title = options.title ?? "JIM";
+  return async function tokenAuth(c, next) {
+    const path = c.req.path;
+    if (publicPrefixes.some((p) => path.startsWith(p))) return await next();
+    const name = cookieNameFor(c, options.cookieName);
+    const offered = c.req.query("token");
+    if (path === "/" && offered !== undefined && c.req.method === "GET") {
+      if (!timingSafeEqualString(offered, options.token)) {
+        return c.html(
+          gatePage(title, "The access token is wrong. Open the URL printed in the terminal."),
+          401,
+        );
+      }
+      setCookie(c, name, session, { httpOnly: true, sameSite: "Strict", path: "/" });
+      return c.redirect("/", 303);
+    }
+    const cookie = getCookie(c, name);
+    if (cookie !== undefined && timingSafeEqualString(cookie, session)) return await next();
+    if (path.startsWith("/api/")) {
+      return c.json({ error: "Unauthorized: open the URL printed in the terminal" }, 401);
+    }
+    return c.html(
+      gatePage(title, "Open the URL printed in the terminal: it carries the access token."),
+      401,
+    );
+  };
+}
+
+/**
+ * Adds the security headers: a Content-Security-Policy without inline scripts that also
+ * denies framing, X-Frame-Options DENY, nosniff and no referrer (the token must not leak
+ * through Referer).
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * const app = new Hono();
+ * app.use(securityHeaders());
+ * ```
+ */
+export function securityHeaders(): MiddlewareHandler {
+  return async function securityHeaders(c, next) {
+    await next();
+    c.res.headers.set("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+    c.res.headers.set("X-Frame-Options", "DENY");
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+    c.res.headers.set("Referrer-Policy", "no-referrer");
+  };
+}
+
+/** The Content-Security-Policy every GUI response carries. */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "object-src 'none'",
+].join("; ");
+
+/**
+ * Limits request bodies to `maxSize` bytes (16 KiB by default); larger ones get 413 JSON.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * const app = new Hono();
+ * app.use("/api/*", jsonBodyLimit());
+ * ```
+ */
+export function jsonBodyLimit(maxSize: number = DEFAULT_BODY_LIMIT): MiddlewareHandler {
+  const inner = bodyLimit({
+    maxSize,
+    onError: (c) => c.json({ error: `Request body too large: limit is ${maxSize} bytes` }, 413),
+  });
+  return async function jsonBodyLimit(c, next) {
+    return await inner(c, next);
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * A bounded hub that fans events out to browsers over Server-Sent Events.
+ *
+ * - Recent events sit in a ring buffer with increasing ids (`<epoch>-<n>`), so a browser that
+ *   reconnects with `Last-Event-ID` catches up on what it missed. A fresh page gets the buffer
+ *   replayed after a `ready` event.
+ * - An id the hub cannot continue from (too old, or from an earlier run of the GUI) gets a
+ *   `reset` event, then the buffer: the page should refetch its state.
+ * - Each stream has a bounded queue. A stream that falls behind loses events and, once it
+ *   drains, gets a `missed` event with the count.
+ * - A comment line every `keepaliveMs` keeps proxies and the browser from timing out.
+ *
+ * Data events carry the default SSE type ("message") with JSON `{ topic, data }`.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+
+/** One published event. */
+export interface LiveEvent<T = unknown> {
+  /** `<epoch>-<n>`; n increases by one per event. */
+  id: string;
+  /** What kind of event, e.g. "server-event" or "clients". */
+  topic: string;
+  data: T;
+}
+
+/** Options for {@linkcode LiveHub}. */
+export interface LiveHubOptions {
+  /** Events kept for catch-up (500 by default). */
+  capacity?: number;
+  /** Events queued per stream before it starts missing them (256 by default). */
+  queueSize?: number;
+  /** Milliseconds between keepalive comments (15,000 by default). */
+  keepaliveMs?: number;
+}
+
+type Wake = "event" | "closed";
+
+class StreamQueue<T> {
+  readonly items: LiveEvent<T>[] = [];
+  missed = 0;
+  closed = false;
+  #wake: ((why: Wake) => void) | undefined;
+
+  constructor(readonly limit: number) {}
+
+  push(event: LiveEvent<T>): void {
+    if (this.closed) return;
+    if (this.items.length >= this.limit) this.missed++;
+    else this.items.push(event);
+    this.#notify("event");
+  }
+
+  close(): void {
+    this.closed = true;
+    this.#notify("closed");
+  }
+
+  #notify(why: Wake): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.(why);
+  }
+
+  /** Waits until there is work, the queue closes, or `ms` pass ("timeout"). */
+  wait(ms: number): Promise<Wake | "timeout"> {
+    if (this.closed) return Promise.resolve("closed");
+    if (this.items.length > 0 || this.missed > 0) return Promise.resolve("event");
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve("timeout");
+      }, ms);
+      this.#wake = (why) => {
+        clearTimeout(timer);
+        resolve(why);
+      };
+    });
+  }
+}
+
+/**
+ * Fans events out to SSE streams with catch-up and bounded queues.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * const hub = new LiveHub();
+ * const app = new Hono();
+ * app.get("/api/events", (c) => hub.stream(c));
+ * hub.publish("clients", { changed: "alice" });
+ * ```
+ */
+export class LiveHub<T = unknown> {
+  readonly #capacity: number;
+  readonly #queueSize: number;
+  readonly #keepaliveMs: number;
+  readonly #epoch: string;
+  readonly #buffer: LiveEvent<T>[] = [];
+  readonly #streams = new Set<StreamQueue<T>>();
+  #seq = 0;
+  #closed = false;
+
+  constructor(options: LiveHubOptions = {}) {
+    this.#capacity = Math.max(1, options.capacity ?? 500);
+    this.#queueSize = Math.max(1, options.queueSize ?? 256);
+    this.#keepaliveMs = Math.max(1, options.keepaliveMs ?? 15_000);
+    // A new epoch per hub tells a browser reconnecting to a restarted GUI that its ids are void.
+    this.#epoch = Date.now().toString(36) + crypto.getRandomValues(new Uint8Array(2)).join("");
+  }
+
+  /** Number of open streams. */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
+  /** The id of the newest event, or `<epoch>-0` before any. */
+  get lastId(): string {
+    return `${this.#epoch}-${this.#seq}`;
+  }
+
+  /** Events still in the ring buffer, oldest first. */
+  recent(): readonly LiveEvent<T>[] {
+    return [...this.#buffer];
+  }
+
+  /** Publishes an event to every open stream and the catch-up buffer. */
+  publish(topic: string, data: T): LiveEvent<T> {
+    const event: LiveEvent<T> = { id: `${this.#epoch}-${++this.#seq}`, topic, data };
+    if (this.#closed) return event;
+    this.#buffer.push(event);
+    if (this.#buffer.length > this.#capacity) this.#buffer.shift();
+    for (const q of this.#streams) q.push(event);
+    return event;
+  }
+
+  /** Events after `lastEventId`, or `null` when the hub cannot continue from that id. */
+  #since(lastEventId: string): LiveEvent<T>[] | null {
+    const m = /^([a-z0-9]+)-(\d+)$/.exec(lastEventId);
+    if (!m || m[1] !== this.#epoch) return null;
+    const n = Number(m[2]);
+    if (n > this.#seq) return null;
+    const oldest = this.#seq - this.#buffer.length + 1;
+    if (n < oldest - 1) return null;
+    return this.#buffer.slice(n - oldest + 1);
+  }
+
+  /**
+   * Answers an SSE request. Honors `Last-Event-ID` for catch-up and ends when the client goes
+   * away or the hub closes.
+   */
+  stream(c: Context): Response {
+    const queue = new StreamQueue<T>(this.#queueSize);
+    if (this.#closed) queue.close();
+    const lastEventId = c.req.header("last-event-id");
+    const catchUp = lastEventId ? this.#since(lastEventId) : null;
+    const backlog = catchUp ?? [...this.#buffer];
+    const opening = catchUp !== null
+      ? null
+      : lastEventId
+      ? { event: "reset", data: JSON.stringify({ reason: "Cannot resume: events were missed" }) }
+      : { event: "ready", data: JSON.stringify({}) };
+    // Registered before the response starts so nothing published in between is lost.
+    this.#streams.add(queue);
+    return streamSSE(c, async (sse) => {
+      sse.onAbort(() => queue.close());
+      try {
+        if (opening) await sse.writeSSE(opening);
+        for (const event of backlog) await sse.writeSSE(this.#frame(event));
+        while (!sse.aborted) {
+          const why = await queue.wait(this.#keepaliveMs);
+          if (why === "closed" || sse.aborted) break;
+          if (why === "timeout") {
+            await sse.write(": keepalive\n\n");
+            continue;
+          }
+          const batch = queue.items.splice(0);
+          for (const event of batch) {
+            if (sse.aborted) break;
+            await sse.writeSSE(this.#frame(event));
+          }
+          if (queue.missed > 0) {
+            const count = queue.missed;
+            queue.missed = 0;
+            await sse.writeSSE({ event: "missed", data: JSON.stringify({ count }) });
+          }
+        }
+      } finally {
+        queue.close();
+        this.#streams.delete(queue);
+      }
+    });
+  }
+
+  #frame(event: LiveEvent<T>) {
+    return { id: event.id, data: JSON.stringify({ topic: event.topic, data: event.data }) };
+  }
+
+  /** Ends every stream; later publishes are ignored. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    for (const q of this.#streams) q.close();
+  }
+}
