@@ -1,0 +1,15 @@
+/**
+ * Preact components both GUIs share.
+ *
+ * @module
+ */
+export { Panel, type PanelProps } from "./panel.tsx";
+export { ConfirmDialog, type ConfirmDialogProps } from "./confirm_dialog.tsx";
+export {
+  LOG_LIMIT,
+  type LogEntry,
+  type LogState,
+  LogView,
+  type LogViewProps,
+  useLog,
+} from "./log_view.tsx";
