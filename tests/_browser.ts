@@ -1,0 +1,131 @@
+/**
+ * Browser test harness: Debian's chromium driven by playwright-core, one fresh profile per
+ * launch, console errors collected, disposable with `await using`.
+ *
+ * Browser tests skip with a message only when chromium is missing and CI is not set; under
+ * CI=true a missing chromium fails the test.
+ *
+ * @module
+ */
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+
+/** Where Debian installs chromium. */
+export const CHROMIUM_PATH = "/usr/bin/chromium";
+
+/** Flags that keep chromium quiet and offline in a container. */
+export const CHROMIUM_ARGS: readonly string[] = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+/** Whether the chromium binary is installed. */
+export function chromiumAvailable(): boolean {
+  try {
+    return Deno.statSync(CHROMIUM_PATH).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function underCi(): boolean {
+  const ci = Deno.env.get("CI");
+  return ci !== undefined && ci !== "" && ci !== "0" && ci.toLowerCase() !== "false";
+}
+
+let skipNoted = false;
+
+/**
+ * Whether browser tests must be skipped: only when chromium is absent outside CI. Prints why.
+ */
+export function skipBrowserTests(): boolean {
+  if (chromiumAvailable() || underCi()) return false;
+  if (!skipNoted) {
+    skipNoted = true;
+    console.error(
+      `SKIPPING browser tests: ${CHROMIUM_PATH} not found (apt-get install chromium). ` +
+        "Under CI=true this is a failure.",
+    );
+  }
+  return true;
+}
+
+/** A running browser with one page; dispose it to close everything and delete the profile. */
+export interface BrowserHarness extends AsyncDisposable {
+  context: BrowserContext;
+  /** The first page. */
+  page: Page;
+  /** Console errors and uncaught page errors seen so far, as text. */
+  consoleErrors: string[];
+  /** Opens another page in the same profile. */
+  newPage(): Promise<Page>;
+}
+
+/** Options for {@linkcode launchBrowser}. */
+export interface LaunchOptions {
+  /** Viewport size; 1280×800 by default. */
+  viewport?: { width: number; height: number };
+  /**
+   * Console messages matching one of these are not counted as errors (e.g. an expected
+   * "Failed to load resource: 401" in an access test).
+   */
+  ignoreConsole?: readonly RegExp[];
+}
+
+/**
+ * Launches chromium with a fresh temporary profile.
+ *
+ * @example
+ * ```ts
+ * await using browser = await launchBrowser();
+ * await browser.page.goto("http://127.0.0.1:8080/");
+ * ```
+ */
+export async function launchBrowser(options: LaunchOptions = {}): Promise<BrowserHarness> {
+  if (!chromiumAvailable()) {
+    throw new Error(`Cannot launch browser: ${CHROMIUM_PATH} not found (apt-get install chromium)`);
+  }
+  const profile = await Deno.makeTempDir({ prefix: "jim-chromium-" });
+  const ignore = options.ignoreConsole ?? [];
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: [...CHROMIUM_ARGS],
+      viewport: options.viewport ?? { width: 1280, height: 800 },
+      timeout: 60_000,
+    });
+  } catch (err) {
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+    throw err;
+  }
+  const consoleErrors: string[] = [];
+  context.on("console", (msg) => {
+    if (msg.type() !== "error") return;
+    const text = msg.text();
+    if (!ignore.some((re) => re.test(text))) consoleErrors.push(text);
+  });
+  context.on("weberror", (err) => consoleErrors.push(`Uncaught: ${err.error().message}`));
+  const page = context.pages()[0] ?? await context.newPage();
+  let closed = false;
+  return {
+    context,
+    page,
+    consoleErrors,
+    newPage: () => context.newPage(),
+    async [Symbol.asyncDispose]() {
+      if (closed) return;
+      closed = true;
+      try {
+        await context.close();
+      } finally {
+        await Deno.remove(profile, { recursive: true }).catch(() => {});
+      }
+    },
+  };
+}
