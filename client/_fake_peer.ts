@@ -1,0 +1,96 @@
+/**
+ * A scripted JIM peer on a real loopback socket, for the cases a real server never
+ * produces: a forged SCRAM signature, a seed server, a connection dropped mid-request.
+ * Test support only.
+ */
+import { encodeFrame, FrameDecoder } from "../protocol/mod.ts";
+
+/** One accepted connection, driven by a test script. */
+export class FakePeer {
+  readonly conn: Deno.Conn;
+  #decoder = new FrameDecoder();
+  #frames: Record<string, unknown>[] = [];
+  #buffer = new Uint8Array(4096);
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  /** The next object the client sent; throws when the client hung up first. */
+  async receive(): Promise<Record<string, unknown>> {
+    while (this.#frames.length === 0) {
+      const n = await this.conn.read(this.#buffer);
+      if (n === null) throw new Error("Fake peer: client closed the connection");
+      for (const frame of this.#decoder.push(this.#buffer.subarray(0, n))) {
+        if (!frame.ok) throw frame.error;
+        this.#frames.push(frame.value);
+      }
+    }
+    return this.#frames.shift()!;
+  }
+
+  /** Writes one object, framed as the server does. */
+  async send(message: unknown): Promise<void> {
+    const bytes = encodeFrame(message);
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
+  }
+
+  /** Resolves once the client closes its side. */
+  async untilClosed(): Promise<void> {
+    try {
+      while ((await this.conn.read(this.#buffer)) !== null) {
+        // Drain whatever else the client says.
+      }
+    } catch {
+      // Reset by the client: closed as well.
+    }
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // Closed already.
+    }
+  }
+}
+
+/** A listener that runs `script` for its first connection. */
+export interface FakeServer extends AsyncDisposable {
+  port: number;
+  /** Settles when the script has finished; rejects with the script's error. */
+  done: Promise<void>;
+}
+
+/**
+ * Listens on 127.0.0.1 port 0 and runs `script` on the first connection. Disposing waits for
+ * the script and rethrows its failure, so a broken script fails the test.
+ */
+export function fakeServer(script: (peer: FakePeer) => Promise<void>): FakeServer {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const done = (async () => {
+    const conn = await listener.accept();
+    listener.close();
+    const peer = new FakePeer(conn);
+    try {
+      await script(peer);
+    } finally {
+      peer.close();
+    }
+  })();
+  // Observed by the test through `done` or dispose; avoid an unhandled rejection meanwhile.
+  done.catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    done,
+    async [Symbol.asyncDispose]() {
+      try {
+        listener.close();
+      } catch {
+        // Closed after the first accept.
+      }
+      await done;
+    },
+  };
+}

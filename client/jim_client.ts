@@ -1,0 +1,888 @@
+import {
+  accountNameProblem,
+  type DecodedFrame,
+  DEFAULT_LIMITS,
+  encodeFrame,
+  FrameDecoder,
+  fromBase64,
+  HMAC_MD5,
+  isAccountName,
+  JimError,
+  type JimResponse,
+  legacyDigest,
+  legacyStoredHash,
+  type Mechanism,
+  type ProtocolLimits,
+  SCRAM_SHA_256,
+  ScramClient,
+  Status,
+  toBase64,
+  validateServerMessage,
+} from "../protocol/mod.ts";
+import { BoundedQueue } from "./_bounded_queue.ts";
+import { ConnectionError } from "./errors.ts";
+
+/** The host a client connects to when none is given. */
+export const DEFAULT_HOST = "127.0.0.1";
+/** The seed's port, used when none is given. */
+export const DEFAULT_PORT = 7777;
+
+/** Where and how to connect. */
+export interface JimClientOptions {
+  /** Host name or address; defaults to 127.0.0.1. */
+  host?: string;
+  /** TCP port; defaults to 7777. */
+  port?: number;
+  /** Wrap the connection in TLS. */
+  tls?: boolean;
+  /** A PEM CA certificate to trust in addition to the system roots (for a self-signed server). */
+  caCert?: string;
+  /** Aborts connecting. */
+  signal?: AbortSignal;
+  /**
+   * How long a request may wait for its reply, in milliseconds (default 30000). JIM replies
+   * carry no ids, so a missing reply would shift every later one; the connection is closed.
+   */
+  requestTimeout?: number;
+  /** How many requests may wait for replies at once (default 128). */
+  maxPending?: number;
+  /** Frame and message limits; the protocol defaults otherwise. */
+  limits?: Partial<ProtocolLimits>;
+}
+
+/** A chat message received from the server. */
+export interface IncomingMessage {
+  from: string;
+  to: string;
+  text: string;
+  /** When the sender sent it, in milliseconds since the epoch. */
+  time: number;
+}
+
+/** One entry of the contact list. */
+export interface Contact {
+  login: string;
+  /** Whether the server reports the contact online; false when it does not say (a seed server). */
+  online: boolean;
+}
+
+/** How a login went. */
+export interface LoginResult {
+  user: string;
+  mechanism: Mechanism;
+}
+
+/** Options for {@linkcode JimClient.login}. */
+export interface LoginOptions {
+  /**
+   * Permit the seed's HMAC-MD5 login. It is used only when the server offers nothing else,
+   * which means a seed server: it cannot prove its identity and its stored value is
+   * password-equivalent.
+   */
+  allowLegacy?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Details of the connection events. */
+export interface ConnectionInfo {
+  host: string;
+  port: number;
+  tls: boolean;
+}
+
+/** Why the connection ended; `error` is set when it was not closed on purpose. */
+export interface DisconnectInfo extends ConnectionInfo {
+  reason: string;
+  error?: ConnectionError;
+}
+
+/** The events a {@linkcode JimClient} dispatches, all as CustomEvents. */
+export interface JimClientEventMap {
+  /** A connection attempt starts. */
+  connecting: CustomEvent<ConnectionInfo>;
+  /** The socket is open. */
+  connected: CustomEvent<ConnectionInfo>;
+  /** Login succeeded. */
+  login: CustomEvent<LoginResult>;
+  /** The connection ended, on purpose or not. */
+  disconnected: CustomEvent<DisconnectInfo>;
+  /** Something went wrong that did not end the connection, or that ends it right after. */
+  error: CustomEvent<{ error: Error }>;
+  /** A chat message arrived. */
+  message: CustomEvent<IncomingMessage>;
+  /** The server pushed a contact entry outside a get_contacts reply. */
+  contact: CustomEvent<Contact>;
+  /** The server probed the client; it was answered with presence. */
+  probe: CustomEvent<{ time: number }>;
+}
+
+type Listener<K extends keyof JimClientEventMap> = (event: JimClientEventMap[K]) => void;
+
+interface Pending {
+  action: string;
+  /** Expects `202 + quantity` followed by that many contact_list objects. */
+  list: boolean;
+  /** The caller gave up (abort); the reply is still consumed to keep the order. */
+  abandoned: boolean;
+  collected?: { response: JimResponse; remaining: number; items: Contact[] };
+  timer?: ReturnType<typeof setTimeout>;
+  resolve(reply: Reply): void;
+  reject(error: Error): void;
+}
+
+interface Reply {
+  response: JimResponse;
+  contacts: Contact[];
+}
+
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+function now(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+function refusal(reply: JimResponse): JimError {
+  return new JimError(
+    reply.response,
+    reply.error ?? reply.alert ?? `Unexpected reply: ${reply.response}`,
+  );
+}
+
+function requireName(name: string, field: string): void {
+  if (!isAccountName(name)) throw new JimError(Status.BAD_REQUEST, accountNameProblem(field, name));
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}
+
+/**
+ * A JIM connection: login, messages, contacts. Replies are matched to requests by order,
+ * because JIM replies carry no ids; pushed objects (msg, probe, contact_list) are told apart
+ * by their action, and a probe is answered with presence automatically. When the connection
+ * drops, every pending request rejects at once with a {@linkcode ConnectionError}; server
+ * refusals reject with a {@linkcode JimError} carrying the JIM code and text.
+ *
+ * Listeners for the "connecting" and "connected" events can be attached between
+ * `new JimClient(options)` and `open()`; `JimClient.connect()` does both at once.
+ *
+ * @example
+ * ```ts
+ * import { JimClient } from "./jim_client.ts";
+ * await using client = await JimClient.connect({ host: "127.0.0.1", port: 7777 });
+ * await client.login("alice", "secret");
+ * client.addEventListener("message", (e) => console.log(`${e.detail.from}: ${e.detail.text}`));
+ * await client.send("bob", "hello"); // rejects with JimError 410 when bob is offline
+ * console.log(await client.contacts()); // [{ login: "bob", online: true }]
+ * await client.quit();
+ * ```
+ */
+export class JimClient extends EventTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  readonly #options: JimClientOptions;
+  readonly #limits: ProtocolLimits;
+  readonly #requestTimeout: number;
+  readonly #maxPending: number;
+  #conn: Deno.Conn | undefined;
+  #decoder: FrameDecoder;
+  #pending: Pending[] = [];
+  #writeChain: Promise<void> = Promise.resolve();
+  #readLoop: Promise<void> | undefined;
+  #user: string | undefined;
+  #state: "new" | "connecting" | "open" | "closed" = "new";
+  #closeError: ConnectionError | undefined;
+  #closing: Promise<void> | undefined;
+  #queues = new Set<BoundedQueue<IncomingMessage>>();
+  readonly #closed: PromiseWithResolvers<void> = Promise.withResolvers();
+
+  constructor(options: JimClientOptions = {}) {
+    super();
+    this.#options = options;
+    this.host = options.host ?? DEFAULT_HOST;
+    this.port = options.port ?? DEFAULT_PORT;
+    this.tls = options.tls ?? false;
+    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#requestTimeout = options.requestTimeout ?? 30_000;
+    this.#maxPending = options.maxPending ?? 128;
+    this.#decoder = new FrameDecoder({ maxFrameBytes: this.#limits.maxFrameBytes });
+  }
+
+  /**
+   * Connects to a JIM server.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777, tls: true, caCert: "-----BEGIN…" });
+   * ```
+   * @throws {ConnectionError} when the server cannot be reached.
+   */
+  static async connect(options: JimClientOptions = {}): Promise<JimClient> {
+    const client = new JimClient(options);
+    await client.open();
+    return client;
+  }
+
+  /** The logged-in login, or undefined before login. */
+  get user(): string | undefined {
+    return this.#user;
+  }
+
+  /** Whether the connection is open. */
+  get connected(): boolean {
+    return this.#state === "open";
+  }
+
+  /** Resolves when the connection has ended, for whatever reason. */
+  get closed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  /** How many requests wait for replies. */
+  get pendingRequests(): number {
+    return this.#pending.length;
+  }
+
+  /**
+   * Opens the connection; called by {@linkcode JimClient.connect}.
+   *
+   * @throws {ConnectionError} when the server cannot be reached or `signal` aborts.
+   */
+  async open(): Promise<void> {
+    if (this.#state !== "new") throw new ConnectionError("Cannot connect: already used");
+    this.#state = "connecting";
+    const info = this.#info();
+    this.#emit("connecting", info);
+    const signal = this.#options.signal;
+    const where = `${this.host}:${this.port}`;
+    let conn: Deno.Conn;
+    try {
+      signal?.throwIfAborted();
+      const connecting: Promise<Deno.Conn> = this.tls
+        ? Deno.connectTls({
+          hostname: this.host,
+          port: this.port,
+          ...(this.#options.caCert ? { caCerts: [this.#options.caCert] } : {}),
+        })
+        : Deno.connect({ hostname: this.host, port: this.port });
+      conn = await abortable(connecting, signal, (late) => late.close());
+      if (this.tls) await abortable((conn as Deno.TlsConn).handshake(), signal);
+    } catch (cause) {
+      this.#state = "closed";
+      const detail = cause instanceof Error ? cause.message : String(cause);
+      const error = new ConnectionError(`Cannot connect to ${where}: ${detail}`, { cause });
+      this.#closeError = error;
+      this.#emit("disconnected", { ...info, reason: error.message, error });
+      this.#closed.resolve();
+      throw error;
+    }
+    this.#conn = conn;
+    this.#state = "open";
+    this.#emit("connected", info);
+    this.#readLoop = this.#read(conn);
+  }
+
+  /**
+   * Logs in. SCRAM-SHA-256 is used whenever the server offers it, and the server's signature
+   * is verified: a server that cannot prove it knows the user's credentials is refused with
+   * "Cannot verify server: signature mismatch" and the connection is closed. The seed's
+   * HMAC-MD5 is used only when the server offers no mechanism list (a seed server) and
+   * `allowLegacy` is set.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * const { mechanism } = await client.login("alice", "secret", { allowLegacy: true });
+   * ```
+   * @throws {JimError} with the server's code and text (404 unknown user, 402 "Access denied"),
+   *   or 402 when the server cannot be verified or offers only a mechanism not allowed.
+   */
+  async login(user: string, password: string, options: LoginOptions = {}): Promise<LoginResult> {
+    requireName(user, "user");
+    if (this.#user !== undefined) {
+      throw new JimError(Status.CONFLICT, `Already logged in: ${this.#user}`);
+    }
+    const signal = options.signal;
+    const hello = await this.#request({
+      action: "presence",
+      time: now(),
+      type: "status",
+      user: { account_name: user, status: "online" },
+    }, { signal });
+    if (hello.response.response === Status.OK) {
+      // A server that lets anyone in without a challenge cannot be told from an impostor.
+      await this.close();
+      throw new JimError(
+        Status.AUTH_FAILED,
+        "Cannot verify server: it accepted the login without authentication",
+      );
+    }
+    if (hello.response.response !== Status.UNAUTHORIZED) throw refusal(hello.response);
+    const offered = hello.response.mechanisms ?? [];
+    let result: LoginResult;
+    if (offered.includes(SCRAM_SHA_256)) {
+      result = await this.#scram(user, password, signal);
+    } else if (offered.every((m) => m === HMAC_MD5)) {
+      if (!options.allowLegacy) {
+        throw new JimError(
+          Status.AUTH_FAILED,
+          "Cannot log in: the server offers only legacy HMAC-MD5 authentication; " +
+            "allow legacy authentication to use it",
+        );
+      }
+      result = await this.#legacy(user, password, hello.response.token, signal);
+    } else {
+      throw new JimError(
+        Status.AUTH_FAILED,
+        `Cannot log in: no supported mechanism among ${offered.join(", ")}`,
+      );
+    }
+    this.#user = user;
+    this.#emit("login", result);
+    return result;
+  }
+
+  async #scram(user: string, password: string, signal?: AbortSignal): Promise<LoginResult> {
+    const scram = new ScramClient(user, password);
+    const step = (data: string) =>
+      this.#request({
+        action: "authenticate",
+        time: now(),
+        mechanism: SCRAM_SHA_256,
+        user: { account_name: user },
+        data: toBase64(data),
+      }, { signal });
+    const challenge = (await step(scram.clientFirst())).response;
+    if (challenge.response !== Status.UNAUTHORIZED) throw refusal(challenge);
+    const clientFinal = await scram.clientFinal(decodeData(challenge.data, "server-first"));
+    const outcome = (await step(clientFinal)).response;
+    if (outcome.response !== Status.OK) throw refusal(outcome);
+    try {
+      await scram.verifyServerFinal(decodeData(outcome.data, "server-final"));
+    } catch (error) {
+      // The server said yes without proving itself: do not stay on that connection.
+      const failure = error instanceof JimError && error.code === Status.BAD_REQUEST
+        ? new JimError(Status.AUTH_FAILED, "Cannot verify server: signature mismatch", {
+          cause: error,
+        })
+        : error as Error;
+      this.#emit("error", { error: failure });
+      await this.close();
+      throw failure;
+    }
+    return { user, mechanism: SCRAM_SHA_256 };
+  }
+
+  async #legacy(
+    user: string,
+    password: string,
+    token: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<LoginResult> {
+    if (token === undefined || !/^[0-9a-fA-F]{2,256}$/.test(token) || token.length % 2 !== 0) {
+      throw new JimError(Status.BAD_REQUEST, "Invalid server message: challenge lacks a hex token");
+    }
+    const digest = legacyDigest(await legacyStoredHash(password), token);
+    const reply = await this.#request({
+      action: "authenticate",
+      time: now(),
+      user: { account_name: user, password: digest },
+    }, { signal });
+    if (reply.response.response !== Status.OK) throw refusal(reply.response);
+    return { user, mechanism: HMAC_MD5 };
+  }
+
+  /**
+   * Sends a chat message; resolves when the server accepted it (200).
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * import { JimError } from "../protocol/mod.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * try {
+   *   await client.send("bob", "hi");
+   * } catch (err) {
+   *   if (err instanceof JimError && err.code === 410) console.log(err.message);
+   * }
+   * ```
+   * @throws {JimError} with the server's code and text, e.g. 410 "Client not online: bob";
+   *   400 for an invalid name or a too long text, checked before sending.
+   * @throws {ConnectionError} when the connection is lost before the reply.
+   */
+  async send(to: string, text: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    requireName(to, "to");
+    if (typeof text !== "string" || text.length === 0) {
+      throw new JimError(Status.BAD_REQUEST, "Invalid field: message must not be empty");
+    }
+    const max = this.#limits.maxMessageLength;
+    if (text.length > max && [...text].length > max) {
+      throw new JimError(Status.BAD_REQUEST, `Invalid field: message exceeds ${max} characters`);
+    }
+    const reply = await this.#request({
+      action: "msg",
+      time: now(),
+      to,
+      from: this.#user ?? "",
+      encoding: "utf-8",
+      message: text,
+    }, options);
+    if (reply.response.response !== Status.OK) throw refusal(reply.response);
+  }
+
+  /**
+   * The contact list from the server (get_contacts: 202 with a quantity, then that many
+   * contact_list objects).
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * for (const c of await client.contacts()) console.log(c.login, c.online);
+   * ```
+   */
+  async contacts(options: { signal?: AbortSignal } = {}): Promise<Contact[]> {
+    const reply = await this.#request({ action: "get_contacts", time: now() }, {
+      ...options,
+      list: true,
+    });
+    if (reply.response.response !== Status.ACCEPTED) throw refusal(reply.response);
+    return reply.contacts;
+  }
+
+  /**
+   * Adds a contact on the server.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * await client.addContact("bob"); // JimError 404 for an unknown login, 409 when present
+   * ```
+   */
+  async addContact(login: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    requireName(login, "user_id");
+    const reply = await this.#request(
+      { action: "add_contact", user_id: login, time: now() },
+      options,
+    );
+    if (reply.response.response !== Status.OK) throw refusal(reply.response);
+  }
+
+  /**
+   * Removes a contact on the server.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * await client.removeContact("bob");
+   * ```
+   */
+  async removeContact(login: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    requireName(login, "user_id");
+    const reply = await this.#request(
+      { action: "del_contact", user_id: login, time: now() },
+      options,
+    );
+    if (reply.response.response !== Status.OK) throw refusal(reply.response);
+  }
+
+  /**
+   * Every registered login (get_users: 202 with `users`).
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * console.log(await client.users()); // ["alice", "bob"]
+   * ```
+   */
+  async users(options: { signal?: AbortSignal } = {}): Promise<string[]> {
+    const reply = await this.#request({ action: "get_users", time: now() }, options);
+    if (reply.response.response !== Status.ACCEPTED) throw refusal(reply.response);
+    return reply.response.users ?? [];
+  }
+
+  /**
+   * Incoming chat messages as an async iterator over a bounded queue: when the consumer falls
+   * behind by `bufferSize` messages (default 256), the oldest is dropped and counted in
+   * `missed`. It ends when the connection closes. Only messages arriving after the call are
+   * seen; the "message" event carries the same messages.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * for await (const m of client.messages()) console.log(m.from, m.text);
+   * ```
+   */
+  messages(options: { bufferSize?: number } = {}): BoundedQueue<IncomingMessage> {
+    const queue: BoundedQueue<IncomingMessage> = new BoundedQueue(
+      options.bufferSize ?? 256,
+      () => this.#queues.delete(queue),
+    );
+    if (this.#state === "closed") queue.end();
+    else this.#queues.add(queue);
+    return queue;
+  }
+
+  /**
+   * Says goodbye (quit) and closes the connection. Requests still waiting reject.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.quit();
+   * ```
+   */
+  async quit(): Promise<void> {
+    if (this.#state === "open") {
+      try {
+        // The server answers 200 and closes; waiting for it lets the goodbye arrive.
+        await this.#request({ action: "quit", time: now() });
+      } catch {
+        // Gone already, or closed by the server first: closing is all that is left.
+      }
+    }
+    await this.close();
+  }
+
+  /**
+   * Closes the connection without a goodbye. Idempotent; requests still waiting reject with
+   * a {@linkcode ConnectionError}.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.close();
+   * await client.close(); // no-op
+   * ```
+   */
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#teardown(undefined, "Connection closed");
+      this.#closing = (async () => {
+        await this.#readLoop;
+        await this.#writeChain;
+      })();
+    }
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  override addEventListener<K extends keyof JimClientEventMap>(
+    type: K,
+    listener: Listener<K>,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  override removeEventListener<K extends keyof JimClientEventMap>(
+    type: K,
+    listener: Listener<K>,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    super.removeEventListener(type, listener, options);
+  }
+
+  #info(): ConnectionInfo {
+    return { host: this.host, port: this.port, tls: this.tls };
+  }
+
+  #emit<K extends keyof JimClientEventMap>(
+    type: K,
+    detail: JimClientEventMap[K]["detail"],
+  ): void {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  #request(
+    message: Record<string, unknown>,
+    options: { signal?: AbortSignal; list?: boolean; internal?: boolean } = {},
+  ): Promise<Reply> {
+    if (this.#state !== "open" || !this.#conn) {
+      return Promise.reject(this.#closeError ?? new ConnectionError("Not connected"));
+    }
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    if (this.#pending.length >= this.#maxPending) {
+      return Promise.reject(
+        new ConnectionError(
+          `Cannot send request: ${this.#pending.length} requests already wait for replies`,
+        ),
+      );
+    }
+    const bytes = encodeFrame(message);
+    if (bytes.length > this.#limits.maxFrameBytes) {
+      return Promise.reject(
+        new JimError(
+          Status.TOO_LARGE,
+          `Cannot send request: exceeds ${this.#limits.maxFrameBytes} bytes`,
+        ),
+      );
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<Reply>();
+    const action = String(message.action);
+    const entry: Pending = {
+      action,
+      list: options.list ?? false,
+      abandoned: options.internal ?? false,
+      resolve,
+      reject,
+    };
+    entry.timer = setTimeout(() => {
+      const seconds = Math.round(this.#requestTimeout / 100) / 10;
+      this.#teardown(
+        new ConnectionError(`Connection lost: no reply to ${action} within ${seconds} s`),
+      );
+    }, this.#requestTimeout);
+    this.#pending.push(entry);
+    this.#write(bytes).catch((cause) => {
+      this.#teardown(
+        new ConnectionError(`Connection lost: cannot write: ${errorText(cause)}`, { cause }),
+      );
+    });
+    const signal = options.signal;
+    if (!signal) return promise;
+    // The reply will still come and must be consumed in order; only the caller stops waiting.
+    return new Promise<Reply>((res, rej) => {
+      const onAbort = () => {
+        entry.abandoned = true;
+        rej(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      promise.then(res, rej).finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  }
+
+  #write(bytes: Uint8Array): Promise<void> {
+    const conn = this.#conn;
+    if (!conn || this.#state !== "open") {
+      return Promise.reject(this.#closeError ?? new ConnectionError("Not connected"));
+    }
+    const next = this.#writeChain.then(() => writeAll(conn, bytes));
+    this.#writeChain = next.catch(() => {});
+    return next;
+  }
+
+  async #read(conn: Deno.Conn): Promise<void> {
+    const buffer = new Uint8Array(8192);
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) {
+          this.#decoder.finish();
+          this.#teardown(new ConnectionError("Connection lost: server closed the connection"));
+          return;
+        }
+        for (const frame of this.#decoder.push(buffer.subarray(0, n))) this.#onFrame(frame);
+      }
+    } catch (cause) {
+      if (this.#state === "closed") return;
+      this.#teardown(
+        new ConnectionError(`Connection lost: ${errorText(cause)}`, { cause }),
+      );
+    }
+  }
+
+  #onFrame(frame: DecodedFrame): void {
+    if (!frame.ok) {
+      this.#emit("error", { error: frame.error });
+      return;
+    }
+    const checked = validateServerMessage(frame.value);
+    if (!checked.ok) {
+      this.#emit("error", {
+        error: new JimError(checked.error.code, `Ignored server message: ${checked.error.message}`),
+      });
+      return;
+    }
+    const { frame: message } = checked;
+    switch (message.kind) {
+      case "response":
+        this.#onResponse(message.message);
+        return;
+      case "contact_list": {
+        const contact = {
+          login: message.message.user_id,
+          online: message.message.online ?? false,
+        };
+        const head = this.#pending[0];
+        if (head?.collected) {
+          head.collected.items.push(contact);
+          if (--head.collected.remaining === 0) this.#settle(head.collected.response);
+        } else {
+          this.#emit("contact", contact);
+        }
+        return;
+      }
+      case "msg": {
+        const m = message.message;
+        const incoming: IncomingMessage = {
+          from: m.from,
+          to: m.to,
+          text: m.message,
+          time: Number.isFinite(m.time) && m.time > 0 ? Math.round(m.time * 1000) : Date.now(),
+        };
+        for (const queue of this.#queues) queue.push(incoming);
+        this.#emit("message", incoming);
+        return;
+      }
+      case "probe":
+        this.#answerProbe();
+        return;
+    }
+  }
+
+  #onResponse(response: JimResponse): void {
+    const head = this.#pending[0];
+    if (!head) {
+      this.#emit("error", {
+        error: new JimError(
+          Status.BAD_REQUEST,
+          `Ignored server message: reply ${response.response} to no request`,
+        ),
+      });
+      return;
+    }
+    if (head.collected) {
+      // A reply arrived before the announced list was complete: end the list with what came.
+      this.#settle(head.collected.response);
+      this.#onResponse(response);
+      return;
+    }
+    const quantity = response.quantity ?? 0;
+    if (head.list && response.response === Status.ACCEPTED && quantity > 0) {
+      head.collected = { response, remaining: quantity, items: [] };
+      return;
+    }
+    this.#settle(response);
+  }
+
+  #settle(response: JimResponse): void {
+    const head = this.#pending.shift();
+    if (!head) return;
+    clearTimeout(head.timer);
+    head.resolve({ response, contacts: head.collected?.items ?? [] });
+  }
+
+  #answerProbe(): void {
+    const user = this.#user;
+    this.#emit("probe", { time: Date.now() });
+    if (user === undefined) return;
+    // The server answers this presence like any other (200), so it takes a place in the queue.
+    this.#request({
+      action: "presence",
+      time: now(),
+      type: "status",
+      user: { account_name: user, status: "online" },
+    }, { internal: true }).catch(() => {});
+  }
+
+  #teardown(error: ConnectionError | undefined, reason?: string): void {
+    if (this.#state === "closed") return;
+    const wasOpen = this.#state === "open";
+    this.#state = "closed";
+    const failure = error ?? new ConnectionError(reason ?? "Connection closed");
+    this.#closeError = failure;
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const entry of pending) {
+      clearTimeout(entry.timer);
+      entry.reject(failure);
+    }
+    try {
+      this.#conn?.close();
+    } catch {
+      // Already closed by the peer.
+    }
+    for (const queue of this.#queues) queue.end();
+    this.#queues.clear();
+    if (wasOpen) {
+      this.#emit("disconnected", {
+        ...this.#info(),
+        reason: failure.message,
+        ...(error ? { error } : {}),
+      });
+    }
+    this.#closed.resolve();
+  }
+}
+
+function decodeData(data: string | undefined, what: string): string {
+  if (data === undefined) {
+    throw new JimError(
+      Status.AUTH_FAILED,
+      what === "server-final"
+        ? "Cannot verify server: signature missing"
+        : `Invalid server message: SCRAM ${what} message missing`,
+    );
+  }
+  try {
+    return utf8Decoder.decode(fromBase64(data));
+  } catch (cause) {
+    throw new JimError(Status.BAD_REQUEST, `Invalid server message: SCRAM ${what} is not base64`, {
+      cause,
+    });
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function abortable<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  cleanup?: (late: T) => void,
+): Promise<T> {
+  if (!signal) return await promise;
+  signal.throwIfAborted();
+  const { promise: aborted, reject } = Promise.withResolvers<never>();
+  const onAbort = () => reject(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await Promise.race([promise, aborted]);
+  } catch (error) {
+    if (signal.aborted && cleanup) promise.then(cleanup, () => {});
+    throw error;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
