@@ -1,0 +1,36 @@
+/**
+ * The two programs jim ships and exactly the permissions each needs, shared by the compile
+ * and install tasks so that a compiled binary and an installed command behave alike.
+ */
+
+/** A program built from an entry point with a fixed permission set. */
+export interface Program {
+  name: "jim-server" | "jim-client";
+  entry: string;
+  permissions: string[];
+}
+
+const root = new URL("..", import.meta.url);
+
+/** Opening the GUI in a browser (`--open`) runs the desktop's opener, and nothing else. */
+const OPENERS = "--allow-run=xdg-open,open";
+
+export const PROGRAMS: readonly Program[] = [
+  {
+    name: "jim-server",
+    entry: new URL("server/main.ts", root).pathname,
+    // Network: the chat port and the GUI port; files: the database and TLS key pair;
+    // environment: the JIM_* settings.
+    permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", OPENERS],
+  },
+  {
+    name: "jim-client",
+    entry: new URL("client/main.ts", root).pathname,
+    // Files: the history database under the data directory and a CA certificate;
+    // environment: JIM_*, HOME, XDG_DATA_HOME and NO_COLOR.
+    permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", OPENERS],
+  },
+];
+
+/** The repository root, as a path. */
+export const ROOT = root.pathname;
