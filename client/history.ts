@@ -270,11 +270,23 @@ export class History {
     return toRecord(row);
   }
 
-  /** Updates a message's status (and error, cleared unless given); returns the new record. */
-  setStatus(id: number, status: MessageStatus, error?: string): MessageRecord | undefined {
+  /**
+   * Updates a message's status, and its error (cleared unless given) and time (kept unless
+   * given); returns the new record, or undefined for an unknown id.
+   */
+  setStatus(
+    id: number,
+    status: MessageStatus,
+    options: { error?: string; time?: number } = {},
+  ): MessageRecord | undefined {
     const row = this.#stmt(
-      "UPDATE messages SET status = ?, error = ? WHERE id = ? RETURNING *",
-    ).get(status, error ?? null, id) as unknown as MessageRow | undefined;
+      "UPDATE messages SET status = ?, error = ?, time = coalesce(?, time) WHERE id = ? RETURNING *",
+    ).get(
+      status,
+      options.error ?? null,
+      options.time === undefined ? null : Math.round(options.time),
+      id,
+    ) as unknown as MessageRow | undefined;
     return row ? toRecord(row) : undefined;
   }
 

@@ -1,0 +1,53 @@
+/**
+ * The jim client library: {@linkcode JimClient} speaks JIM over one connection,
+ * {@linkcode History} keeps contacts and messages in a local SQLite file, and
+ * {@linkcode ChatSession} combines them with the seed's rules for the console and GUI clients.
+ *
+ * @example
+ * ```ts
+ * import { ChatSession } from "./mod.ts";
+ * await using chat = await ChatSession.connect({
+ *   host: "127.0.0.1",
+ *   port: 7777,
+ *   user: "alice",
+ *   password: "secret",
+ * });
+ * chat.addEventListener("message", (e) => console.log(`${e.detail.contact}: ${e.detail.text}`));
+ * const sent = await chat.send("bob", "hello");
+ * console.log(sent.status, sent.error ?? "");
+ * ```
+ *
+ * @module
+ */
+export {
+  type ConnectionInfo,
+  type Contact,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  type DisconnectInfo,
+  type IncomingMessage,
+  JimClient,
+  type JimClientEventMap,
+  type JimClientOptions,
+  type LoginOptions,
+  type LoginResult,
+} from "./jim_client.ts";
+export {
+  defaultDataDir,
+  type Direction,
+  History,
+  HISTORY_SCHEMA_VERSION,
+  type HistoryLocation,
+  historyPath,
+  type MessageRecord,
+  type MessageStatus,
+  type NewMessage,
+} from "./history.ts";
+export {
+  ChatSession,
+  type ChatSessionEventMap,
+  type ChatSessionOptions,
+  type ServiceEntry,
+} from "./chat_session.ts";
+export { ConnectionError } from "./errors.ts";
+export { JimError } from "../protocol/mod.ts";
