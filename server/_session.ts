@@ -1,0 +1,715 @@
+/**
+ * One client connection: reading and framing, the per-connection rate limit and backlog,
+ * login, request handling and the bounded outbound queue.
+ *
+ * @module
+ */
+import {
+  encodeFrame,
+  FrameDecoder,
+  type FrameError,
+  fromBase64,
+  HMAC_MD5,
+  JimError,
+  type JimRequest,
+  type Mechanism,
+  newToken,
+  SCRAM_SHA_256,
+  ScramServerExchange,
+  Status,
+  toBase64,
+  validateRequest,
+  verifyLegacyDigest,
+} from "../protocol/mod.ts";
+import type { ConnInfo, EventFeed } from "./events.ts";
+import type { FailedLogins } from "./_lockout.ts";
+import type { ServerLimits } from "./limits.ts";
+import { TokenBucket } from "./_rate_limiter.ts";
+import { loginKey, type LoginRecord, type Store, type UserCredentials } from "./store.ts";
+
+/** What a session needs from its server. */
+export interface SessionContext {
+  readonly store: Store;
+  readonly limits: ServerLimits;
+  readonly legacyAuth: boolean;
+  readonly events: EventFeed;
+  readonly failures: FailedLogins;
+  readonly online: Map<string, Session>;
+  recordLogin(record: LoginRecord): void;
+  recordLogout(login: string, time: number): void;
+  sessionClosed(session: Session): void;
+}
+
+type Inbound =
+  | { kind: "frame"; value: Record<string, unknown> }
+  | { kind: "bad"; error: FrameError }
+  | { kind: "fatal"; error: FrameError };
+
+type State = "open" | "ending" | "closed";
+
+const OK_FRAME = encodeFrame({ response: Status.OK, alert: "OK" });
+const AUTH_REQUIRED = "Authentication required";
+/** Largest single write: queued frames are coalesced up to this size. */
+const MAX_WRITE = 64 * 1024;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A connection's session. Created and owned by {@linkcode JimServer}. */
+export class Session {
+  readonly id: number;
+  readonly ip: string;
+  readonly port: number;
+  readonly connectedAt: number;
+  /** The login in display case, once authenticated. */
+  user: string | undefined;
+  userKey: string | undefined;
+  /** Last time any bytes arrived, Unix ms. */
+  lastActivity: number;
+  /** When a probe went out unanswered, or 0. */
+  probeSentAt = 0;
+
+  readonly #conn: Deno.Conn;
+  readonly #ctx: SessionContext;
+  readonly #decoder: FrameDecoder;
+  readonly #bucket: TokenBucket | undefined;
+  #state: State = "open";
+  #reason = "";
+  #eof = false;
+  #discard = false;
+
+  #inbox: Inbound[] = [];
+  #busy = false;
+  #rateTimer: ReturnType<typeof setTimeout> | undefined;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #lingerOnEnd = true;
+
+  #out: Uint8Array[] = [];
+  #outBytes = 0;
+  #writing = false;
+
+  #challenge: { key: string; token: string } | undefined;
+  #scram: { key: string; exchange: ScramServerExchange; creds: UserCredentials } | undefined;
+
+  #readTask: Promise<void> = Promise.resolve();
+  #writeTask: Promise<void> = Promise.resolve();
+  #pumpTask: Promise<void> = Promise.resolve();
+  #shutdownTask: Promise<void> = Promise.resolve();
+
+  constructor(id: number, conn: Deno.Conn, ctx: SessionContext) {
+    this.id = id;
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.ip = addr.hostname;
+    this.port = addr.port;
+    this.#conn = conn;
+    this.#ctx = ctx;
+    this.connectedAt = this.lastActivity = Date.now();
+    this.#decoder = new FrameDecoder({ maxFrameBytes: ctx.limits.maxFrameBytes });
+    this.#bucket = ctx.limits.rateLimit > 0
+      ? new TokenBucket(ctx.limits.rateLimit, ctx.limits.rateBurst)
+      : undefined;
+  }
+
+  /** The connection as events describe it. */
+  get info(): ConnInfo {
+    return this.user === undefined
+      ? { id: this.id, ip: this.ip, port: this.port }
+      : { id: this.id, ip: this.ip, port: this.port, user: this.user };
+  }
+
+  /** Whether the session is closed. */
+  get closed(): boolean {
+    return this.#state === "closed";
+  }
+
+  /** Bytes waiting to be written to this connection. */
+  get queuedBytes(): number {
+    return this.#outBytes;
+  }
+
+  /** Starts reading. */
+  start(): void {
+    this.#readTask = this.#readLoop();
+  }
+
+  /** Resolves once every task of the session has finished. */
+  async done(): Promise<void> {
+    await this.#readTask;
+    await this.#writeTask;
+    await this.#pumpTask;
+    await this.#shutdownTask;
+  }
+
+  /** Called by the server's sweep: authentication timeout and idle probing. */
+  tick(now: number): void {
+    if (this.#state !== "open") return;
+    const limits = this.#ctx.limits;
+    if (this.user === undefined) {
+      if (now - this.connectedAt >= limits.authTimeoutMs) {
+        this.#reply({
+          response: Status.UNAUTHORIZED,
+          error: `Authentication timed out: no login within ${limits.authTimeoutMs / 1000} s`,
+        });
+        this.#end("Authentication timed out");
+      }
+      return;
+    }
+    if (this.probeSentAt === 0) {
+      if (now - this.lastActivity >= limits.idleProbeMs) {
+        this.probeSentAt = now;
+        this.#push({ action: "probe", time: Math.floor(now / 1000) });
+      }
+    } else if (now - this.probeSentAt >= limits.probeGraceMs) {
+      this.close("Idle timeout: no answer to probe");
+    }
+  }
+
+  /**
+   * Queues a chat message for this connection. A consumer too slow to take it is
+   * disconnected and false is returned, so the sender can be told.
+   */
+  deliver(message: Record<string, unknown>): boolean {
+    if (this.#state !== "open") return false;
+    if (this.#ctx.events.wants("push")) {
+      this.#ctx.events.publish("push", { conn: this.info, payload: message });
+    }
+    if (this.#enqueue(encodeFrame(message))) return true;
+    this.close(`Slow consumer: more than ${this.#ctx.limits.maxOutboundBytes} bytes queued`);
+    return false;
+  }
+
+  /** Tells the client the server is stopping, flushes briefly, then closes. */
+  shutdown(): void {
+    if (this.#state !== "open") {
+      this.close(this.#reason || "Server shutting down");
+      return;
+    }
+    this.#reply({ response: Status.UNAVAILABLE, error: "Server shutting down" });
+    this.#lingerOnEnd = false;
+    this.#end("Server shutting down");
+  }
+
+  /** Closes the connection at once. Idempotent. */
+  close(reason: string): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#reason = reason;
+    clearTimeout(this.#rateTimer);
+    clearTimeout(this.#lingerTimer);
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer's reset; nothing left to release.
+    }
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#inbox = [];
+    this.#scram = undefined;
+    this.#challenge = undefined;
+    if (this.userKey !== undefined && this.#ctx.online.get(this.userKey) === this) {
+      this.#ctx.online.delete(this.userKey);
+      this.#ctx.recordLogout(this.user!, Date.now());
+    }
+    this.#ctx.sessionClosed(this);
+    this.#ctx.events.publish("disconnect", { conn: this.info, message: reason });
+  }
+
+  // --- reading -------------------------------------------------------------------------
+
+  async #readLoop(): Promise<void> {
+    const buffer = new Uint8Array(this.#ctx.limits.readBufferBytes);
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await this.#conn.read(buffer);
+      } catch (error) {
+        this.#ctx.events.publish("error", {
+          conn: this.info,
+          message: `Cannot read: ${error instanceof Error ? error.message : String(error)}`,
+        });
+        this.close("Connection reset");
+        return;
+      }
+      if (this.#state === "closed") return;
+      if (n === null) {
+        this.#onEof();
+        return;
+      }
+      this.lastActivity = Date.now();
+      this.probeSentAt = 0;
+      if (this.#discard || this.#state !== "open") continue;
+      let frames;
+      try {
+        frames = this.#decoder.push(buffer.subarray(0, n));
+      } catch (error) {
+        this.#discard = true;
+        this.#accept({ kind: "fatal", error: error as FrameError });
+        continue;
+      }
+      for (const frame of frames) {
+        if (this.#discard) break;
+        this.#accept(
+          frame.ok ? { kind: "frame", value: frame.value } : { kind: "bad", error: frame.error },
+        );
+      }
+    }
+  }
+
+  #onEof(): void {
+    this.#eof = true;
+    if (this.#state === "ending") {
+      if (!this.#writing) this.close(this.#reason);
+    } else if (this.#state === "open" && !this.#busy && this.#inbox.length === 0) {
+      this.#end("Client disconnected");
+    }
+  }
+
+  #accept(item: Inbound): void {
+    this.#inbox.push(item);
+    if (this.#inbox.length > this.#ctx.limits.maxBacklog) {
+      this.#discard = true;
+      this.#inbox = [];
+      this.#reply({
+        response: Status.TOO_LARGE,
+        error: `Too many requests: more than ${this.#ctx.limits.maxBacklog} waiting`,
+      });
+      this.#end("Request backlog overflow");
+      return;
+    }
+    if (!this.#busy) this.#pump();
+  }
+
+  /** Handles queued requests in order, pausing for the rate limit or an async step. */
+  #pump(): void {
+    while (this.#state === "open" && this.#inbox.length > 0) {
+      const wait = this.#bucket?.take() ?? 0;
+      if (wait > 0) {
+        this.#busy = true;
+        this.#rateTimer = setTimeout(() => {
+          this.#rateTimer = undefined;
+          this.#busy = false;
+          this.#pump();
+        }, wait);
+        return;
+      }
+      const pending = this.#dispatch(this.#inbox.shift()!);
+      if (pending) {
+        this.#busy = true;
+        this.#pumpTask = pending.then(() => {
+          this.#busy = false;
+          this.#pump();
+        });
+        return;
+      }
+    }
+    if (this.#state === "open" && this.#eof && this.#inbox.length === 0) {
+      this.#end("Client disconnected");
+    }
+  }
+
+  #dispatch(item: Inbound): Promise<void> | undefined {
+    try {
+      const result = this.#handle(item);
+      if (result) return result.catch((error) => this.#failed(error));
+    } catch (error) {
+      this.#failed(error);
+    }
+    return undefined;
+  }
+
+  #failed(error: unknown): void {
+    if (error instanceof JimError) {
+      this.#reply(error.toResponse());
+      return;
+    }
+    this.#ctx.events.publish("error", {
+      conn: this.info,
+      message: `Internal error: ${error instanceof Error ? error.message : String(error)}`,
+    });
+    this.#reply({ response: Status.SERVER_ERROR, error: "Internal server error" });
+  }
+
+  // --- requests ------------------------------------------------------------------------
+
+  #handle(item: Inbound): Promise<void> | void {
+    if (item.kind === "fatal") {
+      this.#reply({ response: item.error.code, error: item.error.message });
+      this.#end(item.error.message);
+      return;
+    }
+    if (item.kind === "bad") {
+      this.#reply({ response: Status.BAD_REQUEST, error: item.error.message });
+      return;
+    }
+    const events = this.#ctx.events;
+    if (events.wants("request")) {
+      events.publish("request", { conn: this.info, payload: item.value });
+    }
+    const result = validateRequest(item.value, {
+      maxFrameBytes: this.#ctx.limits.maxFrameBytes,
+      maxMessageLength: this.#ctx.limits.maxMessageLength,
+    });
+    if (!result.ok) {
+      this.#reply(result.error.toResponse());
+      return;
+    }
+    const request = result.request;
+    if (this.user === undefined) {
+      switch (request.action) {
+        case "presence":
+          return this.#presence(request.user.account_name);
+        case "authenticate":
+          return this.#authenticate(request);
+        case "quit":
+          return this.#quit();
+        default:
+          this.#reply({ response: Status.UNAUTHORIZED, error: AUTH_REQUIRED });
+          return;
+      }
+    }
+    switch (request.action) {
+      case "presence":
+        return this.#presenceOnline(request.user.account_name);
+      case "authenticate":
+        throw new JimError(Status.CONFLICT, "Already authenticated");
+      case "msg":
+        return this.#msg(request.to, request.message, request.time);
+      case "get_contacts":
+        return this.#getContacts();
+      case "add_contact": {
+        const login = this.#ctx.store.addContact(this.user, request.user_id);
+        this.#reply({ response: Status.OK, alert: `Added to contacts: ${login}` });
+        return;
+      }
+      case "del_contact":
+        this.#ctx.store.removeContact(this.user, request.user_id);
+        this.#reply({ response: Status.OK, alert: `Removed from contacts: ${request.user_id}` });
+        return;
+      case "get_users":
+        this.#reply({ response: Status.ACCEPTED, users: this.#ctx.store.logins() });
+        return;
+      case "quit":
+        return this.#quit();
+    }
+  }
+
+  #mechanisms(): Mechanism[] {
+    return this.#ctx.legacyAuth ? [SCRAM_SHA_256, HMAC_MD5] : [SCRAM_SHA_256];
+  }
+
+  #presence(name: string): void {
+    const login = this.#ctx.store.canonicalLogin(name);
+    if (login === undefined) throw new JimError(Status.NOT_FOUND, `No such client: ${name}`);
+    const key = loginKey(login);
+    if (this.#ctx.online.has(key)) throw new JimError(Status.CONFLICT, "Client already online");
+    const token = newToken();
+    this.#challenge = { key, token };
+    this.#reply({
+      response: Status.UNAUTHORIZED,
+      error: AUTH_REQUIRED,
+      token,
+      mechanisms: this.#mechanisms(),
+    });
+  }
+
+  #presenceOnline(name: string): void {
+    if (loginKey(name) !== this.userKey) {
+      throw new JimError(
+        Status.BAD_REQUEST,
+        `Invalid field: user.account_name must be this session's login, ${this.user}`,
+      );
+    }
+    this.#ctx.recordLogout(this.user!, Date.now());
+    this.#reply({ response: Status.OK, alert: "OK" });
+  }
+
+  #quit(): void {
+    this.#reply({ response: Status.OK, alert: "Bye" });
+    this.#end("Client quit");
+  }
+
+  #authenticate(request: JimRequest & { action: "authenticate" }): Promise<void> | void {
+    const key = loginKey(request.user.account_name);
+    const failures = this.#ctx.failures;
+    const wait = Math.max(
+      failures.retryAfter(`login:${key}`),
+      failures.retryAfter(`ip:${this.ip}`),
+    );
+    if (wait > 0) {
+      this.#challenge = undefined;
+      this.#scram = undefined;
+      const seconds = Math.ceil(wait / 1000);
+      this.#reply({
+        response: Status.FORBIDDEN,
+        error: `Too many failed logins: try again in ${seconds} seconds`,
+        retry_after: seconds,
+      });
+      return;
+    }
+    if (request.mechanism === SCRAM_SHA_256) return this.#scramStep(request, key);
+    return this.#legacy(request.user.account_name, request.user.password ?? "", key);
+  }
+
+  #loginFailed(key: string): JimError {
+    this.#ctx.failures.fail(`login:${key}`);
+    this.#ctx.failures.fail(`ip:${this.ip}`);
+    return new JimError(Status.AUTH_FAILED, "Access denied");
+  }
+
+  #legacy(name: string, digest: string, key: string): void {
+    const challenge = this.#challenge;
+    this.#challenge = undefined;
+    this.#scram = undefined;
+    if (!this.#ctx.legacyAuth) {
+      throw new JimError(
+        Status.AUTH_FAILED,
+        `Access denied: legacy ${HMAC_MD5} login is disabled on this server; use ${SCRAM_SHA_256}`,
+      );
+    }
+    if (!challenge || challenge.key !== key) {
+      throw new JimError(
+        Status.BAD_REQUEST,
+        "Cannot authenticate: send presence first for a token",
+      );
+    }
+    const creds = this.#ctx.store.credentials(name);
+    if (!creds) throw new JimError(Status.NOT_FOUND, `No such client: ${name}`);
+    if (creds.legacyHash === null) {
+      throw new JimError(
+        Status.AUTH_FAILED,
+        `Access denied: no legacy password is stored for this client; use ${SCRAM_SHA_256}`,
+      );
+    }
+    if (!verifyLegacyDigest(creds.legacyHash, challenge.token, digest)) {
+      throw this.#loginFailed(key);
+    }
+    this.#loggedIn(creds.login, { response: Status.OK, alert: "OK" });
+  }
+
+  async #scramStep(
+    request: JimRequest & { action: "authenticate" },
+    key: string,
+  ): Promise<void> {
+    let text: string;
+    try {
+      text = utf8.decode(fromBase64(request.data ?? ""));
+    } catch {
+      throw new JimError(Status.BAD_REQUEST, "Invalid field: data must be base64 of UTF-8 text");
+    }
+    if (text.startsWith("c=")) {
+      const scram = this.#scram;
+      this.#scram = undefined;
+      if (!scram || scram.key !== key) {
+        throw new JimError(
+          Status.BAD_REQUEST,
+          "Cannot authenticate: SCRAM client-final-message before client-first-message",
+        );
+      }
+      let serverFinal: string;
+      try {
+        serverFinal = await scram.exchange.serverFinal(text, scram.creds.scram);
+      } catch (error) {
+        if (error instanceof JimError && error.code === Status.AUTH_FAILED) {
+          throw this.#loginFailed(key);
+        }
+        throw error;
+      }
+      if (this.#state !== "open") return;
+      this.#loggedIn(scram.creds.login, {
+        response: Status.OK,
+        alert: "OK",
+        data: toBase64(serverFinal),
+      });
+      return;
+    }
+    this.#scram = undefined;
+    const first = ScramServerExchange.parseClientFirst(text);
+    if (loginKey(first.user) !== key) {
+      throw new JimError(
+        Status.BAD_REQUEST,
+        "Invalid SCRAM message: user does not match user.account_name",
+      );
+    }
+    const creds = this.#ctx.store.credentials(request.user.account_name);
+    if (!creds) {
+      throw new JimError(Status.NOT_FOUND, `No such client: ${request.user.account_name}`);
+    }
+    if (this.#ctx.online.has(key)) throw new JimError(Status.CONFLICT, "Client already online");
+    const exchange = new ScramServerExchange();
+    const serverFirst = exchange.serverFirst(text, creds.scram);
+    this.#scram = { key, exchange, creds };
+    this.#reply({
+      response: Status.UNAUTHORIZED,
+      error: AUTH_REQUIRED,
+      mechanism: SCRAM_SHA_256,
+      data: toBase64(serverFirst),
+    });
+  }
+
+  #loggedIn(login: string, response: Record<string, unknown>): void {
+    const key = loginKey(login);
+    // Checked again here: another connection may have finished logging in meanwhile.
+    if (this.#ctx.online.has(key)) throw new JimError(Status.CONFLICT, "Client already online");
+    this.user = login;
+    this.userKey = key;
+    this.#ctx.online.set(key, this);
+    this.#ctx.failures.clear(`login:${key}`);
+    this.#challenge = undefined;
+    this.#scram = undefined;
+    this.#ctx.recordLogin({ login, time: Date.now(), ip: this.ip, port: this.port });
+    this.#ctx.events.publish("login", { conn: this.info, message: `${login} logged in` });
+    this.#reply(response);
+  }
+
+  #msg(to: string, text: string, time: number): void {
+    const target = this.#ctx.online.get(loginKey(to));
+    if (!target) {
+      const login = this.#ctx.store.canonicalLogin(to);
+      if (login === undefined) throw new JimError(Status.NOT_FOUND, `No such client: ${to}`);
+      throw new JimError(Status.GONE, `Client not online: ${login}`);
+    }
+    const message = {
+      action: "msg",
+      time,
+      to: target.user!,
+      from: this.user!,
+      encoding: "utf-8",
+      message: text,
+    };
+    if (!target.deliver(message)) {
+      throw new JimError(
+        Status.UNAVAILABLE,
+        `Message not delivered: ${target.user} is not reading fast enough`,
+      );
+    }
+    this.#replyOk();
+  }
+
+  #getContacts(): void {
+    const contacts = this.#ctx.store.contacts(this.user!);
+    this.#reply({ response: Status.ACCEPTED, quantity: contacts.length });
+    for (const login of contacts) {
+      this.#push({
+        action: "contact_list",
+        user_id: login,
+        online: this.#ctx.online.has(loginKey(login)),
+      });
+    }
+  }
+
+  // --- writing -------------------------------------------------------------------------
+
+  #replyOk(): void {
+    if (this.#ctx.events.wants("response")) {
+      this.#ctx.events.publish("response", {
+        conn: this.info,
+        payload: { response: Status.OK, alert: "OK" },
+      });
+    }
+    this.#send(OK_FRAME);
+  }
+
+  #reply(message: Record<string, unknown>): void {
+    if (this.#ctx.events.wants("response")) {
+      this.#ctx.events.publish("response", { conn: this.info, payload: message });
+    }
+    this.#send(encodeFrame(message));
+  }
+
+  #push(message: Record<string, unknown>): void {
+    if (this.#ctx.events.wants("push")) {
+      this.#ctx.events.publish("push", { conn: this.info, payload: message });
+    }
+    this.#send(encodeFrame(message));
+  }
+
+  #send(bytes: Uint8Array): void {
+    if (this.#state === "closed") return;
+    if (!this.#enqueue(bytes)) {
+      this.close(`Slow consumer: more than ${this.#ctx.limits.maxOutboundBytes} bytes queued`);
+    }
+  }
+
+  #enqueue(bytes: Uint8Array): boolean {
+    if (this.#state === "closed") return false;
+    if (this.#outBytes + bytes.length > this.#ctx.limits.maxOutboundBytes) return false;
+    this.#out.push(bytes);
+    this.#outBytes += bytes.length;
+    if (!this.#writing) {
+      this.#writing = true;
+      this.#writeTask = this.#writeLoop();
+    }
+    return true;
+  }
+
+  #takeChunk(): Uint8Array {
+    const first = this.#out[0]!;
+    if (this.#out.length === 1 || first.length >= MAX_WRITE) {
+      this.#out.shift();
+      return first;
+    }
+    let count = 0;
+    let size = 0;
+    for (const part of this.#out) {
+      if (count > 0 && size + part.length > MAX_WRITE) break;
+      size += part.length;
+      count++;
+    }
+    const chunk = new Uint8Array(size);
+    let offset = 0;
+    for (const part of this.#out.splice(0, count)) {
+      chunk.set(part, offset);
+      offset += part.length;
+    }
+    return chunk;
+  }
+
+  async #writeLoop(): Promise<void> {
+    try {
+      while (this.#out.length > 0 && this.#state !== "closed") {
+        const chunk = this.#takeChunk();
+        let written = 0;
+        while (written < chunk.length) {
+          written += await this.#conn.write(written === 0 ? chunk : chunk.subarray(written));
+        }
+        this.#outBytes -= chunk.length;
+      }
+    } catch (error) {
+      this.#writing = false;
+      if (this.#state !== "closed") {
+        this.#ctx.events.publish("error", {
+          conn: this.info,
+          message: `Cannot write: ${error instanceof Error ? error.message : String(error)}`,
+        });
+      }
+      this.close(this.#reason || "Connection reset");
+      return;
+    }
+    this.#writing = false;
+    if (this.#state === "ending") this.#afterFlush();
+  }
+
+  // --- ending --------------------------------------------------------------------------
+
+  /**
+   * Ends the session after the queued replies are written: stop handling requests, flush,
+   * half-close, then wait briefly for the peer's EOF. Closing with unread input would make
+   * the kernel send a reset, which can destroy the last reply before the peer reads it.
+   */
+  #end(reason: string): void {
+    if (this.#state !== "open") return;
+    this.#state = "ending";
+    this.#reason = reason;
+    this.#inbox = [];
+    clearTimeout(this.#rateTimer);
+    this.#lingerTimer = setTimeout(() => this.close(reason), this.#ctx.limits.lingerMs);
+    if (!this.#writing) this.#afterFlush();
+  }
+
+  #afterFlush(): void {
+    if (this.#state === "closed") return;
+    if (this.#eof || !this.#lingerOnEnd) {
+      this.close(this.#reason);
+      return;
+    }
+    this.#shutdownTask = this.#conn.closeWrite().catch(() => this.close(this.#reason));
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * The JIM chat server: accepts TCP or TLS connections and runs one session per connection.
+ *
+ * @module
+ */
+import { encodeFrame, Status } from "../protocol/mod.ts";
+import { type ConnInfo, EventFeed } from "./events.ts";
+import { FailedLogins } from "./_lockout.ts";
+import { resolveLimits, type ServerLimits } from "./limits.ts";
+import { Session, type SessionContext } from "./_session.ts";
+import type { LoginRecord, Store } from "./store.ts";
+
+/** PEM texts for TLS. */
+export interface TlsOptions {
+  /** Certificate chain, PEM. */
+  cert: string;
+  /** Private key, PEM. */
+  key: string;
+}
+
+/** Options for {@linkcode JimServer.listen}. */
+export interface JimServerOptions {
+  /** Address to bind; 127.0.0.1 by default. */
+  host?: string;
+  /** Port to bind; 7777 by default, 0 for any free port. */
+  port?: number;
+  /** The database; the server does not close it. */
+  store: Store;
+  /** Allow the seed clients' HMAC-MD5 login. */
+  legacyAuth?: boolean;
+  /** Serve TLS instead of plain TCP. */
+  tls?: TlsOptions;
+  /** Overrides of {@linkcode DEFAULT_SERVER_LIMITS}. */
+  limits?: Partial<ServerLimits>;
+  /** Closes the server when aborted. */
+  signal?: AbortSignal;
+  /** A feed to publish to, e.g. one that outlives this server; a new one by default. */
+  events?: EventFeed;
+  /** How long login history may wait before it is written, ms; 200 by default. */
+  historyFlushMs?: number;
+}
+
+/** A connection as the admin GUI lists it. */
+export interface SessionInfo extends ConnInfo {
+  /** Unix ms. */
+  connectedAt: number;
+  /** Unix ms of the last bytes received. */
+  lastActivity: number;
+}
+
+const MAX_PENDING_HISTORY = 10_000;
+const MAX_REJECTING = 256;
+
+/**
+ * The chat server. Start it with {@linkcode JimServer.listen}; stop it with `close()` or
+ * `await using`.
+ *
+ * Login history and last-seen times are written behind: they are queued in memory and
+ * written in one transaction every `historyFlushMs`, so a login or a message never waits for
+ * a commit. A crash loses at most that window of history, never credentials or contacts.
+ *
+ * @example
+ * ```ts
+ * import { JimServer, Store } from "./mod.ts";
+ * using store = Store.open("jim-server.db");
+ * await using server = await JimServer.listen({ store, port: 0 });
+ * console.log(`listening on ${server.addr.port}`);
+ * ```
+ */
+export class JimServer {
+  /** Where the server listens. */
+  readonly addr: { hostname: string; port: number };
+  /** Every event of this server. */
+  readonly events: EventFeed;
+  /** The limits in force. */
+  readonly limits: Readonly<ServerLimits>;
+  /** Whether the seed's HMAC-MD5 login is allowed. */
+  readonly legacyAuth: boolean;
+  /** Whether the listener is TLS. */
+  readonly tls: boolean;
+  /** The store the server uses. */
+  readonly store: Store;
+  /** Resolves once the server has closed. */
+  readonly finished: Promise<void>;
+
+  readonly #listener: Deno.Listener;
+  readonly #sessions = new Set<Session>();
+  readonly #perIp = new Map<string, number>();
+  readonly #online = new Map<string, Session>();
+  readonly #rejecting = new Set<Promise<void>>();
+  readonly #failures: FailedLogins;
+  readonly #historyFlushMs: number;
+  #pendingLogins: LoginRecord[] = [];
+  #pendingLogouts: { login: string; time: number }[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #sweepTimer: ReturnType<typeof setInterval>;
+  #acceptTask: Promise<void>;
+  #nextId = 1;
+  #closing: Promise<void> | undefined;
+  #resolveFinished!: () => void;
+  #signal: AbortSignal | undefined;
+  #onAbort = () => void this.close();
+  readonly #context: SessionContext;
+
+  private constructor(listener: Deno.Listener, options: JimServerOptions) {
+    this.#listener = listener;
+    const addr = listener.addr as Deno.NetAddr;
+    this.addr = { hostname: addr.hostname, port: addr.port };
+    this.events = options.events ?? new EventFeed();
+    this.limits = Object.freeze(resolveLimits(options.limits));
+    this.legacyAuth = options.legacyAuth ?? false;
+    this.tls = options.tls !== undefined;
+    this.store = options.store;
+    this.#historyFlushMs = options.historyFlushMs ?? 200;
+    this.#failures = new FailedLogins(this.limits.maxFailedLogins, this.limits.failedLoginWindowMs);
+    this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
+    this.#context = {
+      store: this.store,
+      limits: this.limits,
+      legacyAuth: this.legacyAuth,
+      events: this.events,
+      failures: this.#failures,
+      online: this.#online,
+      recordLogin: (record) => {
+        this.#pendingLogins.push(record);
+        this.#scheduleFlush();
+      },
+      recordLogout: (login, time) => {
+        this.#pendingLogouts.push({ login, time });
+        this.#scheduleFlush();
+      },
+      sessionClosed: (session) => {
+        if (!this.#sessions.delete(session)) return;
+        const n = (this.#perIp.get(session.ip) ?? 1) - 1;
+        if (n <= 0) this.#perIp.delete(session.ip);
+        else this.#perIp.set(session.ip, n);
+      },
+    };
+    const shortest = Math.min(
+      this.limits.authTimeoutMs,
+      this.limits.idleProbeMs,
+      this.limits.probeGraceMs,
+    );
+    // One timer for all connections instead of one each: idle connections stay cheap.
+    const sweepMs = Math.max(5, Math.min(1000, Math.floor(shortest / 4)));
+    this.#sweepTimer = setInterval(() => this.#sweep(), sweepMs);
+    this.#acceptTask = this.#acceptLoop();
+    if (options.signal) {
+      this.#signal = options.signal;
+      options.signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
+  }
+
+  /**
+   * Binds and starts serving.
+   *
+   * @throws {Deno.errors.AddrInUse} and other listen errors; {RangeError} for bad limits.
+   */
+  static listen(options: JimServerOptions): Promise<JimServer> {
+    resolveLimits(options.limits);
+    const hostname = options.host ?? "127.0.0.1";
+    const port = options.port ?? 7777;
+    const listener = options.tls
+      ? Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key })
+      : Deno.listen({ hostname, port });
+    const server = new JimServer(listener, options);
+    server.events.publish("start", {
+      message: `Listening on ${server.addr.hostname}:${server.addr.port}${
+        server.tls ? " (TLS)" : ""
+      }`,
+    });
+    if (options.signal?.aborted) void server.close();
+    return Promise.resolve(server);
+  }
+
+  /** Logins currently online, in display case. */
+  onlineUsers(): string[] {
+    return [...this.#online.values()].map((session) => session.user!);
+  }
+
+  /** Whether `login` is online (any case). */
+  isOnline(login: string): boolean {
+    return this.#online.has(login.normalize("NFC").toLowerCase());
+  }
+
+  /** Every open connection. */
+  sessions(): SessionInfo[] {
+    return [...this.#sessions].map((s) => ({
+      ...s.info,
+      connectedAt: s.connectedAt,
+      lastActivity: s.lastActivity,
+    }));
+  }
+
+  /** Number of open connections. */
+  get connectionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Whether `close()` has been called. */
+  get closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * Stops accepting, tells each session the server is stopping, closes them and writes the
+   * pending login history. Idempotent; the store stays open.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+    await this.#acceptTask;
+    clearInterval(this.#sweepTimer);
+    const sessions = [...this.#sessions];
+    for (const session of sessions) session.shutdown();
+    await Promise.all([...sessions.map((s) => s.done()), ...this.#rejecting]);
+    clearTimeout(this.#flushTimer);
+    this.#flushHistory();
+    this.events.publish("stop", { message: "Server stopped" });
+    this.#resolveFinished();
+  }
+
+  async #acceptLoop(): Promise<void> {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closing || error instanceof Deno.errors.BadResource) return;
+        if (error instanceof Deno.errors.Interrupted) return;
+        // E.g. out of file descriptors: report, pause briefly, keep serving.
+        this.events.publish("error", {
+          message: `Cannot accept: ${error instanceof Error ? error.message : String(error)}`,
+        });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        if (this.#closing) return;
+        continue;
+      }
+      if (this.#closing) {
+        conn.close();
+        return;
+      }
+      this.#admit(conn);
+    }
+  }
+
+  #admit(conn: Deno.Conn): void {
+    const ip = (conn.remoteAddr as Deno.NetAddr).hostname;
+    if (this.#sessions.size >= this.limits.maxConnections) {
+      this.#reject(conn, `Too many connections: the server allows ${this.limits.maxConnections}`);
+      return;
+    }
+    const fromIp = this.#perIp.get(ip) ?? 0;
+    if (fromIp >= this.limits.maxConnectionsPerIp) {
+      this.#reject(
+        conn,
+        `Too many connections from ${ip}: the limit is ${this.limits.maxConnectionsPerIp}`,
+      );
+      return;
+    }
+    const session = new Session(this.#nextId++, conn, this.#context);
+    this.#sessions.add(session);
+    this.#perIp.set(ip, fromIp + 1);
+    this.events.publish("connect", { conn: session.info });
+    session.start();
+  }
+
+  /** Answers an over-limit connection with 503, then closes it without holding a session. */
+  #reject(conn: Deno.Conn, reason: string): void {
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.events.publish("error", {
+      conn: { id: 0, ip: addr.hostname, port: addr.port },
+      message: reason,
+    });
+    if (this.#rejecting.size >= MAX_REJECTING) {
+      conn.close();
+      return;
+    }
+    const task = rejectConnection(
+      conn,
+      encodeFrame({ response: Status.UNAVAILABLE, error: reason }),
+      this.limits.lingerMs,
+    ).finally(() => this.#rejecting.delete(task));
+    this.#rejecting.add(task);
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const session of this.#sessions) session.tick(now);
+  }
+
+  #scheduleFlush(): void {
+    if (this.#pendingLogins.length + this.#pendingLogouts.length > MAX_PENDING_HISTORY) {
+      // The disk cannot keep up (or is locked); keep memory bounded by writing now.
+      this.#flushHistory();
+      return;
+    }
+    if (this.#flushTimer !== undefined || this.#closing) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.#flushHistory();
+    }, this.#historyFlushMs);
+  }
+
+  #flushHistory(): void {
+    const logins = this.#pendingLogins;
+    const logouts = this.#pendingLogouts;
+    this.#pendingLogins = [];
+    this.#pendingLogouts = [];
+    if (this.store.closed) return;
+    try {
+      this.store.recordLogins(logins);
+      this.store.recordLogouts(logouts);
+    } catch (error) {
+      this.events.publish("error", {
+        message: `Cannot write login history: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      });
+    }
+  }
+}
+
+async function rejectConnection(conn: Deno.Conn, reply: Uint8Array, lingerMs: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, lingerMs)));
+    const drain = (async () => {
+      let written = 0;
+      while (written < reply.length) written += await conn.write(reply.subarray(written));
+      await conn.closeWrite();
+      const sink = new Uint8Array(512);
+      while ((await conn.read(sink)) !== null) {
+        // Discard until EOF so closing does not reset the connection under the reply.
+      }
+    })();
+    await Promise.race([drain.catch(() => {}), timeout]);
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+    await drain.catch(() => {});
+  } finally {
+    clearTimeout(timer);
+  }
+}

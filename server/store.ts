@@ -1,0 +1,487 @@
+/**
+ * The server's SQLite storage: users with their SCRAM credentials, contacts and login history.
+ *
+ * Several processes may open the same file at once (the running server and `jim-server user
+ * add`): WAL mode lets readers and one writer proceed together, and the busy timeout makes a
+ * second writer wait instead of failing. The server reads credentials at login time, so a user
+ * added or a password changed by another process takes effect at the next login.
+ *
+ * Times are Unix milliseconds.
+ *
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import {
+  accountNameProblem,
+  deriveScramCredentials,
+  isAccountName,
+  JimError,
+  legacyStoredHash,
+  type ScramCredentials,
+  Status,
+} from "../protocol/mod.ts";
+
+/** A user as the admin tools show it. */
+export interface UserRow {
+  /** The login in its display case. */
+  login: string;
+  /** Last login or logout, Unix ms; null if never seen. */
+  lastSeen: number | null;
+  /** Address of the last login; null if never seen. */
+  lastIp: string | null;
+  /** When the user was added, Unix ms. */
+  created: number;
+  /** Whether a legacy (seed HMAC-MD5) hash is stored. */
+  legacy: boolean;
+}
+
+/** What a login needs: read fresh from the database at each login. */
+export interface UserCredentials {
+  login: string;
+  scram: ScramCredentials;
+  /** The seed's password-equivalent hash, only for users allowed to log in from seed clients. */
+  legacyHash: string | null;
+}
+
+/** One row of the login history. */
+export interface LoginRecord {
+  login: string;
+  time: number;
+  ip: string;
+  port: number;
+}
+
+/** Options for setting a password. */
+export interface PasswordOptions {
+  /** Also store the seed's legacy hash. For `setPassword` it defaults to keeping the user's current choice. */
+  legacy?: boolean;
+  /** PBKDF2 iteration count; 600,000 by default. */
+  iterations?: number;
+}
+
+/** Options for {@linkcode Store.open}. */
+export interface StoreOptions {
+  /** Milliseconds to wait for another process's write lock; 5000 by default. */
+  busyTimeoutMs?: number;
+}
+
+/** Longest accepted password, in UTF-16 units; PBKDF2 cost grows with it. */
+export const MAX_PASSWORD_LENGTH = 1024;
+
+/**
+ * The key logins are unique and looked up by: case-insensitive for every script, which
+ * SQLite's NOCASE (ASCII only) is not.
+ *
+ * @example
+ * ```ts
+ * import { loginKey } from "./store.ts";
+ * loginKey("Клиент") === loginKey("клиент"); // true
+ * ```
+ */
+export function loginKey(login: string): string {
+  return login.normalize("NFC").toLowerCase();
+}
+
+const MIGRATIONS: readonly string[] = [
+  // 1: initial schema.
+  `
+  CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    login TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    login_key TEXT NOT NULL UNIQUE,
+    salt BLOB NOT NULL,
+    iterations INTEGER NOT NULL,
+    stored_key BLOB NOT NULL,
+    server_key BLOB NOT NULL,
+    legacy_hash TEXT,
+    created INTEGER NOT NULL,
+    last_seen INTEGER,
+    last_ip TEXT
+  ) STRICT;
+  CREATE TABLE contacts (
+    owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    contact_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    added INTEGER NOT NULL,
+    PRIMARY KEY (owner_id, contact_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX contacts_contact ON contacts(contact_id);
+  CREATE TABLE login_history (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    time INTEGER NOT NULL,
+    ip TEXT NOT NULL,
+    port INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX login_history_user_time ON login_history(user_id, time);
+  `,
+];
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+type Row = Record<string, unknown>;
+
+function toUserRow(row: Row): UserRow {
+  return {
+    login: row.login as string,
+    lastSeen: (row.last_seen as number | null) ?? null,
+    lastIp: (row.last_ip as string | null) ?? null,
+    created: row.created as number,
+    legacy: row.legacy_hash !== null && row.legacy_hash !== undefined,
+  };
+}
+
+function checkLogin(login: string): void {
+  if (!isAccountName(login)) {
+    throw new JimError(Status.BAD_REQUEST, accountNameProblem("login", login));
+  }
+}
+
+function checkPassword(password: string): void {
+  if (typeof password !== "string" || password.length === 0) {
+    throw new JimError(Status.BAD_REQUEST, "Invalid password: must not be empty");
+  }
+  if (password.length > MAX_PASSWORD_LENGTH) {
+    throw new JimError(
+      Status.BAD_REQUEST,
+      `Invalid password: exceeds ${MAX_PASSWORD_LENGTH} characters`,
+    );
+  }
+}
+
+function noSuchClient(login: string): JimError {
+  return new JimError(Status.NOT_FOUND, `No such client: ${login}`);
+}
+
+/**
+ * The SQLite store. Every statement is prepared once and every value is bound.
+ *
+ * @example
+ * ```ts
+ * import { Store } from "./store.ts";
+ * using store = Store.open(":memory:");
+ * await store.addUser("alice", "s3cret", { iterations: 4096 });
+ * store.addContact("alice", "alice");
+ * console.log(store.contacts("alice")); // ["alice"]
+ * ```
+ */
+export class Store {
+  /** The database file path. */
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #q: ReturnType<typeof prepareAll>;
+  #closed = false;
+
+  private constructor(path: string, db: DatabaseSync) {
+    this.path = path;
+    this.#db = db;
+    this.#q = prepareAll(db);
+  }
+
+  /**
+   * Opens (creating if needed) and migrates the database at `path`.
+   *
+   * @throws {Error} when the file cannot be opened or its schema is newer than this code.
+   */
+  static open(path: string, options: StoreOptions = {}): Store {
+    const db = new DatabaseSync(path);
+    try {
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+      db.exec("PRAGMA journal_mode = WAL");
+      // NORMAL is durable across application crashes in WAL mode; only a power cut may lose the
+      // last commits, which for login history and last-seen is acceptable.
+      db.exec("PRAGMA synchronous = NORMAL");
+      db.exec("PRAGMA foreign_keys = ON");
+      migrate(db);
+      return new Store(path, db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /** Whether {@linkcode close} has run. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes the database; later calls do nothing. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * Adds a user with fresh SCRAM credentials (and the seed's hash when `legacy`).
+   *
+   * @throws {JimError} 400 for a bad login or password, 409 when the login exists in any case.
+   */
+  async addUser(login: string, password: string, options: PasswordOptions = {}): Promise<UserRow> {
+    checkLogin(login);
+    checkPassword(password);
+    if (this.#q.userByKey.get(loginKey(login))) {
+      throw new JimError(Status.CONFLICT, `Client already exists: ${login}`);
+    }
+    const scram = await deriveScramCredentials(password, { iterations: options.iterations });
+    const legacy = options.legacy ? await legacyStoredHash(password) : null;
+    const created = Date.now();
+    try {
+      this.#q.insertUser.run(
+        login,
+        loginKey(login),
+        scram.salt,
+        scram.iterations,
+        scram.storedKey,
+        scram.serverKey,
+        legacy,
+        created,
+      );
+    } catch (error) {
+      if (isConstraintError(error)) {
+        throw new JimError(Status.CONFLICT, `Client already exists: ${login}`, { cause: error });
+      }
+      throw error;
+    }
+    return { login, lastSeen: null, lastIp: null, created, legacy: legacy !== null };
+  }
+
+  /**
+   * Replaces a user's password; the legacy hash is kept or dropped per `options.legacy`,
+   * defaulting to what the user had.
+   *
+   * @throws {JimError} 404 when the user does not exist, 400 for a bad password.
+   */
+  async setPassword(login: string, password: string, options: PasswordOptions = {}): Promise<void> {
+    checkPassword(password);
+    const row = this.#q.userByKey.get(loginKey(login));
+    if (!row) throw noSuchClient(login);
+    const legacy = options.legacy ?? row.legacy_hash !== null;
+    const scram = await deriveScramCredentials(password, { iterations: options.iterations });
+    const hash = legacy ? await legacyStoredHash(password) : null;
+    const result = this.#q.updatePassword.run(
+      scram.salt,
+      scram.iterations,
+      scram.storedKey,
+      scram.serverKey,
+      hash,
+      loginKey(login),
+    );
+    if (result.changes === 0) throw noSuchClient(login);
+  }
+
+  /**
+   * Removes a user with their contacts, their place in others' contacts, and their history.
+   *
+   * @throws {JimError} 404 when the user does not exist.
+   */
+  removeUser(login: string): void {
+    const result = this.#q.deleteUser.run(loginKey(login));
+    if (result.changes === 0) throw noSuchClient(login);
+  }
+
+  /** One user, or undefined. */
+  getUser(login: string): UserRow | undefined {
+    const row = this.#q.userByKey.get(loginKey(login));
+    return row ? toUserRow(row) : undefined;
+  }
+
+  /** The login in its display case, or undefined when there is no such user. */
+  canonicalLogin(login: string): string | undefined {
+    const row = this.#q.loginByKey.get(loginKey(login));
+    return row ? row.login as string : undefined;
+  }
+
+  /** Credentials for a login, read now (never cached), or undefined for an unknown login. */
+  credentials(login: string): UserCredentials | undefined {
+    const row = this.#q.userByKey.get(loginKey(login));
+    if (!row) return undefined;
+    return {
+      login: row.login as string,
+      scram: {
+        salt: row.salt as Uint8Array,
+        iterations: row.iterations as number,
+        storedKey: row.stored_key as Uint8Array,
+        serverKey: row.server_key as Uint8Array,
+      },
+      legacyHash: (row.legacy_hash as string | null) ?? null,
+    };
+  }
+
+  /** Every user, newest first. */
+  listUsers(): UserRow[] {
+    return this.#q.listUsers.all().map(toUserRow);
+  }
+
+  /** Every login in display case, sorted case-insensitively. */
+  logins(): string[] {
+    return this.#q.listLogins.all().map((row) => row.login as string);
+  }
+
+  /** How many users exist. */
+  userCount(): number {
+    return this.#q.countUsers.get()!.n as number;
+  }
+
+  /** The owner's contacts in display case, sorted case-insensitively. */
+  contacts(owner: string): string[] {
+    return this.#q.contactsOf.all(loginKey(owner)).map((row) => row.login as string);
+  }
+
+  /**
+   * Adds `contact` to `owner`'s contacts and returns its display-case login.
+   *
+   * @throws {JimError} 404 "No such client: X", 409 "Client already in contacts: X".
+   */
+  addContact(owner: string, contact: string): string {
+    const ownerRow = this.#q.loginByKey.get(loginKey(owner));
+    if (!ownerRow) throw noSuchClient(owner);
+    const contactRow = this.#q.loginByKey.get(loginKey(contact));
+    if (!contactRow) throw noSuchClient(contact);
+    const result = this.#q.insertContact.run(
+      ownerRow.id as number,
+      contactRow.id as number,
+      Date.now(),
+    );
+    if (result.changes === 0) {
+      throw new JimError(Status.CONFLICT, `Client already in contacts: ${contact}`);
+    }
+    return contactRow.login as string;
+  }
+
+  /**
+   * Removes `contact` from `owner`'s contacts.
+   *
+   * @throws {JimError} 404 "No such client: X" or "Client not in contacts: X".
+   */
+  removeContact(owner: string, contact: string): void {
+    const ownerRow = this.#q.loginByKey.get(loginKey(owner));
+    if (!ownerRow) throw noSuchClient(owner);
+    const contactRow = this.#q.loginByKey.get(loginKey(contact));
+    if (!contactRow) throw noSuchClient(contact);
+    const result = this.#q.deleteContact.run(ownerRow.id as number, contactRow.id as number);
+    if (result.changes === 0) {
+      throw new JimError(Status.NOT_FOUND, `Client not in contacts: ${contact}`);
+    }
+  }
+
+  /**
+   * Records successful logins (history row plus last_seen/last_ip) in one transaction.
+   * Records for users removed in the meantime are skipped.
+   */
+  recordLogins(records: readonly LoginRecord[]): void {
+    if (records.length === 0) return;
+    this.#transaction(() => {
+      for (const r of records) {
+        const row = this.#q.loginByKey.get(loginKey(r.login));
+        if (!row) continue;
+        this.#q.insertHistory.run(row.id as number, r.time, r.ip, r.port);
+        this.#q.touchUser.run(r.time, r.ip, row.id as number);
+      }
+    });
+  }
+
+  /** Sets last_seen for users who logged out, in one transaction. */
+  recordLogouts(records: readonly { login: string; time: number }[]): void {
+    if (records.length === 0) return;
+    this.#transaction(() => {
+      for (const r of records) this.#q.touchLastSeen.run(r.time, loginKey(r.login));
+    });
+  }
+
+  /** Login history, newest first; for one user when `login` is given. */
+  loginHistory(options: { login?: string; limit?: number } = {}): LoginRecord[] {
+    const limit = Math.max(1, Math.min(10_000, options.limit ?? 100));
+    const rows = options.login === undefined
+      ? this.#q.historyAll.all(limit)
+      : this.#q.historyOf.all(loginKey(options.login), limit);
+    return rows.map((row) => ({
+      login: row.login as string,
+      time: row.time as number,
+      ip: row.ip as string,
+      port: row.port as number,
+    }));
+  }
+
+  #transaction(body: () => void): void {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      body();
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+}
+
+function isConstraintError(error: unknown): boolean {
+  return error instanceof Error && /constraint failed/i.test(error.message);
+}
+
+function migrate(db: DatabaseSync): void {
+  const current = () => (db.prepare("PRAGMA user_version").get()!.user_version as number);
+  if (current() > MIGRATIONS.length) {
+    throw new Error(
+      `Cannot open database: schema version ${current()} is newer than this program's ${MIGRATIONS.length}`,
+    );
+  }
+  if (current() === MIGRATIONS.length) return;
+  // IMMEDIATE takes the write lock first, so two processes opening a new file migrate once.
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    for (let version = current(); version < MIGRATIONS.length; version++) {
+      db.exec(MIGRATIONS[version]!);
+      db.exec(`PRAGMA user_version = ${version + 1}`);
+    }
+    db.exec("COMMIT");
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+function prepareAll(db: DatabaseSync) {
+  const p = (sql: string): StatementSync => db.prepare(sql);
+  return {
+    userByKey: p("SELECT * FROM users WHERE login_key = ?"),
+    loginByKey: p("SELECT id, login FROM users WHERE login_key = ?"),
+    insertUser: p(
+      `INSERT INTO users (login, login_key, salt, iterations, stored_key, server_key, legacy_hash, created)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    updatePassword: p(
+      `UPDATE users SET salt = ?, iterations = ?, stored_key = ?, server_key = ?, legacy_hash = ?
+       WHERE login_key = ?`,
+    ),
+    deleteUser: p("DELETE FROM users WHERE login_key = ?"),
+    listUsers: p(
+      "SELECT login, last_seen, last_ip, created, legacy_hash FROM users ORDER BY created DESC, id DESC",
+    ),
+    listLogins: p("SELECT login FROM users ORDER BY login_key"),
+    countUsers: p("SELECT count(*) AS n FROM users"),
+    contactsOf: p(
+      `SELECT c.login FROM users o JOIN contacts k ON k.owner_id = o.id
+       JOIN users c ON c.id = k.contact_id WHERE o.login_key = ? ORDER BY c.login_key`,
+    ),
+    insertContact: p(
+      "INSERT INTO contacts (owner_id, contact_id, added) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+    ),
+    deleteContact: p("DELETE FROM contacts WHERE owner_id = ? AND contact_id = ?"),
+    insertHistory: p("INSERT INTO login_history (user_id, time, ip, port) VALUES (?, ?, ?, ?)"),
+    touchUser: p("UPDATE users SET last_seen = ?, last_ip = ? WHERE id = ?"),
+    touchLastSeen: p("UPDATE users SET last_seen = ? WHERE login_key = ?"),
+    historyAll: p(
+      `SELECT u.login, h.time, h.ip, h.port FROM login_history h JOIN users u ON u.id = h.user_id
+       ORDER BY h.time DESC, h.id DESC LIMIT ?`,
+    ),
+    historyOf: p(
+      `SELECT u.login, h.time, h.ip, h.port FROM login_history h JOIN users u ON u.id = h.user_id
+       WHERE u.login_key = ? ORDER BY h.time DESC, h.id DESC LIMIT ?`,
+    ),
+  };
+}

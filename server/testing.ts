@@ -1,0 +1,359 @@
+/**
+ * Test fixtures: a real server on 127.0.0.1 port 0 with a temporary database, and a raw
+ * JIM connection that speaks frames directly. Other packages' tests use them too.
+ *
+ * @example
+ * ```ts
+ * import { connectRaw, startTestServer } from "./testing.ts";
+ * await using srv = await startTestServer({ users: [{ login: "alice", password: "pw" }] });
+ * await using alice = await connectRaw(srv);
+ * await alice.login("alice", "pw");
+ * ```
+ *
+ * @module
+ */
+import {
+  encodeFrame,
+  FrameDecoder,
+  fromBase64,
+  legacyDigest,
+  legacyStoredHash,
+  SCRAM_SHA_256,
+  ScramClient,
+  toBase64,
+} from "../protocol/mod.ts";
+import type { EventFeed } from "./events.ts";
+import type { ServerLimits } from "./limits.ts";
+import { JimServer, type TlsOptions } from "./server.ts";
+import { Store } from "./store.ts";
+
+/** A user the fixture creates. */
+export interface TestUser {
+  login: string;
+  password: string;
+  /** Also store the seed's legacy hash. */
+  legacy?: boolean;
+}
+
+/** Options for {@linkcode startTestServer}. */
+export interface TestServerOptions {
+  users?: TestUser[];
+  legacyAuth?: boolean;
+  tls?: TlsOptions;
+  limits?: Partial<ServerLimits>;
+  /** PBKDF2 iterations for the fixture's users; 4096 (RFC 7677's minimum) keeps tests fast. */
+  iterations?: number;
+  events?: EventFeed;
+}
+
+/** A running test server; `await using` closes it and deletes its database. */
+export interface TestServer extends AsyncDisposable {
+  host: string;
+  port: number;
+  server: JimServer;
+  store: Store;
+  dbPath: string;
+  /** The temporary directory holding the database. */
+  dir: string;
+}
+
+/** PBKDF2 iterations the fixtures use. */
+export const TEST_ITERATIONS = 4096;
+
+/**
+ * Starts a server on 127.0.0.1 port 0 with a fresh database in a temporary directory.
+ *
+ * @example
+ * ```ts
+ * import { startTestServer } from "./testing.ts";
+ * await using srv = await startTestServer({
+ *   users: [{ login: "alice", password: "pw" }],
+ *   limits: { rateLimit: 0 },
+ * });
+ * console.log(srv.port);
+ * ```
+ */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dir = await Deno.makeTempDir({ prefix: "jim-server-test-" });
+  const dbPath = `${dir}/jim.db`;
+  const store = Store.open(dbPath);
+  try {
+    for (const user of options.users ?? []) {
+      await store.addUser(user.login, user.password, {
+        legacy: user.legacy,
+        iterations: options.iterations ?? TEST_ITERATIONS,
+      });
+    }
+    const server = await JimServer.listen({
+      host: "127.0.0.1",
+      port: 0,
+      store,
+      legacyAuth: options.legacyAuth,
+      tls: options.tls,
+      limits: options.limits,
+      events: options.events,
+      historyFlushMs: 10,
+    });
+    return {
+      host: server.addr.hostname,
+      port: server.addr.port,
+      server,
+      store,
+      dbPath,
+      dir,
+      async [Symbol.asyncDispose]() {
+        await server.close();
+        store.close();
+        await Deno.remove(dir, { recursive: true });
+      },
+    };
+  } catch (error) {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  }
+}
+
+/** Options for {@linkcode connectRaw}. */
+export interface RawConnectOptions {
+  /** Connect with TLS, trusting this CA certificate (PEM). */
+  caCert?: string;
+  /** Milliseconds `next()` waits by default; 5000. */
+  timeoutMs?: number;
+}
+
+/**
+ * A bare JIM connection for tests: send any bytes or objects, read frames one by one.
+ * It does not reply to probes or hide anything.
+ */
+export class RawConnection implements AsyncDisposable {
+  readonly conn: Deno.Conn;
+  readonly #decoder = new FrameDecoder({ maxFrameBytes: 1 << 24 });
+  readonly #frames: Record<string, unknown>[] = [];
+  readonly #buffer = new Uint8Array(16 * 1024);
+  readonly #timeoutMs: number;
+  #eof = false;
+  #closed = false;
+  #reading: Promise<boolean> | undefined;
+
+  constructor(conn: Deno.Conn, timeoutMs = 5000) {
+    this.conn = conn;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Sends one object as a frame. */
+  async send(message: unknown): Promise<void> {
+    await this.write(encodeFrame(message));
+  }
+
+  /** Sends raw bytes or text. */
+  async write(data: Uint8Array | string): Promise<void> {
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    let written = 0;
+    while (written < bytes.length) written += await this.conn.write(bytes.subarray(written));
+  }
+
+  /** Sends a request and returns the next frame. */
+  async request(message: unknown): Promise<Record<string, unknown>> {
+    await this.send(message);
+    return await this.next();
+  }
+
+  /** Reads more bytes into the frame queue; false at EOF or reset. */
+  #fill(): Promise<boolean> {
+    this.#reading ??= (async () => {
+      try {
+        const n = await this.conn.read(this.#buffer);
+        if (n === null) {
+          this.#eof = true;
+          return false;
+        }
+        for (const frame of this.#decoder.push(this.#buffer.subarray(0, n))) {
+          if (!frame.ok) throw frame.error;
+          this.#frames.push(frame.value);
+        }
+        return true;
+      } catch (error) {
+        if (
+          error instanceof Deno.errors.ConnectionReset ||
+          error instanceof Deno.errors.BadResource ||
+          error instanceof Deno.errors.Interrupted
+        ) {
+          this.#eof = true;
+          return false;
+        }
+        throw error;
+      } finally {
+        this.#reading = undefined;
+      }
+    })();
+    return this.#reading;
+  }
+
+  /**
+   * The next frame from the server.
+   *
+   * @throws {Error} at EOF or after `timeoutMs`.
+   */
+  async next(timeoutMs = this.#timeoutMs): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#frames.length === 0) {
+      if (this.#eof) throw new Error("Cannot read frame: connection closed");
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`Cannot read frame: nothing within ${timeoutMs} ms`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), left);
+      });
+      try {
+        const result = await Promise.race([this.#fill(), timeout]);
+        if (result === "timeout") {
+          throw new Error(`Cannot read frame: nothing within ${timeoutMs} ms`);
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return this.#frames.shift()!;
+  }
+
+  /** Frames already received and not yet taken. */
+  get buffered(): number {
+    return this.#frames.length;
+  }
+
+  /**
+   * Reads until the server closes the connection and returns the frames that came first.
+   *
+   * @throws {Error} when the connection is still open after `timeoutMs`.
+   */
+  async closedByServer(timeoutMs = this.#timeoutMs): Promise<Record<string, unknown>[]> {
+    const frames: Record<string, unknown>[] = [];
+    for (;;) {
+      try {
+        frames.push(await this.next(timeoutMs));
+      } catch (error) {
+        if (this.#eof) return frames;
+        throw error;
+      }
+    }
+  }
+
+  /** Logs in with SCRAM-SHA-256 through presence and both authenticate steps. */
+  async login(login: string, password: string): Promise<Record<string, unknown>> {
+    const challenge = await this.request({
+      action: "presence",
+      time: now(),
+      user: { account_name: login },
+    });
+    if (challenge.response !== 401) return challenge;
+    return await this.scramLogin(login, password);
+  }
+
+  /** The SCRAM steps alone; returns the final response (verified when it is 200). */
+  async scramLogin(login: string, password: string): Promise<Record<string, unknown>> {
+    const client = new ScramClient(login, password);
+    const first = await this.request({
+      action: "authenticate",
+      time: now(),
+      mechanism: SCRAM_SHA_256,
+      user: { account_name: login },
+      data: toBase64(client.clientFirst()),
+    });
+    if (first.response !== 401 || typeof first.data !== "string") return first;
+    const serverFirst = new TextDecoder().decode(fromBase64(first.data));
+    const final = await this.request({
+      action: "authenticate",
+      time: now(),
+      mechanism: SCRAM_SHA_256,
+      user: { account_name: login },
+      data: toBase64(await client.clientFinal(serverFirst)),
+    });
+    if (final.response === 200) {
+      await client.verifyServerFinal(new TextDecoder().decode(fromBase64(String(final.data))));
+    }
+    return final;
+  }
+
+  /** Logs in the seed's way: presence, then HMAC-MD5 of the legacy hash over the token. */
+  async legacyLogin(login: string, password: string): Promise<Record<string, unknown>> {
+    const challenge = await this.request({
+      action: "presence",
+      time: String(now()),
+      user: { account_name: login },
+    });
+    if (challenge.response !== 401) return challenge;
+    const digest = legacyDigest(await legacyStoredHash(password), String(challenge.token));
+    return await this.request({
+      action: "authenticate",
+      time: String(now()),
+      user: { account_name: login, password: digest },
+    });
+  }
+
+  /** Closes the connection; idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.#reading?.catch(() => {});
+  }
+}
+
+/** Unix seconds. */
+export function now(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/**
+ * Opens a raw connection to a test server.
+ *
+ * @example
+ * ```ts
+ * import { connectRaw, startTestServer } from "./testing.ts";
+ * await using srv = await startTestServer();
+ * await using conn = await connectRaw(srv);
+ * console.log(await conn.request({ action: "get_users", time: 1 })); // 401
+ * ```
+ */
+export async function connectRaw(
+  target: { host: string; port: number },
+  options: RawConnectOptions = {},
+): Promise<RawConnection> {
+  const conn = options.caCert
+    ? await Deno.connectTls({
+      hostname: target.host,
+      port: target.port,
+      caCerts: [options.caCert],
+    })
+    : await Deno.connect({ hostname: target.host, port: target.port });
+  return new RawConnection(conn, options.timeoutMs);
+}
+
+/**
+ * Logs each user in over its own new connection and returns the connections, in order.
+ */
+export async function loginAll(
+  target: { host: string; port: number },
+  users: TestUser[],
+): Promise<RawConnection[]> {
+  const out: RawConnection[] = [];
+  for (const user of users) {
+    const conn = await connectRaw(target);
+    const reply = await conn.login(user.login, user.password);
+    if (reply.response !== 200) {
+      conn.close();
+      throw new Error(`Cannot log in as ${user.login}: ${JSON.stringify(reply)}`);
+    }
+    out.push(conn);
+  }
+  return out;
+}
