@@ -8,11 +8,18 @@
 export class ApiError extends Error {
   /** HTTP status, or 0 when the server could not be reached. */
   readonly status: number;
+  /** The parsed error body, e.g. `{ error, field }`, when there was one. */
+  readonly body: Record<string, unknown> | undefined;
 
-  constructor(status: number, message: string, options?: ErrorOptions) {
+  constructor(
+    status: number,
+    message: string,
+    options?: ErrorOptions & { body?: Record<string, unknown> },
+  ) {
     super(message, options);
     this.name = "ApiError";
     this.status = status;
+    this.body = options?.body;
   }
 }
 
@@ -63,7 +70,10 @@ export async function apiJson<T = unknown>(path: string, options: ApiOptions = {
     const error = typeof value === "object" && value !== null && "error" in value
       ? String((value as { error: unknown }).error)
       : `${res.status} ${res.statusText}`.trim();
-    throw new ApiError(res.status, error);
+    const body = typeof value === "object" && value !== null && !Array.isArray(value)
+      ? value as Record<string, unknown>
+      : undefined;
+    throw new ApiError(res.status, error, { body });
   }
   return value as T;
 }

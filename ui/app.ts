@@ -67,7 +67,14 @@ export function guiErrorHandler(err: Error, c: Context): Response {
   }
   if (err instanceof JimError) {
     const status = httpStatusForJimCode(err.code);
-    if (status !== 500) return c.json({ error: err.message, code: err.code }, status);
+    if (status !== 500) {
+      // Errors aimed at one form input (e.g. AdminError) name it, for inline display.
+      const field = (err as { field?: unknown }).field;
+      const body = typeof field === "string"
+        ? { error: err.message, code: err.code, field }
+        : { error: err.message, code: err.code };
+      return c.json(body, status);
+    }
   }
   console.error("GUI request failed:", err);
   return c.json({ error: "Internal server error" }, 500);
@@ -87,6 +94,7 @@ function shellPage(title: string, script: string, assets: Readonly<Record<string
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${cssHref}">
 </head>
 <body>

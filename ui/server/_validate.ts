@@ -1,0 +1,85 @@
+/**
+ * Input checks of the admin GUI, run in the browser for inline errors and again by the routes.
+ *
+ * @module
+ */
+// validate.ts and limits.ts, not protocol/mod.ts: mod.ts also re-exports the legacy hash,
+// which needs node:crypto and cannot go into the browser bundle.
+import { isAccountName } from "../../protocol/validate.ts";
+import { MAX_NAME_LENGTH } from "../../protocol/limits.ts";
+
+/** Longest password the GUI accepts, in characters. */
+export const MAX_PASSWORD_LENGTH = 128;
+
+/**
+ * Returns why `login` is not a valid account name, or null if it is.
+ *
+ * @example
+ * ```ts
+ * loginProblem(""); // "Login is required"
+ * loginProblem("alice"); // null
+ * ```
+ */
+export function loginProblem(login: string): string | null {
+  if (login.length === 0) return "Login is required";
+  if ([...login].length > MAX_NAME_LENGTH) {
+    return `Login is too long: at most ${MAX_NAME_LENGTH} characters`;
+  }
+  if (!isAccountName(login)) {
+    return 'Login has bad characters: use letters, digits, "_", "-" and "."';
+  }
+  return null;
+}
+
+/**
+ * Returns why `password` cannot be used, or null if it can.
+ *
+ * @example
+ * ```ts
+ * passwordProblem(""); // "Password is required"
+ * ```
+ */
+export function passwordProblem(password: string): string | null {
+  if (password.length === 0) return "Password is required";
+  if ([...password].length > MAX_PASSWORD_LENGTH) {
+    return `Password is too long: at most ${MAX_PASSWORD_LENGTH} characters`;
+  }
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(password)) {
+    return "Password has bad characters: no control characters";
+  }
+  return null;
+}
+
+/**
+ * Returns why `host` cannot be listened on, or null. Accepts IPv4, bracket-less IPv6 and
+ * host names.
+ *
+ * @example
+ * ```ts
+ * hostProblem("127.0.0.1"); // null
+ * ```
+ */
+export function hostProblem(host: string): string | null {
+  if (host.length === 0) return "Host is required";
+  if (host.length > 253) return "Bad address: host is too long";
+  if (!/^[A-Za-z0-9.:_-]+$/.test(host)) return "Bad address: host has bad characters";
+  return null;
+}
+
+/**
+ * Returns why `port` is not a TCP port number (0 to 65535), or null.
+ *
+ * @example
+ * ```ts
+ * portProblem("7777"); // null
+ * ```
+ */
+export function portProblem(port: string | number): string | null {
+  const text = String(port).trim();
+  if (text === "") return "Port is required";
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+    return "Bad address: port must be a number from 0 to 65535";
+  }
+  return null;
+}

@@ -1,0 +1,175 @@
+/**
+ * The admin GUI of the JIM server (issue 5): a local web app on 127.0.0.1 behind an access
+ * token, running the JIM server in the same process.
+ *
+ * @example
+ * ```ts
+ * import { Store } from "../../server/store.ts";
+ * import { startAdminGui } from "./mod.ts";
+ * await using gui = await startAdminGui({
+ *   store: Store.open("jim.db"),
+ *   jim: { host: "127.0.0.1", port: 7777 },
+ *   listen: myListen,
+ * });
+ * console.log(gui.url); // http://127.0.0.1:8080/?token=…
+ * ```
+ *
+ * @module
+ */
+import type { Store } from "../../server/store.ts";
+import { isLoopbackHost, newAccessToken } from "../access.ts";
+import { LiveHub } from "../live_hub.ts";
+import { AdminController, type ListenFn } from "./controller.ts";
+import { createAdminApp } from "./routes.ts";
+
+export { AdminController, AdminError, describeListenError } from "./controller.ts";
+export type { JimServerHandle, ListenFn } from "./controller.ts";
+export { createAdminApp } from "./routes.ts";
+export type { AdminState, ClientRow, LogEvent, ServerStatus } from "./_types.ts";
+
+/** Options for {@linkcode startAdminGui}. */
+export interface AdminGuiOptions {
+  /** The users' database; the GUI does not close it. */
+  store: Store;
+  /** Starts a JIM server on a host and port (JimServer.listen with the CLI's options). */
+  listen: ListenFn;
+  /** Where the JIM server runs first. */
+  jim: { host: string; port: number; legacyAuth?: boolean };
+  /** Start the JIM server right away (true by default). A failure is shown on the page. */
+  startJim?: boolean;
+  /** GUI address; 127.0.0.1 by default. Anything else is exposed to the network: warned. */
+  guiHost?: string;
+  /** GUI port; 8080 by default, 0 picks a free one. */
+  guiPort?: number;
+  /** Open the URL in the desktop's browser (xdg-open). */
+  open?: boolean;
+  /** Stops the GUI and the JIM server when aborted. */
+  signal?: AbortSignal;
+  /** Access token; a random one by default. */
+  token?: string;
+  /** PBKDF2 iterations for passwords set from the GUI; the Store's default otherwise. */
+  iterations?: number;
+  /** Where warnings go; console.warn by default. */
+  warn?: (message: string) => void;
+}
+
+/** A running admin GUI. */
+export interface AdminGui extends AsyncDisposable {
+  /** The URL to open, with the access token: `http://127.0.0.1:8080/?token=…`. */
+  readonly url: string;
+  /** `http://host:port`, without the token. */
+  readonly origin: string;
+  readonly port: number;
+  readonly token: string;
+  readonly controller: AdminController;
+  /** Resolves when the GUI has stopped. */
+  readonly finished: Promise<void>;
+  /** Stops the JIM server and the GUI. Idempotent. */
+  close(): Promise<void>;
+}
+
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/**
+ * Serves the admin GUI and starts the JIM server.
+ *
+ * @example
+ * ```ts
+ * await using gui = await startAdminGui({ store, listen, jim: { host: "127.0.0.1", port: 0 },
+ *   guiPort: 0 });
+ * console.log(gui.url);
+ * ```
+ */
+export async function startAdminGui(options: AdminGuiOptions): Promise<AdminGui> {
+  const warn = options.warn ?? ((m: string) => console.warn(m));
+  const guiHost = options.guiHost ?? "127.0.0.1";
+  const token = options.token ?? newAccessToken();
+  const exposed = !isLoopbackHost(guiHost);
+  if (exposed) {
+    warn(
+      `WARNING: the admin GUI listens on ${guiHost}, reachable from other machines. ` +
+        "Anyone with the URL's token can manage the server. Use 127.0.0.1 unless you must.",
+    );
+  }
+  const hub = new LiveHub<unknown>({ capacity: 500 });
+  const controller = new AdminController({
+    store: options.store,
+    listen: options.listen,
+    host: options.jim.host,
+    port: options.jim.port,
+    legacyAuth: options.jim.legacyAuth ?? false,
+    hub,
+    iterations: options.iterations,
+  });
+  let port = 0;
+  const app = createAdminApp({
+    token,
+    controller,
+    hub,
+    port: () => port,
+    hosts: exposed ? [guiHost] : [],
+  });
+  const server = Deno.serve({
+    hostname: guiHost,
+    port: options.guiPort ?? 8080,
+    onListen: () => {},
+  }, app.fetch);
+  port = server.addr.port;
+  const displayHost = guiHost === "0.0.0.0" || guiHost === "::" ? "127.0.0.1" : guiHost;
+  const origin = `http://${urlHost(displayHost)}:${port}`;
+  const url = `${origin}/?token=${token}`;
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      options.signal?.removeEventListener("abort", onAbort);
+      hub.close();
+      try {
+        await controller.close();
+      } finally {
+        await server.shutdown();
+      }
+    })();
+    return closing;
+  };
+  const onAbort = () => void close();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  if (options.startJim ?? true) {
+    try {
+      await controller.start();
+    } catch (err) {
+      // The page shows the reason (port in use…); the GUI stays up to retry.
+      warn(`JIM server did not start: ${(err as Error).message}`);
+    }
+  }
+  if (options.open) openInBrowser(url, warn);
+  return {
+    url,
+    origin,
+    port,
+    token,
+    controller,
+    finished: server.finished,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function openInBrowser(url: string, warn: (m: string) => void): void {
+  try {
+    const child = new Deno.Command("xdg-open", {
+      args: [url],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    child.status.then((s) => {
+      if (!s.success) warn("Could not open a browser: open the URL above yourself");
+    });
+  } catch {
+    warn("Could not open a browser: open the URL above yourself");
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The admin GUI's Hono app: the shared skeleton plus the `/api/*` routes of issue 5.
+ *
+ * @module
+ */
+import type { Hono } from "hono";
+import { createGuiApp, readJsonObject } from "../app.ts";
+import type { PortSource } from "../access.ts";
+import type { LiveHub } from "../live_hub.ts";
+import type { AdminController } from "./controller.ts";
+import type { AdminState } from "./_types.ts";
+import type { EmbeddedAsset } from "../dist/assets.gen.ts";
+
+/** Options for {@linkcode createAdminApp}. */
+export interface AdminAppOptions {
+  token: string;
+  controller: AdminController;
+  hub: LiveHub<unknown>;
+  /** The GUI's port, for the Host and Origin checks. */
+  port?: PortSource;
+  /** Extra hostnames besides loopback (an explicit non-loopback `--gui-host`). */
+  hosts?: readonly string[];
+  /** Embedded assets; defaults to the generated bundle. */
+  assets?: Readonly<Record<string, EmbeddedAsset>>;
+}
+
+/**
+ * Builds the admin app. Routes:
+ * `GET /api/state`, `POST /api/server/start {host, port}`, `POST /api/server/stop`,
+ * `GET /api/clients`, `POST /api/clients {login, password, legacy}`,
+ * `DELETE /api/clients/:login`, `POST /api/clients/:login/password {password}`,
+ * `GET /api/events` (Server-Sent Events).
+ *
+ * @example
+ * ```ts
+ * const app = createAdminApp({ token, controller, hub, port: 8080 });
+ * Deno.serve({ hostname: "127.0.0.1", port: 8080 }, app.fetch);
+ * ```
+ */
+export function createAdminApp(options: AdminAppOptions): Hono {
+  const { controller, hub } = options;
+  const app = createGuiApp({
+    token: options.token,
+    title: "JIM server",
+    script: "admin.js",
+    port: options.port,
+    hosts: options.hosts,
+    assets: options.assets,
+  });
+
+  app.get("/api/state", (c) => {
+    const state: AdminState = { server: controller.status(), clients: controller.clients() };
+    return c.json(state);
+  });
+  app.post("/api/server/start", async (c) => {
+    const body = await readJsonObject(c);
+    return c.json(await controller.start({ host: body.host, port: body.port }));
+  });
+  app.post("/api/server/stop", async (c) => c.json(await controller.stop()));
+  app.get("/api/clients", (c) => c.json(controller.clients()));
+  app.post("/api/clients", async (c) => {
+    const row = await controller.addClient(await readJsonObject(c));
+    return c.json(row, 201);
+  });
+  app.delete("/api/clients/:login", (c) => {
+    controller.removeClient(c.req.param("login"));
+    return c.json({ ok: true });
+  });
+  app.post("/api/clients/:login/password", async (c) => {
+    await controller.resetPassword(c.req.param("login"), await readJsonObject(c));
+    return c.json({ ok: true });
+  });
+  app.get("/api/events", (c) => hub.stream(c));
+  return app;
+}

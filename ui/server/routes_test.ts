@@ -1,0 +1,322 @@
+import assert from "node:assert/strict";
+import { JimServer } from "../../server/server.ts";
+import { Store } from "../../server/store.ts";
+import { LiveHub } from "../live_hub.ts";
+import { AdminController, describeListenError } from "./controller.ts";
+import { createAdminApp } from "./routes.ts";
+import type { AdminState, ClientRow, ServerStatus } from "./_types.ts";
+
+const ORIGIN = "http://127.0.0.1:8080";
+const HOST = "127.0.0.1:8080";
+const TOKEN = "test-token-0123456789abcdef";
+
+/** A real Store and real JimServers behind the admin app, driven with app.request(). */
+async function adminFixture(options: { start?: boolean } = {}) {
+  const store = Store.open(":memory:");
+  const hub = new LiveHub<unknown>();
+  const controller = new AdminController({
+    store,
+    hub,
+    host: "127.0.0.1",
+    port: 0,
+    legacyAuth: false,
+    iterations: 4096,
+    historyDelayMs: 10,
+    listen: ({ host, port, events }) =>
+      JimServer.listen({ host, port, events, store, historyFlushMs: 10 }),
+  });
+  const app = createAdminApp({ token: TOKEN, controller, hub, port: 8080 });
+  const login = await app.request(`${ORIGIN}/?token=${TOKEN}`, { headers: { host: HOST } });
+  assert.equal(login.status, 303);
+  const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
+  if (options.start ?? true) await controller.start();
+
+  async function call(method: string, path: string, body?: unknown, headers = {}) {
+    const init: RequestInit = {
+      method,
+      headers: { host: HOST, cookie, origin: ORIGIN, ...headers },
+    };
+    if (body !== undefined) {
+      init.body = typeof body === "string" ? body : JSON.stringify(body);
+      (init.headers as Record<string, string>)["content-type"] = "application/json";
+    }
+    const res = await app.request(`${ORIGIN}${path}`, init);
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined, res };
+  }
+
+  return {
+    app,
+    store,
+    hub,
+    controller,
+    cookie,
+    call,
+    async [Symbol.asyncDispose]() {
+      hub.close();
+      await controller.close();
+      store.close();
+    },
+  };
+}
+
+Deno.test("admin routes require the cookie, the Host and the Origin", async (t) => {
+  await using fx = await adminFixture({ start: false });
+
+  await t.step("no cookie: 401 on every API route and the event stream", async () => {
+    for (
+      const [method, path] of [
+        ["GET", "/api/state"],
+        ["GET", "/api/clients"],
+        ["GET", "/api/events"],
+        ["POST", "/api/server/start"],
+        ["POST", "/api/server/stop"],
+        ["POST", "/api/clients"],
+        ["DELETE", "/api/clients/alice"],
+        ["POST", "/api/clients/alice/password"],
+      ]
+    ) {
+      const res = await fx.app.request(`${ORIGIN}${path}`, {
+        method,
+        headers: { host: HOST, origin: ORIGIN },
+      });
+      assert.equal(res.status, 401, `${method} ${path}`);
+      await res.body?.cancel();
+    }
+  });
+  await t.step("wrong Host: 403 even with the cookie", async () => {
+    const res = await fx.call("GET", "/api/state", undefined, { host: "attacker.example:8080" });
+    assert.equal(res.status, 403);
+  });
+  await t.step("foreign Origin: 403 and nothing changes", async () => {
+    const res = await fx.call("POST", "/api/clients", { login: "mallory", password: "x" }, {
+      origin: "http://attacker.example",
+    });
+    assert.equal(res.status, 403);
+    assert.equal(fx.store.listUsers().length, 0);
+    const start = await fx.call("POST", "/api/server/start", { host: "127.0.0.1", port: 0 }, {
+      origin: "http://attacker.example",
+    });
+    assert.equal(start.status, 403);
+    assert.equal(fx.controller.status().running, false);
+  });
+  await t.step("the cookie opens the state", async () => {
+    const res = await fx.call("GET", "/api/state");
+    assert.equal(res.status, 200);
+    const state = res.body as AdminState;
+    assert.equal(state.server.running, false);
+    assert.deepEqual(state.clients, []);
+  });
+});
+
+Deno.test("POST /api/clients validates every field and changes nothing on error", async (t) => {
+  await using fx = await adminFixture({ start: false });
+  const add = (body: unknown) => fx.call("POST", "/api/clients", body);
+
+  await t.step("adds a client", async () => {
+    const res = await add({ login: "alice", password: "Password5" });
+    assert.equal(res.status, 201);
+    assert.equal((res.body as ClientRow).login, "alice");
+    assert.equal(fx.store.getUser("alice")?.legacy, false);
+  });
+  await t.step("legacy: true also stores the seed hash", async () => {
+    const res = await add({ login: "seedy", password: "Password6", legacy: true });
+    assert.equal(res.status, 201);
+    assert.equal(fx.store.getUser("seedy")?.legacy, true);
+  });
+
+  const bad: [string, unknown, number, RegExp, string | undefined][] = [
+    ["empty login", { login: "", password: "p" }, 400, /Login is required/, "login"],
+    ["blank login", { login: "   ", password: "p" }, 400, /Login is required/, "login"],
+    ["bad characters", { login: "a b", password: "p" }, 400, /bad characters/, "login"],
+    ["bad characters 2", { login: "x<y>", password: "p" }, 400, /bad characters/, "login"],
+    ["too long", { login: "a".repeat(26), password: "p" }, 400, /too long/, "login"],
+    ["duplicate", { login: "alice", password: "p" }, 409, /taken: alice/, "login"],
+    ["duplicate other case", { login: "ALICE", password: "p" }, 409, /taken/, "login"],
+    ["empty password", { login: "bob", password: "" }, 400, /Password is required/, "password"],
+    ["long password", { login: "bob", password: "p".repeat(129) }, 400, /too long/, "password"],
+    ["control chars", { login: "bob", password: "a\u0000b" }, 400, /bad characters/, "password"],
+    ["missing login", { password: "p" }, 400, /Login is required/, "login"],
+    ["login not a string", { login: 5, password: "p" }, 400, /Login is required/, "login"],
+    ["missing password", { login: "bob" }, 400, /Password is required/, "password"],
+    [
+      "legacy not boolean",
+      { login: "bob", password: "p", legacy: "yes" },
+      400,
+      /legacy/,
+      undefined,
+    ],
+    ["not JSON", "{login:", 400, /Invalid JSON/, undefined],
+    ["an array", "[]", 400, /Invalid JSON/, undefined],
+    ["too large", { login: "bob", password: "p".repeat(20_000) }, 413, /too large/, undefined],
+  ];
+  for (const [name, body, status, error, field] of bad) {
+    await t.step(`${name}: ${status}`, async () => {
+      const res = await add(body);
+      assert.equal(res.status, status);
+      assert.match(res.body.error, error);
+      assert.equal(res.body.field, field);
+      assert.deepEqual(fx.store.logins().sort(), ["alice", "seedy"]);
+    });
+  }
+  await t.step("the list has them newest first", async () => {
+    const res = await fx.call("GET", "/api/clients");
+    assert.deepEqual((res.body as ClientRow[]).map((c) => c.login), ["seedy", "alice"]);
+  });
+});
+
+Deno.test("DELETE and password reset of clients", async (t) => {
+  await using fx = await adminFixture({ start: false });
+  await fx.store.addUser("alice", "old-password", { iterations: 4096 });
+
+  await t.step("reset validates the password", async () => {
+    const before = fx.store.credentials("alice")?.scram.salt;
+    for (const body of [{}, { password: "" }, { password: 7 }, { password: "x".repeat(200) }]) {
+      const res = await fx.call("POST", "/api/clients/alice/password", body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.equal(res.body.field, "password");
+    }
+    assert.deepEqual(fx.store.credentials("alice")?.scram.salt, before);
+  });
+  await t.step("reset of an unknown client is 404", async () => {
+    const res = await fx.call("POST", "/api/clients/nobody/password", { password: "new" });
+    assert.equal(res.status, 404);
+    assert.match(res.body.error, /No such client: nobody/);
+  });
+  await t.step("reset stores new credentials", async () => {
+    const before = fx.store.credentials("alice")?.scram.storedKey;
+    const res = await fx.call("POST", "/api/clients/alice/password", { password: "new-password" });
+    assert.equal(res.status, 200);
+    assert.notDeepEqual(fx.store.credentials("alice")?.scram.storedKey, before);
+  });
+  await t.step("remove of an unknown client is 404", async () => {
+    const res = await fx.call("DELETE", "/api/clients/nobody");
+    assert.equal(res.status, 404);
+  });
+  await t.step("remove deletes the client", async () => {
+    const res = await fx.call("DELETE", "/api/clients/alice");
+    assert.equal(res.status, 200);
+    assert.equal(fx.store.getUser("alice"), undefined);
+  });
+});
+
+Deno.test("start and stop the JIM server from the GUI", async (t) => {
+  await using fx = await adminFixture();
+  await fx.store.addUser("alice", "pw", { iterations: 4096 });
+  const first = fx.controller.status();
+  assert.equal(first.running, true);
+  assert.notEqual(first.port, 0, "port 0 is replaced by the bound port");
+
+  await t.step("the server really listens", async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: first.port });
+    conn.close();
+  });
+  await t.step("start while running is 409", async () => {
+    const res = await fx.call("POST", "/api/server/start", { host: "127.0.0.1", port: 0 });
+    assert.equal(res.status, 409);
+    assert.match(res.body.error, /already running/);
+  });
+  await t.step("stop stops it", async () => {
+    const res = await fx.call("POST", "/api/server/stop");
+    assert.equal(res.status, 200);
+    assert.equal((res.body as ServerStatus).running, false);
+    await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: first.port }));
+  });
+  await t.step("stop while stopped is 409", async () => {
+    const res = await fx.call("POST", "/api/server/stop");
+    assert.equal(res.status, 409);
+    assert.match(res.body.error, /not running/);
+  });
+  await t.step("a busy port is refused as 'port in use' and shown in the state", async () => {
+    using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (busy.addr as Deno.NetAddr).port;
+    const res = await fx.call("POST", "/api/server/start", { host: "127.0.0.1", port });
+    assert.equal(res.status, 409);
+    assert.equal(res.body.error, `Cannot start server: port in use (127.0.0.1:${port})`);
+    assert.equal(res.body.field, "port");
+    const state = (await fx.call("GET", "/api/state")).body as AdminState;
+    assert.equal(state.server.running, false);
+    assert.match(state.server.error ?? "", /port in use/);
+  });
+  await t.step("bad addresses are 400 'bad address'", async () => {
+    const cases: [unknown, unknown, RegExp][] = [
+      ["10.255.255.254", 0, /bad address \(10\.255\.255\.254:0\)/],
+      ["no-such-host.invalid", 0, /bad address/],
+      ["not a host", 0, /Bad address: host has bad characters/],
+      ["", 0, /Host is required/],
+      ["127.0.0.1", 70000, /port must be a number from 0 to 65535/],
+      ["127.0.0.1", "abc", /port must be a number/],
+      ["127.0.0.1", -1, /port must be a number/],
+      [5, 0, /host must be a string/],
+      ["127.0.0.1", null, /port must be a number/],
+    ];
+    for (const [host, port, error] of cases) {
+      const res = await fx.call("POST", "/api/server/start", { host, port });
+      assert.equal(res.status, 400, `${host}:${port}`);
+      assert.match(res.body.error, error);
+      assert.equal(fx.controller.status().running, false);
+    }
+  });
+  await t.step("starts again on another port with the same users", async () => {
+    using probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const res = await fx.call("POST", "/api/server/start", { host: "127.0.0.1", port });
+    assert.equal(res.status, 200);
+    const status = res.body as ServerStatus;
+    assert.deepEqual([status.running, status.port, status.error], [true, port, null]);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    const clients = (await fx.call("GET", "/api/clients")).body as ClientRow[];
+    assert.deepEqual(clients.map((c) => c.login), ["alice"]);
+  });
+});
+
+Deno.test("describeListenError() names the three reasons", async (t) => {
+  await t.step("permission denied", () => {
+    for (const err of [new Deno.errors.PermissionDenied("x"), new Deno.errors.NotCapable("x")]) {
+      const mapped = describeListenError(err, "127.0.0.1", 80);
+      assert.equal(mapped?.code, 403);
+      assert.equal(mapped?.message, "Cannot start server: permission denied (127.0.0.1:80)");
+    }
+  });
+  await t.step("port in use, from a real listener", () => {
+    using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (busy.addr as Deno.NetAddr).port;
+    let thrown: unknown;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch (err) {
+      thrown = err;
+    }
+    assert.equal(describeListenError(thrown, "127.0.0.1", port)?.code, 409);
+  });
+  await t.step("anything else is not guessed", () => {
+    assert.equal(describeListenError(new Error("disk on fire"), "h", 1), null);
+  });
+});
+
+Deno.test("GET /api/events streams server state changes", async () => {
+  await using fx = await adminFixture();
+  const res = await fx.app.request(`${ORIGIN}/api/events`, {
+    headers: { host: HOST, cookie: fx.cookie },
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "text/event-stream");
+  const reader = res.body!.getReader();
+  let text = "";
+  const until = async (needle: string) => {
+    while (!text.includes(needle)) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, `stream ended before ${needle}`);
+      text += new TextDecoder().decode(value);
+    }
+  };
+  // The buffer replays the start of the server, then the stop arrives live.
+  await until('"type":"start"');
+  const stop = await fx.call("POST", "/api/server/stop");
+  assert.equal(stop.status, 200);
+  await until('"type":"stop"');
+  await until('"topic":"server","data":{"running":false');
+  await reader.cancel();
+});

@@ -1,0 +1,148 @@
+import { useState } from "preact/hooks";
+import { ApiError, apiJson } from "../../api_client.ts";
+import { ConfirmDialog, Panel } from "../../components/mod.ts";
+import { passwordProblem } from "../_validate.ts";
+import type { ClientRow } from "../_types.ts";
+import { formatDateTime } from "./format.ts";
+
+/** Props of {@linkcode ClientsPanel}. */
+export interface ClientsProps {
+  clients: readonly ClientRow[] | null;
+  /** Called after a change so the table refetches. */
+  onChanged(): void;
+  /** Adds a line to Service info. */
+  onNote(text: string, level?: "notice" | "error"): void;
+}
+
+type Pending = { kind: "remove" | "reset"; login: string } | null;
+
+/** The Clients table: Login, Last time, Last IP, Online, with remove and reset actions. */
+export function ClientsPanel({ clients, onChanged, onNote }: ClientsProps) {
+  const [pending, setPending] = useState<Pending>(null);
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<string | null>(null);
+
+  function close() {
+    setPending(null);
+    setPassword("");
+    setError(null);
+  }
+
+  async function confirm() {
+    if (!pending) return;
+    const path = `/api/clients/${encodeURIComponent(pending.login)}`;
+    try {
+      if (pending.kind === "remove") {
+        await apiJson(path, { method: "DELETE" });
+        onNote(`Client removed: ${pending.login}`);
+      } else {
+        const problem = passwordProblem(password);
+        if (problem) {
+          setError(problem);
+          return;
+        }
+        await apiJson(`${path}/password`, { method: "POST", body: { password } });
+        onNote(`Password reset: ${pending.login}`);
+      }
+      close();
+      onChanged();
+    } catch (err) {
+      setError((err as Error).message);
+      if (err instanceof ApiError && err.status === 404) onChanged();
+    }
+  }
+
+  return (
+    <Panel title="Clients" id="clients" class="area-clients">
+      <div class="table-wrap clients-wrap">
+        <table class="grid" aria-label="Clients">
+          <thead>
+            <tr>
+              <th scope="col">Login</th>
+              <th scope="col">Last time</th>
+              <th scope="col">Last IP</th>
+              <th scope="col">Online</th>
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {clients === null && (
+              <tr>
+                <td colSpan={5} class="empty">Loading…</td>
+              </tr>
+            )}
+            {clients?.length === 0 && (
+              <tr>
+                <td colSpan={5} class="empty">No clients yet: add one below.</td>
+              </tr>
+            )}
+            {clients?.map((c) => (
+              <tr key={c.login} data-login={c.login}>
+                <td>{c.login}</td>
+                <td>{formatDateTime(c.lastSeen)}</td>
+                <td>{c.lastIp ?? "—"}</td>
+                <td>
+                  <span class={`dot ${c.online ? "on" : ""}`} aria-hidden="true" />
+                  {c.online ? "Online" : "Offline"}
+                </td>
+                <td class="actions">
+                  <button
+                    type="button"
+                    class="link"
+                    aria-label={`Reset password of ${c.login}`}
+                    onClick={() => setPending({ kind: "reset", login: c.login })}
+                  >
+                    Reset password
+                  </button>{" "}
+                  <button
+                    type="button"
+                    class="link danger"
+                    aria-label={`Remove ${c.login}`}
+                    onClick={() => setPending({ kind: "remove", login: c.login })}
+                  >
+                    Remove
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <ConfirmDialog
+        open={pending !== null}
+        title={pending?.kind === "reset"
+          ? `Reset the password of ${pending.login}?`
+          : `Remove client ${pending?.login ?? ""}?`}
+        confirmLabel={pending?.kind === "reset" ? "Set password" : "Remove"}
+        onConfirm={confirm}
+        onCancel={close}
+      >
+        {pending?.kind === "reset"
+          ? (
+            <div class="field">
+              <label for="reset-password">New password</label>
+              <input
+                id="reset-password"
+                type="password"
+                autoComplete="new-password"
+                value={password}
+                aria-invalid={error ? "true" : undefined}
+                aria-describedby="confirm-error"
+                onInput={(ev) => setPassword((ev.target as HTMLInputElement).value)}
+                onKeyDown={(ev) => {
+                  if (ev.key === "Enter") {
+                    ev.preventDefault();
+                    confirm();
+                  }
+                }}
+              />
+            </div>
+          )
+          : <p>The client can no longer log in; their contacts are deleted.</p>}
+        <p class="error-text" role="alert" id="confirm-error">{error ?? ""}</p>
+      </ConfirmDialog>
+    </Panel>
+  );
+}

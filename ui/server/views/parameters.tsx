@@ -1,0 +1,109 @@
+import { useEffect, useState } from "preact/hooks";
+import { apiJson } from "../../api_client.ts";
+import { Panel } from "../../components/mod.ts";
+import { hostProblem, portProblem } from "../_validate.ts";
+import type { ServerStatus } from "../_types.ts";
+
+/** Props of {@linkcode ParametersPanel}. */
+export interface ParametersProps {
+  status: ServerStatus | null;
+  onStatus(status: ServerStatus): void;
+}
+
+/** Host and port of the JIM server, Start and Stop, and the server's status. */
+export function ParametersPanel({ status, onStatus }: ParametersProps) {
+  const [host, setHost] = useState("");
+  const [port, setPort] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const running = status?.running ?? false;
+
+  // Follow the server's address while it runs or when it changes from elsewhere.
+  useEffect(() => {
+    if (!status) return;
+    setHost(status.host);
+    setPort(String(status.port));
+  }, [status?.host, status?.port, status?.running]);
+
+  useEffect(() => setError(status?.error ?? null), [status?.error]);
+
+  async function start() {
+    const problem = hostProblem(host.trim()) ?? portProblem(port);
+    if (problem) {
+      setError(problem);
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      onStatus(
+        await apiJson<ServerStatus>("/api/server/start", {
+          method: "POST",
+          body: { host: host.trim(), port: Number(port) },
+        }),
+      );
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function stop() {
+    setBusy(true);
+    setError(null);
+    try {
+      onStatus(await apiJson<ServerStatus>("/api/server/stop", { method: "POST" }));
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Panel title="Parameters" id="parameters" class="area-params">
+      <form
+        class="params-grid"
+        onSubmit={(ev) => {
+          ev.preventDefault();
+          if (!running) start();
+        }}
+      >
+        <label for="server-host">Host</label>
+        <input
+          id="server-host"
+          type="text"
+          value={host}
+          disabled={running || busy}
+          autoComplete="off"
+          spellcheck={false}
+          onInput={(ev) => setHost((ev.target as HTMLInputElement).value)}
+        />
+        <button type="submit" disabled={running || busy || !status}>Start server</button>
+        <span class="params-status-label" id="status-label">Status:</span>
+
+        <label for="server-port">Port</label>
+        <input
+          id="server-port"
+          type="text"
+          inputMode="numeric"
+          value={port}
+          disabled={running || busy}
+          autoComplete="off"
+          onInput={(ev) => setPort((ev.target as HTMLInputElement).value)}
+        />
+        <button type="button" disabled={!running || busy} onClick={stop}>Stop server</button>
+        <output
+          id="server-status"
+          aria-labelledby="status-label"
+          aria-live="polite"
+          class={running ? "status-ok" : "status-bad"}
+        >
+          {status === null ? "…" : running ? "Started" : "Stopped"}
+        </output>
+      </form>
+      <p class="error-text" role="alert" id="server-error">{error ?? ""}</p>
+    </Panel>
+  );
+}
