@@ -1,0 +1,251 @@
+/** JimClient against the real server on 127.0.0.1 port 0. */
+import { encodeFrame, FrameDecoder, JimError } from "../protocol/mod.ts";
+import { connectRaw, startTestServer } from "../server/testing.ts";
+import { assert, rejectsWith, waitFor } from "./_assert.ts";
+import { ConnectionError } from "./errors.ts";
+import { type IncomingMessage, JimClient } from "./jim_client.ts";
+
+const USERS = [
+  { login: "alice", password: "alice-pw" },
+  { login: "bob", password: "bob-pw" },
+  { login: "carol", password: "carol-pw", legacy: true },
+];
+
+Deno.test("JimClient.login() against the real server", async (t) => {
+  await using srv = await startTestServer({ users: USERS, legacyAuth: true });
+
+  await t.step("SCRAM-SHA-256 with a verified server", async () => {
+    await using client = await JimClient.connect({ port: srv.port });
+    assert.deepEqual(await client.login("alice", "alice-pw"), {
+      user: "alice",
+      mechanism: "SCRAM-SHA-256",
+    });
+    await client.quit();
+    assert.equal(client.connected, false);
+  });
+
+  await t.step("SCRAM is preferred even when legacy is allowed and offered", async () => {
+    await using client = await JimClient.connect({ port: srv.port });
+    const result = await client.login("carol", "carol-pw", { allowLegacy: true });
+    assert.equal(result.mechanism, "SCRAM-SHA-256");
+  });
+
+  await t.step("wrong password: 402 Access denied", async () => {
+    await using client = await JimClient.connect({ port: srv.port });
+    const error = await rejectsWith(() => client.login("bob", "nope"), JimError, "Access denied");
+    assert.equal(error.code, 402);
+    assert.equal(client.user, undefined);
+  });
+
+  await t.step("unknown user: 404 No such client", async () => {
+    await using client = await JimClient.connect({ port: srv.port });
+    const error = await rejectsWith(
+      () => client.login("mallory", "x"),
+      JimError,
+      "No such client: mallory",
+    );
+    assert.equal(error.code, 404);
+  });
+
+  await t.step("a login already online elsewhere: 409", async () => {
+    await using first = await JimClient.connect({ port: srv.port });
+    await first.login("bob", "bob-pw");
+    await using second = await JimClient.connect({ port: srv.port });
+    const error = await rejectsWith(
+      () => second.login("bob", "bob-pw"),
+      JimError,
+      "Client already online",
+    );
+    assert.equal(error.code, 409);
+  });
+});
+
+/**
+ * A proxy that makes the real server look like a seed server: it removes `mechanisms` from
+ * the 401 to presence and passes everything else through unchanged.
+ */
+function seedDisguise(target: { host: string; port: number }) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const sawMechanisms: unknown[] = [];
+  const done = (async () => {
+    const downstream = await listener.accept();
+    listener.close();
+    const upstream = await Deno.connect({ hostname: target.host, port: target.port });
+    const pump = async (from: Deno.Conn, to: Deno.Conn, edit: boolean) => {
+      const decoder = new FrameDecoder();
+      const buffer = new Uint8Array(4096);
+      try {
+        for (let n; (n = await from.read(buffer)) !== null;) {
+          if (!edit) {
+            await to.write(buffer.slice(0, n));
+            continue;
+          }
+          for (const frame of decoder.push(buffer.subarray(0, n))) {
+            if (!frame.ok) throw frame.error;
+            if ("mechanisms" in frame.value) {
+              sawMechanisms.push(frame.value.mechanisms);
+              delete frame.value.mechanisms;
+            }
+            await to.write(encodeFrame(frame.value));
+          }
+        }
+      } catch {
+        // Either side hung up.
+      } finally {
+        for (const c of [from, to]) {
+          try {
+            c.close();
+          } catch {
+            // Closed by the other pump.
+          }
+        }
+      }
+    };
+    await Promise.all([pump(downstream, upstream, false), pump(upstream, downstream, true)]);
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    sawMechanisms,
+    async [Symbol.asyncDispose]() {
+      try {
+        listener.close();
+      } catch {
+        // Closed after accepting.
+      }
+      await done;
+    },
+  };
+}
+
+Deno.test("JimClient.login() falls back to legacy HMAC-MD5 with a seed-like server", async (t) => {
+  await using srv = await startTestServer({ users: USERS, legacyAuth: true });
+
+  await t.step("allowed: the real server checks the seed's digest", async () => {
+    await using proxy = seedDisguise(srv);
+    await using client = await JimClient.connect({ port: proxy.port });
+    const result = await client.login("carol", "carol-pw", { allowLegacy: true });
+    assert.equal(result.mechanism, "HMAC-MD5");
+    assert.deepEqual(proxy.sawMechanisms, [["SCRAM-SHA-256", "HMAC-MD5"]]);
+    assert.deepEqual(await client.users(), ["alice", "bob", "carol"]);
+    await client.quit();
+  });
+
+  await t.step("allowed, wrong password: 402", async () => {
+    await using proxy = seedDisguise(srv);
+    await using client = await JimClient.connect({ port: proxy.port });
+    const error = await rejectsWith(
+      () => client.login("carol", "wrong", { allowLegacy: true }),
+      JimError,
+      "Access denied",
+    );
+    assert.equal(error.code, 402);
+  });
+
+  await t.step("not allowed: refused by the client", async () => {
+    await using proxy = seedDisguise(srv);
+    await using client = await JimClient.connect({ port: proxy.port });
+    await rejectsWith(
+      () => client.login("carol", "carol-pw"),
+      JimError,
+      "offers only legacy HMAC-MD5",
+    );
+  });
+});
+
+Deno.test("JimClient sends and receives both ways, and reports 410 for an offline recipient", async () => {
+  await using srv = await startTestServer({ users: USERS });
+  await using alice = await JimClient.connect({ port: srv.port });
+  await alice.login("alice", "alice-pw");
+  await rejectsWith(() => alice.send("bob", "are you there?"), JimError, "Client not online: bob")
+    .then((e) => assert.equal(e.code, 410));
+  await rejectsWith(() => alice.send("nobody", "hi"), JimError, "No such client: nobody")
+    .then((e) => assert.equal(e.code, 404));
+
+  await using bob = await JimClient.connect({ port: srv.port });
+  await bob.login("bob", "bob-pw");
+  const toBob = bob.messages();
+  const toAlice: IncomingMessage[] = [];
+  alice.addEventListener("message", (e) => toAlice.push(e.detail));
+
+  const before = Date.now() - 1000;
+  await alice.send("bob", "Hey! Привет 👋");
+  const first = await toBob.next();
+  assert.equal(first.done, false);
+  const m = first.value as IncomingMessage;
+  assert.deepEqual([m.from, m.to, m.text], ["alice", "bob", "Hey! Привет 👋"]);
+  assert.ok(m.time >= before && m.time <= Date.now() + 1000, `time ${m.time}`);
+
+  await bob.send("alice", "hello back");
+  await waitFor(() => toAlice.length === 1, "alice to receive");
+  assert.deepEqual([toAlice[0]!.from, toAlice[0]!.text], ["bob", "hello back"]);
+
+  // The server keeps `from` honest and the iterator ends with the connection.
+  await bob.quit();
+  assert.deepEqual(await toBob.next(), { value: undefined, done: true });
+  await rejectsWith(() => alice.send("bob", "gone?"), JimError, "Client not online: bob");
+});
+
+Deno.test("JimClient manages contacts on the server", async () => {
+  await using srv = await startTestServer({ users: USERS });
+  await using alice = await JimClient.connect({ port: srv.port });
+  await alice.login("alice", "alice-pw");
+  assert.deepEqual(await alice.contacts(), []);
+  await alice.addContact("bob");
+  await alice.addContact("carol");
+  assert.deepEqual(await alice.contacts(), [
+    { login: "bob", online: false },
+    { login: "carol", online: false },
+  ]);
+  await rejectsWith(() => alice.addContact("bob"), JimError, "Client already in contacts: bob")
+    .then((e) => assert.equal(e.code, 409));
+  await rejectsWith(() => alice.addContact("nobody"), JimError, "No such client: nobody");
+
+  await using bob = await JimClient.connect({ port: srv.port });
+  await bob.login("bob", "bob-pw");
+  assert.deepEqual(
+    (await alice.contacts()).find((c) => c.login === "bob"),
+    { login: "bob", online: true },
+  );
+  await alice.removeContact("carol");
+  assert.deepEqual((await alice.contacts()).map((c) => c.login), ["bob"]);
+  await rejectsWith(() => alice.removeContact("carol"), JimError, "Client not in contacts: carol");
+  assert.deepEqual(await alice.users(), ["alice", "bob", "carol"]);
+});
+
+Deno.test("JimClient answers probes and keeps replies in order", async () => {
+  await using srv = await startTestServer({
+    users: USERS,
+    limits: { idleProbeMs: 100, probeGraceMs: 400 },
+  });
+  // Control: a connection that ignores the probe is closed by the server.
+  await using raw = await connectRaw(srv, { timeoutMs: 3000 });
+  assert.equal((await raw.login("bob", "bob-pw")).response, 200);
+  assert.equal((await raw.next()).action, "probe");
+  assert.deepEqual(await raw.closedByServer(), []);
+
+  await using client = await JimClient.connect({ port: srv.port });
+  await client.login("alice", "alice-pw");
+  let probes = 0;
+  client.addEventListener("probe", () => probes++);
+  // A second probe comes only after the first was answered and the connection idled again.
+  await waitFor(() => probes >= 2, "two probes");
+  assert.equal(client.connected, true);
+  assert.deepEqual(await client.users(), ["alice", "bob", "carol"]);
+  assert.deepEqual(await client.contacts(), []);
+});
+
+Deno.test("JimClient rejects pending calls when the server goes away", async () => {
+  const srv = await startTestServer({ users: USERS });
+  try {
+    await using client = await JimClient.connect({ port: srv.port });
+    await client.login("alice", "alice-pw");
+    const reasons: string[] = [];
+    client.addEventListener("disconnected", (e) => reasons.push(e.detail.reason));
+    await srv.server.close();
+    await client.closed;
+    assert.equal(reasons.length, 1);
+    await rejectsWith(() => client.contacts(), ConnectionError, "Connection lost");
+  } finally {
+    await srv[Symbol.asyncDispose]();
+  }
+});
