@@ -408,7 +408,9 @@ export class ChatSession extends EventTarget {
       contact,
       direction: "in",
       text: message.text,
-      time: message.time,
+      // Arrival time: the wire has whole seconds from the sender's clock, which would sort a
+      // reply before the message it answers.
+      time: Date.now(),
       status: "delivered",
     });
     if (!history.hasContact(contact)) {
