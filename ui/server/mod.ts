@@ -4,19 +4,16 @@
  *
  * @example
  * ```ts
- * import { Store } from "../../server/store.ts";
+ * import { Store } from "../../server/mod.ts";
  * import { startAdminGui } from "./mod.ts";
- * await using gui = await startAdminGui({
- *   store: Store.open("jim.db"),
- *   jim: { host: "127.0.0.1", port: 7777 },
- *   listen: myListen,
- * });
+ * using store = Store.open("jim.db");
+ * await using gui = await startAdminGui({ store, jim: { host: "127.0.0.1", port: 7777 } });
  * console.log(gui.url); // http://127.0.0.1:8080/?token=…
  * ```
  *
  * @module
  */
-import type { Store } from "../../server/store.ts";
+import { JimServer, type JimServerOptions, type Store } from "../../server/mod.ts";
 import { isLoopbackHost, newAccessToken } from "../access.ts";
 import { LiveHub } from "../live_hub.ts";
 import { AdminController, type ListenFn } from "./controller.ts";
@@ -31,10 +28,16 @@ export type { AdminState, ClientRow, LogEvent, ServerStatus } from "./_types.ts"
 export interface AdminGuiOptions {
   /** The users' database; the GUI does not close it. */
   store: Store;
-  /** Starts a JIM server on a host and port (JimServer.listen with the CLI's options). */
-  listen: ListenFn;
-  /** Where the JIM server runs first. */
-  jim: { host: string; port: number; legacyAuth?: boolean };
+  /**
+   * Options of the JIM servers the GUI starts: where the first one runs (later ones run where
+   * the page says) and the `serve` flags (legacyAuth, tls, limits).
+   */
+  jim: Omit<JimServerOptions, "store" | "events" | "signal" | "host" | "port"> & {
+    host: string;
+    port: number;
+  };
+  /** Starts a JIM server; JimServer.listen with `jim` and `store` by default. */
+  listen?: ListenFn;
   /** Start the JIM server right away (true by default). A failure is shown on the page. */
   startJim?: boolean;
   /** GUI address; 127.0.0.1 by default. Anything else is exposed to the network: warned. */
@@ -77,8 +80,7 @@ function urlHost(host: string): string {
  *
  * @example
  * ```ts
- * await using gui = await startAdminGui({ store, listen, jim: { host: "127.0.0.1", port: 0 },
- *   guiPort: 0 });
+ * await using gui = await startAdminGui({ store, jim: { host: "127.0.0.1", port: 0 }, guiPort: 0 });
  * console.log(gui.url);
  * ```
  */
@@ -96,7 +98,8 @@ export async function startAdminGui(options: AdminGuiOptions): Promise<AdminGui>
   const hub = new LiveHub<unknown>({ capacity: 500 });
   const controller = new AdminController({
     store: options.store,
-    listen: options.listen,
+    listen: options.listen ??
+      ((at) => JimServer.listen({ ...options.jim, ...at, store: options.store })),
     host: options.jim.host,
     port: options.jim.port,
     legacyAuth: options.jim.legacyAuth ?? false,

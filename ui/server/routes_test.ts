@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { JimServer } from "../../server/server.ts";
-import { Store } from "../../server/store.ts";
+import { JimServer, Store } from "../../server/mod.ts";
 import { LiveHub } from "../live_hub.ts";
 import { AdminController, describeListenError } from "./controller.ts";
 import { createAdminApp } from "./routes.ts";
