@@ -1,0 +1,829 @@
+/**
+ * `jim-server`: runs the chat server and administers its users.
+ *
+ * ```sh
+ * deno task server                      # serve on 127.0.0.1:7777 with ./jim-server.db
+ * deno task server user add alice       # prompts for the password without echo
+ * echo pw | deno task server user add bob --password-stdin --iterations 4096
+ * deno task server --help
+ * ```
+ *
+ * Exit codes: 0 on success, 1 on a runtime failure, 2 on a usage error; each failure prints
+ * one line to stderr.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import denoJson from "../deno.json" with { type: "json" };
+import {
+  accountNameProblem,
+  DEFAULT_ITERATIONS,
+  isAccountName,
+  JimError,
+  MAX_ITERATIONS,
+  MIN_ITERATIONS,
+  Status,
+} from "../protocol/mod.ts";
+import { EVENT_TYPES, EventFeed, type ServerEvent, type ServerEventType } from "./events.ts";
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
+import { JimServer } from "./server.ts";
+import { Store, type UserRow } from "./store.ts";
+
+/** The program's version, from deno.json. */
+export const VERSION: string = denoJson.version;
+const PROGRAM = "jim-server";
+
+/** A command-line mistake: exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UsageError";
+  }
+}
+
+/** Log levels, most severe first. */
+export type LogLevel = "error" | "warn" | "info" | "debug";
+const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
+/** What each level prints: the default shows connections, logins, disconnections and errors. */
+const LEVEL_TYPES: Record<LogLevel, readonly ServerEventType[]> = {
+  error: ["error"],
+  warn: ["error", "start", "stop"],
+  info: ["error", "start", "stop", "connect", "disconnect", "login"],
+  debug: EVENT_TYPES,
+};
+
+type Kind = "string" | "boolean";
+interface FlagSpec {
+  type: Kind;
+  short?: string;
+  /** Environment variable; none for flags that only make sense on the command line. */
+  env?: string;
+  /** Commands that accept the flag; undefined means every command. */
+  commands?: readonly string[];
+  help: string;
+  /** The limit this flag sets, and the factor from the flag's unit to the limit's. */
+  limit?: [keyof ServerLimits, number];
+}
+
+const SERVE = ["serve"];
+const PASSWORD_COMMANDS = ["user add", "user passwd"];
+
+/** Every flag. Each flag except help, version and password input has a JIM_* variable. */
+export const FLAGS: Record<string, FlagSpec> = {
+  "help": { type: "boolean", short: "h", help: "Show help for the command" },
+  "version": { type: "boolean", short: "V", help: "Show the version" },
+  "db": { type: "string", env: "JIM_DB", help: "Database file (default: jim-server.db)" },
+  "log-level": {
+    type: "string",
+    env: "JIM_LOG_LEVEL",
+    help: "error, warn, info or debug (default: info)",
+  },
+  "log-format": { type: "string", env: "JIM_LOG_FORMAT", help: "text or json (default: text)" },
+  "host": {
+    type: "string",
+    env: "JIM_HOST",
+    commands: SERVE,
+    help: "Address to listen on (default: 127.0.0.1)",
+  },
+  "port": {
+    type: "string",
+    env: "JIM_PORT",
+    commands: SERVE,
+    help: "Port to listen on, 0 for any (default: 7777)",
+  },
+  "legacy-auth": {
+    type: "boolean",
+    env: "JIM_LEGACY_AUTH",
+    commands: SERVE,
+    help: "Allow the seed clients' HMAC-MD5 login",
+  },
+  "tls-cert": {
+    type: "string",
+    env: "JIM_TLS_CERT",
+    commands: SERVE,
+    help: "TLS certificate chain, PEM file (with --tls-key)",
+  },
+  "tls-key": {
+    type: "string",
+    env: "JIM_TLS_KEY",
+    commands: SERVE,
+    help: "TLS private key, PEM file (with --tls-cert)",
+  },
+  "max-frame-bytes": {
+    type: "string",
+    env: "JIM_MAX_FRAME_BYTES",
+    commands: SERVE,
+    help: "Largest frame in bytes",
+    limit: ["maxFrameBytes", 1],
+  },
+  "max-message-length": {
+    type: "string",
+    env: "JIM_MAX_MESSAGE_LENGTH",
+    commands: SERVE,
+    help: "Longest message text in characters",
+    limit: ["maxMessageLength", 1],
+  },
+  "auth-timeout": {
+    type: "string",
+    env: "JIM_AUTH_TIMEOUT",
+    commands: SERVE,
+    help: "Seconds allowed to log in after connecting",
+    limit: ["authTimeoutMs", 1000],
+  },
+  "idle-timeout": {
+    type: "string",
+    env: "JIM_IDLE_TIMEOUT",
+    commands: SERVE,
+    help: "Seconds of silence before an idle client is probed",
+    limit: ["idleProbeMs", 1000],
+  },
+  "probe-timeout": {
+    type: "string",
+    env: "JIM_PROBE_TIMEOUT",
+    commands: SERVE,
+    help: "Seconds to wait after a probe before closing",
+    limit: ["probeGraceMs", 1000],
+  },
+  "rate-limit": {
+    type: "string",
+    env: "JIM_RATE_LIMIT",
+    commands: SERVE,
+    help: "Requests per second per connection, 0 for no limit",
+    limit: ["rateLimit", 1],
+  },
+  "rate-burst": {
+    type: "string",
+    env: "JIM_RATE_BURST",
+    commands: SERVE,
+    help: "Requests a connection may send at once",
+    limit: ["rateBurst", 1],
+  },
+  "max-backlog": {
+    type: "string",
+    env: "JIM_MAX_BACKLOG",
+    commands: SERVE,
+    help: "Delayed requests per connection before it is closed",
+    limit: ["maxBacklog", 1],
+  },
+  "max-failed-logins": {
+    type: "string",
+    env: "JIM_MAX_FAILED_LOGINS",
+    commands: SERVE,
+    help: "Failed logins per login or IP before lockout",
+    limit: ["maxFailedLogins", 1],
+  },
+  "lockout-window": {
+    type: "string",
+    env: "JIM_LOCKOUT_WINDOW",
+    commands: SERVE,
+    help: "Seconds over which failed logins count",
+    limit: ["failedLoginWindowMs", 1000],
+  },
+  "max-connections": {
+    type: "string",
+    env: "JIM_MAX_CONNECTIONS",
+    commands: SERVE,
+    help: "Connections in total",
+    limit: ["maxConnections", 1],
+  },
+  "max-connections-per-ip": {
+    type: "string",
+    env: "JIM_MAX_CONNECTIONS_PER_IP",
+    commands: SERVE,
+    help: "Connections from one IP address",
+    limit: ["maxConnectionsPerIp", 1],
+  },
+  "max-outbound-bytes": {
+    type: "string",
+    env: "JIM_MAX_OUTBOUND_BYTES",
+    commands: SERVE,
+    help: "Bytes queued for a client before it counts as too slow",
+    limit: ["maxOutboundBytes", 1],
+  },
+  "read-buffer-bytes": {
+    type: "string",
+    env: "JIM_READ_BUFFER_BYTES",
+    commands: SERVE,
+    help: "Read buffer per connection in bytes",
+    limit: ["readBufferBytes", 1],
+  },
+  "legacy": {
+    type: "boolean",
+    commands: PASSWORD_COMMANDS,
+    help: "Also store the seed's legacy hash (password-equivalent!)",
+  },
+  "iterations": {
+    type: "string",
+    env: "JIM_ITERATIONS",
+    commands: PASSWORD_COMMANDS,
+    help: `PBKDF2 iterations (default: ${DEFAULT_ITERATIONS})`,
+  },
+  "password-stdin": {
+    type: "boolean",
+    commands: PASSWORD_COMMANDS,
+    help: "Read the password from the first line of stdin",
+  },
+};
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** Parsed command line: the command path (e.g. "user add"), its arguments and flag values. */
+export interface Invocation {
+  command: string;
+  /** Whether the command was named (serve is also the default). */
+  explicit: boolean;
+  args: string[];
+  values: Values;
+}
+
+const COMMAND_HELP: Record<string, string> = {
+  "serve": "serve                  Run the chat server (the default command)",
+  "user add": "user add NAME          Add a user; the password is prompted for",
+  "user list": "user list              List users, newest first",
+  "user passwd": "user passwd NAME       Change a user's password",
+  "user remove": "user remove NAME       Remove a user and their contacts",
+};
+
+/** Extra commands registered by other packages (the admin GUI adds `gui`). */
+export const EXTRA_COMMANDS: Map<
+  string,
+  { help: string; run: (inv: Invocation, io: CliIo) => Promise<number> }
+> = new Map();
+
+/** Where the CLI writes; tests and embedders may replace it. */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+  env(name: string): string | undefined;
+}
+
+const defaultIo: CliIo = {
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+  env: (name) => Deno.env.get(name),
+};
+
+/**
+ * Splits arguments into command, positional arguments and flags; flags may come before or
+ * after the command. Environment variables fill flags not given.
+ *
+ * @throws {UsageError} for unknown flags, a flag the command does not take, or a missing value.
+ */
+export function parseInvocation(argv: string[], io: CliIo = defaultIo): Invocation {
+  const options: Record<string, { type: Kind; short?: string }> = {};
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    options[name] = spec.short ? { type: spec.type, short: spec.short } : { type: spec.type };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message.split("\n")[0]! : String(error));
+  }
+  const positionals = [...parsed.positionals];
+  let command = "serve";
+  if (positionals[0] === "serve") positionals.shift();
+  else if (positionals[0] === "user") {
+    positionals.shift();
+    const sub = positionals.shift();
+    if (sub === undefined) {
+      if (!parsed.values.help) throw new UsageError("Missing command: user add|list|passwd|remove");
+      command = "user";
+    } else {
+      command = `user ${sub}`;
+      if (!(command in COMMAND_HELP)) throw new UsageError(`Unknown command: user ${sub}`);
+    }
+  } else if (positionals[0] !== undefined && EXTRA_COMMANDS.has(positionals[0])) {
+    command = positionals.shift()!;
+  } else if (positionals[0] !== undefined) {
+    throw new UsageError(`Unknown command: ${positionals[0]}`);
+  }
+  const values: Values = { ...parsed.values };
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    if (values[name] !== undefined) {
+      const allowed = spec.commands === undefined || spec.commands.includes(command) ||
+        EXTRA_COMMANDS.has(command) || command === "user";
+      if (!allowed) throw new UsageError(`Invalid flag for ${command}: --${name}`);
+      continue;
+    }
+    if (!spec.env) continue;
+    const fromEnv = io.env(spec.env);
+    if (fromEnv === undefined || fromEnv === "") continue;
+    if (spec.commands !== undefined && !spec.commands.includes(command)) continue;
+    if (spec.type === "boolean") {
+      if (/^(1|true|yes|on)$/i.test(fromEnv)) values[name] = true;
+      else if (/^(0|false|no|off)$/i.test(fromEnv)) values[name] = false;
+      else throw new UsageError(`Invalid value for ${spec.env}: ${fromEnv} (use true or false)`);
+    } else {
+      values[name] = fromEnv;
+    }
+  }
+  return {
+    command,
+    explicit: positionals.length < parsed.positionals.length,
+    args: positionals,
+    values,
+  };
+}
+
+function numberFlag(values: Values, name: string, opts: { integer?: boolean } = {}) {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const text = String(raw).trim();
+  const value = Number(text);
+  if (
+    text === "" || !Number.isFinite(value) || value < 0 ||
+    (opts.integer && !Number.isInteger(value))
+  ) {
+    throw new UsageError(
+      `Invalid value for --${name}: ${raw} (expected ${
+        opts.integer ? "a whole number" : "a number"
+      } of 0 or more)`,
+    );
+  }
+  return value;
+}
+
+/** Settings of `serve`, resolved from flags, environment and defaults. */
+export interface ServeSettings {
+  host: string;
+  port: number;
+  db: string;
+  legacyAuth: boolean;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  logLevel: LogLevel;
+  logFormat: "text" | "json";
+  limits: ServerLimits;
+}
+
+/**
+ * Resolves `serve` settings.
+ *
+ * @throws {UsageError} for a bad value.
+ */
+export function serveSettings(values: Values): ServeSettings {
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS };
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    if (!spec.limit) continue;
+    const [key, factor] = spec.limit;
+    const integer = factor === 1 && key !== "rateLimit";
+    const value = numberFlag(values, name, { integer });
+    if (value === undefined) continue;
+    if (value === 0 && key !== "rateLimit" && key !== "rateBurst") {
+      throw new UsageError(`Invalid value for --${name}: must be above 0`);
+    }
+    limits[key] = value * factor;
+  }
+  if (limits.rateLimit > 0 && limits.rateBurst < 1) {
+    throw new UsageError("Invalid value for --rate-burst: must be at least 1 with a rate limit");
+  }
+  const port = numberFlag(values, "port", { integer: true }) ?? 7777;
+  if (port > 65535) throw new UsageError(`Invalid value for --port: ${port} (0 to 65535)`);
+  const tlsCert = values["tls-cert"] as string | undefined;
+  const tlsKey = values["tls-key"] as string | undefined;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new UsageError("Invalid flags: --tls-cert and --tls-key go together");
+  }
+  return {
+    host: (values.host as string | undefined) ?? "127.0.0.1",
+    port,
+    db: dbPath(values),
+    legacyAuth: values["legacy-auth"] === true,
+    tlsCert,
+    tlsKey,
+    logLevel: logLevel(values),
+    logFormat: logFormat(values),
+    limits,
+  };
+}
+
+function dbPath(values: Values): string {
+  const db = values.db as string | undefined;
+  if (db === "") throw new UsageError("Invalid value for --db: empty path");
+  return db ?? "jim-server.db";
+}
+
+function logLevel(values: Values): LogLevel {
+  const level = (values["log-level"] as string | undefined) ?? "info";
+  if (!LOG_LEVELS.includes(level as LogLevel)) {
+    throw new UsageError(`Invalid value for --log-level: ${level} (error, warn, info or debug)`);
+  }
+  return level as LogLevel;
+}
+
+function logFormat(values: Values): "text" | "json" {
+  const format = (values["log-format"] as string | undefined) ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`Invalid value for --log-format: ${format} (text or json)`);
+  }
+  return format;
+}
+
+/** The help text for a command, or the overview. */
+export function helpText(command?: string): string {
+  const flagsFor = (cmd: string) =>
+    Object.entries(FLAGS)
+      .filter(([, spec]) => spec.commands === undefined || spec.commands.includes(cmd))
+      .map(([name, spec]) => {
+        const short = spec.short ? `-${spec.short}, ` : "    ";
+        const arg = spec.type === "string" ? " VALUE" : "";
+        const env = spec.env ? ` [${spec.env}]` : "";
+        return `  ${short}--${(name + arg).padEnd(28)} ${spec.help}${env}`;
+      })
+      .join("\n");
+  if (command && command !== "user" && (command in COMMAND_HELP || EXTRA_COMMANDS.has(command))) {
+    const line = COMMAND_HELP[command] ?? EXTRA_COMMANDS.get(command)!.help;
+    return `Usage: ${PROGRAM} ${line.split(/\s{2,}/)[0]} [flags]\n\n${
+      line.split(/\s{2,}/)[1]
+    }.\n\nFlags:\n${flagsFor(command)}\n\nFlags may come before or after the command.`;
+  }
+  const commands = [
+    ...Object.values(COMMAND_HELP),
+    ...[...EXTRA_COMMANDS.values()].map((c) => c.help),
+  ].filter((line) => command !== "user" || line.startsWith("user"));
+  return `${PROGRAM} ${VERSION}: the JIM chat server
+
+Usage: ${PROGRAM} [command] [flags]
+
+Commands:
+${commands.map((line) => `  ${line}`).join("\n")}
+
+Run '${PROGRAM} COMMAND --help' for a command's flags. Flags may come before or after the
+command, and each has an environment variable (shown in brackets).
+
+Exit codes: 0 success, 1 runtime failure, 2 usage error.`;
+}
+
+/**
+ * Runs the CLI and returns the exit code. Failures print one line to stderr.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./main.ts";
+ * const code = await main(["user", "list", "--db", "test.db"]);
+ * ```
+ */
+export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  let invocation: Invocation;
+  try {
+    invocation = parseInvocation(argv, io);
+    if (invocation.values.version) {
+      io.out(`${PROGRAM} ${VERSION}`);
+      return 0;
+    }
+    if (invocation.values.help) {
+      io.out(helpText(invocation.explicit ? invocation.command : undefined));
+      return 0;
+    }
+    return await run(invocation, io);
+  } catch (error) {
+    return fail(error, io);
+  }
+}
+
+function fail(error: unknown, io: CliIo): number {
+  if (error instanceof UsageError) {
+    io.err(`${PROGRAM}: ${error.message}`);
+    io.err(`Try '${PROGRAM} --help' for more information.`);
+    return 2;
+  }
+  if (error instanceof JimError && error.code === Status.BAD_REQUEST) {
+    io.err(`${PROGRAM}: ${error.message}`);
+    return 2;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  io.err(`${PROGRAM}: ${message.split("\n")[0]}`);
+  return 1;
+}
+
+async function run(inv: Invocation, io: CliIo): Promise<number> {
+  const extra = EXTRA_COMMANDS.get(inv.command);
+  if (extra) return await extra.run(inv, io);
+  switch (inv.command) {
+    case "serve":
+      expectArgs(inv, 0);
+      return await serve(serveSettings(inv.values), io);
+    case "user list":
+      expectArgs(inv, 0);
+      return withStore(inv, (store) => {
+        printUsers(store.listUsers(), io);
+        return Promise.resolve(0);
+      });
+    case "user add": {
+      expectArgs(inv, 1);
+      if (!isAccountName(inv.args[0])) {
+        throw new UsageError(accountNameProblem("NAME", inv.args[0]));
+      }
+      const options = passwordOptions(inv.values);
+      const password = await readPassword(inv.values, true);
+      return await withStore(inv, async (store) => {
+        const user = await store.addUser(inv.args[0]!, password, options);
+        io.out(`Added user ${user.login}${user.legacy ? " (with legacy hash)" : ""}`);
+        return 0;
+      });
+    }
+    case "user passwd": {
+      expectArgs(inv, 1);
+      const options = passwordOptions(inv.values);
+      return await withStore(inv, async (store) => {
+        if (!store.getUser(inv.args[0]!)) throw new JimError(404, `No such client: ${inv.args[0]}`);
+        const password = await readPassword(inv.values, true);
+        await store.setPassword(inv.args[0]!, password, options);
+        io.out(`Changed the password of ${store.canonicalLogin(inv.args[0]!) ?? inv.args[0]}`);
+        return 0;
+      });
+    }
+    case "user remove":
+      expectArgs(inv, 1);
+      return await withStore(inv, (store) => {
+        const login = store.canonicalLogin(inv.args[0]!) ?? inv.args[0]!;
+        store.removeUser(inv.args[0]!);
+        io.out(`Removed user ${login}`);
+        return Promise.resolve(0);
+      });
+    default:
+      throw new UsageError(`Unknown command: ${inv.command}`);
+  }
+}
+
+function expectArgs(inv: Invocation, n: number): void {
+  if (inv.args.length < n) throw new UsageError(`Missing argument for ${inv.command}: NAME`);
+  if (inv.args.length > n) throw new UsageError(`Unexpected argument: ${inv.args[n]}`);
+}
+
+function passwordOptions(values: Values): { legacy?: boolean; iterations?: number } {
+  const iterations = numberFlag(values, "iterations", { integer: true });
+  if (iterations !== undefined && (iterations < MIN_ITERATIONS || iterations > MAX_ITERATIONS)) {
+    throw new UsageError(
+      `Invalid value for --iterations: ${iterations} (${MIN_ITERATIONS} to ${MAX_ITERATIONS})`,
+    );
+  }
+  return {
+    ...(values.legacy === true ? { legacy: true } : {}),
+    ...(iterations === undefined ? {} : { iterations }),
+  };
+}
+
+async function withStore(inv: Invocation, body: (store: Store) => Promise<number>) {
+  const path = dbPath(inv.values);
+  let store: Store;
+  try {
+    store = Store.open(path);
+  } catch (error) {
+    throw new Error(
+      `Cannot open database ${path}: ${error instanceof Error ? error.message : error}`,
+      { cause: error },
+    );
+  }
+  try {
+    return await body(store);
+  } finally {
+    store.close();
+  }
+}
+
+function formatTime(ms: number | null): string {
+  if (ms === null) return "never";
+  return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+function printUsers(users: UserRow[], io: CliIo): void {
+  const rows = [
+    ["LOGIN", "LAST SEEN", "LAST IP", "CREATED", "LEGACY"],
+    ...users.map((u) => [
+      u.login,
+      formatTime(u.lastSeen),
+      u.lastIp ?? "-",
+      formatTime(u.created),
+      u.legacy ? "yes" : "no",
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...r[i]!].length)));
+  for (const row of rows) {
+    io.out(
+      row.map((cell, i) => cell + " ".repeat(widths[i]! - [...cell].length)).join("  ").trimEnd(),
+    );
+  }
+  if (users.length === 0) io.out("(no users)");
+}
+
+// --- passwords ---------------------------------------------------------------------------
+
+const MAX_STDIN = 64 * 1024;
+
+async function readPassword(values: Values, confirm: boolean): Promise<string> {
+  if (values["password-stdin"] === true) return await passwordFromStdin();
+  if (!Deno.stdin.isTerminal()) {
+    throw new UsageError(
+      "Cannot prompt for a password: stdin is not a terminal; use --password-stdin",
+    );
+  }
+  const password = await promptHidden("Password: ");
+  if (confirm) {
+    const again = await promptHidden("Repeat password: ");
+    if (again !== password) throw new Error("Passwords do not match");
+  }
+  return password;
+}
+
+async function passwordFromStdin(): Promise<string> {
+  const reader = Deno.stdin.readable.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+      if (value.includes(0x0a)) break;
+      if (size > MAX_STDIN) throw new Error("Cannot read password: stdin line too long");
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  const text = new TextDecoder().decode(bytes);
+  const line = text.split("\n")[0]!.replace(/\r$/, "");
+  if (line === "") throw new UsageError("Cannot read password: stdin is empty");
+  return line;
+}
+
+async function promptHidden(prompt: string): Promise<string> {
+  const encoder = new TextEncoder();
+  await Deno.stderr.write(encoder.encode(prompt));
+  Deno.stdin.setRaw(true);
+  const bytes: number[] = [];
+  const buffer = new Uint8Array(64);
+  try {
+    outer: for (;;) {
+      const n = await Deno.stdin.read(buffer);
+      if (n === null) break;
+      for (const b of buffer.subarray(0, n)) {
+        if (b === 0x0d || b === 0x0a) break outer;
+        if (b === 0x03) throw new Error("Cancelled");
+        if (b === 0x04) {
+          if (bytes.length === 0) throw new Error("Cancelled");
+          break outer;
+        }
+        if (b === 0x7f || b === 0x08) {
+          // Drop a whole UTF-8 sequence: continuation bytes are 10xxxxxx.
+          while (bytes.length > 0 && (bytes[bytes.length - 1]! & 0xc0) === 0x80) bytes.pop();
+          bytes.pop();
+          continue;
+        }
+        if (bytes.length >= MAX_STDIN) throw new Error("Cannot read password: too long");
+        bytes.push(b);
+      }
+    }
+  } finally {
+    Deno.stdin.setRaw(false);
+    await Deno.stderr.write(encoder.encode("\n"));
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}
+
+// --- serve -------------------------------------------------------------------------------
+
+/** Formats one event as a log line. */
+export function formatEvent(event: ServerEvent, format: "text" | "json"): string {
+  const level = event.type === "error"
+    ? "error"
+    : ["request", "response", "push"].includes(event.type)
+    ? "debug"
+    : "info";
+  if (format === "json") {
+    return JSON.stringify({ ...event, time: new Date(event.time).toISOString(), level });
+  }
+  const parts = [new Date(event.time).toISOString(), level.toUpperCase().padEnd(5), event.type];
+  if (event.conn) {
+    parts.push(`#${event.conn.id}`, `${event.conn.ip}:${event.conn.port}`);
+    if (event.conn.user !== undefined) parts.push(event.conn.user);
+  }
+  if (event.message !== undefined) parts.push(event.message);
+  if (event.payload !== undefined) parts.push(JSON.stringify(event.payload));
+  return parts.join(" ");
+}
+
+function settingsLines(s: ServeSettings): [string, unknown][] {
+  return [
+    ["version", VERSION],
+    ["host", s.host],
+    ["port", s.port],
+    ["db", s.db],
+    ["legacy-auth", s.legacyAuth],
+    ["tls", s.tlsCert ? `${s.tlsCert} + ${s.tlsKey}` : false],
+    ["log-level", s.logLevel],
+    ["log-format", s.logFormat],
+    ...Object.entries(s.limits),
+  ];
+}
+
+async function serve(settings: ServeSettings, io: CliIo): Promise<number> {
+  const shown = settingsLines(settings);
+  if (settings.logFormat === "json") {
+    io.out(
+      JSON.stringify({
+        time: new Date().toISOString(),
+        level: "info",
+        type: "settings",
+        settings: Object.fromEntries(shown),
+      }),
+    );
+  } else {
+    io.out(`${PROGRAM} settings: ${shown.map(([k, v]) => `${k}=${v}`).join(" ")}`);
+  }
+  let tls: { cert: string; key: string } | undefined;
+  if (settings.tlsCert && settings.tlsKey) {
+    try {
+      tls = {
+        cert: await Deno.readTextFile(settings.tlsCert),
+        key: await Deno.readTextFile(settings.tlsKey),
+      };
+    } catch (error) {
+      throw new Error(`Cannot read TLS files: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+  const store = (() => {
+    try {
+      return Store.open(settings.db);
+    } catch (error) {
+      throw new Error(
+        `Cannot open database ${settings.db}: ${error instanceof Error ? error.message : error}`,
+      );
+    }
+  })();
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  try {
+    const events = new EventFeed();
+    const subscription = events.subscribe({
+      types: LEVEL_TYPES[settings.logLevel],
+      bufferSize: 4096,
+    });
+    const printer = (async () => {
+      let missed = 0;
+      for await (const event of subscription) {
+        io.out(formatEvent(event, settings.logFormat));
+        if (subscription.missed > missed) {
+          io.out(
+            formatEvent({
+              seq: 0,
+              time: Date.now(),
+              type: "error",
+              message: `Log fell behind: ${subscription.missed - missed} events not shown`,
+            }, settings.logFormat),
+          );
+          missed = subscription.missed;
+        }
+      }
+    })();
+    let server: JimServer;
+    try {
+      server = await JimServer.listen({
+        host: settings.host,
+        port: settings.port,
+        store,
+        legacyAuth: settings.legacyAuth,
+        tls,
+        limits: settings.limits,
+        events,
+        signal: stop.signal,
+      });
+    } catch (error) {
+      subscription.unsubscribe();
+      await printer;
+      const reason = error instanceof Deno.errors.AddrInUse
+        ? "address in use"
+        : error instanceof Error
+        ? error.message
+        : String(error);
+      throw new Error(`Cannot listen on ${settings.host}:${settings.port}: ${reason}`);
+    }
+    for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+    await server.finished;
+    subscription.unsubscribe();
+    await printer;
+    return 0;
+  } finally {
+    for (const signal of signals) {
+      try {
+        Deno.removeSignalListener(signal, onSignal);
+      } catch {
+        // Never added.
+      }
+    }
+    store.close();
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
