@@ -1,0 +1,78 @@
+/**
+ * Checks of the chat GUI's request bodies. Each failure is a {@linkcode ChatInputError}
+ * naming the input it belongs to, so the page can show it inline.
+ *
+ * @module
+ */
+import { accountNameProblem, DEFAULT_LIMITS, isAccountName, Status } from "../../protocol/mod.ts";
+import { ChatInputError } from "./chat_controller.ts";
+import type { ConnectParams } from "./chat_controller.ts";
+
+/** Longest password the GUI passes on, like the server's store. */
+export const MAX_PASSWORD_LENGTH = 1024;
+/** Longest host name (DNS limit). */
+export const MAX_HOST_LENGTH = 253;
+
+function bad(message: string, field: string): ChatInputError {
+  return new ChatInputError(Status.BAD_REQUEST, message, field);
+}
+
+/** A login from a body field or a path segment. */
+export function checkLogin(value: unknown, field: string): string {
+  if (!isAccountName(value)) throw bad(accountNameProblem(field, value), field);
+  return value;
+}
+
+/** The body of POST /api/connect. */
+export function checkConnect(body: Record<string, unknown>): ConnectParams {
+  const user = checkLogin(typeof body.user === "string" ? body.user.trim() : body.user, "user");
+  const password = body.password;
+  if (typeof password !== "string" || password.length === 0) {
+    throw bad("Invalid field: password must not be empty", "password");
+  }
+  if (password.length > MAX_PASSWORD_LENGTH) {
+    throw bad(`Invalid field: password exceeds ${MAX_PASSWORD_LENGTH} characters`, "password");
+  }
+  const host = typeof body.host === "string" ? body.host.trim() : body.host;
+  if (typeof host !== "string" || host.length === 0) {
+    throw bad("Invalid field: host must not be empty", "host");
+  }
+  if (
+    host.length > MAX_HOST_LENGTH ||
+    !/^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+|[\p{L}\p{N}._-]+)$/u.test(host)
+  ) {
+    throw bad("Invalid field: host must be a host name or an IP address", "host");
+  }
+  const rawPort = typeof body.port === "string" && /^\d{1,5}$/.test(body.port.trim())
+    ? Number(body.port.trim())
+    : body.port;
+  if (typeof rawPort !== "number" || !Number.isInteger(rawPort) || rawPort < 1 || rawPort > 65535) {
+    throw bad("Invalid field: port must be a whole number from 1 to 65535", "port");
+  }
+  return { user, password, host: host.replace(/^\[(.*)\]$/, "$1"), port: rawPort };
+}
+
+/** The body of POST /api/messages. */
+export function checkMessage(
+  body: Record<string, unknown>,
+  maxLength: number = DEFAULT_LIMITS.maxMessageLength,
+): { to: string; text: string } {
+  const to = checkLogin(body.to, "to");
+  const text = body.text;
+  if (typeof text !== "string" || text.trim().length === 0) {
+    throw bad("Invalid field: text must not be empty", "text");
+  }
+  if (text.length > maxLength && [...text].length > maxLength) {
+    throw bad(`Invalid field: text exceeds ${maxLength} characters`, "text");
+  }
+  return { to, text };
+}
+
+/** A message id from the path. */
+export function checkMessageId(value: string): number {
+  const id = /^\d{1,15}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(id) || id < 1) {
+    throw new ChatInputError(Status.BAD_REQUEST, `Invalid message id: ${value.slice(0, 40)}`, "id");
+  }
+  return id;
+}

@@ -1,0 +1,108 @@
+/**
+ * The chat GUI's Hono app: the shared GUI skeleton (access token, Host and Origin checks,
+ * security headers, body limit, embedded bundle) plus the chat API over one
+ * {@linkcode ChatController}.
+ *
+ * @module
+ */
+import type { Context, Hono } from "hono";
+import { JimError } from "../../protocol/mod.ts";
+import type { PortSource } from "../access.ts";
+import { createGuiApp, guiErrorHandler, httpStatusForJimCode, readJsonObject } from "../app.ts";
+import type { EmbeddedAsset } from "../dist/assets.gen.ts";
+import { type ChatController, ServerUnreachableError } from "./chat_controller.ts";
+import { checkConnect, checkLogin, checkMessage, checkMessageId } from "./_validate.ts";
+
+/** Options for {@linkcode createChatApp}. */
+export interface ChatAppOptions {
+  /** The access token printed in the GUI's URL. */
+  token: string;
+  /** The state holder the routes act on. */
+  chat: ChatController;
+  /** The GUI's port, for the Host and Origin checks. */
+  port?: PortSource;
+  /** Extra hostnames to accept besides localhost and 127.0.0.1. */
+  hosts?: readonly string[];
+  /** Embedded assets; tests may pass their own. */
+  assets?: Readonly<Record<string, EmbeddedAsset>>;
+}
+
+/**
+ * Maps the chat's errors to HTTP: an unreachable server is 502; a JIM refusal the shared
+ * handler has no HTTP status for (e.g. 503 server full) is 502 with the server's text; the
+ * rest goes to the shared handler.
+ */
+export function chatErrorHandler(err: Error, c: Context): Response {
+  if (err instanceof ServerUnreachableError) return c.json({ error: err.message }, 502);
+  if (err instanceof JimError && httpStatusForJimCode(err.code) === 500) {
+    return c.json({ error: err.message, code: err.code }, 502);
+  }
+  return guiErrorHandler(err, c);
+}
+
+/**
+ * Creates the chat GUI app.
+ *
+ * @example
+ * ```ts
+ * import { newAccessToken } from "../access.ts";
+ * import { ChatController } from "./chat_controller.ts";
+ * const chat = new ChatController({ dataDir: "/tmp/jim-gui" });
+ * const app = createChatApp({ token: newAccessToken(), chat, port: 8081 });
+ * Deno.serve({ hostname: "127.0.0.1", port: 8081 }, app.fetch);
+ * ```
+ */
+export function createChatApp(options: ChatAppOptions): Hono {
+  const { chat } = options;
+  const app = createGuiApp({
+    token: options.token,
+    title: "JIM Messenger",
+    script: "chat.js",
+    port: options.port,
+    hosts: options.hosts,
+    assets: options.assets,
+  });
+  app.onError(chatErrorHandler);
+
+  app.get("/api/state", (c) => c.json(chat.state()));
+  app.post("/api/connect", async (c) => {
+    const params = checkConnect(await readJsonObject(c));
+    return c.json(await chat.connect(params));
+  });
+  app.post("/api/disconnect", async (c) => c.json(await chat.disconnect()));
+
+  app.get("/api/contacts", (c) => c.json(chat.contacts()));
+  app.post("/api/contacts", async (c) => {
+    const body = await readJsonObject(c);
+    const login = checkLogin(
+      typeof body.login === "string" ? body.login.trim() : body.login,
+      "login",
+    );
+    return c.json(await chat.addContact(login));
+  });
+  app.delete("/api/contacts/:login", async (c) => {
+    const login = checkLogin(c.req.param("login"), "login");
+    return c.json(await chat.removeContact(login));
+  });
+  app.post("/api/contacts/:login/read", (c) => {
+    const login = checkLogin(c.req.param("login"), "login");
+    return c.json(chat.markRead(login));
+  });
+
+  app.get("/api/messages/:contact", (c) => {
+    const contact = checkLogin(c.req.param("contact"), "contact");
+    return c.json(chat.messages(contact));
+  });
+  app.post("/api/messages", async (c) => {
+    const { to, text } = checkMessage(await readJsonObject(c));
+    return c.json({ message: await chat.send(to, text) });
+  });
+  app.post("/api/messages/:id/retry", async (c) => {
+    const id = checkMessageId(c.req.param("id"));
+    return c.json({ message: await chat.retry(id) });
+  });
+
+  app.get("/api/service", (c) => c.json({ entries: chat.serviceLog() }));
+  app.get("/api/events", (c) => chat.hub.stream(c));
+  return app;
+}

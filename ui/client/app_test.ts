@@ -1,0 +1,501 @@
+/**
+ * The chat GUI's routes in process (app.request) against a real JIM server on loopback.
+ */
+import assert from "node:assert/strict";
+import { ChatSession } from "../../client/mod.ts";
+import { type FakePeer, fakeServer } from "../../client/_fake_peer.ts";
+import {
+  deriveScramCredentials,
+  fromBase64,
+  randomBytes,
+  ScramServerExchange,
+  toBase64,
+} from "../../protocol/mod.ts";
+import { startTestServer, type TestServer } from "../../server/testing.ts";
+import { newAccessToken } from "../access.ts";
+import { createChatApp } from "./app.ts";
+import { ChatController } from "./chat_controller.ts";
+import type { ChatState, ContactsSnapshot, MessagesReply, MessageView } from "./_types.ts";
+
+const ORIGIN = "http://127.0.0.1:8081";
+const HOST = "127.0.0.1:8081";
+const PASSWORDS: Record<string, string> = {
+  alice: "alice-secret-пароль",
+  bob: "bob-secret",
+  carol: "carol-secret",
+};
+const USERS = Object.entries(PASSWORDS).map(([login, password]) => ({ login, password }));
+
+interface Reply<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+}
+
+interface Gui extends AsyncDisposable {
+  chat: ChatController;
+  dataDir: string;
+  api<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<Reply<T>>;
+  raw(path: string, init?: RequestInit): Promise<Response>;
+  connect(user: string, srv: { host: string; port: number }): Promise<Reply<ChatState>>;
+}
+
+async function openGui(options: { dataDir?: string } = {}): Promise<Gui> {
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "jim-chat-gui-test-" });
+  const owned = options.dataDir === undefined;
+  const chat = new ChatController({ dataDir, presencePollMs: 60_000 });
+  const token = newAccessToken();
+  const app = createChatApp({
+    token,
+    chat,
+    port: 8081,
+    assets: {
+      "chat.js": { type: "text/javascript; charset=utf-8", body: "", hash: "abc" },
+      "styles.css": { type: "text/css; charset=utf-8", body: "", hash: "def" },
+    },
+  });
+  const login = await app.request(`${ORIGIN}/?token=${token}`, { headers: { host: HOST } });
+  assert.equal(login.status, 303);
+  const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
+  const raw = (path: string, init: RequestInit = {}) =>
+    Promise.resolve(app.request(`${ORIGIN}${path}`, {
+      ...init,
+      headers: { host: HOST, origin: ORIGIN, cookie, ...(init.headers ?? {}) },
+    }));
+  const api = async <T>(method: string, path: string, body?: unknown): Promise<Reply<T>> => {
+    const res = await raw(path, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json() as T };
+  };
+  return {
+    chat,
+    dataDir,
+    api,
+    raw,
+    connect: (user, srv) =>
+      api<ChatState>("POST", "/api/connect", {
+        user,
+        password: PASSWORDS[user],
+        host: srv.host,
+        port: srv.port,
+      }),
+    async [Symbol.asyncDispose]() {
+      await chat.close();
+      if (owned) await Deno.remove(dataDir, { recursive: true });
+    },
+  };
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function withServer(fn: (srv: TestServer) => Promise<void>): Promise<void> {
+  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  await fn(srv);
+}
+
+Deno.test("chat routes: connect checks every field and changes nothing on bad input", async (t) => {
+  await using gui = await openGui();
+  const good = { user: "alice", password: "pw", host: "127.0.0.1", port: 7777 };
+  const cases: [string, Record<string, unknown>, string][] = [
+    ["missing user", { ...good, user: undefined }, "user"],
+    ["user with a space", { ...good, user: "a b" }, "user"],
+    ["user too long", { ...good, user: "x".repeat(26) }, "user"],
+    ["empty password", { ...good, password: "" }, "password"],
+    ["password not a string", { ...good, password: 5 }, "password"],
+    ["password too long", { ...good, password: "p".repeat(1025) }, "password"],
+    ["empty host", { ...good, host: " " }, "host"],
+    ["host with a slash", { ...good, host: "a/b" }, "host"],
+    ["port zero", { ...good, port: 0 }, "port"],
+    ["port too big", { ...good, port: 65536 }, "port"],
+    ["port fractional", { ...good, port: 1.5 }, "port"],
+    ["port not a number", { ...good, port: "http" }, "port"],
+  ];
+  for (const [name, body, field] of cases) {
+    await t.step(name, async () => {
+      const res = await gui.api("POST", "/api/connect", body);
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.equal(res.body.field, field);
+      assert.match(String(res.body.error), /^Invalid field: /);
+    });
+  }
+  await t.step("state is untouched", async () => {
+    const res = await gui.api<ChatState>("GET", "/api/state");
+    assert.equal(res.body.phase, "disconnected");
+    assert.equal(res.body.error, null);
+    assert.equal(res.body.rev, 0);
+  });
+  await t.step("not JSON, wrong type, too large", async () => {
+    const notJson = await gui.raw("/api/connect", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{",
+    });
+    assert.equal(notJson.status, 400);
+    await notJson.body?.cancel();
+    const form = await gui.raw("/api/connect", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "user=alice",
+    });
+    assert.equal(form.status, 415);
+    await form.body?.cancel();
+    const big = await gui.api("POST", "/api/connect", { ...good, password: "p".repeat(20_000) });
+    assert.equal(big.status, 413);
+  });
+});
+
+Deno.test("chat routes: connect reports each login failure in the page's terms", async (t) => {
+  await withServer(async (srv) => {
+    await using gui = await openGui();
+    await t.step("server unreachable is 502", async () => {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const closedPort = (listener.addr as Deno.NetAddr).port;
+      listener.close();
+      const res = await gui.api("POST", "/api/connect", {
+        user: "alice",
+        password: "x",
+        host: "127.0.0.1",
+        port: closedPort,
+      });
+      assert.equal(res.status, 502);
+      assert.match(String(res.body.error), /^Server unreachable: Cannot connect to 127\.0\.0\.1:/);
+    });
+    await t.step("unknown user is 404 on the user field", async () => {
+      const res = await gui.api("POST", "/api/connect", {
+        user: "nobody",
+        password: "x",
+        host: srv.host,
+        port: srv.port,
+      });
+      assert.equal(res.status, 404);
+      assert.equal(res.body.field, "user");
+      assert.equal(res.body.error, "Unknown user: No such client: nobody");
+    });
+    await t.step("wrong password is 401 on the password field", async () => {
+      const res = await gui.api("POST", "/api/connect", {
+        user: "alice",
+        password: "wrong",
+        host: srv.host,
+        port: srv.port,
+      });
+      assert.equal(res.status, 401);
+      assert.equal(res.body.field, "password");
+      assert.equal(res.body.error, "Wrong password: Access denied");
+    });
+    await t.step("the state says why and stays disconnected", async () => {
+      const res = await gui.api<ChatState>("GET", "/api/state");
+      assert.equal(res.body.phase, "disconnected");
+      assert.equal(res.body.error, "Wrong password: Access denied");
+      const log = await gui.api<{ entries: { text: string }[] }>("GET", "/api/service");
+      const texts = log.body.entries.map((e) => e.text).join("\n");
+      assert.match(texts, /Cannot connect: Server unreachable/);
+      assert.match(texts, /Cannot connect: Wrong password/);
+    });
+  });
+});
+
+Deno.test("chat routes: a server with a forged SCRAM signature is refused", async () => {
+  await using fake = fakeServer(async (peer: FakePeer) => {
+    const creds = await deriveScramCredentials("pencil", { iterations: 4096 });
+    await peer.receive();
+    await peer.send({
+      response: 401,
+      error: "Authentication required",
+      token: "00112233445566778899aabbccddeeff",
+      mechanisms: ["SCRAM-SHA-256"],
+    });
+    const exchange = new ScramServerExchange();
+    const first = await peer.receive();
+    const serverFirst = exchange.serverFirst(
+      new TextDecoder().decode(fromBase64(String(first.data))),
+      creds,
+    );
+    await peer.send({ response: 401, mechanism: "SCRAM-SHA-256", data: toBase64(serverFirst) });
+    await peer.receive();
+    await peer.send({ response: 200, data: toBase64(`v=${toBase64(randomBytes(32))}`) });
+    await peer.untilClosed();
+  });
+  await using gui = await openGui();
+  const res = await gui.api("POST", "/api/connect", {
+    user: "alice",
+    password: "pencil",
+    host: "127.0.0.1",
+    port: fake.port,
+  });
+  assert.equal(res.status, 401);
+  assert.equal(res.body.error, "Cannot verify server: signature mismatch");
+  assert.equal((await gui.api<ChatState>("GET", "/api/state")).body.phase, "disconnected");
+});
+
+Deno.test("chat routes: the password is used for login and kept nowhere", async () => {
+  await withServer(async (srv) => {
+    await using gui = await openGui();
+    const res = await gui.connect("alice", srv);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.phase, "connected");
+    assert.equal(res.body.user, "alice");
+    assert.equal(res.body.host, srv.host);
+    assert.equal(res.body.port, srv.port);
+    const secret = PASSWORDS.alice!;
+    assert.ok(!JSON.stringify(res.body).includes(secret));
+    for (const path of ["/api/state", "/api/contacts", "/api/service"]) {
+      const text = await (await gui.raw(path)).text();
+      assert.ok(!text.includes(secret), `${path} must not carry the password`);
+    }
+    for await (const entry of Deno.readDir(gui.dataDir)) {
+      const bytes = await Deno.readFile(`${gui.dataDir}/${entry.name}`);
+      const text = new TextDecoder("latin1").decode(bytes);
+      assert.ok(!text.includes("alice-secret"), `${entry.name} must not hold the password`);
+    }
+    const again = await gui.connect("alice", srv);
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error, "Already connected: disconnect first");
+    const off = await gui.api<ChatState>("POST", "/api/disconnect");
+    assert.equal(off.body.phase, "disconnected");
+    assert.equal(off.body.user, null);
+    assert.deepEqual(off.body.last, { user: "alice", host: srv.host, port: srv.port });
+  });
+});
+
+Deno.test("chat routes: contacts add and delete with the server's errors inline", async (t) => {
+  await withServer(async (srv) => {
+    await using gui = await openGui();
+    await t.step("needs a connection", async () => {
+      const res = await gui.api("POST", "/api/contacts", { login: "bob" });
+      assert.equal(res.status, 409);
+      assert.equal(res.body.error, "Not connected: connect to a server first");
+    });
+    assert.equal((await gui.connect("alice", srv)).status, 200);
+    await t.step("bad login", async () => {
+      const res = await gui.api("POST", "/api/contacts", { login: "no way" });
+      assert.equal(res.status, 400);
+      assert.equal(res.body.field, "login");
+    });
+    await t.step("no such client", async () => {
+      const res = await gui.api("POST", "/api/contacts", { login: "nobody" });
+      assert.equal(res.status, 404);
+      assert.equal(res.body.field, "login");
+      assert.equal(res.body.error, "No such client: nobody");
+    });
+    await t.step("add", async () => {
+      const res = await gui.api<ContactsSnapshot>("POST", "/api/contacts", { login: "bob" });
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body.contacts, [{ login: "bob", online: false, unread: 0 }]);
+    });
+    await t.step("already in contacts", async () => {
+      const res = await gui.api("POST", "/api/contacts", { login: "bob" });
+      assert.equal(res.status, 409);
+      assert.equal(res.body.field, "login");
+      assert.equal(res.body.error, "Client already in contacts: bob");
+    });
+    await t.step("delete", async () => {
+      const res = await gui.api<ContactsSnapshot>("DELETE", "/api/contacts/bob");
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body.contacts, []);
+      const again = await gui.api("DELETE", "/api/contacts/bob");
+      assert.equal(again.status, 404);
+      const bad = await gui.api("DELETE", "/api/contacts/a%20b");
+      assert.equal(bad.status, 400);
+    });
+  });
+});
+
+Deno.test("chat routes: messages go both ways, offline ones fail and retry", async (t) => {
+  await withServer(async (srv) => {
+    await using alice = await openGui();
+    await using bob = await openGui();
+    assert.equal((await alice.connect("alice", srv)).status, 200);
+    assert.equal((await alice.api("POST", "/api/contacts", { login: "bob" })).status, 200);
+    const text = "Привет, Боб! 👋\nвторая строка";
+
+    let failed: MessageView;
+    await t.step("to an offline contact: stored as failed, in Service info", async () => {
+      const res = await alice.api<{ message: MessageView }>("POST", "/api/messages", {
+        to: "bob",
+        text,
+      });
+      assert.equal(res.status, 200);
+      failed = res.body.message;
+      assert.equal(failed.status, "failed");
+      assert.equal(failed.error, "Client not online: bob");
+      assert.equal(failed.from, "alice");
+      assert.equal(failed.to, "bob");
+      assert.equal(failed.text, text);
+      const log = await alice.api<{ entries: { text: string; level: string }[] }>(
+        "GET",
+        "/api/service",
+      );
+      assert.ok(
+        log.body.entries.some((e) =>
+          e.level === "error" && e.text === "Message to bob not sent: Client not online: bob"
+        ),
+      );
+    });
+
+    await t.step("retry once the peer is back delivers the same message", async () => {
+      assert.equal((await bob.connect("bob", srv)).status, 200);
+      const res = await alice.api<{ message: MessageView }>(
+        "POST",
+        `/api/messages/${failed.id}/retry`,
+      );
+      assert.equal(res.status, 200);
+      assert.equal(res.body.message.id, failed.id);
+      assert.equal(res.body.message.status, "delivered");
+      const again = await alice.api("POST", `/api/messages/${failed.id}/retry`);
+      assert.equal(again.status, 409);
+      assert.equal((await alice.api("POST", "/api/messages/999999/retry")).status, 404);
+      assert.equal((await alice.api("POST", "/api/messages/abc/retry")).status, 400);
+    });
+
+    await t.step("the stranger's message added alice to bob's contacts, unread", async () => {
+      await waitFor("alice in bob's contacts", async () => {
+        const c = await bob.api<ContactsSnapshot>("GET", "/api/contacts");
+        return c.body.contacts.some((x) => x.login === "alice" && x.unread === 1);
+      });
+      const m = await bob.api<MessagesReply>("GET", "/api/messages/alice");
+      assert.equal(m.body.messages.length, 1);
+      assert.equal(m.body.messages[0]!.text, text);
+      assert.equal(m.body.messages[0]!.direction, "in");
+      assert.equal(m.body.messages[0]!.from, "alice");
+      assert.equal(m.body.messages[0]!.to, "bob");
+      const read = await bob.api<ContactsSnapshot>("POST", "/api/contacts/alice/read");
+      assert.deepEqual(read.body.contacts, [{ login: "alice", online: true, unread: 0 }]);
+    });
+
+    await t.step("reply goes back and both histories hold the conversation", async () => {
+      const res = await bob.api<{ message: MessageView }>("POST", "/api/messages", {
+        to: "alice",
+        text: "Hi 🙂",
+      });
+      assert.equal(res.body.message.status, "delivered");
+      await waitFor("alice has bob's reply", async () => {
+        const m = await alice.api<MessagesReply>("GET", "/api/messages/bob");
+        return m.body.messages.length === 2;
+      });
+      const m = await alice.api<MessagesReply>("GET", "/api/messages/bob");
+      assert.deepEqual(m.body.messages.map((x) => [x.from, x.to, x.text, x.status]), [
+        ["alice", "bob", text, "delivered"],
+        ["bob", "alice", "Hi 🙂", "delivered"],
+      ]);
+    });
+
+    await t.step("bad sends change nothing", async () => {
+      for (
+        const [body, field] of [
+          [{ to: "bob", text: "" }, "text"],
+          [{ to: "bob", text: "   " }, "text"],
+          [{ to: "bob", text: "x".repeat(4097) }, "text"],
+          [{ to: "", text: "hi" }, "to"],
+          [{ to: "bob" }, "text"],
+        ] as const
+      ) {
+        const res = await alice.api("POST", "/api/messages", body);
+        assert.equal(res.status, 400, JSON.stringify(body));
+        assert.equal(res.body.field, field);
+      }
+      const m = await alice.api<MessagesReply>("GET", "/api/messages/bob");
+      assert.equal(m.body.messages.length, 2);
+    });
+
+    await t.step("not connected: 409 and nothing stored", async () => {
+      await alice.api("POST", "/api/disconnect");
+      const res = await alice.api("POST", "/api/messages", { to: "bob", text: "later" });
+      assert.equal(res.status, 409);
+      const m = await alice.api<MessagesReply>("GET", "/api/messages/bob");
+      assert.equal(m.body.messages.length, 2, "history still readable offline");
+    });
+  });
+});
+
+Deno.test("chat routes: a restarted GUI shows the last account's history offline", async () => {
+  await withServer(async (srv) => {
+    const dataDir = await Deno.makeTempDir({ prefix: "jim-chat-gui-test-" });
+    try {
+      {
+        await using gui = await openGui({ dataDir });
+        await gui.connect("alice", srv);
+        await gui.api("POST", "/api/contacts", { login: "carol" });
+        await gui.api("POST", "/api/messages", { to: "carol", text: "are you there?" });
+      }
+      await using gui = await openGui({ dataDir });
+      const state = await gui.api<ChatState>("GET", "/api/state");
+      assert.equal(state.body.phase, "disconnected");
+      assert.deepEqual(state.body.last, { user: "alice", host: srv.host, port: srv.port });
+      const contacts = await gui.api<ContactsSnapshot>("GET", "/api/contacts");
+      assert.deepEqual(contacts.body.contacts, [{ login: "carol", online: false, unread: 0 }]);
+      const m = await gui.api<MessagesReply>("GET", "/api/messages/carol");
+      assert.deepEqual(m.body.messages.map((x) => [x.text, x.status]), [
+        ["are you there?", "failed"],
+      ]);
+    } finally {
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("chat routes: a dropped connection shows in the state and Service info", async () => {
+  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  await using gui = await openGui();
+  await gui.connect("alice", srv);
+  await srv.server.close();
+  await waitFor("disconnected", () => gui.chat.state().phase === "disconnected");
+  const state = gui.chat.state();
+  assert.match(state.error ?? "", /^Connection lost/);
+  assert.ok(gui.chat.serviceLog().some((e) => e.level === "error" && /^Disconnected/.test(e.text)));
+});
+
+Deno.test("chat routes: the live stream needs the cookie and sends state changes", async () => {
+  await withServer(async (srv) => {
+    await using gui = await openGui();
+    const anonymous = await gui.raw("/api/events", { headers: { cookie: "" } });
+    assert.equal(anonymous.status, 401);
+    await anonymous.body?.cancel();
+    const ac = new AbortController();
+    const res = await gui.raw("/api/events", { signal: ac.signal });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    await gui.connect("bob", srv);
+    let seen = "";
+    while (!/"phase":"connected"/.test(seen)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    assert.match(seen, /event: ready/);
+    assert.match(seen, /"topic":"state".*"phase":"connecting"/);
+    assert.match(seen, /"topic":"state".*"phase":"connected"/);
+    ac.abort();
+    await reader.cancel().catch(() => {});
+  });
+});
+
+Deno.test("chat routes: a session sent by another client lands live in the GUI", async () => {
+  await withServer(async (srv) => {
+    await using gui = await openGui();
+    await gui.connect("carol", srv);
+    await using bob = await ChatSession.connect({
+      host: srv.host,
+      port: srv.port,
+      user: "bob",
+      password: PASSWORDS.bob!,
+      dataDir: gui.dataDir + "/bob",
+    });
+    const sent = await bob.send("carol", "ping");
+    assert.equal(sent.status, "delivered");
+    await waitFor(
+      "carol sees bob",
+      () => gui.chat.contacts().contacts.some((c) => c.login === "bob"),
+    );
+    const m = gui.chat.messages("bob");
+    assert.deepEqual(m.messages.map((x) => [x.from, x.to, x.text]), [["bob", "carol", "ping"]]);
+  });
+});

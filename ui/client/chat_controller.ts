@@ -1,0 +1,517 @@
+/**
+ * The chat GUI's state holder: one {@linkcode ChatSession} at a time, a read handle on the
+ * local history that outlives it (so the page still shows the conversation after a
+ * disconnect or a GUI restart), unread counters, the Service info log and a live hub that
+ * tells the page about every change.
+ *
+ * @module
+ */
+import {
+  ChatSession,
+  ConnectionError,
+  type Contact,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  defaultDataDir,
+  History,
+  type MessageRecord,
+} from "../../client/mod.ts";
+import { JimError, Status } from "../../protocol/mod.ts";
+import { LiveHub } from "../live_hub.ts";
+import type {
+  ChatState,
+  ChatTopics,
+  ConnectionPhase,
+  ContactsSnapshot,
+  MessagesReply,
+  MessageView,
+  ServiceEntry,
+} from "./_types.ts";
+
+/** A JimError that names the form input it is about; the GUI's onError passes `field` on. */
+export class ChatInputError extends JimError {
+  readonly field: string;
+
+  constructor(code: number, message: string, field: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = "ChatInputError";
+    this.field = field;
+  }
+}
+
+/** The server could not be reached or the connection broke: HTTP 502 in the GUI. */
+export class ServerUnreachableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ServerUnreachableError";
+  }
+}
+
+/** Options for {@linkcode ChatController}. */
+export interface ChatControllerOptions {
+  /** Where histories and the GUI's settings live; `$XDG_DATA_HOME/jim` by default. */
+  dataDir?: string;
+  /** Milliseconds between contact list refreshes for the online dots (5,000 by default). */
+  presencePollMs?: number;
+  /** Service info entries kept (500 by default). */
+  serviceLimit?: number;
+}
+
+/** What `connect` takes. The password is passed on to the login and kept nowhere. */
+export interface ConnectParams {
+  user: string;
+  password: string;
+  host: string;
+  port: number;
+}
+
+interface LastConnection {
+  user: string;
+  host: string;
+  port: number;
+}
+
+const SETTINGS_FILE = "chat-gui.json";
+
+/**
+ * Holds the GUI's one chat session and publishes every change on {@linkcode hub}.
+ *
+ * @example
+ * ```ts
+ * await using chat = new ChatController({ dataDir: "/tmp/jim-gui" });
+ * await chat.connect({ user: "alice", password: "secret", host: "127.0.0.1", port: 7777 });
+ * await chat.send("bob", "hello");
+ * ```
+ */
+export class ChatController implements AsyncDisposable {
+  /** Live events for the page: see {@linkcode ChatTopics}. */
+  readonly hub: LiveHub<ChatTopics[keyof ChatTopics]> = new LiveHub({ capacity: 300 });
+  readonly dataDir: string;
+  readonly #pollMs: number;
+  readonly #serviceLimit: number;
+  #session: ChatSession | undefined;
+  /** The session being opened; its events count before it becomes {@linkcode #session}. */
+  #opening: ChatSession | undefined;
+  #phase: ConnectionPhase = "disconnected";
+  #error: string | null = null;
+  #rev = 0;
+  #last: LastConnection = { user: "", host: DEFAULT_HOST, port: DEFAULT_PORT };
+  /** The history being shown: the current or last account's; read only here. */
+  #view: { history: History; account: string; key: string } | undefined;
+  #contacts: Contact[] = [];
+  #unread = new Map<string, number>();
+  #service: ServiceEntry[] = [];
+  #serviceSeq = 0;
+  #poll: ReturnType<typeof setInterval> | undefined;
+  #polling = false;
+  #busy: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: ChatControllerOptions = {}) {
+    this.dataDir = options.dataDir ?? defaultDataDir();
+    this.#pollMs = Math.max(100, options.presencePollMs ?? 5_000);
+    this.#serviceLimit = Math.max(1, options.serviceLimit ?? 500);
+    this.#loadSettings();
+  }
+
+  /** The state snapshot the page shows. */
+  state(): ChatState {
+    const session = this.#session;
+    const on = this.#phase === "connected" && session !== undefined;
+    return {
+      rev: this.#rev,
+      phase: this.#phase,
+      user: on ? session.user : null,
+      host: on ? session.client.host : null,
+      port: on ? session.client.port : null,
+      last: { ...this.#last },
+      error: this.#error,
+    };
+  }
+
+  /** The contact list with online marks and unread counts, sorted by login. */
+  contacts(): ContactsSnapshot {
+    return {
+      rev: this.#rev,
+      contacts: this.#contacts.map((c) => ({
+        login: c.login,
+        online: this.#phase === "connected" && c.online,
+        unread: this.#unread.get(c.login) ?? 0,
+      })),
+    };
+  }
+
+  /** The Service info entries kept, oldest first. */
+  serviceLog(): ServiceEntry[] {
+    return [...this.#service];
+  }
+
+  /** The last `limit` messages with `contact` from the local history, oldest first. */
+  messages(contact: string, limit = 200): MessagesReply {
+    const view = this.#view;
+    if (!view) return { contact, messages: [] };
+    return {
+      contact,
+      messages: view.history.messages(contact, { limit }).map((m) => this.#toView(m, view.account)),
+    };
+  }
+
+  /**
+   * Connects and logs in. The password goes to the login and is dropped.
+   *
+   * @throws {JimError} 409 when already connected; the server's refusal (404 unknown user,
+   *   402 wrong password or unverifiable server, 409 already online, 403 locked out).
+   * @throws {ServerUnreachableError} when the server cannot be reached.
+   */
+  connect(params: ConnectParams): Promise<ChatState> {
+    return this.#serial(() => this.#connect(params));
+  }
+
+  async #connect({ user, password, host, port }: ConnectParams): Promise<ChatState> {
+    this.#assertOpen();
+    if (this.#phase !== "disconnected") {
+      throw new JimError(Status.CONFLICT, "Already connected: disconnect first");
+    }
+    this.#phase = "connecting";
+    this.#error = null;
+    if (this.#view?.key !== viewKey(user, host, port)) this.#unread.clear();
+    this.#publishState();
+    const session = new ChatSession({ host, port, user, password, dataDir: this.dataDir });
+    this.#wire(session);
+    this.#opening = session;
+    // Messages may arrive while the contacts sync; they must land in this account's view.
+    const opened = session.open().then(() => this.#openView(user, host, port));
+    try {
+      await opened;
+    } catch (error) {
+      this.#opening = undefined;
+      this.#phase = "disconnected";
+      const failure = explainLoginFailure(error, host, port);
+      this.#error = failure.message;
+      this.#log("error", `Cannot connect: ${failure.message}`);
+      this.#publishState();
+      throw failure;
+    }
+    if (this.#closed) {
+      await session.close();
+      throw new ServerUnreachableError("Cannot connect: the GUI is shutting down");
+    }
+    this.#opening = undefined;
+    this.#session = session;
+    this.#phase = "connected";
+    this.#last = { user, host, port };
+    this.#saveSettings();
+    this.#contacts = session.contacts();
+    this.#startPolling();
+    this.#publishState();
+    this.#publishContacts();
+    return this.state();
+  }
+
+  /** Says goodbye to the server and closes the session. Does nothing when not connected. */
+  disconnect(): Promise<ChatState> {
+    return this.#serial(async () => {
+      const session = this.#session;
+      if (session) {
+        this.#log("info", "Disconnecting on request");
+        await session.quit().catch(() => session.close());
+        this.#ended(session, null);
+      }
+      return this.state();
+    });
+  }
+
+  /**
+   * Adds a contact on the server.
+   *
+   * @throws {JimError} 409 when not connected; the server's 404 "No such client" or 409
+   *   "Client already in contacts", with `field: "login"`.
+   */
+  async addContact(login: string): Promise<ContactsSnapshot> {
+    const session = this.#requireSession();
+    try {
+      await session.addContact(login);
+    } catch (error) {
+      throw asInputError(error, "login");
+    }
+    this.#log("info", `Contact added: ${login}`);
+    // The new contact's online mark comes from the server's list.
+    await session.syncContacts().catch(() => {});
+    return this.contacts();
+  }
+
+  /** Removes a contact on the server; its messages stay in the history. */
+  async removeContact(login: string): Promise<ContactsSnapshot> {
+    const session = this.#requireSession();
+    try {
+      await session.removeContact(login);
+    } catch (error) {
+      throw asInputError(error, "login");
+    }
+    this.#unread.delete(login);
+    this.#log("info", `Contact deleted: ${login}`);
+    this.#publishContacts();
+    return this.contacts();
+  }
+
+  /**
+   * Sends a message and stores it; resolves with it delivered, or failed with the reason
+   * (e.g. "Client not online: bob"), which also goes to Service info.
+   */
+  async send(to: string, text: string): Promise<MessageView> {
+    const session = this.#requireSession();
+    let record: MessageRecord;
+    try {
+      record = await session.send(to, text);
+    } catch (error) {
+      throw asInputError(error, "text");
+    }
+    return this.#afterSend(session, record);
+  }
+
+  /**
+   * Sends a failed message again.
+   *
+   * @throws {JimError} 404 for an unknown id, 409 when it is not a failed outgoing message or
+   *   when not connected.
+   */
+  async retry(id: number): Promise<MessageView> {
+    const session = this.#requireSession();
+    const record = await session.retry(id);
+    return this.#afterSend(session, record);
+  }
+
+  /** Clears a contact's unread counter. */
+  markRead(login: string): ContactsSnapshot {
+    if (this.#unread.delete(login)) this.#publishContacts();
+    return this.contacts();
+  }
+
+  /** Closes the session, the history and the hub. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopPolling();
+    const session = this.#session;
+    this.#session = undefined;
+    if (session) await session.quit().catch(() => session.close());
+    await this.#busy.catch(() => {});
+    this.#view?.history.close();
+    this.#view = undefined;
+    this.hub.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #afterSend(session: ChatSession, record: MessageRecord): MessageView {
+    if (record.status === "failed") {
+      this.#log("error", `Message to ${record.contact} not sent: ${record.error ?? "failed"}`);
+      if (/not online/i.test(record.error ?? "")) this.#setOnline(record.contact, false);
+    }
+    return this.#toView(record, session.user);
+  }
+
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.#busy.then(work, work);
+    this.#busy = next.catch(() => {});
+    return next;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new JimError(Status.GONE, "Cannot connect: the GUI is closed");
+  }
+
+  #requireSession(): ChatSession {
+    const session = this.#session;
+    if (!session || this.#phase !== "connected") {
+      throw new JimError(Status.CONFLICT, "Not connected: connect to a server first");
+    }
+    return session;
+  }
+
+  #wire(session: ChatSession): void {
+    session.addEventListener("service", (e) => this.#log(e.detail.level, e.detail.text));
+    session.addEventListener("contacts", (e) => {
+      if (this.#session !== session) return;
+      this.#contacts = e.detail;
+      for (const login of this.#unread.keys()) {
+        if (!e.detail.some((c) => c.login === login)) this.#unread.delete(login);
+      }
+      this.#publishContacts();
+    });
+    session.addEventListener("message", (e) => {
+      if (this.#session !== session && this.#opening !== session) return;
+      const m = e.detail;
+      this.#unread.set(m.contact, (this.#unread.get(m.contact) ?? 0) + 1);
+      // Whoever just wrote is online.
+      this.#setOnline(m.contact, true, false);
+      this.hub.publish("message", this.#toView(m, session.user));
+      this.#publishContacts();
+    });
+    session.addEventListener("update", (e) => {
+      if (this.#session !== session && this.#opening !== session) return;
+      this.hub.publish("message", this.#toView(e.detail, session.user));
+    });
+    session.addEventListener("disconnected", (e) => {
+      if (this.#session !== session) return;
+      this.#ended(session, e.detail.error ? e.detail.reason : null);
+    });
+  }
+
+  #ended(session: ChatSession, error: string | null): void {
+    if (this.#session !== session) return;
+    this.#session = undefined;
+    this.#phase = "disconnected";
+    this.#error = error;
+    this.#stopPolling();
+    void session.close();
+    this.#publishState();
+    this.#publishContacts();
+  }
+
+  #setOnline(login: string, online: boolean, publish = true): void {
+    const at = this.#contacts.findIndex((c) => c.login === login);
+    const contact = this.#contacts[at];
+    if (!contact || contact.online === online) return;
+    this.#contacts = this.#contacts.with(at, { login, online });
+    if (publish) this.#publishContacts();
+  }
+
+  #startPolling(): void {
+    this.#stopPolling();
+    this.#poll = setInterval(() => {
+      const session = this.#session;
+      if (!session || this.#polling) return;
+      this.#polling = true;
+      session.syncContacts().catch(() => {
+        // A lost connection reports itself through "disconnected".
+      }).finally(() => {
+        this.#polling = false;
+      });
+    }, this.#pollMs);
+  }
+
+  #stopPolling(): void {
+    clearInterval(this.#poll);
+    this.#poll = undefined;
+  }
+
+  #openView(account: string, host: string, port: number): void {
+    const key = viewKey(account, host, port);
+    if (this.#view?.key === key) return;
+    this.#view?.history.close();
+    this.#view = undefined;
+    try {
+      const history = History.open({ dataDir: this.dataDir, account, host, port });
+      this.#view = { history, account, key };
+    } catch (error) {
+      this.#log("error", `Cannot open history: ${(error as Error).message}`);
+    }
+  }
+
+  #toView(m: MessageRecord, account: string): MessageView {
+    const view: MessageView = {
+      id: m.id,
+      contact: m.contact,
+      direction: m.direction,
+      from: m.direction === "out" ? account : m.contact,
+      to: m.direction === "out" ? m.contact : account,
+      text: m.text,
+      time: m.time,
+      status: m.status,
+    };
+    if (m.error !== undefined) view.error = m.error;
+    return view;
+  }
+
+  #log(level: ServiceEntry["level"], text: string): void {
+    const entry: ServiceEntry = { seq: ++this.#serviceSeq, time: Date.now(), level, text };
+    this.#service.push(entry);
+    if (this.#service.length > this.#serviceLimit) this.#service.shift();
+    this.hub.publish("service", entry);
+  }
+
+  #publishState(): void {
+    this.#rev++;
+    this.hub.publish("state", this.state());
+  }
+
+  #publishContacts(): void {
+    this.#rev++;
+    this.hub.publish("contacts", this.contacts());
+  }
+
+  #settingsPath(): string {
+    return `${this.dataDir}/${SETTINGS_FILE}`;
+  }
+
+  /** Restores the last user, host and port, and shows that account's history offline. */
+  #loadSettings(): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Deno.readTextFileSync(this.#settingsPath()));
+    } catch {
+      return; // First run, or an unreadable file: the defaults do.
+    }
+    const p = parsed as Partial<LastConnection> | null;
+    if (
+      typeof p?.user !== "string" || typeof p.host !== "string" || typeof p.port !== "number" ||
+      !Number.isInteger(p.port) || p.port < 1 || p.port > 65535
+    ) return;
+    this.#last = { user: p.user, host: p.host, port: p.port };
+    if (p.user === "") return;
+    this.#openView(p.user, p.host, p.port);
+    const history = this.#view?.history;
+    if (history) this.#contacts = history.contacts().map((login) => ({ login, online: false }));
+  }
+
+  #saveSettings(): void {
+    try {
+      Deno.mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+      // The password is never part of it.
+      Deno.writeTextFileSync(this.#settingsPath(), JSON.stringify(this.#last) + "\n");
+    } catch (error) {
+      this.#log("error", `Cannot save settings: ${(error as Error).message}`);
+    }
+  }
+}
+
+function viewKey(account: string, host: string, port: number): string {
+  return `${account}\n${host.toLowerCase()}\n${port}`;
+}
+
+/** Rewrites a failed login into the error the page shows. */
+function explainLoginFailure(error: unknown, host: string, port: number): Error {
+  if (error instanceof ConnectionError) {
+    return new ServerUnreachableError(`Server unreachable: ${error.message}`, { cause: error });
+  }
+  if (error instanceof JimError) {
+    if (error.code === Status.AUTH_FAILED && error.message === "Access denied") {
+      return new ChatInputError(error.code, "Wrong password: Access denied", "password", {
+        cause: error,
+      });
+    }
+    if (error.code === Status.NOT_FOUND) {
+      return new ChatInputError(error.code, `Unknown user: ${error.message}`, "user", {
+        cause: error,
+      });
+    }
+    return error;
+  }
+  return new ServerUnreachableError(
+    `Cannot connect to ${host}:${port}: ${error instanceof Error ? error.message : error}`,
+    { cause: error },
+  );
+}
+
+function asInputError(error: unknown, field: string): unknown {
+  if (error instanceof ConnectionError) {
+    return new ServerUnreachableError(error.message, { cause: error });
+  }
+  if (error instanceof JimError && !(error instanceof ChatInputError)) {
+    return new ChatInputError(error.code, error.message, field, { cause: error });
+  }
+  return error;
+}

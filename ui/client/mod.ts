@@ -1,0 +1,153 @@
+/**
+ * The chat GUI of the JIM client (issue 6): a local web app on 127.0.0.1 behind an access
+ * token that holds one JIM connection and the local history.
+ *
+ * @example
+ * ```ts
+ * import { startChatGui } from "./mod.ts";
+ * await using gui = await startChatGui({ guiPort: 8081, dataDir: "/tmp/jim" });
+ * console.log(gui.url); // http://127.0.0.1:8081/?token=…
+ * ```
+ *
+ * @module
+ */
+import { isLoopbackHost, newAccessToken } from "../access.ts";
+import { createChatApp } from "./app.ts";
+import { ChatController } from "./chat_controller.ts";
+
+export { chatErrorHandler, createChatApp } from "./app.ts";
+export type { ChatAppOptions } from "./app.ts";
+export {
+  ChatController,
+  type ChatControllerOptions,
+  ChatInputError,
+  type ConnectParams,
+  ServerUnreachableError,
+} from "./chat_controller.ts";
+export type * from "./_types.ts";
+
+/** Options for {@linkcode startChatGui}. */
+export interface ChatGuiOptions {
+  /** GUI address; 127.0.0.1 by default. Anything else is exposed to the network: warned. */
+  guiHost?: string;
+  /** GUI port; 8081 by default, 0 picks a free one. */
+  guiPort?: number;
+  /** Where histories live; `$XDG_DATA_HOME/jim` or `~/.local/share/jim` by default. */
+  dataDir?: string;
+  /** Open the URL in the desktop's browser (xdg-open). */
+  open?: boolean;
+  /** Stops the GUI (and says goodbye to the JIM server) when aborted. */
+  signal?: AbortSignal;
+  /** Access token; a random one by default. */
+  token?: string;
+  /** Milliseconds between refreshes of the contacts' online marks (5,000 by default). */
+  presencePollMs?: number;
+  /** Where warnings go; console.warn by default. */
+  warn?: (message: string) => void;
+}
+
+/** A running chat GUI. */
+export interface ChatGui extends AsyncDisposable {
+  /** The URL to open, with the access token: `http://127.0.0.1:8081/?token=…`. */
+  readonly url: string;
+  /** `http://host:port`, without the token. */
+  readonly origin: string;
+  readonly port: number;
+  readonly token: string;
+  readonly chat: ChatController;
+  /** Resolves when the GUI has stopped. */
+  readonly finished: Promise<void>;
+  /** Disconnects from the JIM server and stops the GUI. Idempotent. */
+  close(): Promise<void>;
+}
+
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/**
+ * Serves the chat GUI.
+ *
+ * @example
+ * ```ts
+ * await using gui = await startChatGui({ guiPort: 0, dataDir: await Deno.makeTempDir() });
+ * console.log(gui.url);
+ * ```
+ */
+export async function startChatGui(options: ChatGuiOptions = {}): Promise<ChatGui> {
+  const warn = options.warn ?? ((m: string) => console.warn(m));
+  const guiHost = options.guiHost ?? "127.0.0.1";
+  const token = options.token ?? newAccessToken();
+  const exposed = !isLoopbackHost(guiHost);
+  if (exposed) {
+    warn(
+      `WARNING: the chat GUI listens on ${guiHost}, reachable from other machines. ` +
+        "Anyone with the URL's token can read and send your messages. Use 127.0.0.1.",
+    );
+  }
+  const chat = new ChatController({
+    dataDir: options.dataDir,
+    presencePollMs: options.presencePollMs,
+  });
+  let port = 0;
+  const app = createChatApp({ token, chat, port: () => port, hosts: exposed ? [guiHost] : [] });
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: guiHost,
+      port: options.guiPort ?? 8081,
+      onListen: () => {},
+    }, app.fetch);
+  } catch (error) {
+    await chat.close();
+    throw error;
+  }
+  port = server.addr.port;
+  const displayHost = guiHost === "0.0.0.0" || guiHost === "::" ? "127.0.0.1" : guiHost;
+  const origin = `http://${urlHost(displayHost)}:${port}`;
+  const url = `${origin}/?token=${token}`;
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      options.signal?.removeEventListener("abort", onAbort);
+      try {
+        await chat.close();
+      } finally {
+        await server.shutdown();
+      }
+    })();
+    return closing;
+  };
+  const onAbort = () => void close();
+  if (options.signal?.aborted) await close();
+  else options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  if (options.open) openInBrowser(url, warn);
+  return {
+    url,
+    origin,
+    port,
+    token,
+    chat,
+    finished: server.finished,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function openInBrowser(url: string, warn: (m: string) => void): void {
+  try {
+    const child = new Deno.Command("xdg-open", {
+      args: [url],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    child.status.then((s) => {
+      if (!s.success) warn("Could not open a browser: open the URL above yourself");
+    });
+  } catch {
+    warn("Could not open a browser: open the URL above yourself");
+  }
+}

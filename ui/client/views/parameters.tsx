@@ -1,0 +1,41 @@
+import { Panel } from "../../components/mod.ts";
+import type { ChatState } from "../_types.ts";
+
+/**
+ * The seed's Parameters panel: who is connected to which server, once connected.
+ *
+ * @example
+ * ```tsx
+ * <ParametersPanel state={state} />
+ * ```
+ */
+export function ParametersPanel({ state }: { state: ChatState | null }) {
+  const on = state?.phase === "connected";
+  const cell = (label: string, value: string | number | null | undefined, id: string) => (
+    <div class="param">
+      <span class="label" id={`${id}-label`}>{label}</span>
+      <span class="value" aria-labelledby={`${id}-label`} data-param={id}>
+        {on && value != null ? String(value) : "—"}
+      </span>
+    </div>
+  );
+  return (
+    <Panel title="Parameters" id="parameters" class="area-params">
+      <div class="params">
+        {cell("User name:", state?.user, "user")}
+        {cell("Server IP:", state?.host, "host")}
+        {cell("Server port:", state?.port, "port")}
+        <div class="param">
+          <span class="label">Status:</span>
+          <span class={`value phase-${state?.phase ?? "disconnected"}`} data-param="phase">
+            {state?.phase === "connected"
+              ? "Connected"
+              : state?.phase === "connecting"
+              ? "Connecting…"
+              : "Disconnected"}
+          </span>
+        </div>
+      </div>
+    </Panel>
+  );
+}
