@@ -204,12 +204,16 @@ export class Session {
     this.#inbox = [];
     this.#scram = undefined;
     this.#challenge = undefined;
+    this.#goOffline();
+    this.#ctx.sessionClosed(this);
+    this.#ctx.events.publish("disconnect", { conn: this.info, message: reason });
+  }
+
+  #goOffline(): void {
     if (this.userKey !== undefined && this.#ctx.online.get(this.userKey) === this) {
       this.#ctx.online.delete(this.userKey);
       this.#ctx.recordLogout(this.user!, Date.now());
     }
-    this.#ctx.sessionClosed(this);
-    this.#ctx.events.publish("disconnect", { conn: this.info, message: reason });
   }
 
   // --- reading -------------------------------------------------------------------------
@@ -699,6 +703,8 @@ export class Session {
     this.#state = "ending";
     this.#reason = reason;
     this.#inbox = [];
+    // An ending session takes no more messages; the login is free again at once.
+    this.#goOffline();
     clearTimeout(this.#rateTimer);
     this.#lingerTimer = setTimeout(() => this.close(reason), this.#ctx.limits.lingerMs);
     if (!this.#writing) this.#afterFlush();

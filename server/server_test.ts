@@ -1,0 +1,560 @@
+import assert from "node:assert/strict";
+import {
+  fromBase64,
+  legacyDigest,
+  legacyStoredHash,
+  SCRAM_SHA_256,
+  ScramClient,
+  toBase64,
+} from "../protocol/mod.ts";
+import { EventFeed, REDACTED, type ServerEvent } from "./events.ts";
+import { connectRaw, loginAll, now, type RawConnection, startTestServer } from "./testing.ts";
+
+const USERS = [
+  { login: "Alice", password: "alice-pw" },
+  { login: "bob", password: "bob-pw" },
+  { login: "carol", password: "carol-pw" },
+];
+
+function msg(to: string, message: string, extra: Record<string, unknown> = {}) {
+  return { action: "msg", time: now(), to, from: "", encoding: "utf-8", message, ...extra };
+}
+
+Deno.test("JimServer routes msg to the recipient and sets from to the sender", async (t) => {
+  await using srv = await startTestServer({ users: USERS });
+  const [alice, bob] = await loginAll(srv, USERS.slice(0, 2));
+  await using _a = alice!;
+  await using _b = bob!;
+
+  await t.step("delivers with the server's from and the recipient's display case", async () => {
+    assert.deepEqual(await alice!.request(msg("BOB", "hi bob")), { response: 200, alert: "OK" });
+    const delivered = await bob!.next();
+    assert.equal(delivered.action, "msg");
+    assert.equal(delivered.from, "Alice");
+    assert.equal(delivered.to, "bob");
+    assert.equal(delivered.message, "hi bob");
+  });
+
+  await t.step("rewrites a forged from", async () => {
+    assert.equal((await bob!.request(msg("alice", "x", { from: "carol" }))).response, 200);
+    const delivered = await alice!.next();
+    assert.equal(delivered.from, "bob");
+  });
+
+  await t.step("delivers a message to oneself", async () => {
+    await alice!.send(msg("alice", "note to self"));
+    const frames = [await alice!.next(), await alice!.next()];
+    const delivered = frames.find((f) => f.action === "msg");
+    assert.ok(delivered, JSON.stringify(frames));
+    assert.equal(delivered.from, "Alice");
+    assert.equal(delivered.message, "note to self");
+    assert.ok(frames.some((f) => f.response === 200));
+  });
+
+  await t.step("answers 410 for a known user who is offline", async () => {
+    assert.deepEqual(await alice!.request(msg("Carol", "x")), {
+      response: 410,
+      error: "Client not online: carol",
+    });
+  });
+
+  await t.step("answers 404 for an unknown recipient", async () => {
+    assert.deepEqual(await alice!.request(msg("nobody", "x")), {
+      response: 404,
+      error: "No such client: nobody",
+    });
+  });
+
+  await t.step("keeps Unicode text intact", async () => {
+    const text = 'Привет, 世界 👋 "quoted" \\ back';
+    assert.equal((await alice!.request(msg("bob", text))).response, 200);
+    assert.equal((await bob!.next()).message, text);
+  });
+});
+
+Deno.test("JimServer keeps contacts with seed texts and online flags", async (t) => {
+  await using srv = await startTestServer({ users: USERS });
+  const [alice, bob] = await loginAll(srv, USERS.slice(0, 2));
+  await using _a = alice!;
+  await using _b = bob!;
+  const req = (action: string, extra: Record<string, unknown> = {}) =>
+    alice!.request({ action, time: now(), ...extra });
+
+  await t.step("starts empty", async () => {
+    assert.deepEqual(await req("get_contacts"), { response: 202, quantity: 0 });
+  });
+  await t.step("adds contacts and refuses duplicates and strangers", async () => {
+    assert.equal((await req("add_contact", { user_id: "BOB" })).response, 200);
+    assert.equal((await req("add_contact", { user_id: "carol" })).response, 200);
+    assert.deepEqual(await req("add_contact", { user_id: "bob" }), {
+      response: 409,
+      error: "Client already in contacts: bob",
+    });
+    assert.deepEqual(await req("add_contact", { user_id: "zed" }), {
+      response: 404,
+      error: "No such client: zed",
+    });
+  });
+  await t.step("lists contacts with online flags after a 202 with quantity", async () => {
+    assert.deepEqual(await req("get_contacts"), { response: 202, quantity: 2 });
+    assert.deepEqual(await alice!.next(), { action: "contact_list", user_id: "bob", online: true });
+    assert.deepEqual(await alice!.next(), {
+      action: "contact_list",
+      user_id: "carol",
+      online: false,
+    });
+  });
+  await t.step("removes contacts and explains what it cannot remove", async () => {
+    assert.equal((await req("del_contact", { user_id: "carol" })).response, 200);
+    assert.deepEqual(await req("del_contact", { user_id: "carol" }), {
+      response: 404,
+      error: "Client not in contacts: carol",
+    });
+    assert.deepEqual(await req("del_contact", { user_id: "zed" }), {
+      response: 404,
+      error: "No such client: zed",
+    });
+    assert.deepEqual(srv.store.contacts("alice"), ["bob"]);
+  });
+  await t.step("get_users lists every login", async () => {
+    assert.deepEqual(await req("get_users"), {
+      response: 202,
+      users: ["Alice", "bob", "carol"],
+    });
+  });
+});
+
+Deno.test("JimServer logs in with SCRAM-SHA-256", async (t) => {
+  await using srv = await startTestServer({ users: USERS });
+
+  await t.step("presence offers a token and the SCRAM mechanism only", async () => {
+    await using conn = await connectRaw(srv);
+    const reply = await conn.request({
+      action: "presence",
+      time: now(),
+      user: { account_name: "bob" },
+    });
+    assert.equal(reply.response, 401);
+    assert.equal(reply.error, "Authentication required");
+    assert.match(String(reply.token), /^[0-9a-f]{32}$/);
+    assert.deepEqual(reply.mechanisms, [SCRAM_SHA_256]);
+  });
+
+  await t.step("succeeds with the right password and a verifiable server signature", async () => {
+    await using conn = await connectRaw(srv);
+    const reply = await conn.login("alice", "alice-pw"); // verifies the signature inside
+    assert.equal(reply.response, 200);
+    assert.deepEqual(srv.server.onlineUsers(), ["Alice"]);
+  });
+
+  await t.step("answers 402 for a wrong password", async () => {
+    await using conn = await connectRaw(srv);
+    assert.deepEqual(await conn.login("bob", "wrong"), { response: 402, error: "Access denied" });
+    assert.equal((await conn.request({ action: "get_users", time: now() })).response, 401);
+  });
+
+  await t.step("answers 404 for an unknown login", async () => {
+    await using conn = await connectRaw(srv);
+    assert.deepEqual(
+      await conn.request({ action: "presence", time: now(), user: { account_name: "zed" } }),
+      { response: 404, error: "No such client: zed" },
+    );
+    assert.equal((await conn.scramLogin("zed", "x")).response, 404);
+  });
+
+  await t.step("answers 409 when the login is online elsewhere", async () => {
+    await using first = await connectRaw(srv);
+    assert.equal((await first.login("carol", "carol-pw")).response, 200);
+    await using second = await connectRaw(srv);
+    assert.deepEqual(
+      await second.request({ action: "presence", time: now(), user: { account_name: "Carol" } }),
+      { response: 409, error: "Client already online" },
+    );
+    assert.equal((await second.scramLogin("carol", "carol-pw")).response, 409);
+  });
+
+  await t.step("answers presence on its own session with 200", async () => {
+    await using conn = await connectRaw(srv);
+    assert.equal((await conn.login("bob", "bob-pw")).response, 200);
+    assert.deepEqual(
+      await conn.request({ action: "presence", time: now(), user: { account_name: "BOB" } }),
+      { response: 200, alert: "OK" },
+    );
+    assert.equal(
+      (await conn.request({ action: "presence", time: now(), user: { account_name: "alice" } }))
+        .response,
+      400,
+    );
+    assert.equal((await conn.scramLogin("bob", "bob-pw")).response, 409);
+  });
+
+  await t.step("rejects malformed SCRAM data with 400", async () => {
+    await using conn = await connectRaw(srv);
+    const send = (data: string, name = "bob") =>
+      conn.request({
+        action: "authenticate",
+        time: now(),
+        mechanism: SCRAM_SHA_256,
+        user: { account_name: name },
+        data,
+      });
+    assert.equal((await send(toBase64("garbage"))).response, 400);
+    assert.equal((await send(toBase64("c=biws,r=abc,p=AAAA"))).response, 400);
+    assert.equal((await send(toBase64("n,,n=alice,r=abc"))).response, 400, "user mismatch");
+    assert.equal((await send(toBase64(new Uint8Array([0xff, 0xfe])))).response, 400);
+    // The session is still usable afterwards.
+    assert.equal((await conn.login("bob", "bob-pw")).response, 200);
+  });
+
+  await t.step("a wrong client nonce in client-final is refused", async () => {
+    await using conn = await connectRaw(srv);
+    const client = new ScramClient("alice", "alice-pw");
+    const first = await conn.request({
+      action: "authenticate",
+      time: now(),
+      mechanism: SCRAM_SHA_256,
+      user: { account_name: "alice" },
+      data: toBase64(client.clientFirst()),
+    });
+    const serverFirst = new TextDecoder().decode(fromBase64(String(first.data)));
+    const final = await client.clientFinal(serverFirst);
+    const tampered = final.replace(/r=([^,]+)/, (_, nonce) => `r=${nonce}x`);
+    const reply = await conn.request({
+      action: "authenticate",
+      time: now(),
+      mechanism: SCRAM_SHA_256,
+      user: { account_name: "alice" },
+      data: toBase64(tampered),
+    });
+    assert.equal(reply.response, 400);
+  });
+});
+
+Deno.test("JimServer logs in the seed's legacy way only when allowed", async (t) => {
+  const users = [
+    { login: "seed", password: "secret", legacy: true },
+    { login: "modern", password: "secret" },
+  ];
+
+  await t.step("the reference vector matches the protocol maths", async () => {
+    const stored = await legacyStoredHash("secret");
+    assert.equal(
+      legacyDigest(stored, "00112233445566778899aabbccddeeff"),
+      "bdfe4c7d0c0da4ab8bef3f2b7013c92b",
+    );
+  });
+
+  await using srv = await startTestServer({ users, legacyAuth: true });
+
+  await t.step("presence offers HMAC-MD5 too", async () => {
+    await using conn = await connectRaw(srv);
+    const reply = await conn.request({
+      action: "presence",
+      time: "1560964883",
+      user: { account_name: "seed" },
+    });
+    assert.deepEqual(reply.mechanisms, [SCRAM_SHA_256, "HMAC-MD5"]);
+  });
+
+  await t.step("succeeds with the right digest", async () => {
+    await using conn = await connectRaw(srv);
+    assert.deepEqual(await conn.legacyLogin("seed", "secret"), { response: 200, alert: "OK" });
+  });
+
+  await t.step("answers 402 Access denied for a wrong digest", async () => {
+    await using conn = await connectRaw(srv);
+    assert.deepEqual(await conn.legacyLogin("seed", "wrong"), {
+      response: 402,
+      error: "Access denied",
+    });
+  });
+
+  await t.step("a token is single-use", async () => {
+    await using conn = await connectRaw(srv);
+    const challenge = await conn.request({
+      action: "presence",
+      time: now(),
+      user: { account_name: "seed" },
+    });
+    const digest = legacyDigest(await legacyStoredHash("wrong"), String(challenge.token));
+    const auth = {
+      action: "authenticate",
+      time: now(),
+      user: { account_name: "seed", password: digest },
+    };
+    assert.equal((await conn.request(auth)).response, 402);
+    const again = await conn.request(auth);
+    assert.equal(again.response, 400);
+    assert.match(String(again.error), /presence first/);
+  });
+
+  await t.step("a user without a legacy hash gets 402 saying why", async () => {
+    await using conn = await connectRaw(srv);
+    const reply = await conn.legacyLogin("modern", "secret");
+    assert.equal(reply.response, 402);
+    assert.match(String(reply.error), /no legacy password/);
+  });
+
+  await t.step("a server without legacy auth answers 402 saying why", async () => {
+    await using strict = await startTestServer({ users });
+    await using conn = await connectRaw(strict);
+    const reply = await conn.legacyLogin("seed", "secret");
+    assert.equal(reply.response, 402);
+    assert.match(String(reply.error), /legacy HMAC-MD5 login is disabled/);
+    // SCRAM still works for the same user.
+    assert.equal((await conn.login("seed", "secret")).response, 200);
+  });
+});
+
+Deno.test("JimServer requires login before anything but presence, authenticate and quit", async (t) => {
+  await using srv = await startTestServer({ users: USERS });
+  await using conn = await connectRaw(srv);
+  for (
+    const request of [
+      msg("bob", "x"),
+      { action: "get_contacts", time: now() },
+      { action: "add_contact", time: now(), user_id: "bob" },
+      { action: "del_contact", time: now(), user_id: "bob" },
+      { action: "get_users", time: now() },
+    ]
+  ) {
+    await t.step(request.action, async () => {
+      assert.deepEqual(await conn.request(request), {
+        response: 401,
+        error: "Authentication required",
+      });
+    });
+  }
+  await t.step("quit ends the session", async () => {
+    await conn.send({ action: "quit", time: now() });
+    assert.deepEqual(await conn.closedByServer(), [{ response: 200, alert: "Bye" }]);
+  });
+});
+
+Deno.test("JimServer answers bad requests with 400 naming the field and carries on", async (t) => {
+  await using srv = await startTestServer({ users: USERS });
+  const [alice] = await loginAll(srv, USERS.slice(0, 1));
+  await using conn = alice!;
+  const cases: [string, unknown, RegExp][] = [
+    ["unknown action", { action: "dance", time: now() }, /Unknown action: dance/],
+    ["missing action", { time: now() }, /Missing field: action/],
+    ["missing time", { action: "get_users" }, /Missing field: time/],
+    ["wrong time type", { action: "get_users", time: [] }, /Invalid field: time/],
+    ["missing to", { action: "msg", time: now(), message: "x" }, /Missing field: to/],
+    ["bad to", msg("a b", "x"), /Invalid field: to/],
+    ["message not a string", msg("bob", 5 as unknown as string), /Invalid field: message/],
+    ["message too long", msg("bob", "x".repeat(4097)), /message exceeds 4096/],
+    ["missing user_id", { action: "add_contact", time: now() }, /Missing field: user_id/],
+  ];
+  for (const [name, request, pattern] of cases) {
+    await t.step(name, async () => {
+      const reply = await conn.request(request);
+      assert.equal(reply.response, 400, JSON.stringify(reply));
+      assert.match(String(reply.error), pattern);
+    });
+  }
+  await t.step("framed JSON that does not parse gets 400 and the session goes on", async () => {
+    await conn.write('{"action": "get_users", "time": }\n');
+    const reply = await conn.next();
+    assert.equal(reply.response, 400);
+    assert.match(String(reply.error), /Cannot parse frame/);
+    assert.equal((await conn.request({ action: "get_users", time: now() })).response, 202);
+  });
+  await t.step("objects split at any byte and packed together are all answered", async () => {
+    const bytes = new TextEncoder().encode(
+      JSON.stringify({ action: "get_users", time: now() }) +
+        JSON.stringify({ action: "get_contacts", time: "1560964883" }),
+    );
+    for (let i = 0; i < bytes.length; i += 7) {
+      await conn.write(bytes.subarray(i, i + 7));
+    }
+    assert.equal((await conn.next()).response, 202);
+    assert.deepEqual(await conn.next(), { response: 202, quantity: 0 });
+  });
+});
+
+Deno.test("JimServer closes the connection on fatal framing errors without harming others", async (t) => {
+  await using srv = await startTestServer({ users: USERS, limits: { maxFrameBytes: 1024 } });
+  const [bystander] = await loginAll(srv, USERS.slice(1, 2));
+  await using bob = bystander!;
+  const cases: [string, Uint8Array | string, RegExp][] = [
+    [
+      "an oversized frame",
+      `{"action":"msg","message":"${"x".repeat(2000)}"}`,
+      /exceeds 1024 bytes/,
+    ],
+    ["a non-object at top level", "[1,2,3]", /expected an object/],
+    ["a bare string", '"hello"', /expected an object/],
+    [
+      "invalid UTF-8",
+      new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]),
+      /invalid UTF-8/,
+    ],
+  ];
+  for (const [name, bytes, pattern] of cases) {
+    await t.step(name, async () => {
+      await using conn = await connectRaw(srv);
+      await conn.write(bytes);
+      const frames = await conn.closedByServer();
+      assert.equal(frames.length, 1, JSON.stringify(frames));
+      assert.equal(frames[0]!.response, 400);
+      assert.match(String(frames[0]!.error), pattern);
+    });
+  }
+  await t.step("after a login too", async () => {
+    const [alice] = await loginAll(srv, USERS.slice(0, 1));
+    await using conn = alice!;
+    await conn.write("42");
+    const frames = await conn.closedByServer();
+    assert.equal(frames[0]!.response, 400);
+    assert.deepEqual(srv.server.onlineUsers(), ["bob"]);
+  });
+  assert.equal((await bob.request({ action: "get_users", time: now() })).response, 202);
+});
+
+Deno.test("JimServer survives abrupt disconnects at any point", async (t) => {
+  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  const [watcher] = await loginAll(srv, USERS.slice(2, 3));
+  await using carol = watcher!;
+
+  await t.step("mid-frame", async () => {
+    const conn = await connectRaw(srv);
+    await conn.write('{"action":"presence","time":1,"user":{"acc');
+    conn.close();
+  });
+  await t.step("mid-authentication", async () => {
+    const conn = await connectRaw(srv);
+    const client = new ScramClient("alice", "alice-pw");
+    await conn.request({
+      action: "authenticate",
+      time: now(),
+      mechanism: SCRAM_SHA_256,
+      user: { account_name: "alice" },
+      data: toBase64(client.clientFirst()),
+    });
+    conn.close();
+  });
+  await t.step(
+    "with a reset (SO_LINGER 0 is not available, so close with unread data)",
+    async () => {
+      const [alice] = await loginAll(srv, USERS.slice(0, 1));
+      // Ask for lots of output and vanish without reading it.
+      for (let i = 0; i < 50; i++) await alice!.send({ action: "get_users", time: now() });
+      alice!.close();
+    },
+  );
+  await t.step("with queued output to a vanished recipient", async () => {
+    const [alice, bob] = await loginAll(srv, USERS.slice(0, 2));
+    await using _a = alice!;
+    bob!.close();
+    // Until the server notices, sends succeed or answer 410; never anything else.
+    for (let i = 0; i < 20; i++) {
+      const reply = await alice!.request(msg("bob", `m${i}`));
+      assert.ok([200, 410].includes(reply.response as number), JSON.stringify(reply));
+    }
+  });
+  await t.step("the server and other sessions carry on", async () => {
+    assert.equal((await carol.request({ action: "get_users", time: now() })).response, 202);
+    await using again = await connectRaw(srv);
+    assert.equal((await again.login("alice", "alice-pw")).response, 200);
+  });
+});
+
+Deno.test("JimServer publishes redacted events to bounded subscribers", async (t) => {
+  const events = new EventFeed();
+  using sub = events.subscribe({ bufferSize: 10_000 });
+  {
+    await using srv = await startTestServer({ users: USERS, legacyAuth: true, events });
+    const [alice, bob] = await loginAll(srv, USERS.slice(0, 2));
+    await using _a = alice!;
+    await using _b = bob!;
+    await alice!.request(msg("bob", "hello"));
+    await bob!.next();
+    await using legacy = await connectRaw(srv);
+    await legacy.legacyLogin("carol", "carol-pw");
+  }
+  const seen: ServerEvent[] = [];
+  for (let e = sub.poll(); e; e = sub.poll()) seen.push(e);
+  const types = new Set(seen.map((e) => e.type));
+  await t.step("covers the life of a server", () => {
+    for (
+      const type of [
+        "start",
+        "connect",
+        "login",
+        "request",
+        "response",
+        "push",
+        "disconnect",
+        "stop",
+      ]
+    ) {
+      assert.ok(types.has(type as ServerEvent["type"]), `missing ${type}`);
+    }
+    const seqs = seen.map((e) => e.seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+  });
+  await t.step("never shows passwords, digests, tokens or SCRAM data", () => {
+    const text = JSON.stringify(seen);
+    assert.ok(text.includes(REDACTED));
+    for (const e of seen) {
+      const payload = e.payload as Record<string, unknown> | undefined;
+      if (!payload) continue;
+      for (const key of ["data", "token"]) {
+        if (key in payload) assert.equal(payload[key], REDACTED);
+      }
+      const user = payload.user as Record<string, unknown> | undefined;
+      if (user && "password" in user) assert.equal(user.password, REDACTED);
+    }
+    assert.ok(!/"(?:token|data|password)":"(?!\[redacted\])/.test(text), "a secret leaked");
+  });
+  await t.step("login and connect events name the connection", () => {
+    const login = seen.find((e) => e.type === "login")!;
+    assert.equal(login.conn?.ip, "127.0.0.1");
+    assert.ok(login.conn?.user === "Alice" || login.conn?.user === "bob");
+  });
+});
+
+Deno.test("JimServer records login history and last seen without blocking routing", async () => {
+  await using srv = await startTestServer({ users: USERS });
+  {
+    await using conn = await connectRaw(srv);
+    assert.equal((await conn.login("bob", "bob-pw")).response, 200);
+  }
+  // History is written behind (10 ms in the fixture); wait for it rather than for time.
+  let history = srv.store.loginHistory({ login: "bob" });
+  for (let i = 0; i < 200 && history.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    history = srv.store.loginHistory({ login: "bob" });
+  }
+  assert.equal(history.length, 1);
+  assert.equal(history[0]!.ip, "127.0.0.1");
+  assert.ok(history[0]!.port > 0);
+  const row = srv.store.getUser("bob")!;
+  assert.equal(row.lastIp, "127.0.0.1");
+  assert.ok(row.lastSeen !== null && row.lastSeen >= history[0]!.time);
+});
+
+Deno.test("JimServer sees users and passwords changed in the store at once", async () => {
+  await using srv = await startTestServer({ users: USERS });
+  await srv.store.addUser("dave", "dave-pw", { iterations: 4096 });
+  await using dave = await connectRaw(srv);
+  assert.equal((await dave.login("dave", "dave-pw")).response, 200);
+  await srv.store.setPassword("bob", "new-pw", { iterations: 4096 });
+  await using bob = await connectRaw(srv);
+  assert.equal((await bob.login("bob", "bob-pw")).response, 402);
+  assert.equal((await bob.login("bob", "new-pw")).response, 200);
+});
+
+Deno.test("JimServer close() ends every session and is idempotent", async () => {
+  await using srv = await startTestServer({ users: USERS });
+  const conns: RawConnection[] = await loginAll(srv, USERS);
+  await Promise.all([srv.server.close(), srv.server.close()]);
+  for (const conn of conns) {
+    const frames = await conn.closedByServer();
+    assert.deepEqual(frames, [{ response: 503, error: "Server shutting down" }]);
+    await conn[Symbol.asyncDispose]();
+  }
+  assert.equal(srv.server.connectionCount, 0);
+  await assert.rejects(Deno.connect({ hostname: srv.host, port: srv.port }));
+});
