@@ -69,7 +69,8 @@ export function formatLogEvent(ev: LogEvent): Omit<LogEntry, "id"> {
     case "disconnect":
       return { time, head: `Disconnected: ${w}${msg}`, body };
     case "login":
-      return { time, head: `Logged in: ${w}${msg}`, body, level: "notice" };
+      // The server's message only repeats the login.
+      return { time, head: `Logged in: ${w}`, body, level: "notice" };
     case "request":
       return { time, head: `Request from ${w}:`, body };
     case "response":
