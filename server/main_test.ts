@@ -1,0 +1,305 @@
+import assert from "node:assert/strict";
+import { connectRaw, startTestServer } from "./testing.ts";
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion in a child Deno. */
+async function cli(
+  args: string[],
+  options: { stdin?: string; env?: Record<string, string> } = {},
+): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...options.env },
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const output = await child.output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+/** A `serve` child process; reads its stdout continuously so the pipe never fills. */
+class ServerProcess implements AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  readonly lines: string[] = [];
+  readonly #reading: Promise<void>;
+  readonly #stderr: Promise<string>;
+  #waiters: (() => void)[] = [];
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", ...env },
+    }).spawn();
+    const stdout = this.child.stdout;
+    this.#reading = (async () => {
+      let rest = "";
+      for await (const chunk of stdout.pipeThrough(new TextDecoderStream())) {
+        const parts = (rest + chunk).split("\n");
+        rest = parts.pop()!;
+        this.lines.push(...parts);
+        for (const wake of this.#waiters.splice(0)) wake();
+      }
+      if (rest) this.lines.push(rest);
+      for (const wake of this.#waiters.splice(0)) wake();
+    })();
+    this.#stderr = new Response(this.child.stderr).text();
+  }
+
+  /** Waits for a stdout line matching `pattern`. */
+  async line(pattern: RegExp, ms = 15_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      for (const line of this.lines) {
+        const match = line.match(pattern);
+        if (match) return match;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`No line matching ${pattern} in:\n${this.lines.join("\n")}`);
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.#waiters.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, 100))),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+
+  async port(): Promise<number> {
+    return Number((await this.line(/Listening on 127\.0\.0\.1:(\d+)/))[1]);
+  }
+
+  async finish(): Promise<{ code: number; stderr: string }> {
+    const status = await this.child.status;
+    await this.#reading;
+    return { code: status.code, stderr: await this.#stderr };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await this.finish();
+  }
+}
+
+async function tempDir(): Promise<AsyncDisposable & { path: string }> {
+  const path = await Deno.makeTempDir({ prefix: "jim-cli-test-" });
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true });
+    },
+  };
+}
+
+Deno.test("jim-server --help and --version exit 0", async (t) => {
+  await t.step("--version", async () => {
+    const run = await cli(["--version"]);
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /^jim-server \d+\.\d+\.\d+\n$/);
+  });
+  await t.step("--help lists the commands", async () => {
+    const run = await cli(["--help"]);
+    assert.equal(run.code, 0);
+    for (const cmd of ["serve", "user add", "user list", "user passwd", "user remove"]) {
+      assert.ok(run.stdout.includes(cmd), cmd);
+    }
+  });
+  await t.step("every command has --help", async () => {
+    for (const args of [["serve", "-h"], ["user", "add", "--help"], ["--help", "user", "list"]]) {
+      const run = await cli(args);
+      assert.equal(run.code, 0, args.join(" "));
+      assert.match(run.stdout, /Usage: jim-server/);
+    }
+    const serve = await cli(["serve", "--help"]);
+    assert.match(serve.stdout, /--rate-limit VALUE.*\[JIM_RATE_LIMIT\]/);
+  });
+});
+
+Deno.test("jim-server reports usage errors with exit 2 and failures with exit 1", async (t) => {
+  await using dir = await tempDir();
+  const cases: [string, string[], number, RegExp][] = [
+    ["unknown command", ["frobnicate"], 2, /Unknown command: frobnicate/],
+    ["unknown flag", ["--frob"], 2, /Unknown option '--frob'/],
+    ["bad number", ["--port", "seven"], 2, /Invalid value for --port: seven/],
+    ["flag of another command", ["serve", "--legacy"], 2, /Invalid flag for serve: --legacy/],
+    ["missing name", ["user", "add", "--password-stdin"], 2, /Missing argument/],
+    ["tls half given", ["--tls-cert", "x.pem"], 2, /--tls-cert and --tls-key go together/],
+    ["bad log level", ["--log-level", "loud"], 2, /Invalid value for --log-level/],
+    ["bad iterations", ["user", "add", "x", "--iterations", "10", "--password-stdin"], 2, /4096/],
+    [
+      "no tty for the prompt",
+      ["user", "add", "x", "--db", `${dir.path}/a.db`],
+      2,
+      /--password-stdin/,
+    ],
+    [
+      "unopenable database",
+      ["user", "list", "--db", `${dir.path}/no/such/dir/x.db`],
+      1,
+      /Cannot open database/,
+    ],
+    [
+      "removing a missing user",
+      ["user", "remove", "ghost", "--db", `${dir.path}/a.db`],
+      1,
+      /No such client: ghost/,
+    ],
+  ];
+  for (const [name, args, code, pattern] of cases) {
+    await t.step(name, async () => {
+      const run = await cli(args);
+      assert.equal(run.code, code, run.stderr);
+      assert.match(run.stderr.split("\n")[0]!, pattern);
+      assert.match(run.stderr.split("\n")[0]!, /^jim-server: /);
+    });
+  }
+});
+
+Deno.test("jim-server user commands manage users with flags before or after", async (t) => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/users.db`;
+  await t.step("add with --password-stdin, --iterations and --legacy", async () => {
+    const run = await cli(
+      ["--db", db, "user", "add", "Alice", "--password-stdin", "--iterations", "4096", "--legacy"],
+      { stdin: "alice-pw\n" },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /Added user Alice \(with legacy hash\)/);
+  });
+  await t.step("the database path may come from JIM_DB", async () => {
+    const run = await cli(["user", "add", "bob", "--password-stdin", "--iterations", "4096"], {
+      stdin: "bob-pw",
+      env: { JIM_DB: db },
+    });
+    assert.equal(run.code, 0, run.stderr);
+  });
+  await t.step("a duplicate in another case is refused with exit 1", async () => {
+    const run = await cli(["user", "add", "ALICE", "--db", db, "--password-stdin"], {
+      stdin: "x\n",
+    });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /Client already exists: ALICE/);
+  });
+  await t.step("list shows a table, newest first", async () => {
+    const run = await cli(["user", "list", "--db", db]);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trim().split("\n");
+    assert.match(lines[0]!, /^LOGIN\s+LAST SEEN\s+LAST IP\s+CREATED\s+LEGACY$/);
+    assert.match(lines[1]!, /^bob\s+never\s+-\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+no$/);
+    assert.match(lines[2]!, /^Alice\s+never\s+-\s+.*\s+yes$/);
+  });
+  await t.step("remove deletes the user", async () => {
+    const run = await cli(["user", "remove", "bob", "--db", db]);
+    assert.equal(run.code, 0, run.stderr);
+    const list = await cli(["user", "list", "--db", db]);
+    assert.ok(!list.stdout.includes("bob"));
+  });
+});
+
+Deno.test("jim-server user add and passwd take effect on a running server at once", async () => {
+  await using srv = await startTestServer({ users: [{ login: "alice", password: "old-pw" }] });
+  const add = await cli(
+    ["user", "add", "dave", "--db", srv.dbPath, "--password-stdin", "--iterations", "4096"],
+    { stdin: "dave-pw\n" },
+  );
+  assert.equal(add.code, 0, add.stderr);
+  {
+    await using dave = await connectRaw(srv);
+    assert.equal((await dave.login("dave", "dave-pw")).response, 200);
+  }
+  const passwd = await cli(
+    ["user", "passwd", "alice", "--db", srv.dbPath, "--password-stdin", "--iterations", "4096"],
+    { stdin: "new-pw\n" },
+  );
+  assert.equal(passwd.code, 0, passwd.stderr);
+  await using alice = await connectRaw(srv);
+  assert.equal((await alice.login("alice", "old-pw")).response, 402);
+  assert.equal((await alice.login("alice", "new-pw")).response, 200);
+});
+
+Deno.test("jim-server serve prints its settings and stops gracefully on SIGTERM and SIGINT", async (t) => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/serve.db`;
+  const add = await cli([
+    "user",
+    "add",
+    "alice",
+    "--db",
+    db,
+    "--password-stdin",
+    "--iterations",
+    "4096",
+  ], {
+    stdin: "pw\n",
+  });
+  assert.equal(add.code, 0, add.stderr);
+
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    await t.step(signal, async () => {
+      await using server = new ServerProcess(
+        ["--port", "0", "serve", "--db", db, "--rate-limit", "0"],
+        { JIM_MAX_BACKLOG: "50" },
+      );
+      const port = await server.port();
+      const settings = await server.line(/^jim-server settings: /);
+      assert.match(settings.input!, /rateLimit=0 /);
+      assert.match(settings.input!, /maxBacklog=50 /);
+      assert.match(settings.input!, /legacy-auth=false/);
+      await using conn = await connectRaw({ host: "127.0.0.1", port });
+      assert.equal((await conn.login("alice", "pw")).response, 200);
+      await server.line(/ login #\d+ 127\.0\.0\.1:\d+ alice/);
+      server.child.kill(signal);
+      const frames = await conn.closedByServer(15_000);
+      assert.deepEqual(frames, [{ response: 503, error: "Server shutting down" }]);
+      const { code, stderr } = await server.finish();
+      assert.equal(code, 0, stderr);
+      await server.line(/ stop Server stopped/);
+    });
+  }
+  await t.step("the database was closed cleanly and history was written", async () => {
+    const run = await cli(["user", "list", "--db", db]);
+    assert.match(run.stdout, /^alice\s+\d{4}-.*127\.0\.0\.1/m);
+  });
+});
+
+Deno.test("jim-server serve logs JSON and fails with exit 1 on a busy port", async (t) => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/json.db`;
+  await using first = new ServerProcess(["--port", "0", "--db", db, "--log-format", "json"]);
+  const port = await first.port();
+  await t.step("every line is JSON", () => {
+    for (const line of first.lines) {
+      const record = JSON.parse(line);
+      assert.equal(typeof record.time, "string");
+      assert.equal(typeof record.level, "string");
+    }
+  });
+  await t.step("a second server on the same port exits 1", async () => {
+    const run = await cli(["--port", String(port), "--db", db]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^jim-server: Cannot listen on 127\.0\.0\.1:\d+: address in use/);
+  });
+  first.child.kill("SIGTERM");
+  assert.equal((await first.finish()).code, 0);
+});
