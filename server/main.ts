@@ -28,6 +28,7 @@ import { EVENT_TYPES, EventFeed, type ServerEvent, type ServerEventType } from "
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
 import { JimServer } from "./server.ts";
 import { Store, type UserRow } from "./store.ts";
+import { GUI_HELP, parseGuiPort, runGuiCommand } from "../ui/server/cli.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -65,7 +66,8 @@ interface FlagSpec {
   limit?: [keyof ServerLimits, number];
 }
 
-const SERVE = ["serve"];
+// `gui` runs the same server, so it takes every serve flag and variable.
+const SERVE = ["serve", "gui"];
 const PASSWORD_COMMANDS = ["user add", "user passwd"];
 
 /** Every flag. Each flag except help, version and password input has a JIM_* variable. */
@@ -223,6 +225,19 @@ export const FLAGS: Record<string, FlagSpec> = {
     commands: PASSWORD_COMMANDS,
     help: "Read the password from the first line of stdin",
   },
+  "gui-host": {
+    type: "string",
+    env: "JIM_GUI_HOST",
+    commands: ["gui"],
+    help: "Address of the admin GUI (default: 127.0.0.1; others are warned about)",
+  },
+  "gui-port": {
+    type: "string",
+    env: "JIM_GUI_PORT",
+    commands: ["gui"],
+    help: "Port of the admin GUI, 0 for any (default: 8080)",
+  },
+  "open": { type: "boolean", commands: ["gui"], help: "Open the admin GUI in a browser" },
 };
 
 type Values = Record<string, string | boolean | undefined>;
@@ -249,6 +264,19 @@ export const EXTRA_COMMANDS: Map<
   string,
   { help: string; run: (inv: Invocation, io: CliIo) => Promise<number> }
 > = new Map();
+
+EXTRA_COMMANDS.set("gui", {
+  help: GUI_HELP,
+  run: (inv, io) => {
+    expectArgs(inv, 0);
+    const guiPort = parseGuiPort(inv.values["gui-port"] as string | undefined);
+    if (typeof guiPort === "string") throw new UsageError(guiPort);
+    const guiHost = inv.values["gui-host"] as string | undefined;
+    if (guiHost === "") throw new UsageError("Invalid value for --gui-host: empty");
+    const flags = { guiHost, guiPort, open: inv.values.open === true };
+    return runGuiCommand(serveSettings(inv.values), flags, io);
+  },
+});
 
 /** Where the CLI writes; tests and embedders may replace it. */
 export interface CliIo {

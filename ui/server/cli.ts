@@ -1,0 +1,144 @@
+/**
+ * `jim-server gui`: the admin GUI with the JIM server in the same process. server/main.ts
+ * parses the flags (all of `serve`'s plus `--gui-host`, `--gui-port`, `--open`) and calls
+ * {@linkcode runGuiCommand}.
+ *
+ * @module
+ */
+import type { ServeSettings } from "../../server/main.ts";
+import { Store } from "../../server/mod.ts";
+import { isLoopbackHost } from "../access.ts";
+import { startAdminGui } from "./mod.ts";
+
+/** One-line help of the `gui` command, in server/main.ts's format. */
+export const GUI_HELP =
+  "gui                    Run the chat server with the admin GUI in a browser";
+
+/** The GUI's own flags. */
+export interface GuiFlags {
+  /** 127.0.0.1 by default. */
+  guiHost?: string;
+  /** 8080 by default. */
+  guiPort?: number;
+  /** Open the URL with xdg-open. */
+  open?: boolean;
+}
+
+/** Where the command prints. */
+export interface GuiIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/**
+ * Parses `--gui-port`. Returns a message for a bad value instead of throwing so the caller
+ * can raise its own usage error.
+ *
+ * @example
+ * ```ts
+ * parseGuiPort("8080"); // 8080
+ * parseGuiPort("x"); // "Invalid value for --gui-port: x (0 to 65535)"
+ * ```
+ */
+export function parseGuiPort(raw: string | undefined): number | string {
+  if (raw === undefined) return 8080;
+  const text = raw.trim();
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+    return `Invalid value for --gui-port: ${raw} (0 to 65535)`;
+  }
+  return Number(text);
+}
+
+/**
+ * Runs the admin GUI until SIGINT or SIGTERM (or `signal`). Returns the exit code.
+ *
+ * @example
+ * ```ts
+ * import { serveSettings } from "../../server/main.ts";
+ * await runGuiCommand(serveSettings({}), { guiPort: 8080 }, { out: console.log, err: console.error });
+ * ```
+ */
+export async function runGuiCommand(
+  settings: ServeSettings,
+  flags: GuiFlags,
+  io: GuiIo,
+  signal?: AbortSignal,
+): Promise<number> {
+  const guiHost = flags.guiHost ?? "127.0.0.1";
+  let tls: { cert: string; key: string } | undefined;
+  if (settings.tlsCert && settings.tlsKey) {
+    try {
+      tls = {
+        cert: await Deno.readTextFile(settings.tlsCert),
+        key: await Deno.readTextFile(settings.tlsKey),
+      };
+    } catch (error) {
+      throw new Error(`Cannot read TLS files: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+  let store: Store;
+  try {
+    store = Store.open(settings.db);
+  } catch (error) {
+    throw new Error(
+      `Cannot open database ${settings.db}: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  const onOuterAbort = () => stop.abort();
+  signal?.addEventListener("abort", onOuterAbort, { once: true });
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  try {
+    let gui;
+    try {
+      gui = await startAdminGui({
+        store,
+        jim: {
+          host: settings.host,
+          port: settings.port,
+          legacyAuth: settings.legacyAuth,
+          tls,
+          limits: settings.limits,
+        },
+        guiHost,
+        guiPort: flags.guiPort ?? 8080,
+        open: flags.open,
+        signal: stop.signal,
+        warn: (m) => io.err(m),
+      });
+    } catch (error) {
+      const reason = error instanceof Deno.errors.AddrInUse
+        ? "address in use"
+        : error instanceof Error
+        ? error.message
+        : String(error);
+      throw new Error(
+        `Cannot serve the admin GUI on ${guiHost}:${flags.guiPort ?? 8080}: ${reason}`,
+      );
+    }
+    const jim = gui.controller.status();
+    io.out(
+      jim.running
+        ? `JIM server listening on ${jim.host}:${jim.port} (database ${settings.db})`
+        : `JIM server stopped: ${jim.error ?? "not started"}; start it from the GUI`,
+    );
+    io.out(`Admin GUI: open ${gui.url}`);
+    if (!isLoopbackHost(guiHost)) io.err(`WARNING: keep this URL secret: it grants admin access`);
+    for (const s of signals) Deno.addSignalListener(s, onSignal);
+    await gui.finished;
+    await gui.close();
+    io.out("Admin GUI stopped");
+    return 0;
+  } finally {
+    signal?.removeEventListener("abort", onOuterAbort);
+    for (const s of signals) {
+      try {
+        Deno.removeSignalListener(s, onSignal);
+      } catch {
+        // Never added.
+      }
+    }
+    store.close();
+  }
+}

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { parseGuiPort } from "./cli.ts";
+
+const MAIN = new URL("../../server/main.ts", import.meta.url).pathname;
+
+Deno.test("parseGuiPort() accepts 0 to 65535 only", () => {
+  assert.equal(parseGuiPort(undefined), 8080);
+  assert.equal(parseGuiPort("0"), 0);
+  assert.equal(parseGuiPort("65535"), 65535);
+  for (const bad of ["", "x", "-1", "65536", "80.5", "1e3"]) {
+    assert.match(String(parseGuiPort(bad)), /Invalid value for --gui-port/, bad);
+  }
+});
+
+/** Reads lines from a child's stdout until one matches. */
+async function waitForLine(
+  reader: ReadableStreamDefaultReader<string>,
+  pattern: RegExp,
+  seen: string[],
+): Promise<RegExpExecArray> {
+  let buffer = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`Output ended without ${pattern}: ${seen.join("\n")}`);
+    buffer += value;
+    const lines = buffer.split("\n");
+    buffer = lines.pop() ?? "";
+    for (const line of lines) {
+      seen.push(line);
+      const m = pattern.exec(line);
+      if (m) return m;
+    }
+  }
+}
+
+Deno.test("jim-server gui prints a token URL, serves the GUI and stops on SIGTERM", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "jim-gui-cli-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "gui", "--gui-port", "0", "--port", "0", "--db", `${dir}/db.sqlite`],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const errText = (async () => {
+    let text = "";
+    while (true) {
+      const { value, done } = await stderr.read();
+      if (done) return text;
+      text += value;
+    }
+  })();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const seen: string[] = [];
+  try {
+    const jim = await waitForLine(reader, /^JIM server listening on 127\.0\.0\.1:(\d+)/, seen);
+    const url = (await waitForLine(
+      reader,
+      /^Admin GUI: open (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/,
+      seen,
+    ))[1]!;
+    const login = await fetch(url, { redirect: "manual" });
+    await login.body?.cancel();
+    assert.equal(login.status, 303);
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
+    const state = await (await fetch(new URL("/api/state", url), { headers: { cookie } })).json();
+    assert.equal(state.server.running, true);
+    assert.equal(state.server.port, Number(jim[1]));
+    child.kill("SIGTERM");
+    await waitForLine(reader, /^Admin GUI stopped$/, seen);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  } finally {
+    await reader.cancel();
+  }
+  const status = await child.status;
+  assert.equal(status.code, 0, await errText);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("jim-server gui rejects a bad --gui-port with exit code 2", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "gui", "--gui-port", "99999"],
+    stdin: "null",
+  }).output();
+  assert.equal(out.code, 2);
+  assert.match(new TextDecoder().decode(out.stderr), /Invalid value for --gui-port: 99999/);
+});
