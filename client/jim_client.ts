@@ -195,6 +195,7 @@ export class JimClient extends EventTarget {
   #state: "new" | "connecting" | "open" | "closed" = "new";
   #closeError: ConnectionError | undefined;
   #closing: Promise<void> | undefined;
+  #quitting = false;
   #queues = new Set<BoundedQueue<IncomingMessage>>();
   readonly #closed: PromiseWithResolvers<void> = Promise.withResolvers();
 
@@ -549,6 +550,7 @@ export class JimClient extends EventTarget {
    */
   async quit(): Promise<void> {
     if (this.#state === "open") {
+      this.#quitting = true;
       try {
         // The server answers 200 and closes; waiting for it lets the goodbye arrive.
         await this.#request({ action: "quit", time: now() });
@@ -708,7 +710,8 @@ export class JimClient extends EventTarget {
         const n = await conn.read(buffer);
         if (n === null) {
           this.#decoder.finish();
-          this.#teardown(new ConnectionError("Connection lost: server closed the connection"));
+          if (this.#quitting) this.#teardown(undefined, "Connection closed: quit");
+          else this.#teardown(new ConnectionError("Connection lost: server closed the connection"));
           return;
         }
         for (const frame of this.#decoder.push(buffer.subarray(0, n))) this.#onFrame(frame);

@@ -1,0 +1,248 @@
+/**
+ * jim-client: the console client. Interactive chat by default; `send` and `history` for
+ * scripts. Run `deno task client --help`.
+ *
+ * @module
+ */
+import denoConfig from "../deno.json" with { type: "json" };
+import { ChatSession } from "./chat_session.ts";
+import { History, historyPath } from "./history.ts";
+import { defaultDataDir } from "./history.ts";
+import { type CliConfig, COMMAND_NAMES, parseCli, usage, UsageError } from "./_cli_args.ts";
+import { runConsole } from "./_console.ts";
+import { formatMessage } from "./_format.ts";
+import {
+  InputText,
+  LineEditor,
+  Painter,
+  PlainLineReader,
+  readHiddenLine,
+  Screen,
+  useColor,
+} from "./_terminal.ts";
+
+/** The program's version, from deno.json. */
+export const VERSION: string = denoConfig.version;
+
+/** What a subcommand gets. */
+export interface CommandContext {
+  config: CliConfig;
+  env: Record<string, string | undefined>;
+  /** Standard output, TTY-aware. */
+  out: Screen;
+  /** Standard error. */
+  err: Screen;
+  /** Styles for stdout. */
+  paint: Painter;
+  /** Styles for stderr. */
+  errPaint: Painter;
+  /** Standard input as text, shared by the password prompt and the command reader. */
+  input: InputText;
+  stdinIsTerminal: boolean;
+}
+
+/** A subcommand: returns the exit code. */
+export type Command = (context: CommandContext) => Promise<number>;
+
+/** Thrown to end with an exit code after a message was printed. */
+class Exit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+    this.name = "Exit";
+  }
+}
+
+async function password(context: CommandContext): Promise<string> {
+  const { config, env, input, err } = context;
+  if (config.passwordStdin) {
+    const line = await new PlainLineReader(input).readLine();
+    if (line === null || line === "") throw new UsageError("No password on stdin");
+    return line;
+  }
+  if (env.JIM_PASSWORD) return env.JIM_PASSWORD;
+  if (!context.stdinIsTerminal) {
+    throw new UsageError(
+      "No password: set JIM_PASSWORD, pass --password-stdin, or run on a terminal",
+    );
+  }
+  const entered = await readHiddenLine(
+    err,
+    input,
+    `Password for ${config.user}@${config.host}:${config.port}: `,
+  );
+  if (entered === null) throw new Exit(130);
+  return entered;
+}
+
+async function openSession(
+  context: CommandContext,
+  onSession?: (session: ChatSession) => void,
+): Promise<ChatSession> {
+  const { config } = context;
+  if (!config.user) throw new UsageError("Missing --user NAME (or JIM_USER)");
+  let caCert: string | undefined;
+  if (config.ca) {
+    try {
+      caCert = await Deno.readTextFile(config.ca);
+    } catch (cause) {
+      throw new UsageError(`Cannot read --ca ${config.ca}: ${(cause as Error).message}`);
+    }
+  }
+  const secret = await password(context);
+  const session = new ChatSession({
+    host: config.host,
+    port: config.port,
+    tls: config.tls || caCert !== undefined,
+    ...(caCert ? { caCert } : {}),
+    user: config.user,
+    password: secret,
+    allowLegacy: config.legacyAuth,
+    ...(config.dataDir ? { dataDir: config.dataDir } : {}),
+  });
+  onSession?.(session);
+  await session.open();
+  return session;
+}
+
+async function chat(context: CommandContext): Promise<number> {
+  const { out, paint } = context;
+  const session = await openSession(context, (s) => {
+    s.addEventListener("service", (e) => {
+      if (e.detail.text.startsWith("Answered a probe")) return;
+      const line = `* ${e.detail.text}`;
+      out.print(e.detail.level === "error" ? paint.red(line) : paint.dim(line));
+    });
+  });
+  await using _ = session;
+  let source;
+  if (context.stdinIsTerminal && context.out.tty && !context.config.passwordStdin) {
+    Deno.stdin.setRaw(true);
+    source = new LineEditor(out, context.input);
+  } else {
+    source = new PlainLineReader(context.input);
+  }
+  try {
+    return await runConsole(session, source, out, paint);
+  } finally {
+    if (source instanceof LineEditor) Deno.stdin.setRaw(false);
+  }
+}
+
+async function send(context: CommandContext): Promise<number> {
+  const { config, out, err, errPaint } = context;
+  const to = config.to!;
+  const text = config.args.join(" ");
+  await using session = await openSession(context);
+  const record = await session.send(to, text);
+  await session.quit();
+  if (record.status === "delivered") {
+    await out.print(`Delivered to ${to} (#${record.id})`);
+    return 0;
+  }
+  await err.print(errPaint.red(`jim-client: Not delivered to ${to}: ${record.error}`));
+  return 1;
+}
+
+async function history(context: CommandContext): Promise<number> {
+  const { config, out, paint } = context;
+  if (!config.user) throw new UsageError("Missing --user NAME (or JIM_USER)");
+  const contact = config.args[0]!;
+  const dataDir = config.dataDir ?? defaultDataDir(context.env);
+  const path = historyPath(dataDir, config.user, config.host, config.port);
+  let records: ReturnType<History["messages"]> = [];
+  let exists = true;
+  try {
+    Deno.statSync(path);
+  } catch {
+    exists = false; // Nothing stored yet; do not create a database just to read it.
+  }
+  if (exists) {
+    using store = History.open({ path });
+    records = store.messages(contact, { limit: config.limit ?? 50 });
+  }
+  if (config.json) {
+    await out.print(JSON.stringify(records, null, 2));
+  } else if (records.length === 0) {
+    await out.print(`No messages with ${contact}`);
+  } else {
+    const lines = records.map((r) => formatMessage(r, config.user!, paint, { date: true }));
+    await out.print(lines.join("\n"));
+  }
+  return 0;
+}
+
+/**
+ * The subcommands. The client GUI adds its `gui` entry here (deno task client:gui runs
+ * `client/main.ts gui`).
+ */
+export const COMMANDS: Record<string, Command> = { chat, send, history };
+
+/**
+ * Runs jim-client with `argv` and returns the exit code: 0 ok, 1 failure, 2 usage.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./main.ts";
+ * Deno.exit(await main(["history", "bob", "--user", "alice", "--json"]));
+ * ```
+ */
+export async function main(
+  argv: readonly string[],
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Promise<number> {
+  const stdoutTty = Deno.stdout.isTerminal();
+  const stderrTty = Deno.stderr.isTerminal();
+  const stdinIsTerminal = Deno.stdin.isTerminal();
+  const out = new Screen(Deno.stdout, stdoutTty);
+  const err = new Screen(Deno.stderr, stderrTty);
+  const paint = new Painter(useColor(stdoutTty, env));
+  const errPaint = new Painter(useColor(stderrTty, env));
+  const names = Object.keys(COMMANDS);
+  let config: CliConfig;
+  try {
+    config = parseCli(argv, env, names.length ? names : COMMAND_NAMES);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    await err.print(errPaint.red(`jim-client: ${error.message}`));
+    await err.print("Try 'jim-client --help'.");
+    return 2;
+  }
+  if (config.help) {
+    await out.write(usage(names));
+    return 0;
+  }
+  if (config.version) {
+    await out.print(`jim-client ${VERSION}`);
+    return 0;
+  }
+  const context: CommandContext = {
+    config,
+    env,
+    out,
+    err,
+    paint,
+    errPaint,
+    input: new InputText(Deno.stdin),
+    stdinIsTerminal,
+  };
+  try {
+    return await COMMANDS[config.command]!(context);
+  } catch (error) {
+    if (error instanceof Exit) return error.code;
+    if (error instanceof UsageError) {
+      await err.print(errPaint.red(`jim-client: ${error.message}`));
+      return 2;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    await out.flush();
+    await err.print(errPaint.red(`jim-client: ${message}`));
+    return 1;
+  } finally {
+    await out.flush();
+    await err.flush();
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

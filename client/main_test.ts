@@ -1,0 +1,194 @@
+/** The console client driven through piped stdin/stdout against the real server. */
+import { startTestServer } from "../server/testing.ts";
+import { assert, waitFor } from "./_assert.ts";
+import { ClientProcess, runClient } from "./_spawn.ts";
+import { JimClient } from "./jim_client.ts";
+import type { MessageRecord } from "./history.ts";
+
+const USERS = [
+  { login: "alice", password: "alice-pw" },
+  { login: "bob", password: "bob-pw" },
+];
+
+async function tempDir(): Promise<string & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "jim-cli-test-" });
+  return Object.assign(path, {
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true });
+    },
+  }) as string & AsyncDisposable;
+}
+
+Deno.test("jim-client: two console clients chat, with the offline error shown", async () => {
+  await using srv = await startTestServer({ users: USERS });
+  await using dir = await tempDir();
+  const env = { JIM_PORT: String(srv.port), JIM_DATA_DIR: String(dir) };
+
+  await using alice = new ClientProcess(["--user", "alice"], { ...env, JIM_PASSWORD: "alice-pw" });
+  await alice.waitFor("* Logged in as alice (SCRAM-SHA-256)");
+  await alice.line("/msg bob are you there?");
+  await alice.waitFor(
+    "! Not delivered to bob: Client not online: bob (kept as #1; /retry 1)",
+  );
+
+  // Bob gives his password on stdin's first line and puts global flags after nothing at all.
+  await using bob = new ClientProcess(["--password-stdin"], { ...env, JIM_USER: "bob" });
+  await bob.line("bob-pw");
+  await bob.waitFor("* Logged in as bob");
+  await alice.line("/retry 1");
+  await alice.waitFor(/\] alice → bob: are you there\?\n/);
+  await bob.waitFor(/\] alice: are you there\?\n/);
+  await bob.waitFor("* New contact from an incoming message: alice");
+
+  await bob.line("/chat alice");
+  await bob.waitFor("* Chatting with alice: plain lines go to alice");
+  await bob.line("yes, Привет!");
+  await alice.waitFor(/\] bob: yes, Привет!\n/);
+  await bob.line("/contacts");
+  await bob.waitFor("Contacts (1):\n  ● alice (online)");
+  await alice.line("/users");
+  await alice.waitFor("Users (2): alice, bob");
+  await alice.line("/frobnicate");
+  await alice.waitFor("! Unknown command: /frobnicate (try /help)");
+  await alice.line("plain text with no chat open");
+  await alice.waitFor("! No chat open: /chat NAME first, or /msg NAME text");
+  await alice.line("/history bob 5");
+  await alice.waitFor(/alice → bob: are you there\?\n.*\] bob: yes, Привет!\n/);
+  await alice.line("/help");
+  await alice.waitFor("/history NAME [N]");
+  await alice.line("/quit");
+  assert.equal(await alice.exit(), 0);
+  // End of input quits as well.
+  assert.equal(await bob.exit(), 0);
+  assert.equal(alice.stderr, "");
+  assert.ok(!alice.stdout.includes("alice-pw") && !bob.stdout.includes("bob-pw"));
+
+  const history = await runClient(["history", "bob", "--json"], { ...env, JIM_USER: "alice" });
+  assert.equal(history.code, 0, history.stderr);
+  const records = JSON.parse(history.stdout) as MessageRecord[];
+  assert.deepEqual(records.map((r) => [r.direction, r.text, r.status]), [
+    ["out", "are you there?", "delivered"],
+    ["in", "yes, Привет!", "delivered"],
+  ]);
+});
+
+Deno.test("jim-client send: exit 0 when delivered, 1 with the server's error", async () => {
+  await using srv = await startTestServer({ users: USERS });
+  await using dir = await tempDir();
+  const env = { JIM_DATA_DIR: String(dir), JIM_PASSWORD: "alice-pw" };
+  const port = String(srv.port);
+
+  const offline = await runClient(["send", "--to", "bob", "hello", "-u", "alice", "-p", port], env);
+  assert.equal(offline.code, 1);
+  assert.equal(offline.stderr, "jim-client: Not delivered to bob: Client not online: bob\n");
+
+  await using bob = await JimClient.connect({ port: srv.port });
+  await bob.login("bob", "bob-pw");
+  const inbox = bob.messages();
+  // Global flags before the subcommand this time, text in several words.
+  const sent = await runClient(
+    ["--user", "alice", "--port", port, "send", "--to", "bob", "hi", "there"],
+    env,
+  );
+  assert.equal(sent.code, 0, sent.stderr);
+  assert.equal(sent.stdout, "Delivered to bob (#2)\n");
+  const got = await inbox.next();
+  assert.deepEqual([got.value?.from, got.value?.text], ["alice", "hi there"]);
+
+  const unknown = await runClient(["send", "--to", "nobody", "x", "-u", "alice", "-p", port], env);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /No such client: nobody/);
+
+  const denied = await runClient(["send", "--to", "bob", "x", "-u", "alice", "-p", port], {
+    ...env,
+    JIM_PASSWORD: "wrong",
+  });
+  assert.equal(denied.code, 1);
+  assert.equal(denied.stderr, "jim-client: Access denied\n");
+
+  const text = await runClient(["history", "bob", "-u", "alice", "-p", port, "--limit", "1"], env);
+  assert.equal(text.code, 0);
+  assert.match(text.stdout, /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] alice → bob: hi there\n$/);
+  const all = await runClient(["-u", "alice", "history", "bob", "-p", port], env);
+  assert.match(all.stdout, /alice → bob: hello \[not delivered: Client not online: bob; #1\]/);
+});
+
+Deno.test("jim-client reports usage errors with exit 2 and changes nothing", async (t) => {
+  await using dir = await tempDir();
+  const env = { JIM_DATA_DIR: String(dir) };
+  const cases: [string, string[], Record<string, string>, string][] = [
+    ["unknown flag", ["--bogus"], {}, "Unknown option '--bogus'"],
+    ["unknown command", ["frob"], {}, "Unknown command: frob"],
+    ["send without --to", ["send", "hi", "-u", "alice"], {}, "Missing --to"],
+    ["send without text", ["send", "--to", "bob", "-u", "alice"], {}, "Missing message text"],
+    ["--to outside send", ["--to", "bob", "-u", "alice"], {}, '--to belongs to "send"'],
+    ["bad port flag", ["-p", "99999", "-u", "alice"], {}, "Invalid --port"],
+    ["bad port variable", ["-u", "alice"], { JIM_PORT: "http" }, "Invalid JIM_PORT"],
+    ["bad boolean variable", ["-u", "alice"], { JIM_TLS: "maybe" }, "Invalid JIM_TLS"],
+    ["bad user", ["-u", "a b"], {}, "Invalid user"],
+    ["no user", [], {}, "Missing --user NAME (or JIM_USER)"],
+    ["no password", ["-u", "alice"], {}, "No password: set JIM_PASSWORD"],
+    ["history without name", ["history", "-u", "alice"], {}, "Expected one contact"],
+    ["bad limit", ["history", "bob", "-u", "alice", "-n", "0"], {}, "Invalid --limit"],
+  ];
+  for (const [name, args, extra, message] of cases) {
+    await t.step(name, async () => {
+      const result = await runClient(args, { ...env, ...extra });
+      assert.equal(result.code, 2, `${result.stdout}${result.stderr}`);
+      assert.ok(result.stderr.includes(message), result.stderr);
+      assert.equal(result.stdout, "");
+    });
+  }
+  assert.deepEqual([...Deno.readDirSync(String(dir))], [], "no files were created");
+
+  await t.step("--help and --version exit 0", async () => {
+    const help = await runClient(["--help"], env);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /jim-client send --to NAME "text"/);
+    assert.match(help.stdout, /JIM_LEGACY_AUTH/);
+    const version = await runClient(["-V"], env);
+    assert.match(version.stdout, /^jim-client \d+\.\d+\.\d+\n$/);
+  });
+
+  await t.step("history with nothing stored prints so and creates nothing", async () => {
+    const result = await runClient(["history", "bob", "-u", "alice"], env);
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, "No messages with bob\n");
+    const json = await runClient(["history", "bob", "-u", "alice", "--json"], env);
+    assert.equal(json.stdout, "[]\n");
+    assert.deepEqual([...Deno.readDirSync(String(dir))], []);
+  });
+});
+
+Deno.test("jim-client exits 1 with a clear line when it cannot connect or loses the server", async () => {
+  await using dir = await tempDir();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = String((listener.addr as Deno.NetAddr).port);
+  listener.close();
+  const refused = await runClient(["-u", "alice", "-p", closedPort], {
+    JIM_DATA_DIR: String(dir),
+    JIM_PASSWORD: "x",
+  });
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stderr,
+    new RegExp(`^jim-client: Cannot connect to 127.0.0.1:${closedPort}: `),
+  );
+
+  const srv = await startTestServer({ users: USERS });
+  try {
+    await using alice = new ClientProcess(["-u", "alice", "-p", String(srv.port)], {
+      JIM_DATA_DIR: String(dir),
+      JIM_PASSWORD: "alice-pw",
+    });
+    await alice.waitFor("* Logged in as alice");
+    await srv.server.close();
+    await alice.waitFor("* Disconnected: Connection lost: server closed the connection");
+    let code: number | undefined;
+    alice.child.status.then((s) => code = s.code);
+    await waitFor(() => code !== undefined, "the client to exit on its own");
+    assert.equal(code, 1);
+  } finally {
+    await srv[Symbol.asyncDispose]();
+  }
+});
