@@ -1,0 +1,190 @@
+/**
+ * The console client on a real terminal: a tmux session (Debian's tmux) runs it, keys are
+ * sent with send-keys and the screen is read with capture-pane, polled until a deadline.
+ */
+import { startTestServer } from "../server/testing.ts";
+import { assert } from "./_assert.ts";
+import { type IncomingMessage, JimClient } from "./jim_client.ts";
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+const TMUX = "/usr/bin/tmux";
+const hasTmux = (() => {
+  try {
+    return Deno.statSync(TMUX).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+const USERS = [
+  { login: "alice", password: "alice-pw" },
+  { login: "bob", password: "bob-pw" },
+];
+
+/** One private tmux server with one 100x30 window running a command. */
+class Tmux implements AsyncDisposable {
+  readonly socket = `jim-tty-test-${crypto.randomUUID().slice(0, 8)}`;
+
+  async run(...args: string[]): Promise<string> {
+    const out = await new Deno.Command(TMUX, {
+      args: ["-L", this.socket, "-f", "/dev/null", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    if (!out.success) {
+      throw new Error(`tmux ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+    return text;
+  }
+
+  async start(env: Record<string, string>, args: string[]): Promise<void> {
+    const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    const command = [
+      "env",
+      ...vars,
+      Deno.execPath(),
+      "run",
+      "-A",
+      MAIN,
+      ...args,
+    ].map((part) => `'${part.replaceAll("'", `'\\''`)}'`).join(" ");
+    // Keep the pane after the client exits so its last words and exit code can be read.
+    await this.run(
+      "new-session",
+      "-d",
+      "-s",
+      "t",
+      "-x",
+      "100",
+      "-y",
+      "30",
+      `${command}; echo "[exited $?]"; sleep 600`,
+    );
+  }
+
+  /** The visible screen; with `escapes`, including color codes. */
+  screen(escapes = false): Promise<string> {
+    return this.run("capture-pane", "-p", ...(escapes ? ["-e"] : []), "-t", "t");
+  }
+
+  async type(text: string): Promise<void> {
+    await this.run("send-keys", "-t", "t", "-l", text);
+  }
+
+  async keys(...keys: string[]): Promise<void> {
+    await this.run("send-keys", "-t", "t", ...keys);
+  }
+
+  /** Polls the screen until `check` holds; fails with the screen after `timeout` ms. */
+  async waitFor(check: (screen: string) => boolean, what: string, timeout = 15_000) {
+    const deadline = Date.now() + timeout;
+    let screen = "";
+    while (Date.now() < deadline) {
+      screen = await this.screen();
+      if (check(screen)) return screen;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`Timed out waiting for ${what}; screen:\n${screen}`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.run("kill-server").catch(() => {});
+  }
+}
+
+/** Lines of the screen without trailing blanks. */
+function lines(screen: string): string[] {
+  const all = screen.split("\n").map((l) => l.trimEnd());
+  while (all.length > 0 && all.at(-1) === "") all.pop();
+  return all;
+}
+
+Deno.test({
+  name: "jim-client on a TTY: the password is not echoed",
+  ignore: !hasTmux,
+  async fn() {
+    await using srv = await startTestServer({ users: USERS });
+    const dataDir = await Deno.makeTempDir({ prefix: "jim-tty-test-" });
+    try {
+      await using tmux = new Tmux();
+      await tmux.start({ JIM_DATA_DIR: dataDir, TERM: "xterm-256color" }, [
+        "--user",
+        "alice",
+        "--port",
+        String(srv.port),
+      ]);
+      await tmux.waitFor((s) => s.includes(`Password for alice@127.0.0.1:${srv.port}:`), "prompt");
+      await tmux.type("alice-pw");
+      await tmux.keys("Enter");
+      // The prompt on the last line means the login output is complete.
+      const screen = await tmux.waitFor(
+        (s) => s.includes("Logged in as alice") && lines(s).at(-1) === ">",
+        "login and the prompt",
+      );
+      assert.ok(!screen.includes("alice-pw"), `password echoed:\n${screen}`);
+      assert.ok((await tmux.screen(true)).includes("\x1b["), "expected color on a TTY");
+      await tmux.type("/quit");
+      await tmux.keys("Enter");
+      await tmux.waitFor((s) => s.includes("[exited 0]"), "exit 0");
+    } finally {
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "jim-client on a TTY: an incoming message does not garble the line being typed",
+  ignore: !hasTmux,
+  async fn() {
+    await using srv = await startTestServer({ users: USERS });
+    const dataDir = await Deno.makeTempDir({ prefix: "jim-tty-test-" });
+    try {
+      await using tmux = new Tmux();
+      await tmux.start({
+        JIM_DATA_DIR: dataDir,
+        JIM_PASSWORD: "alice-pw",
+        NO_COLOR: "1",
+        TERM: "xterm-256color",
+      }, ["chat", "-u", "alice", "-p", String(srv.port)]);
+      await tmux.waitFor((s) => lines(s).at(-1) === ">", "login and the prompt");
+      await using bob = await JimClient.connect({ port: srv.port });
+      await bob.login("bob", "bob-pw");
+      const inbox: IncomingMessage[] = [];
+      bob.addEventListener("message", (e) => inbox.push(e.detail));
+
+      await tmux.type("/chat bob");
+      await tmux.keys("Enter");
+      await tmux.waitFor((s) => lines(s).at(-1) === "bob>", "the chat prompt");
+      await tmux.type("hello wor");
+      await tmux.waitFor((s) => lines(s).at(-1) === "bob> hello wor", "the typed text");
+
+      await bob.send("alice", "ping while you type");
+      const screen = await tmux.waitFor(
+        (s) => s.includes("bob: ping while you type"),
+        "the incoming message",
+      );
+      const shown = lines(screen);
+      assert.match(shown.at(-2)!, /^\[\d\d:\d\d:\d\d\] bob: ping while you type$/);
+      assert.equal(shown.at(-1), "bob> hello wor", `input line garbled:\n${screen}`);
+      assert.ok(!(await tmux.screen(true)).includes("\x1b[1m"), "NO_COLOR must turn color off");
+
+      // Editing still works on the redrawn line: finish the word, fix a typo, send.
+      await tmux.type("ld");
+      await tmux.keys("Left", "Left", "BSpace");
+      await tmux.type("R");
+      await tmux.keys("End", "Enter");
+      await tmux.waitFor((s) => s.includes("alice → bob: hello woRld"), "the sent line");
+      const deadline = Date.now() + 10_000;
+      while (inbox.length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.deepEqual(inbox.map((m) => m.text), ["hello woRld"]);
+
+      await tmux.keys("C-d");
+      await tmux.waitFor((s) => s.includes("[exited 0]"), "exit on Ctrl-D");
+    } finally {
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
+});
