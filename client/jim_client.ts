@@ -59,6 +59,17 @@ export interface IncomingMessage {
   time: number;
 }
 
+/**
+ * Incoming messages as an async iterator over a bounded queue. `missed` counts messages
+ * dropped because the consumer fell behind; `return()` (or leaving a for-await loop)
+ * unsubscribes.
+ */
+export interface MessageStream extends AsyncIterableIterator<IncomingMessage> {
+  readonly missed: number;
+  /** Messages waiting to be taken. */
+  readonly size: number;
+}
+
 /** One entry of the contact list. */
 export interface Contact {
   login: string;
@@ -528,7 +539,7 @@ export class JimClient extends EventTarget {
    * for await (const m of client.messages()) console.log(m.from, m.text);
    * ```
    */
-  messages(options: { bufferSize?: number } = {}): BoundedQueue<IncomingMessage> {
+  messages(options: { bufferSize?: number } = {}): MessageStream {
     const queue: BoundedQueue<IncomingMessage> = new BoundedQueue(
       options.bufferSize ?? 256,
       () => this.#queues.delete(queue),

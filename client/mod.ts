@@ -31,6 +31,7 @@ export {
   type JimClientOptions,
   type LoginOptions,
   type LoginResult,
+  type MessageStream,
 } from "./jim_client.ts";
 export {
   defaultDataDir,
