@@ -149,6 +149,7 @@ Deno.test("formatMessage() neutralises terminal control characters from the wire
     "alice",
     new Painter(false),
   );
+  // deno-lint-ignore no-control-regex
   assert.ok(!/[\x00-\x08\x0b-\x1f\x7f-\x9f]/.test(line), JSON.stringify(line));
   assert.match(line, /eve: hi\uFFFD\[2J\uFFFD\]0;owned\uFFFD\uFFFD1m$/);
 });
