@@ -130,6 +130,54 @@ Deno.test({
       await log.getByText(/Disconnected: Client5/).first().waitFor();
     });
 
+    await t.step("each GUI action is logged once, by the server", async () => {
+      assert.equal(await log.getByText("Client added: Client5").count(), 1);
+      assert.equal(await log.getByText("Client added: Client6").count(), 1);
+    });
+
+    await t.step("resets a password after confirmation; the new one logs in", async () => {
+      await page.getByRole("button", { name: "Reset password of Client5" }).click();
+      const dialog = page.getByRole("dialog", { name: "Reset the password of Client5?" });
+      await dialog.waitFor();
+      await dialog.getByRole("button", { name: "Set password" }).click();
+      await dialog.getByText("Password is required").waitFor();
+      await dialog.getByLabel("New password").fill("NewPassword5");
+      await dialog.getByRole("button", { name: "Set password" }).click();
+      await dialog.waitFor({ state: "hidden" });
+      await log.getByText("Password reset: Client5").waitFor();
+      const port = gui.controller.status().port;
+      await using client = await JimClient.connect({ host: "127.0.0.1", port });
+      await client.login("Client5", "NewPassword5");
+      await client.close();
+    });
+
+    await t.step("Service info stops following when scrolled up", async () => {
+      const box = page.locator(".log-lines");
+      await box.evaluate((el) => (el.scrollTop = 0));
+      await page.locator('.log-lines[data-follow="no"]').waitFor();
+      await gui.controller.addClient({ login: "Client7", password: "Password7" });
+      await log.getByText("Client added: Client7").waitFor();
+      assert.equal(await box.evaluate((el) => el.scrollTop), 0, "stays where the user is");
+      await page.getByRole("button", { name: "Jump to latest" }).click();
+      await page.locator('.log-lines[data-follow="yes"]').waitFor();
+      const gap = await box.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+      assert.ok(gap < 8, `at the bottom again (gap ${gap})`);
+    });
+
+    await t.step("the page reconnects after a drop and catches up", async () => {
+      // Hold reconnections off while events happen, so the page must catch up afterwards.
+      await page.route("**/api/events**", (route) => route.abort());
+      gui.live.disconnectAll();
+      await page.locator('.live-status[data-status="reconnecting"]').waitFor();
+      await gui.controller.addClient({ login: "Client8", password: "Password8" });
+      await page.unroute("**/api/events**");
+      await page.locator('.live-status[data-status="open"]').waitFor();
+      await row("Client8").waitFor();
+      await log.getByText("Client added: Client8").waitFor();
+      assert.equal(await log.getByText("Client added: Client8").count(), 1);
+      assert.equal(await log.getByText("Client added: Client5").count(), 1, "no replays");
+    });
+
     await t.step("removes a client after confirmation", async () => {
       await page.getByRole("button", { name: "Remove Client6" }).click();
       const dialog = page.getByRole("dialog", { name: "Remove client Client6?" });

@@ -120,6 +120,7 @@ export function hostGuard(options: LocalOriginOptions = {}): MiddlewareHandler {
 }
 
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
 /**
  * Rejects state-changing requests (POST, PUT, PATCH, DELETE) whose Origin header is not the
@@ -294,7 +295,8 @@ export const CONTENT_SECURITY_POLICY = [
 ].join("; ");
 
 /**
- * Limits request bodies to `maxSize` bytes (16 KiB by default); larger ones get 413 JSON.
+ * Limits POST, PUT and PATCH bodies to `maxSize` bytes (16 KiB by default); larger ones get
+ * 413 JSON. Handlers of other methods must not read bodies.
  *
  * @example
  * ```ts
@@ -309,6 +311,9 @@ export function jsonBodyLimit(maxSize: number = DEFAULT_BODY_LIMIT): MiddlewareH
     onError: (c) => c.json({ error: `Request body too large: limit is ${maxSize} bytes` }, 413),
   });
   return async function jsonBodyLimit(c, next) {
+    // Only POST, PUT and PATCH handlers read bodies. Skipping the rest also spares
+    // bodyLimit's copy of a body-less DELETE, which would tie the copy to the request signal.
+    if (!BODY_METHODS.has(c.req.method.toUpperCase())) return await next();
     return await inner(c, next);
   };
 }

@@ -207,7 +207,7 @@ Deno.test("jsonBodyLimit() answers 413 JSON past the limit", async (t) => {
         controller.close();
       },
     });
-    const res = await app.request("/", { method: "POST", body, headers: {} });
+    const res = await app.request("/", { method: "POST", body });
     assert.equal(res.status, 413);
     await res.body?.cancel();
   });

@@ -41,6 +41,8 @@ export class LiveClient {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryMs = 500;
   #closed = false;
+  /** Id of the last data event, so a new EventSource can resume where the old one stopped. */
+  #lastEventId = "";
 
   constructor(url: string, handlers: LiveHandlers) {
     this.#url = url;
@@ -60,13 +62,19 @@ export class LiveClient {
   }
 
   #open(): void {
-    const source = new EventSource(this.#url);
+    const url = this.#lastEventId
+      ? `${this.#url}${this.#url.includes("?") ? "&" : "?"}lastEventId=${
+        encodeURIComponent(this.#lastEventId)
+      }`
+      : this.#url;
+    const source = new EventSource(url);
     this.#source = source;
     source.onopen = () => {
       this.#retryMs = 500;
       this.#setStatus("open");
     };
     source.onmessage = (ev: MessageEvent<string>) => {
+      if (ev.lastEventId) this.#lastEventId = ev.lastEventId;
       const parsed = parse(ev.data) as { topic?: unknown; data?: unknown } | undefined;
       if (parsed && typeof parsed.topic === "string") {
         this.#handlers.onEvent(parsed.topic, parsed.data);

@@ -34,6 +34,8 @@ export interface LiveHubOptions {
   queueSize?: number;
   /** Milliseconds between keepalive comments (15,000 by default). */
   keepaliveMs?: number;
+  /** Reconnection delay the browser is told to use, in ms (1,000 by default). */
+  retryMs?: number;
 }
 
 type Wake = "event" | "closed";
@@ -97,6 +99,7 @@ export class LiveHub<T = unknown> {
   readonly #capacity: number;
   readonly #queueSize: number;
   readonly #keepaliveMs: number;
+  readonly #retryMs: number;
   readonly #epoch: string;
   readonly #buffer: LiveEvent<T>[] = [];
   readonly #streams = new Set<StreamQueue<T>>();
@@ -107,6 +110,7 @@ export class LiveHub<T = unknown> {
     this.#capacity = Math.max(1, options.capacity ?? 500);
     this.#queueSize = Math.max(1, options.queueSize ?? 256);
     this.#keepaliveMs = Math.max(1, options.keepaliveMs ?? 15_000);
+    this.#retryMs = Math.max(1, Math.trunc(options.retryMs ?? 1_000));
     // A new epoch per hub tells a browser reconnecting to a restarted GUI that its ids are void.
     this.#epoch = Date.now().toString(36) + crypto.getRandomValues(new Uint8Array(2)).join("");
   }
@@ -148,13 +152,14 @@ export class LiveHub<T = unknown> {
   }
 
   /**
-   * Answers an SSE request. Honors `Last-Event-ID` for catch-up and ends when the client goes
+   * Answers an SSE request. Honors `Last-Event-ID` (or a `lastEventId` query parameter, for a
+   * client that had to open a new EventSource) for catch-up, and ends when the client goes
    * away or the hub closes.
    */
   stream(c: Context): Response {
     const queue = new StreamQueue<T>(this.#queueSize);
     if (this.#closed) queue.close();
-    const lastEventId = c.req.header("last-event-id");
+    const lastEventId = c.req.header("last-event-id") || c.req.query("lastEventId");
     const catchUp = lastEventId ? this.#since(lastEventId) : null;
     const backlog = catchUp ?? [...this.#buffer];
     const opening = catchUp !== null
@@ -167,6 +172,7 @@ export class LiveHub<T = unknown> {
     return streamSSE(c, async (sse) => {
       sse.onAbort(() => queue.close());
       try {
+        await sse.write(`retry: ${this.#retryMs}\n\n`);
         if (opening) await sse.writeSSE(opening);
         for (const event of backlog) await sse.writeSSE(this.#frame(event));
         while (!sse.aborted) {
@@ -196,6 +202,14 @@ export class LiveHub<T = unknown> {
 
   #frame(event: LiveEvent<T>) {
     return { id: event.id, data: JSON.stringify({ topic: event.topic, data: event.data }) };
+  }
+
+  /**
+   * Ends the open streams but stays open: browsers reconnect and catch up from their last
+   * event id. Useful after revoking a session, and to test reconnection.
+   */
+  disconnectAll(): void {
+    for (const q of this.#streams) q.close();
   }
 
   /** Ends every stream; later publishes are ignored. Idempotent. */

@@ -9,6 +9,9 @@ interface SseFrame {
   comment?: string;
 }
 
+/** The reconnection delay the last stream announced. */
+let announcedRetry: number | undefined;
+
 /** Reads SSE frames from a response body, one blank-line-terminated block at a time. */
 class SseReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
@@ -32,7 +35,10 @@ class SseReader {
           else if (line.startsWith("event: ")) frame.event = line.slice(7);
           else if (line.startsWith("id: ")) frame.id = line.slice(4);
           else if (line.startsWith("data: ")) data.push(line.slice(6));
+          else if (line.startsWith("retry: ")) announcedRetry = Number(line.slice(7));
         }
+        // A block with only a retry field is a setting, not an event.
+        if (block.startsWith("retry: ") && !block.includes("\n")) continue;
         frame.data = data.join("\n");
         return frame;
       }
@@ -193,4 +199,42 @@ Deno.test("LiveHub.close() ends every stream", async () => {
   const late = await open();
   assert.equal((await late.take(1))[0]?.event, "ready");
   assert.equal(await late.next(), null);
+});
+
+Deno.test("LiveHub.stream() tells the browser how soon to reconnect", async () => {
+  announcedRetry = undefined;
+  const { open } = setup({ retryMs: 250 });
+  const sse = await open();
+  assert.equal((await sse.take(1))[0]?.event, "ready");
+  assert.equal(announcedRetry, 250);
+  await sse.cancel();
+});
+
+Deno.test("LiveHub.disconnectAll() ends streams; they resume from their last id", async () => {
+  const { hub, open } = setup({ keepaliveMs: 60_000 });
+  const sse = await open();
+  const first = hub.publish("n", 1);
+  const [, got] = await sse.take(2);
+  assert.equal(got?.id, first.id);
+  hub.disconnectAll();
+  assert.equal(await sse.next(), null);
+  assert.equal(hub.streamCount, 0);
+  hub.publish("n", 2);
+  const resumed = await open({ "Last-Event-ID": first.id });
+  const [f] = await resumed.take(1);
+  assert.deepEqual(payload(f!), { topic: "n", data: 2 }, "only the missed event");
+  await resumed.cancel();
+});
+
+Deno.test("LiveHub.stream() also resumes from a lastEventId query parameter", async () => {
+  const hub = new LiveHub<number>();
+  const app = new Hono();
+  app.get("/events", (c) => hub.stream(c));
+  const a = hub.publish("n", 1);
+  hub.publish("n", 2);
+  const res = await app.request(`/events?lastEventId=${encodeURIComponent(a.id)}`);
+  const sse = new SseReader(res.body!);
+  const [f] = await sse.take(1);
+  assert.deepEqual(payload(f!), { topic: "n", data: 2 });
+  await sse.cancel();
 });

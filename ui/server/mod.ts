@@ -65,6 +65,8 @@ export interface AdminGui extends AsyncDisposable {
   readonly port: number;
   readonly token: string;
   readonly controller: AdminController;
+  /** The GUI's live event hub (Service info, status and table updates). */
+  readonly live: LiveHub<unknown>;
   /** Resolves when the GUI has stopped. */
   readonly finished: Promise<void>;
   /** Stops the JIM server and the GUI. Idempotent. */
@@ -155,6 +157,7 @@ export async function startAdminGui(options: AdminGuiOptions): Promise<AdminGui>
     port,
     token,
     controller,
+    live: hub,
     finished: server.finished,
     close,
     [Symbol.asyncDispose]: close,

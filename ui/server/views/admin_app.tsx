@@ -24,10 +24,6 @@ export function AdminApp() {
   const log = useLog();
   const refetchTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
-  const note = useCallback((text: string, level: "notice" | "error" = "notice") => {
-    log.append({ head: text, level });
-  }, [log.append]);
-
   const loadState = useCallback(async () => {
     try {
       const state = await apiJson<AdminState>("/api/state");
@@ -85,13 +81,8 @@ export function AdminApp() {
       {pageError && <p class="notice page-notice" role="alert">{pageError}</p>}
       <main class="layout admin-grid">
         <ParametersPanel status={status} onStatus={setStatus} />
-        <ClientsPanel clients={clients} onChanged={refetchClients} onNote={note} />
-        <AddClientPanel
-          onAdded={(login) => {
-            refetchClients();
-            note(`Client added: ${login}`);
-          }}
-        />
+        <ClientsPanel clients={clients} onChanged={refetchClients} />
+        <AddClientPanel onAdded={refetchClients} />
         <Panel title="Service info" id="service-info" class="area-log">
           <LogView label="Service info" log={log} idPrefix="service" />
         </Panel>

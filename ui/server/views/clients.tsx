@@ -10,14 +10,12 @@ export interface ClientsProps {
   clients: readonly ClientRow[] | null;
   /** Called after a change so the table refetches. */
   onChanged(): void;
-  /** Adds a line to Service info. */
-  onNote(text: string, level?: "notice" | "error"): void;
 }
 
 type Pending = { kind: "remove" | "reset"; login: string } | null;
 
 /** The Clients table: Login, Last time, Last IP, Online, with remove and reset actions. */
-export function ClientsPanel({ clients, onChanged, onNote }: ClientsProps) {
+export function ClientsPanel({ clients, onChanged }: ClientsProps) {
   const [pending, setPending] = useState<Pending>(null);
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -34,7 +32,6 @@ export function ClientsPanel({ clients, onChanged, onNote }: ClientsProps) {
     try {
       if (pending.kind === "remove") {
         await apiJson(path, { method: "DELETE" });
-        onNote(`Client removed: ${pending.login}`);
       } else {
         const problem = passwordProblem(password);
         if (problem) {
@@ -42,7 +39,6 @@ export function ClientsPanel({ clients, onChanged, onNote }: ClientsProps) {
           return;
         }
         await apiJson(`${path}/password`, { method: "POST", body: { password } });
-        onNote(`Password reset: ${pending.login}`);
       }
       close();
       onChanged();
