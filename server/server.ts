@@ -271,6 +271,9 @@ export class JimServer {
       );
       return;
     }
+    // Chat traffic is small request/response frames: Nagle's algorithm would hold each reply
+    // back until the peer's delayed ACK, adding tens of milliseconds per hop.
+    if ("setNoDelay" in conn && typeof conn.setNoDelay === "function") conn.setNoDelay(true);
     const session = new Session(this.#nextId++, conn, this.#context);
     this.#sessions.add(session);
     this.#perIp.set(ip, fromIp + 1);
