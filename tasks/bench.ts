@@ -203,12 +203,14 @@ async function pingPong(port: number, pid: number, cache: SaltCache): Promise<Re
         latencies.add(performance.now() - sentAt);
         if (!running) return;
         sentAt = performance.now();
-        me.write({ action: "msg", time: 0, to: other, message: TEXT }).catch(() => errors++);
+        me.write({ action: "msg", time: 0, to: other, message: TEXT }).catch(() =>
+          running && errors++
+        );
       };
       loops.push(
         (async () => {
           while (running && await me.pump());
-        })().catch(() => errors++),
+        })().catch(() => running && errors++),
       );
     };
     serve(a, names[1]!);
@@ -265,14 +267,17 @@ async function flood(port: number, pid: number, cache: SaltCache): Promise<Resul
       }
     };
     sender.onResponse = (frame) => {
-      if (frame.response !== 200) errors++;
-      if (running) send().catch(() => errors++);
+      if (frame.response !== 200) {
+        errors++;
+        if (errors < 3) console.error(`bench: flood: ${JSON.stringify(frame)}`);
+      }
+      if (running) send().catch(() => running && errors++);
     };
     for (const peer of [sender, receiver]) {
       loops.push(
         (async () => {
           while (running && await peer.pump());
-        })().catch(() => errors++),
+        })().catch(() => running && errors++),
       );
     }
     for (let i = 0; i < WINDOW; i++) await send();
@@ -408,8 +413,6 @@ try {
       connLimit,
       "--max-connections-per-ip",
       connLimit,
-      "--login-failures",
-      "0",
       "--log-level",
       "error",
     ],
