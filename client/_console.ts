@@ -150,6 +150,8 @@ export async function runConsole(
         await send(target, line);
         continue;
       }
+      // On a terminal the submitted line is erased; a command stays visible above its output.
+      if (screen.tty) await say(paint.dim(`${target ? `${target}> ` : "> "}${line}`));
       const [word, ...args] = line.slice(1).split(/\s+/);
       const name = (word ?? "").toLowerCase();
       if (name === "quit" || name === "exit") break;
