@@ -64,6 +64,8 @@ export function useColor(isTerminal: boolean, env: Record<string, string | undef
  */
 export class Screen {
   readonly tty: boolean;
+  /** The terminal width; read from the console when not set. */
+  columns: number | undefined;
   readonly #out: OutputDevice;
   #prompt = "";
   #buffer = "";
@@ -112,8 +114,29 @@ export class Screen {
 
   #inputText(): string {
     if (!this.#inputShown) return "";
-    const back = [...this.#buffer].length - this.#cursor;
-    return `${this.#prompt}${this.#buffer}${back > 0 ? `\x1b[${back}D` : ""}`;
+    const chars = [...this.#buffer];
+    // A line that wrapped could not be cleared with one erase; scroll it sideways instead,
+    // keeping the cursor in view.
+    const room = Math.max(8, this.#columns() - [...this.#prompt].length - 1);
+    const start = chars.length <= room ? 0 : Math.max(
+      0,
+      Math.min(
+        this.#cursor - Math.floor(room / 2),
+        chars.length - room,
+      ),
+    );
+    const shown = chars.slice(start, start + room);
+    const back = start + shown.length - this.#cursor;
+    return `${this.#prompt}${shown.join("")}${back > 0 ? `\x1b[${back}D` : ""}`;
+  }
+
+  #columns(): number {
+    if (this.columns !== undefined) return this.columns;
+    try {
+      return Deno.consoleSize().columns || 80;
+    } catch {
+      return 80;
+    }
   }
 
   #write(text: string): Promise<void> {

@@ -98,6 +98,13 @@ Deno.test("Screen prints above the input line and redraws it", async () => {
   sink.text = "";
   await screen.showInput("bob> ", "hello wor", 6);
   assert.equal(sink.text, "\r\x1b[2Kbob> hello wor\x1b[3D");
+  screen.columns = 20;
+  sink.text = "";
+  await screen.showInput("> ", "0123456789abcdefghijklmnop", 26);
+  assert.equal(sink.text, "\r\x1b[2K> 9abcdefghijklmnop", "the end stays in view");
+  sink.text = "";
+  await screen.showInput("> ", "0123456789abcdefghijklmnop", 0);
+  assert.equal(sink.text, "\r\x1b[2K> 0123456789abcdefg\x1b[17D", "the start, cursor on it");
   const plain = new Sink();
   const piped = new Screen(plain, false);
   await piped.showInput("> ", "typed", 5);

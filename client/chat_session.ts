@@ -12,7 +12,9 @@ import {
 
 /** What {@linkcode ChatSession} needs: where to connect, who to be, where history lives. */
 export interface ChatSessionOptions extends JimClientOptions {
+  /** The login. */
   user: string;
+  /** The password; used for the login and not kept. */
   password: string;
   /** Permit the seed's HMAC-MD5 login with a seed server (see {@linkcode JimClient.login}). */
   allowLegacy?: boolean;
@@ -24,7 +26,9 @@ export interface ChatSessionOptions extends JimClientOptions {
 export interface ServiceEntry {
   /** Milliseconds since the epoch. */
   time: number;
+  /** "error" for failures, "info" otherwise. */
   level: "info" | "error";
+  /** One sentence, never containing a secret. */
   text: string;
 }
 
@@ -41,8 +45,6 @@ export interface ChatSessionEventMap {
   /** The connection ended. */
   disconnected: CustomEvent<DisconnectInfo>;
 }
-
-type Listener<K extends keyof ChatSessionEventMap> = (event: ChatSessionEventMap[K]) => void;
 
 const SERVICE_LOG_SIZE = 500;
 
@@ -66,7 +68,9 @@ const SERVICE_LOG_SIZE = 500;
  * ```
  */
 export class ChatSession extends EventTarget {
+  /** The login of this session. */
   readonly user: string;
+  /** The underlying connection, for what the session does not wrap. */
   readonly client: JimClient;
   #history: History | undefined;
   #password: string | undefined;
@@ -80,6 +84,7 @@ export class ChatSession extends EventTarget {
   #login: LoginResult | undefined;
   #inFlight = new Set<Promise<unknown>>();
 
+  /** Creates a session without connecting; call {@linkcode ChatSession.open} next. */
   constructor(options: ChatSessionOptions) {
     super();
     const { user, password, allowLegacy, dataDir, ...clientOptions } = options;
@@ -324,15 +329,18 @@ export class ChatSession extends EventTarget {
     return this.#closing;
   }
 
+  /** Closes the session, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
+  /** Adds a listener; typed for the events in {@linkcode ChatSessionEventMap}. */
   override addEventListener<K extends keyof ChatSessionEventMap>(
     type: K,
-    listener: Listener<K>,
+    listener: (event: ChatSessionEventMap[K]) => void,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /** Adds a listener for any event type. */
   override addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
@@ -346,11 +354,13 @@ export class ChatSession extends EventTarget {
     super.addEventListener(type, listener, options);
   }
 
+  /** Removes a listener added with {@linkcode ChatSession.addEventListener}. */
   override removeEventListener<K extends keyof ChatSessionEventMap>(
     type: K,
-    listener: Listener<K>,
+    listener: (event: ChatSessionEventMap[K]) => void,
     options?: boolean | EventListenerOptions,
   ): void;
+  /** Removes a listener for any event type. */
   override removeEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,

@@ -20,6 +20,7 @@
  * ```
  */
 export class ConnectionError extends Error {
+  /** Creates the error; pass the underlying failure as `cause`. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "ConnectionError";

@@ -12,13 +12,17 @@ export type MessageStatus = "sent" | "delivered" | "failed";
 
 /** One stored message. */
 export interface MessageRecord {
+  /** Unique within the database; used by retry. */
   id: number;
   /** The other side of the conversation. */
   contact: string;
+  /** "in" received, "out" sent. */
   direction: Direction;
+  /** The message text. */
   text: string;
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch: when it was sent, or when it arrived. */
   time: number;
+  /** Where it stands; see {@linkcode MessageStatus}. */
   status: MessageStatus;
   /** Why it failed, for a failed message. */
   error?: string;
@@ -26,11 +30,17 @@ export interface MessageRecord {
 
 /** What {@linkcode History.addMessage} takes. */
 export interface NewMessage {
+  /** The other side of the conversation. */
   contact: string;
+  /** "in" received, "out" sent. */
   direction: Direction;
+  /** The message text. */
   text: string;
+  /** Milliseconds since the epoch; now by default. */
   time?: number;
+  /** The initial status. */
   status: MessageStatus;
+  /** Why it failed, for a failed message. */
   error?: string;
 }
 
@@ -335,6 +345,7 @@ export class History {
     db?.close();
   }
 
+  /** Closes the database, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

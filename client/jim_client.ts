@@ -52,8 +52,11 @@ export interface JimClientOptions {
 
 /** A chat message received from the server. */
 export interface IncomingMessage {
+  /** The sender's login, as set by the server. */
   from: string;
+  /** The recipient: this client's login. */
   to: string;
+  /** The message text. */
   text: string;
   /** When the sender sent it, in milliseconds since the epoch. */
   time: number;
@@ -65,6 +68,7 @@ export interface IncomingMessage {
  * unsubscribes.
  */
 export interface MessageStream extends AsyncIterableIterator<IncomingMessage> {
+  /** Messages dropped because the consumer fell behind. */
   readonly missed: number;
   /** Messages waiting to be taken. */
   readonly size: number;
@@ -72,6 +76,7 @@ export interface MessageStream extends AsyncIterableIterator<IncomingMessage> {
 
 /** One entry of the contact list. */
 export interface Contact {
+  /** The contact's login. */
   login: string;
   /** Whether the server reports the contact online; false when it does not say (a seed server). */
   online: boolean;
@@ -79,7 +84,9 @@ export interface Contact {
 
 /** How a login went. */
 export interface LoginResult {
+  /** The login now in use. */
   user: string;
+  /** How the login was proven: SCRAM-SHA-256, or HMAC-MD5 with a seed server. */
   mechanism: Mechanism;
 }
 
@@ -91,19 +98,25 @@ export interface LoginOptions {
    * password-equivalent.
    */
   allowLegacy?: boolean;
+  /** Stops waiting for the login (the connection should then be closed). */
   signal?: AbortSignal;
 }
 
 /** Details of the connection events. */
 export interface ConnectionInfo {
+  /** The server's host as given. */
   host: string;
+  /** The server's port. */
   port: number;
+  /** Whether the connection uses TLS. */
   tls: boolean;
 }
 
 /** Why the connection ended; `error` is set when it was not closed on purpose. */
 export interface DisconnectInfo extends ConnectionInfo {
+  /** Why, in one sentence, e.g. "Connection lost: server closed the connection". */
   reason: string;
+  /** Set when the connection was lost rather than closed on purpose. */
   error?: ConnectionError;
 }
 
@@ -126,8 +139,6 @@ export interface JimClientEventMap {
   /** The server probed the client; it was answered with presence. */
   probe: CustomEvent<{ time: number }>;
 }
-
-type Listener<K extends keyof JimClientEventMap> = (event: JimClientEventMap[K]) => void;
 
 interface Pending {
   action: string;
@@ -190,8 +201,11 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
  * ```
  */
 export class JimClient extends EventTarget {
+  /** The server's host. */
   readonly host: string;
+  /** The server's port. */
   readonly port: number;
+  /** Whether the connection uses TLS. */
   readonly tls: boolean;
   readonly #options: JimClientOptions;
   readonly #limits: ProtocolLimits;
@@ -210,6 +224,7 @@ export class JimClient extends EventTarget {
   #queues = new Set<BoundedQueue<IncomingMessage>>();
   readonly #closed: PromiseWithResolvers<void> = Promise.withResolvers();
 
+  /** Creates an unconnected client; call {@linkcode JimClient.open} next. */
   constructor(options: JimClientOptions = {}) {
     super();
     this.#options = options;
@@ -595,15 +610,18 @@ export class JimClient extends EventTarget {
     return this.#closing;
   }
 
+  /** Closes the connection, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
+  /** Adds a listener; typed for the events in {@linkcode JimClientEventMap}. */
   override addEventListener<K extends keyof JimClientEventMap>(
     type: K,
-    listener: Listener<K>,
+    listener: (event: JimClientEventMap[K]) => void,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /** Adds a listener for any event type. */
   override addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
@@ -617,11 +635,13 @@ export class JimClient extends EventTarget {
     super.addEventListener(type, listener, options);
   }
 
+  /** Removes a listener added with {@linkcode JimClient.addEventListener}. */
   override removeEventListener<K extends keyof JimClientEventMap>(
     type: K,
-    listener: Listener<K>,
+    listener: (event: JimClientEventMap[K]) => void,
     options?: boolean | EventListenerOptions,
   ): void;
+  /** Removes a listener for any event type. */
   override removeEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,

@@ -51,4 +51,4 @@ export {
   type ServiceEntry,
 } from "./chat_session.ts";
 export { ConnectionError } from "./errors.ts";
-export { JimError } from "../protocol/mod.ts";
+export { JimError, type Mechanism, type ProtocolLimits } from "../protocol/mod.ts";
