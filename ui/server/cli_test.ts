@@ -87,3 +87,53 @@ Deno.test("jim-server gui rejects a bad --gui-port with exit code 2", async () =
   assert.equal(out.code, 2);
   assert.match(new TextDecoder().decode(out.stderr), /Invalid value for --gui-port: 99999/);
 });
+
+Deno.test("jim-server gui shows 'permission denied' when it may not bind the JIM port", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "jim-gui-perm-" });
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const guiPort = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  // Only the GUI's own port is granted, so listening for JIM is refused by Deno's sandbox.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      `--allow-net=127.0.0.1:${guiPort}`,
+      MAIN,
+      "gui",
+      "--gui-port",
+      String(guiPort),
+      "--port",
+      "7777",
+      "--db",
+      `${dir}/db.sqlite`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const seen: string[] = [];
+  try {
+    await waitForLine(
+      reader,
+      /^JIM server stopped: Cannot start server: permission denied \(127\.0\.0\.1:7777\); start it from the GUI$/,
+      seen,
+    );
+    await waitForLine(reader, /^Admin GUI: open http:\/\/127\.0\.0\.1:\d+\/\?token=/, seen);
+    child.kill("SIGTERM");
+    await waitForLine(reader, /^Admin GUI stopped$/, seen);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  } finally {
+    await reader.cancel();
+  }
+  const status = await child.status;
+  const stderr = await new Response(child.stderr).text();
+  assert.equal(status.code, 0, stderr);
+  assert.match(stderr, /JIM server did not start: Cannot start server: permission denied/);
+  await Deno.remove(dir, { recursive: true });
+});
