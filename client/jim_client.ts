@@ -144,8 +144,6 @@ interface Pending {
   action: string;
   /** Expects `202 + quantity` followed by that many contact_list objects. */
   list: boolean;
-  /** The caller gave up (abort); the reply is still consumed to keep the order. */
-  abandoned: boolean;
   collected?: { response: JimResponse; remaining: number; items: Contact[] };
   timer?: ReturnType<typeof setTimeout>;
   resolve(reply: Reply): void;
@@ -305,6 +303,11 @@ export class JimClient extends EventTarget {
       this.#emit("disconnected", { ...info, reason: error.message, error });
       this.#closed.resolve();
       throw error;
+    }
+    if ((this.#state as string) === "closed") {
+      // close() ran while connecting: do not come back to life.
+      conn.close();
+      throw this.#closeError ?? new ConnectionError("Connection closed");
     }
     this.#conn = conn;
     this.#state = "open";
@@ -668,7 +671,7 @@ export class JimClient extends EventTarget {
 
   #request(
     message: Record<string, unknown>,
-    options: { signal?: AbortSignal; list?: boolean; internal?: boolean } = {},
+    options: { signal?: AbortSignal; list?: boolean } = {},
   ): Promise<Reply> {
     if (this.#state !== "open" || !this.#conn) {
       return Promise.reject(this.#closeError ?? new ConnectionError("Not connected"));
@@ -692,13 +695,7 @@ export class JimClient extends EventTarget {
     }
     const { promise, resolve, reject } = Promise.withResolvers<Reply>();
     const action = String(message.action);
-    const entry: Pending = {
-      action,
-      list: options.list ?? false,
-      abandoned: options.internal ?? false,
-      resolve,
-      reject,
-    };
+    const entry: Pending = { action, list: options.list ?? false, resolve, reject };
     entry.timer = setTimeout(() => {
       const seconds = Math.round(this.#requestTimeout / 100) / 10;
       this.#teardown(
@@ -715,10 +712,7 @@ export class JimClient extends EventTarget {
     if (!signal) return promise;
     // The reply will still come and must be consumed in order; only the caller stops waiting.
     return new Promise<Reply>((res, rej) => {
-      const onAbort = () => {
-        entry.abandoned = true;
-        rej(signal.reason);
-      };
+      const onAbort = () => rej(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
       promise.then(res, rej).finally(() => signal.removeEventListener("abort", onAbort));
     });
@@ -846,7 +840,7 @@ export class JimClient extends EventTarget {
       time: now(),
       type: "status",
       user: { account_name: user, status: "online" },
-    }, { internal: true }).catch(() => {});
+    }).catch(() => {});
   }
 
   #teardown(error: ConnectionError | undefined, reason?: string): void {

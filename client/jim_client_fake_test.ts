@@ -329,3 +329,35 @@ Deno.test("JimClient.connect() reports an unreachable server as ConnectionError"
   const aborted = AbortSignal.abort(new Error("gave up"));
   await rejectsWith(() => JimClient.connect({ port, signal: aborted }), ConnectionError, "gave up");
 });
+
+Deno.test("JimClient.close() during connect() leaves it closed", async () => {
+  await using server = fakeServer(async (peer) => {
+    await peer.untilClosed();
+  });
+  const client = new JimClient({ port: server.port });
+  const opening = client.open();
+  const closing = client.close();
+  await rejectsWith(() => opening, ConnectionError, "Connection closed");
+  await closing;
+  assert.equal(client.connected, false);
+  await rejectsWith(() => client.users(), ConnectionError, "Connection closed");
+});
+
+Deno.test("JimClient: an aborted call rejects but its reply keeps its place", async () => {
+  await using server = fakeServer(async (peer) => {
+    await serveScram(peer, "pw");
+    await peer.receive();
+    await peer.receive();
+    await peer.send({ response: 202, users: ["first"] });
+    await peer.send({ response: 202, users: ["second"] });
+    await peer.untilClosed();
+  });
+  await using client = await JimClient.connect({ port: server.port });
+  await client.login("alice", "pw");
+  const controller = new AbortController();
+  const first = client.users({ signal: controller.signal });
+  const second = client.users();
+  controller.abort(new Error("not needed"));
+  await rejectsWith(() => first, Error, "not needed");
+  assert.deepEqual(await second, ["second"]);
+});
