@@ -225,11 +225,8 @@ export class Session {
       try {
         n = await this.#conn.read(buffer);
       } catch (error) {
-        this.#ctx.events.publish("error", {
-          conn: this.info,
-          message: `Cannot read: ${error instanceof Error ? error.message : String(error)}`,
-        });
-        this.close("Connection reset");
+        // A peer vanishing is ordinary; the reason goes with the disconnect event.
+        this.close(`Connection lost: ${error instanceof Error ? error.message : String(error)}`);
         return;
       }
       if (this.#state === "closed") return;
@@ -237,23 +234,30 @@ export class Session {
         this.#onEof();
         return;
       }
-      this.lastActivity = Date.now();
-      this.probeSentAt = 0;
-      if (this.#discard || this.#state !== "open") continue;
-      let frames;
-      try {
-        frames = this.#decoder.push(buffer.subarray(0, n));
-      } catch (error) {
-        this.#discard = true;
-        this.#accept({ kind: "fatal", error: error as FrameError });
-        continue;
-      }
-      for (const frame of frames) {
-        if (this.#discard) break;
-        this.#accept(
-          frame.ok ? { kind: "frame", value: frame.value } : { kind: "bad", error: frame.error },
-        );
-      }
+      // Frames are handled in a separate call so that nothing from them stays referenced by
+      // this suspended loop while the connection idles: such leftovers would be promoted to
+      // the old generation and fragment it across thousands of idle connections.
+      this.#onData(buffer.subarray(0, n));
+    }
+  }
+
+  #onData(chunk: Uint8Array): void {
+    this.lastActivity = Date.now();
+    this.probeSentAt = 0;
+    if (this.#discard || this.#state !== "open") return;
+    let frames;
+    try {
+      frames = this.#decoder.push(chunk);
+    } catch (error) {
+      this.#discard = true;
+      this.#accept({ kind: "fatal", error: error as FrameError });
+      return;
+    }
+    for (const frame of frames) {
+      if (this.#discard) break;
+      this.#accept(
+        frame.ok ? { kind: "frame", value: frame.value } : { kind: "bad", error: frame.error },
+      );
     }
   }
 
@@ -678,13 +682,10 @@ export class Session {
       }
     } catch (error) {
       this.#writing = false;
-      if (this.#state !== "closed") {
-        this.#ctx.events.publish("error", {
-          conn: this.info,
-          message: `Cannot write: ${error instanceof Error ? error.message : String(error)}`,
-        });
-      }
-      this.close(this.#reason || "Connection reset");
+      this.close(
+        this.#reason ||
+          `Connection lost: ${error instanceof Error ? error.message : String(error)}`,
+      );
       return;
     }
     this.#writing = false;
