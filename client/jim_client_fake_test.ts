@@ -361,3 +361,38 @@ Deno.test("JimClient: an aborted call rejects but its reply keeps its place", as
   await rejectsWith(() => first, Error, "not needed");
   assert.deepEqual(await second, ["second"]);
 });
+
+Deno.test("JimClient reports and skips malformed server objects without losing its place", async () => {
+  await using server = fakeServer(async (peer) => {
+    await serveScram(peer, "pw");
+    await peer.receive();
+    await peer.conn.write(
+      new TextEncoder().encode(
+        '{"action":"bogus"}{"response":"200"}{not json}{"action":"msg","time":1}' +
+          '{"action":"contact_list","user_id":"stray","online":true}',
+      ),
+    );
+    await peer.send({ response: 202, users: ["alice"] });
+    // A reply nobody asked for cannot be matched to anything.
+    await peer.send({ response: 200 });
+    await peer.untilClosed();
+  });
+  await using client = await JimClient.connect({ port: server.port });
+  await client.login("alice", "pw");
+  const errors: string[] = [];
+  client.addEventListener("error", (e) => errors.push(e.detail.error.message));
+  const stray: string[] = [];
+  client.addEventListener("contact", (e) => stray.push(e.detail.login));
+  assert.deepEqual(await client.users(), ["alice"]);
+  await waitFor(() => errors.length === 5, "five error events");
+  assert.deepEqual(errors, [
+    "Ignored server message: Unknown action: bogus",
+    "Ignored server message: Invalid field: response must be a JIM code",
+    errors[2]!,
+    "Ignored server message: Missing field: to",
+    "Ignored server message: reply 200 to no request",
+  ]);
+  assert.match(errors[2]!, /^Cannot parse frame: /);
+  assert.deepEqual(stray, ["stray"]);
+  assert.equal(client.connected, true);
+});
