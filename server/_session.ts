@@ -445,6 +445,10 @@ export class Session {
       this.#challenge = undefined;
       this.#scram = undefined;
       const seconds = Math.ceil(wait / 1000);
+      this.#ctx.events.publish("error", {
+        conn: this.info,
+        message: `Login as ${key} refused: locked out for ${seconds} s after failed logins`,
+      });
       this.#reply({
         response: Status.FORBIDDEN,
         error: `Too many failed logins: try again in ${seconds} seconds`,
@@ -459,6 +463,7 @@ export class Session {
   #loginFailed(key: string): JimError {
     this.#ctx.failures.fail(`login:${key}`);
     this.#ctx.failures.fail(`ip:${this.ip}`);
+    this.#ctx.events.publish("error", { conn: this.info, message: `Failed login as ${key}` });
     return new JimError(Status.AUTH_FAILED, "Access denied");
   }
 

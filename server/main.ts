@@ -273,8 +273,16 @@ EXTRA_COMMANDS.set("gui", {
     if (typeof guiPort === "string") throw new UsageError(guiPort);
     const guiHost = inv.values["gui-host"] as string | undefined;
     if (guiHost === "") throw new UsageError("Invalid value for --gui-host: empty");
-    const flags = { guiHost, guiPort, open: inv.values.open === true };
-    return runGuiCommand(serveSettings(inv.values), flags, io);
+    const settings = serveSettings(inv.values);
+    const shown = new Set<ServerEventType>(LEVEL_TYPES[settings.logLevel]);
+    const logEvent = (event: ServerEvent) => {
+      if (shown.has(event.type)) io.out(formatEvent(event, settings.logFormat));
+    };
+    return runGuiCommand(
+      settings,
+      { guiHost, guiPort, open: inv.values.open === true, logEvent },
+      io,
+    );
   },
 });
 
@@ -685,8 +693,9 @@ async function passwordFromStdin(): Promise<string> {
 
 async function promptHidden(prompt: string): Promise<string> {
   const encoder = new TextEncoder();
-  await Deno.stderr.write(encoder.encode(prompt));
+  // Raw mode first: input typed ahead of the prompt must not be echoed either.
   Deno.stdin.setRaw(true);
+  await Deno.stderr.write(encoder.encode(prompt));
   const bytes: number[] = [];
   const buffer = new Uint8Array(64);
   try {

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { JimServer } from "./server.ts";
+import { Store } from "./store.ts";
 import { connectRaw, startTestServer } from "./testing.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
@@ -302,4 +304,63 @@ Deno.test("jim-server serve logs JSON and fails with exit 1 on a busy port", asy
   });
   first.child.kill("SIGTERM");
   assert.equal((await first.finish()).code, 0);
+});
+
+const HAS_SCRIPT = (() => {
+  try {
+    Deno.statSync("/usr/bin/script");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "jim-server user add prompts for the password on a terminal without echo",
+  // util-linux `script` provides the pseudo-terminal; without it there is no TTY to test.
+  ignore: !HAS_SCRIPT,
+  fn: async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/pty.db`;
+    const command = [Deno.execPath(), "run", "-A", MAIN, "user", "add", "ptyuser", "--db", db]
+      .concat(["--iterations", "4096"])
+      .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
+      .join(" ");
+    const child = new Deno.Command("/usr/bin/script", {
+      args: ["-qfec", command, "/dev/null"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    const waitFor = async (text: string) => {
+      while (!seen.includes(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`Output ended before ${JSON.stringify(text)}: ${seen}`);
+        seen += value;
+      }
+    };
+    await waitFor("Password: ");
+    await writer.write(new TextEncoder().encode("tty-secret\r"));
+    await waitFor("Repeat password: ");
+    await writer.write(new TextEncoder().encode("tty-secret\r"));
+    await waitFor("Added user ptyuser");
+    await writer.close();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    const [status] = await Promise.all([child.status, new Response(child.stderr).text()]);
+    assert.equal(status.code, 0);
+    assert.ok(!seen.includes("tty-secret"), `the password was echoed: ${JSON.stringify(seen)}`);
+    // Log in against the database the CLI wrote, through a server on it.
+    using store = Store.open(db);
+    await using server = await JimServer.listen({ store, port: 0 });
+    await using conn = await connectRaw({ host: "127.0.0.1", port: server.addr.port });
+    assert.equal((await conn.login("ptyuser", "tty-secret")).response, 200);
+  },
 });
