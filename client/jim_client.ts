@@ -750,12 +750,18 @@ export class JimClient extends EventTarget {
   }
 
   #onFrame(frame: DecodedFrame): void {
+    // A reply that cannot be read cannot be matched either: skipping it would hand every
+    // later reply to the wrong request, so the connection ends. A bad push is skipped.
     if (!frame.ok) {
-      this.#emit("error", { error: frame.error });
+      this.#dropConnection(frame.error.message, frame.error);
       return;
     }
     const checked = validateServerMessage(frame.value);
     if (!checked.ok) {
+      if ("response" in frame.value) {
+        this.#dropConnection(checked.error.message, checked.error);
+        return;
+      }
       this.#emit("error", {
         error: new JimError(checked.error.code, `Ignored server message: ${checked.error.message}`),
       });
@@ -796,6 +802,12 @@ export class JimClient extends EventTarget {
         this.#answerProbe();
         return;
     }
+  }
+
+  #dropConnection(detail: string, cause: Error): void {
+    const error = new ConnectionError(`Connection lost: unreadable reply: ${detail}`, { cause });
+    this.#emit("error", { error });
+    this.#teardown(error);
   }
 
   #onResponse(response: JimResponse): void {
