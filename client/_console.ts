@@ -22,7 +22,8 @@ export const CONSOLE_HELP = `Commands:
 
 /**
  * Runs the command loop until /quit, end of input, or a lost connection. Returns the exit
- * code: 0 for a normal end, 1 when the connection was lost.
+ * code: 0 for a normal end, 1 when the connection was lost. Incoming messages are printed
+ * by the caller, which subscribes before the login so that none is missed.
  */
 export async function runConsole(
   session: ChatSession,
@@ -39,9 +40,6 @@ export async function runConsole(
   const { promise: lost, resolve: loseConnection } = Promise.withResolvers<"lost">();
   session.addEventListener("disconnected", (e) => {
     if (e.detail.error) loseConnection("lost");
-  });
-  session.addEventListener("message", (e) => {
-    say(formatMessage(e.detail, session.user, paint));
   });
 
   const send = async (to: string, text: string) => {
@@ -121,6 +119,7 @@ export async function runConsole(
     },
   };
 
+  if (!session.connected) return 1;
   await info(`Type /help for commands, /quit to leave`);
   const online = session.contacts().filter((c) => c.online).map((c) => c.login);
   if (session.contacts().length > 0) {

@@ -107,6 +107,9 @@ async function openSession(
 async function chat(context: CommandContext): Promise<number> {
   const { out, paint } = context;
   const session = await openSession(context, (s) => {
+    s.addEventListener("message", (e) => {
+      out.print(formatMessage(e.detail, s.user, paint));
+    });
     s.addEventListener("service", (e) => {
       if (e.detail.text.startsWith("Answered a probe")) return;
       const line = `* ${e.detail.text}`;
