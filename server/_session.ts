@@ -27,6 +27,9 @@ import type { ServerLimits } from "./limits.ts";
 import { TokenBucket } from "./_rate_limiter.ts";
 import { loginKey, type LoginRecord, type Store, type UserCredentials } from "./store.ts";
 
+/** Read buffer of an idle connection, in bytes. */
+const IDLE_READ_BUFFER = 512;
+
 /** What a session needs from its server. */
 export interface SessionContext {
   readonly store: Store;
@@ -219,7 +222,10 @@ export class Session {
   // --- reading -------------------------------------------------------------------------
 
   async #readLoop(): Promise<void> {
-    const buffer = new Uint8Array(this.#ctx.limits.readBufferBytes);
+    // A pending read pins its buffer, so an idle connection holds a small one; a read that
+    // fills it switches to the full-size buffer until traffic calms down again.
+    const small = Math.min(IDLE_READ_BUFFER, this.#ctx.limits.readBufferBytes);
+    let buffer = new Uint8Array(small);
     for (;;) {
       let n: number | null;
       try {
@@ -238,6 +244,11 @@ export class Session {
       // this suspended loop while the connection idles: such leftovers would be promoted to
       // the old generation and fragment it across thousands of idle connections.
       this.#onData(buffer.subarray(0, n));
+      if (n === buffer.length && buffer.length < this.#ctx.limits.readBufferBytes) {
+        buffer = new Uint8Array(this.#ctx.limits.readBufferBytes);
+      } else if (n < small && buffer.length > small) {
+        buffer = new Uint8Array(small);
+      }
     }
   }
 
@@ -568,7 +579,7 @@ export class Session {
     this.#challenge = undefined;
     this.#scram = undefined;
     this.#ctx.recordLogin({ login, time: Date.now(), ip: this.ip, port: this.port });
-    this.#ctx.events.publish("login", { conn: this.info, message: `${login} logged in` });
+    this.#ctx.events.publish("login", { conn: this.info, message: "Logged in" });
     this.#reply(response);
   }
 

@@ -33,7 +33,7 @@ export interface ServerLimits {
   maxConnectionsPerIp: number;
   /** Bytes queued for one connection before it counts as too slow (1 MiB). */
   maxOutboundBytes: number;
-  /** Size of each connection's read buffer (2 KiB); idle memory grows with it. */
+  /** Largest read buffer of a busy connection (16 KiB); an idle one reads into 512 bytes. */
   readBufferBytes: number;
   /** How long a closing connection may take to flush its last reply (2 s). */
   lingerMs: number;
@@ -62,7 +62,7 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxConnections: 20_000,
   maxConnectionsPerIp: 64,
   maxOutboundBytes: 1024 * 1024,
-  readBufferBytes: 2048,
+  readBufferBytes: 16384,
   lingerMs: 2000,
 });
 

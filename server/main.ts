@@ -206,7 +206,7 @@ export const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     env: "JIM_READ_BUFFER_BYTES",
     commands: SERVE,
-    help: "Read buffer per connection in bytes",
+    help: "Largest read buffer of a busy connection, in bytes",
     limit: ["readBufferBytes", 1],
   },
   "legacy": {
