@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { JimServer } from "./server.ts";
 import { Store } from "./store.ts";
-import { connectRaw, startTestServer } from "./testing.ts";
+import { connectRaw, selfSignedCert, startTestServer } from "./testing.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
@@ -363,4 +363,66 @@ Deno.test({
     await using conn = await connectRaw({ host: "127.0.0.1", port: server.addr.port });
     assert.equal((await conn.login("ptyuser", "tty-secret")).response, 200);
   },
+});
+
+Deno.test("jim-server serve over TLS logs requests at debug level with secrets redacted", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/debug.db`;
+  const tls = await selfSignedCert(dir.path);
+  const add = await cli(
+    ["user", "add", "seed", "--db", db, "--password-stdin", "--iterations", "4096", "--legacy"],
+    { stdin: "secret\n" },
+  );
+  assert.equal(add.code, 0, add.stderr);
+  await using server = new ServerProcess(
+    ["serve", "--port", "0", "--db", db, "--log-level", "debug"],
+    {
+      JIM_TLS_CERT: `${dir.path}/cert.pem`,
+      JIM_TLS_KEY: `${dir.path}/key.pem`,
+      JIM_LEGACY_AUTH: "true",
+    },
+  );
+  await server.line(/Listening on 127\.0\.0\.1:\d+ \(TLS\)/);
+  const port = await server.port();
+  {
+    await using scram = await connectRaw({ host: "127.0.0.1", port }, { caCert: tls.cert });
+    assert.equal((await scram.login("seed", "secret")).response, 200);
+    await scram.request({ action: "quit", time: 1 });
+  }
+  await server.line(/ disconnect #1 /);
+  await using legacy = await connectRaw({ host: "127.0.0.1", port }, { caCert: tls.cert });
+  assert.equal((await legacy.legacyLogin("seed", "secret")).response, 200);
+  await server.line(/ response #2 .*"alert":"OK"/);
+  server.child.kill("SIGTERM");
+  assert.equal((await server.finish()).code, 0);
+  const log = server.lines.join("\n");
+  assert.match(log, /legacy-auth=true/);
+  assert.match(log, / request #\d+ .*"action":"authenticate"/);
+  assert.match(log, /"password":"\[redacted\]"/);
+  assert.match(log, /"token":"\[redacted\]"/);
+  assert.match(log, /"data":"\[redacted\]"/);
+  assert.ok(!/"(?:password|token|data)":"(?!\[redacted\])/.test(log), "a secret was logged");
+});
+
+Deno.test("jim-server serve at the default level prints no requests", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/info.db`;
+  await cli(["user", "add", "a", "--db", db, "--password-stdin", "--iterations", "4096"], {
+    stdin: "pw\n",
+  });
+  await using server = new ServerProcess(["--port", "0", "--db", db]);
+  const port = await server.port();
+  {
+    await using conn = await connectRaw({ host: "127.0.0.1", port });
+    assert.equal((await conn.login("a", "wrong")).response, 402);
+    assert.equal((await conn.login("a", "pw")).response, 200);
+  }
+  await server.line(/ disconnect #1 127\.0\.0\.1:\d+ a /);
+  server.child.kill("SIGINT");
+  assert.equal((await server.finish()).code, 0);
+  const log = server.lines.join("\n");
+  assert.match(log, / connect #1 /);
+  assert.match(log, / ERROR error #1 .*Failed login as a/);
+  assert.match(log, / login #1 127\.0\.0\.1:\d+ a Logged in/);
+  assert.ok(!/ (request|response|push) #/.test(log), log);
 });

@@ -357,3 +357,50 @@ export async function loginAll(
   }
   return out;
 }
+
+/**
+ * Makes a self-signed certificate for 127.0.0.1 and localhost with `openssl`, writes
+ * `cert.pem` and `key.pem` into `dir` and returns their texts. Pass `cert` to clients as
+ * their CA.
+ *
+ * @example
+ * ```ts
+ * import { selfSignedCert, startTestServer } from "./testing.ts";
+ * const dir = await Deno.makeTempDir();
+ * const tls = await selfSignedCert(dir);
+ * await using srv = await startTestServer({ tls });
+ * ```
+ */
+export async function selfSignedCert(dir: string): Promise<{ cert: string; key: string }> {
+  const output = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      // A CA certificate may not serve as the end entity; this one is only ever a leaf.
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
+  return {
+    cert: await Deno.readTextFile(`${dir}/cert.pem`),
+    key: await Deno.readTextFile(`${dir}/key.pem`),
+  };
+}

@@ -1,40 +1,5 @@
 import assert from "node:assert/strict";
-import { connectRaw, startTestServer } from "./testing.ts";
-
-/** A self-signed certificate for 127.0.0.1, made with openssl for this test run only. */
-async function selfSignedCert(dir: string): Promise<{ cert: string; key: string }> {
-  const output = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
-      // A CA certificate may not serve as the end entity; this one is only ever a leaf.
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
-  return {
-    cert: await Deno.readTextFile(`${dir}/cert.pem`),
-    key: await Deno.readTextFile(`${dir}/key.pem`),
-  };
-}
+import { connectRaw, selfSignedCert, startTestServer } from "./testing.ts";
 
 Deno.test("JimServer serves logins and messages over TLS", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "jim-tls-" });
