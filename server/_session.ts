@@ -243,7 +243,12 @@ export class Session {
       // Frames are handled in a separate call so that nothing from them stays referenced by
       // this suspended loop while the connection idles: such leftovers would be promoted to
       // the old generation and fragment it across thousands of idle connections.
-      this.#onData(buffer.subarray(0, n));
+      try {
+        this.#onData(buffer.subarray(0, n));
+      } catch (error) {
+        this.#crashed(error);
+        return;
+      }
       if (n === buffer.length && buffer.length < this.#ctx.limits.readBufferBytes) {
         buffer = new Uint8Array(this.#ctx.limits.readBufferBytes);
       } else if (n < small && buffer.length > small) {
@@ -305,7 +310,7 @@ export class Session {
         this.#rateTimer = setTimeout(() => {
           this.#rateTimer = undefined;
           this.#busy = false;
-          this.#pump();
+          this.#guardedPump();
         }, wait);
         return;
       }
@@ -314,7 +319,7 @@ export class Session {
         this.#busy = true;
         this.#pumpTask = pending.then(() => {
           this.#busy = false;
-          this.#pump();
+          this.#guardedPump();
         });
         return;
       }
@@ -322,6 +327,24 @@ export class Session {
     if (this.#state === "open" && this.#eof && this.#inbox.length === 0) {
       this.#end("Client disconnected");
     }
+  }
+
+  /** The pump outside a read: a bug must end this session, never the process. */
+  #guardedPump(): void {
+    try {
+      this.#pump();
+    } catch (error) {
+      this.#crashed(error);
+    }
+  }
+
+  /** An unexpected failure in this session's own code: report it and drop the connection. */
+  #crashed(error: unknown): void {
+    this.#ctx.events.publish("error", {
+      conn: this.info,
+      message: `Internal error: ${error instanceof Error ? error.message : String(error)}`,
+    });
+    this.close("Internal server error");
   }
 
   #dispatch(item: Inbound): Promise<void> | undefined {
@@ -398,10 +421,11 @@ export class Session {
         this.#reply({ response: Status.OK, alert: `Added to contacts: ${login}` });
         return;
       }
-      case "del_contact":
-        this.#ctx.store.removeContact(this.user, request.user_id);
-        this.#reply({ response: Status.OK, alert: `Removed from contacts: ${request.user_id}` });
+      case "del_contact": {
+        const login = this.#ctx.store.removeContact(this.user, request.user_id);
+        this.#reply({ response: Status.OK, alert: `Removed from contacts: ${login}` });
         return;
+      }
       case "get_users":
         this.#reply({ response: Status.ACCEPTED, users: this.#ctx.store.logins() });
         return;

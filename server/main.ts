@@ -845,7 +845,20 @@ async function serve(settings: ServeSettings, io: CliIo): Promise<number> {
       throw new Error(`Cannot listen on ${settings.host}:${settings.port}: ${reason}`);
     }
     for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+    // Last line of defence: sessions contain their own failures, but should a bug escape,
+    // one connection's trouble must not stop the service for everyone.
+    const onEscaped = (event: PromiseRejectionEvent | ErrorEvent) => {
+      event.preventDefault();
+      const reason = "reason" in event ? event.reason : event.error;
+      events.publish("error", {
+        message: `Internal error: ${reason instanceof Error ? reason.message : String(reason)}`,
+      });
+    };
+    globalThis.addEventListener("unhandledrejection", onEscaped);
+    globalThis.addEventListener("error", onEscaped);
     await server.finished;
+    globalThis.removeEventListener("unhandledrejection", onEscaped);
+    globalThis.removeEventListener("error", onEscaped);
     subscription.unsubscribe();
     await printer;
     return 0;

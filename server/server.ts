@@ -253,7 +253,17 @@ export class JimServer {
         conn.close();
         return;
       }
-      this.#admit(conn);
+      try {
+        this.#admit(conn);
+      } catch (error) {
+        // E.g. the peer reset before its address could be read: drop it, keep accepting.
+        this.#internalError(error);
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
     }
   }
 
@@ -300,9 +310,22 @@ export class JimServer {
     this.#rejecting.add(task);
   }
 
+  #internalError(error: unknown): void {
+    this.events.publish("error", {
+      message: `Internal error: ${error instanceof Error ? error.message : String(error)}`,
+    });
+  }
+
   #sweep(): void {
     const now = Date.now();
-    for (const session of this.#sessions) session.tick(now);
+    for (const session of this.#sessions) {
+      try {
+        session.tick(now);
+      } catch (error) {
+        this.#internalError(error);
+        session.close("Internal server error");
+      }
+    }
   }
 
   #scheduleFlush(): void {

@@ -354,11 +354,11 @@ export class Store {
   }
 
   /**
-   * Removes `contact` from `owner`'s contacts.
+   * Removes `contact` from `owner`'s contacts and returns its display-case login.
    *
    * @throws {JimError} 404 "No such client: X" or "Client not in contacts: X".
    */
-  removeContact(owner: string, contact: string): void {
+  removeContact(owner: string, contact: string): string {
     const ownerRow = this.#q.loginByKey.get(loginKey(owner));
     if (!ownerRow) throw noSuchClient(owner);
     const contactRow = this.#q.loginByKey.get(loginKey(contact));
@@ -367,6 +367,7 @@ export class Store {
     if (result.changes === 0) {
       throw new JimError(Status.NOT_FOUND, `Client not in contacts: ${contact}`);
     }
+    return contactRow.login as string;
   }
 
   /**
