@@ -376,31 +376,21 @@ async function storm(
 
 // ---------------------------------------------------------------------------------- main
 
-const dir = await Deno.makeTempDir({ prefix: "jim-bench-" });
-const dbPath = join(dir, "bench.db");
-const results: Result[] = [];
-let child: Deno.ChildProcess | undefined;
-try {
-  const store = Store.open(dbPath);
-  const users = [
-    ...pairUsers(),
-    ...(only.has("idle") ? Array.from({ length: IDLE }, (_, i) => `i${i}`) : []),
-    ...(only.has("storm") ? Array.from({ length: STORM }, (_, i) => `s${i}`) : []),
-  ];
-  console.error(`bench: registering ${users.length} users (PBKDF2 ${ITERATIONS} iterations)…`);
-  await inBatches(users, 64, async (user) => {
-    await store.addUser(user, PASSWORD, { iterations: ITERATIONS });
-  });
-
+/** A jim-server subprocess on the bench database; each workload gets a fresh one. */
+async function startServer(
+  dbPath: string,
+): Promise<{ port: number; pid: number } & AsyncDisposable> {
   const port = freePort();
   const connLimit = String(Math.max(IDLE, STORM) + 1000);
-  child = new Deno.Command(Deno.execPath(), {
+  const v8Flags = Deno.env.get("BENCH_V8_FLAGS");
+  const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-net",
       "--allow-read",
       "--allow-write",
       "--allow-env",
+      ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
       new URL("../server/main.ts", import.meta.url).pathname,
       "serve",
       "--db",
@@ -419,25 +409,53 @@ try {
     stdout: "null",
     stderr: "inherit",
   }).spawn();
-  await waitForPort(port, child);
-  const pid = child.pid;
-  console.error(`bench: jim-server pid ${pid} on 127.0.0.1:${port}`);
-  const cache: SaltCache = new Map();
-
-  if (only.has("pingpong")) results.push(await pingPong(port, pid, cache));
-  if (only.has("flood")) results.push(await flood(port, pid, cache));
-  if (only.has("storm")) results.push(await storm(port, pid, store));
-  if (only.has("idle")) results.push(await idle(port, pid, cache));
-  store.close();
-} finally {
-  if (child) {
+  const stop = async () => {
     try {
       child.kill("SIGTERM");
     } catch {
       // Already gone.
     }
     await child.status;
+  };
+  try {
+    await waitForPort(port, child);
+  } catch (error) {
+    await stop();
+    throw error;
   }
+  return { port, pid: child.pid, [Symbol.asyncDispose]: stop };
+}
+
+const dir = await Deno.makeTempDir({ prefix: "jim-bench-" });
+const dbPath = join(dir, "bench.db");
+const results: Result[] = [];
+try {
+  using store = Store.open(dbPath);
+  const users = [
+    ...pairUsers(),
+    ...(only.has("idle") ? Array.from({ length: IDLE }, (_, i) => `i${i}`) : []),
+    ...(only.has("storm") ? Array.from({ length: STORM }, (_, i) => `s${i}`) : []),
+  ];
+  console.error(`bench: registering ${users.length} users (PBKDF2 ${ITERATIONS} iterations)…`);
+  await inBatches(users, 64, async (user) => {
+    await store.addUser(user, PASSWORD, { iterations: ITERATIONS });
+  });
+  const cache: SaltCache = new Map();
+  const workloads: [string, (port: number, pid: number) => Promise<Result>][] = [
+    ["pingpong", (port, pid) => pingPong(port, pid, cache)],
+    ["flood", (port, pid) => flood(port, pid, cache)],
+    ["storm", (port, pid) => storm(port, pid, store)],
+    ["idle", (port, pid) => idle(port, pid, cache)],
+  ];
+  for (const [name, run] of workloads) {
+    if (!only.has(name)) continue;
+    await using server = await startServer(dbPath);
+    console.error(
+      `bench: ${name} against jim-server pid ${server.pid} on 127.0.0.1:${server.port}`,
+    );
+    results.push(await run(server.port, server.pid));
+  }
+} finally {
   await Deno.remove(dir, { recursive: true });
 }
 
