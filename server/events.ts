@@ -107,7 +107,13 @@ export function redact(value: unknown, depth = 0): unknown {
   if (value instanceof Uint8Array) return REDACTED;
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = SECRET_KEYS.has(key.toLowerCase()) ? REDACTED : redact(item, depth + 1);
+    // defineProperty, not assignment: a client's "__proto__" key must stay a plain field.
+    Object.defineProperty(out, key, {
+      value: SECRET_KEYS.has(key.toLowerCase()) ? REDACTED : redact(item, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

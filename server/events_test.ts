@@ -85,3 +85,15 @@ Deno.test("Subscription iterates until unsubscribed, also through an AbortSignal
   assert.equal(feed.wants("start"), false);
   sub.unsubscribe();
 });
+
+Deno.test("redact() keeps a __proto__ key as a plain field", () => {
+  const parsed = JSON.parse('{"__proto__":{"password":"x","polluted":true},"a":1}');
+  const copy = redact(parsed) as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(copy), Object.prototype);
+  assert.equal((copy as { polluted?: boolean }).polluted, undefined);
+  assert.deepEqual(Object.keys(copy), ["__proto__", "a"]);
+  assert.deepEqual(Object.getOwnPropertyDescriptor(copy, "__proto__")?.value, {
+    password: REDACTED,
+    polluted: true,
+  });
+});
