@@ -8,9 +8,18 @@ export interface Program {
   name: "jim-server" | "jim-client";
   entry: string;
   permissions: string[];
+  /** Flags for the runtime, embedded in the binary or the installed command. */
+  runtimeFlags: string[];
 }
 
 const root = new URL("..", import.meta.url);
+
+/**
+ * V8 trades some peak speed for a compact heap. Measured with `deno task bench`: 10,000 idle
+ * connections grow the server's RSS by 74 MiB instead of 162 MiB, while ping-pong and flood
+ * throughput stay within run-to-run noise (docs/benchmarks.md).
+ */
+export const SERVER_V8_FLAGS = "--v8-flags=--optimize-for-size";
 
 /** Opening the GUI in a browser (`--open`) runs the desktop's opener, and nothing else. */
 const OPENERS = "--allow-run=xdg-open,open";
@@ -22,6 +31,7 @@ export const PROGRAMS: readonly Program[] = [
     // Network: the chat port and the GUI port; files: the database and TLS key pair;
     // environment: the JIM_* settings.
     permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", OPENERS],
+    runtimeFlags: [SERVER_V8_FLAGS],
   },
   {
     name: "jim-client",
@@ -29,6 +39,7 @@ export const PROGRAMS: readonly Program[] = [
     // Files: the history database under the data directory and a CA certificate;
     // environment: JIM_*, HOME, XDG_DATA_HOME and NO_COLOR.
     permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", OPENERS],
+    runtimeFlags: [],
   },
 ];
 

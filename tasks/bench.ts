@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { saltPassword } from "../protocol/mod.ts";
 import { Store } from "../server/store.ts";
 import { LoadPeer, type SaltCache } from "./_load_client.ts";
+import { SERVER_V8_FLAGS } from "./_programs.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -382,6 +383,7 @@ async function startServer(
 ): Promise<{ port: number; pid: number } & AsyncDisposable> {
   const port = freePort();
   const connLimit = String(Math.max(IDLE, STORM) + 1000);
+  // BENCH_V8_FLAGS replaces the flags jim-server ships with, to compare settings.
   const v8Flags = Deno.env.get("BENCH_V8_FLAGS");
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -390,7 +392,7 @@ async function startServer(
       "--allow-read",
       "--allow-write",
       "--allow-env",
-      ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
+      ...(v8Flags === undefined ? [SERVER_V8_FLAGS] : v8Flags ? [`--v8-flags=${v8Flags}`] : []),
       new URL("../server/main.ts", import.meta.url).pathname,
       "serve",
       "--db",

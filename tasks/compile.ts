@@ -31,6 +31,7 @@ for (const program of PROGRAMS) {
     "compile",
     "--quiet",
     ...program.permissions,
+    ...program.runtimeFlags,
     ...(values.target ? ["--target", values.target] : []),
     "--output",
     output,

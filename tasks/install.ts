@@ -31,6 +31,7 @@ for (const program of PROGRAMS) {
       "--config",
       `${ROOT}deno.json`,
       ...program.permissions,
+      ...program.runtimeFlags,
       "--name",
       program.name,
       ...(values.root ? ["--root", values.root] : []),
