@@ -1,5 +1,5 @@
 /**
- * The server benchmark: starts jim-server as a subprocess on a temporary database with rate
+ * The server benchmark (not named bench.ts, which `deno bench` would pick up): starts jim-server as a subprocess on a temporary database with rate
  * limits off, registers its users, runs the workloads from the load generator in this
  * process, and prints a table (and JSON with --json FILE).
  *
