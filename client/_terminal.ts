@@ -115,19 +115,23 @@ export class Screen {
   #inputText(): string {
     if (!this.#inputShown) return "";
     const chars = [...this.#buffer];
+    const widths = chars.map(charWidth);
     // A line that wrapped could not be cleared with one erase; scroll it sideways instead,
-    // keeping the cursor in view.
-    const room = Math.max(8, this.#columns() - [...this.#prompt].length - 1);
-    const start = chars.length <= room ? 0 : Math.max(
-      0,
-      Math.min(
-        this.#cursor - Math.floor(room / 2),
-        chars.length - room,
-      ),
-    );
-    const shown = chars.slice(start, start + room);
-    const back = start + shown.length - this.#cursor;
-    return `${this.#prompt}${shown.join("")}${back > 0 ? `\x1b[${back}D` : ""}`;
+    // keeping the cursor in view. Widths count terminal columns (CJK and emoji take two).
+    const room = Math.max(8, this.#columns() - columnsOf(this.#prompt) - 1);
+    let start = 0;
+    let end = chars.length;
+    if (sum(widths, 0, chars.length) > room) {
+      start = this.#cursor;
+      end = this.#cursor;
+      let used = 0;
+      // Grow around the cursor: half the room to its left, the rest to its right.
+      while (start > 0 && used + widths[start - 1]! <= room / 2) used += widths[--start]!;
+      while (end < chars.length && used + widths[end]! <= room) used += widths[end++]!;
+      while (start > 0 && used + widths[start - 1]! <= room) used += widths[--start]!;
+    }
+    const back = sum(widths, this.#cursor, end);
+    return `${this.#prompt}${chars.slice(start, end).join("")}${back > 0 ? `\x1b[${back}D` : ""}`;
   }
 
   #columns(): number {
@@ -446,4 +450,41 @@ export async function readHiddenLine(
     device.setRaw?.(false);
     await screen.write("\r\n");
   }
+}
+
+function sum(values: number[], from: number, to: number): number {
+  let total = 0;
+  for (let i = from; i < to; i++) total += values[i]!;
+  return total;
+}
+
+/** Terminal columns a text takes. */
+export function columnsOf(text: string): number {
+  let total = 0;
+  for (const c of text) total += charWidth(c);
+  return total;
+}
+
+/**
+ * Terminal columns of one code point: 0 for combining marks and zero-width characters, 2 for
+ * East Asian wide and fullwidth characters and most emoji, 1 otherwise. An approximation of
+ * wcwidth that covers the common ranges.
+ */
+export function charWidth(c: string): number {
+  const cp = c.codePointAt(0)!;
+  if (
+    (cp >= 0x0300 && cp <= 0x036f) || (cp >= 0x200b && cp <= 0x200f) ||
+    (cp >= 0xfe00 && cp <= 0xfe0f) || cp === 0x20e3
+  ) return 0;
+  if (
+    (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0x303e) ||
+    (cp >= 0x3041 && cp <= 0x33ff) || (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xa000 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1f64f) ||
+    (cp >= 0x1f900 && cp <= 0x1f9ff) || (cp >= 0x1fa70 && cp <= 0x1faff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  ) return 2;
+  return 1;
 }

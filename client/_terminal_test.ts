@@ -105,6 +105,10 @@ Deno.test("Screen prints above the input line and redraws it", async () => {
   sink.text = "";
   await screen.showInput("> ", "0123456789abcdefghijklmnop", 0);
   assert.equal(sink.text, "\r\x1b[2K> 0123456789abcdefg\x1b[17D", "the start, cursor on it");
+  sink.text = "";
+  screen.columns = 80;
+  await screen.showInput("> ", "日本🤝ab", 2);
+  assert.equal(sink.text, "\r\x1b[2K> 日本🤝ab\x1b[4D", "wide characters take two columns");
   const plain = new Sink();
   const piped = new Screen(plain, false);
   await piped.showInput("> ", "typed", 5);

@@ -68,6 +68,11 @@ class Tmux implements AsyncDisposable {
     return this.run("capture-pane", "-p", ...(escapes ? ["-e"] : []), "-t", "t");
   }
 
+  /** The cursor's column, from 0. */
+  async cursorX(): Promise<number> {
+    return Number((await this.run("display-message", "-p", "-t", "t", "#{cursor_x}")).trim());
+  }
+
   async type(text: string): Promise<void> {
     await this.run("send-keys", "-t", "t", "-l", text);
   }
@@ -167,6 +172,7 @@ Deno.test({
       const shown = lines(screen);
       assert.match(shown.at(-2)!, /^\[\d\d:\d\d:\d\d\] bob: ping while you type$/);
       assert.equal(shown.at(-1), "bob> hello wor", `input line garbled:\n${screen}`);
+      assert.equal(await tmux.cursorX(), "bob> hello wor".length, "cursor back at the end");
       assert.ok(!(await tmux.screen(true)).includes("\x1b[1m"), "NO_COLOR must turn color off");
 
       // Editing still works on the redrawn line: finish the word, fix a typo, send.
@@ -175,6 +181,16 @@ Deno.test({
       await tmux.type("R");
       await tmux.keys("End", "Enter");
       await tmux.waitFor((s) => s.includes("alice → bob: hello woRld"), "the sent line");
+      // Wide characters take two columns; the cursor must land where the terminal drew them.
+      await tmux.type("日本ok");
+      await tmux.keys("Left", "Left");
+      await tmux.waitFor((s) => lines(s).at(-1) === "bob> 日本ok", "wide text");
+      const deadlineX = Date.now() + 5000;
+      while (await tmux.cursorX() !== 9 && Date.now() < deadlineX) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(await tmux.cursorX(), "bob> ".length + 4);
+      await tmux.keys("End", "C-u");
       const deadline = Date.now() + 10_000;
       while (inbox.length === 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 20));
