@@ -283,7 +283,7 @@ export class JimClient extends EventTarget {
     this.#emit("connecting", info);
     const signal = this.#options.signal;
     const where = `${this.host}:${this.port}`;
-    let conn: Deno.Conn;
+    let conn: Deno.Conn | undefined;
     try {
       signal?.throwIfAborted();
       const connecting: Promise<Deno.Conn> = this.tls
@@ -296,6 +296,11 @@ export class JimClient extends EventTarget {
       conn = await abortable(connecting, signal, (late) => late.close());
       if (this.tls) await abortable((conn as Deno.TlsConn).handshake(), signal);
     } catch (cause) {
+      try {
+        conn?.close(); // A failed or aborted TLS handshake leaves the socket open.
+      } catch {
+        // Closed already.
+      }
       this.#state = "closed";
       const detail = cause instanceof Error ? cause.message : String(cause);
       const error = new ConnectionError(`Cannot connect to ${where}: ${detail}`, { cause });
