@@ -3,7 +3,15 @@
  * produces: a forged SCRAM signature, a seed server, a connection dropped mid-request.
  * Test support only.
  */
-import { encodeFrame, FrameDecoder } from "../protocol/mod.ts";
+import assert from "node:assert/strict";
+import {
+  deriveScramCredentials,
+  encodeFrame,
+  FrameDecoder,
+  fromBase64,
+  ScramServerExchange,
+  toBase64,
+} from "../protocol/mod.ts";
 
 /** One accepted connection, driven by a test script. */
 export class FakePeer {
@@ -93,4 +101,36 @@ export function fakeServer(script: (peer: FakePeer) => Promise<void>): FakeServe
       await done;
     },
   };
+}
+
+const text = (b64: unknown) => new TextDecoder().decode(fromBase64(String(b64)));
+
+/** Plays the server side of a SCRAM login; `forge` replaces the server's final message. */
+export async function serveScram(
+  peer: FakePeer,
+  password: string,
+  forge?: { data?: string },
+): Promise<void> {
+  const creds = await deriveScramCredentials(password, { iterations: 4096 });
+  const presence = await peer.receive();
+  assert.equal(presence.action, "presence");
+  await peer.send({
+    response: 401,
+    error: "Authentication required",
+    token: "00112233445566778899aabbccddeeff",
+    mechanisms: ["SCRAM-SHA-256"],
+  });
+  const exchange = new ScramServerExchange();
+  const first = await peer.receive();
+  assert.equal(first.mechanism, "SCRAM-SHA-256");
+  const serverFirst = exchange.serverFirst(text(first.data), creds);
+  await peer.send({
+    response: 401,
+    error: "Authentication required",
+    mechanism: "SCRAM-SHA-256",
+    data: toBase64(serverFirst),
+  });
+  const final = await peer.receive();
+  const serverFinal = await exchange.serverFinal(text(final.data), creds);
+  await peer.send({ response: 200, alert: "OK", ...(forge ?? { data: toBase64(serverFinal) }) });
 }

@@ -83,6 +83,7 @@ export class ChatSession extends EventTarget {
   #closing: Promise<void> | undefined;
   #login: LoginResult | undefined;
   #inFlight = new Set<Promise<unknown>>();
+  #contactOps: Promise<unknown> = Promise.resolve();
 
   /** Creates a session without connecting; call {@linkcode ChatSession.open} next. */
   constructor(options: ChatSessionOptions) {
@@ -152,8 +153,10 @@ export class ChatSession extends EventTarget {
         host: this.client.host,
         port: this.client.port,
       });
-      this.#ready.resolve();
       await this.syncContacts();
+      // Incoming messages are stored from here on; they waited so that the first sync
+      // cannot undo a stranger's auto-add.
+      this.#ready.resolve();
     } catch (error) {
       this.#ready.reject(error);
       await this.close();
@@ -180,7 +183,11 @@ export class ChatSession extends EventTarget {
    * for (const c of await chat.syncContacts()) console.log(c.login, c.online ? "online" : "");
    * ```
    */
-  async syncContacts(): Promise<Contact[]> {
+  syncContacts(): Promise<Contact[]> {
+    return this.#serial(() => this.#sync());
+  }
+
+  async #sync(): Promise<Contact[]> {
     const list = await this.client.contacts();
     const { added, removed } = this.history.setContacts(list.map((c) => c.login));
     this.#online = new Map(list.map((c) => [c.login, c.online]));
@@ -202,7 +209,11 @@ export class ChatSession extends EventTarget {
    * @throws {JimError} 404 for an unknown login, 409 when already a contact (the mirror is
    *   corrected either way).
    */
-  async addContact(login: string): Promise<void> {
+  addContact(login: string): Promise<void> {
+    return this.#serial(() => this.#add(login));
+  }
+
+  async #add(login: string): Promise<void> {
     try {
       await this.client.addContact(login);
     } catch (error) {
@@ -217,7 +228,11 @@ export class ChatSession extends EventTarget {
    *
    * @throws {JimError} 404 when it is not a contact (the mirror is corrected anyway).
    */
-  async removeContact(login: string): Promise<void> {
+  removeContact(login: string): Promise<void> {
+    return this.#serial(() => this.#remove(login));
+  }
+
+  async #remove(login: string): Promise<void> {
     try {
       await this.client.removeContact(login);
     } catch (error) {
@@ -287,6 +302,16 @@ export class ChatSession extends EventTarget {
   /** The last `limit` messages with `contact` (default 50), oldest first. */
   messages(contact: string, limit = 50): MessageRecord[] {
     return this.history.messages(contact, { limit });
+  }
+
+  /**
+   * Runs contact operations one after another: a sync whose list was fetched before an add
+   * completed would otherwise drop the new contact from the mirror.
+   */
+  #serial<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.#contactOps.then(operation);
+    this.#contactOps = result.catch(() => {});
+    return result;
   }
 
   async #track<T>(work: Promise<T>): Promise<T> {
@@ -424,19 +449,23 @@ export class ChatSession extends EventTarget {
       status: "delivered",
     });
     if (!history.hasContact(contact)) {
-      // The seed: a message from someone not in the list adds them, and it stays.
-      this.#mirrorAdd(contact, true);
-      this.#service("info", `New contact from an incoming message: ${contact}`);
-      try {
-        await this.client.addContact(contact);
-      } catch (error) {
-        if (!(error instanceof JimError && error.code === Status.CONFLICT)) {
-          this.#service(
-            "error",
-            `Cannot add ${contact} on the server: ${(error as Error).message}`,
-          );
+      // The seed: a message from someone not in the list adds them, and it stays. Queued with
+      // the other contact operations so that a sync in flight cannot drop the new contact.
+      await this.#serial(async () => {
+        if (!this.#history || history.hasContact(contact)) return;
+        this.#mirrorAdd(contact, true);
+        this.#service("info", `New contact from an incoming message: ${contact}`);
+        try {
+          await this.client.addContact(contact);
+        } catch (error) {
+          if (!(error instanceof JimError && error.code === Status.CONFLICT)) {
+            this.#service(
+              "error",
+              `Cannot add ${contact} on the server: ${(error as Error).message}`,
+            );
+          }
         }
-      }
+      });
     }
     this.#emit("message", record);
   }

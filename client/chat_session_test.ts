@@ -5,6 +5,7 @@ import { assert, rejectsWith, waitFor } from "./_assert.ts";
 import { ChatSession, type ServiceEntry } from "./chat_session.ts";
 import { History } from "./history.ts";
 import { JimClient } from "./jim_client.ts";
+import { fakeServer, serveScram } from "./_fake_peer.ts";
 import type { MessageRecord } from "./history.ts";
 
 const USERS = [
@@ -186,4 +187,33 @@ Deno.test("ChatSession.connect() fails cleanly for a bad login", async () => {
     "Access denied",
   );
   assert.deepEqual([...Deno.readDirSync(String(dir))], [], "no history file for a failed login");
+});
+
+Deno.test("ChatSession keeps a stranger's contact when a sync was already in flight", async () => {
+  await using dir = await tempDir();
+  const seen: string[] = [];
+  await using server = fakeServer(async (peer) => {
+    await serveScram(peer, "pw");
+    assert.equal((await peer.receive()).action, "get_contacts"); // the login sync
+    await peer.send({ response: 202, quantity: 0 });
+    assert.equal((await peer.receive()).action, "get_contacts"); // the test's sync
+    // Carol writes while the list, fetched before she was added, is on its way.
+    await peer.send({ action: "msg", time: 1, to: "alice", from: "carol", message: "hi" });
+    await peer.send({ response: 202, quantity: 0 });
+    const add = await peer.receive();
+    seen.push(`${add.action}:${add.user_id}`);
+    await peer.send({ response: 200 });
+    await peer.untilClosed();
+  });
+  await using alice = await ChatSession.connect({
+    port: server.port,
+    user: "alice",
+    password: "pw",
+    dataDir: String(dir),
+  });
+  const got = new Promise((resolve) => alice.addEventListener("message", resolve));
+  await alice.syncContacts();
+  await got;
+  assert.deepEqual(seen, ["add_contact:carol"]);
+  assert.deepEqual(alice.contacts(), [{ login: "carol", online: true }]);
 });

@@ -4,54 +4,15 @@
  */
 import { assert, rejectsWith, waitFor } from "./_assert.ts";
 import {
-  deriveScramCredentials,
-  fromBase64,
   JimError,
   legacyStoredHash,
   randomBytes,
-  ScramServerExchange,
   toBase64,
   verifyLegacyDigest,
 } from "../protocol/mod.ts";
 import { ConnectionError } from "./errors.ts";
-import { type FakePeer, fakeServer } from "./_fake_peer.ts";
+import { type FakePeer, fakeServer, serveScram } from "./_fake_peer.ts";
 import { JimClient } from "./jim_client.ts";
-
-const text = (b64: unknown) => new TextDecoder().decode(fromBase64(String(b64)));
-
-/** Plays the server side of a SCRAM login; `forge` replaces the signature. */
-async function serveScram(
-  peer: FakePeer,
-  password: string,
-  forge?: { data?: string },
-): Promise<void> {
-  const creds = await deriveScramCredentials(password, { iterations: 4096 });
-  const presence = await peer.receive();
-  assert.deepEqual(presence.action, "presence");
-  await peer.send({
-    response: 401,
-    error: "Authentication required",
-    token: "00112233445566778899aabbccddeeff",
-    mechanisms: ["SCRAM-SHA-256"],
-  });
-  const exchange = new ScramServerExchange();
-  const first = await peer.receive();
-  assert.deepEqual(first.mechanism, "SCRAM-SHA-256");
-  const serverFirst = exchange.serverFirst(text(first.data), creds);
-  await peer.send({
-    response: 401,
-    error: "Authentication required",
-    mechanism: "SCRAM-SHA-256",
-    data: toBase64(serverFirst),
-  });
-  const final = await peer.receive();
-  const serverFinal = await exchange.serverFinal(text(final.data), creds);
-  if (forge) {
-    await peer.send({ response: 200, alert: "OK", ...forge });
-  } else {
-    await peer.send({ response: 200, alert: "OK", data: toBase64(serverFinal) });
-  }
-}
 
 Deno.test("JimClient.login() verifies the server's SCRAM signature", async (t) => {
   await t.step("a genuine signature logs in", async () => {
