@@ -220,7 +220,8 @@ Flags (environment variable in brackets):
       --json             history: print JSON
   -h, --help             Show this help
   -V, --version          Show the version
-The password comes from JIM_PASSWORD, --password-stdin or a prompt without echo.
+
+The password comes from --password-stdin, else JIM_PASSWORD, else a prompt without echo.
 Flags may come before or after the command. NO_COLOR turns colors off.
 
 Exit codes: 0 ok, 1 failure (e.g. not delivered, login refused), 2 usage error.
