@@ -134,3 +134,60 @@ export async function serveScram(
   const serverFinal = await exchange.serverFinal(text(final.data), creds);
   await peer.send({ response: 200, alert: "OK", ...(forge ?? { data: toBase64(serverFinal) }) });
 }
+
+/**
+ * A proxy that makes the real server look like a seed server: it removes `mechanisms` from
+ * the 401 to presence and passes everything else through unchanged.
+ */
+export function seedDisguise(target: { host: string; port: number }) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const sawMechanisms: unknown[] = [];
+  const done = (async () => {
+    const downstream = await listener.accept();
+    listener.close();
+    const upstream = await Deno.connect({ hostname: target.host, port: target.port });
+    const pump = async (from: Deno.Conn, to: Deno.Conn, edit: boolean) => {
+      const decoder = new FrameDecoder();
+      const buffer = new Uint8Array(4096);
+      try {
+        for (let n; (n = await from.read(buffer)) !== null;) {
+          if (!edit) {
+            await to.write(buffer.slice(0, n));
+            continue;
+          }
+          for (const frame of decoder.push(buffer.subarray(0, n))) {
+            if (!frame.ok) throw frame.error;
+            if ("mechanisms" in frame.value) {
+              sawMechanisms.push(frame.value.mechanisms);
+              delete frame.value.mechanisms;
+            }
+            await to.write(encodeFrame(frame.value));
+          }
+        }
+      } catch {
+        // Either side hung up.
+      } finally {
+        for (const c of [from, to]) {
+          try {
+            c.close();
+          } catch {
+            // Closed by the other pump.
+          }
+        }
+      }
+    };
+    await Promise.all([pump(downstream, upstream, false), pump(upstream, downstream, true)]);
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    sawMechanisms,
+    async [Symbol.asyncDispose]() {
+      try {
+        listener.close();
+      } catch {
+        // Closed after accepting.
+      }
+      await done;
+    },
+  };
+}

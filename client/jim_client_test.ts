@@ -1,8 +1,9 @@
 /** JimClient against the real server on 127.0.0.1 port 0. */
-import { encodeFrame, FrameDecoder, JimError } from "../protocol/mod.ts";
+import { JimError } from "../protocol/mod.ts";
 import { connectRaw, startTestServer } from "../server/testing.ts";
 import { assert, rejectsWith, waitFor } from "./_assert.ts";
 import { ConnectionError } from "./errors.ts";
+import { seedDisguise } from "./_fake_peer.ts";
 import { type IncomingMessage, JimClient } from "./jim_client.ts";
 
 const USERS = [
@@ -59,63 +60,6 @@ Deno.test("JimClient.login() against the real server", async (t) => {
     assert.equal(error.code, 409);
   });
 });
-
-/**
- * A proxy that makes the real server look like a seed server: it removes `mechanisms` from
- * the 401 to presence and passes everything else through unchanged.
- */
-function seedDisguise(target: { host: string; port: number }) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const sawMechanisms: unknown[] = [];
-  const done = (async () => {
-    const downstream = await listener.accept();
-    listener.close();
-    const upstream = await Deno.connect({ hostname: target.host, port: target.port });
-    const pump = async (from: Deno.Conn, to: Deno.Conn, edit: boolean) => {
-      const decoder = new FrameDecoder();
-      const buffer = new Uint8Array(4096);
-      try {
-        for (let n; (n = await from.read(buffer)) !== null;) {
-          if (!edit) {
-            await to.write(buffer.slice(0, n));
-            continue;
-          }
-          for (const frame of decoder.push(buffer.subarray(0, n))) {
-            if (!frame.ok) throw frame.error;
-            if ("mechanisms" in frame.value) {
-              sawMechanisms.push(frame.value.mechanisms);
-              delete frame.value.mechanisms;
-            }
-            await to.write(encodeFrame(frame.value));
-          }
-        }
-      } catch {
-        // Either side hung up.
-      } finally {
-        for (const c of [from, to]) {
-          try {
-            c.close();
-          } catch {
-            // Closed by the other pump.
-          }
-        }
-      }
-    };
-    await Promise.all([pump(downstream, upstream, false), pump(upstream, downstream, true)]);
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    sawMechanisms,
-    async [Symbol.asyncDispose]() {
-      try {
-        listener.close();
-      } catch {
-        // Closed after accepting.
-      }
-      await done;
-    },
-  };
-}
 
 Deno.test("JimClient.login() falls back to legacy HMAC-MD5 with a seed-like server", async (t) => {
   await using srv = await startTestServer({ users: USERS, legacyAuth: true });

@@ -4,6 +4,7 @@ import { assert, waitFor } from "./_assert.ts";
 import { ClientProcess, runClient } from "./_spawn.ts";
 import { JimClient } from "./jim_client.ts";
 import type { MessageRecord } from "./history.ts";
+import { seedDisguise } from "./_fake_peer.ts";
 
 const USERS = [
   { login: "alice", password: "alice-pw" },
@@ -191,4 +192,36 @@ Deno.test("jim-client exits 1 with a clear line when it cannot connect or loses 
   } finally {
     await srv[Symbol.asyncDispose]();
   }
+});
+
+Deno.test("jim-client --legacy-auth logs in to a seed-like server, and only with it", async (t) => {
+  await using srv = await startTestServer({
+    users: [{ login: "alice", password: "alice-pw", legacy: true }],
+    legacyAuth: true,
+  });
+  await using dir = await tempDir();
+  const env = { JIM_DATA_DIR: String(dir), JIM_PASSWORD: "alice-pw" };
+
+  await t.step("without the flag the client refuses", async () => {
+    await using proxy = seedDisguise(srv);
+    const result = await runClient(["send", "--to", "alice", "x", "-u", "alice"], {
+      ...env,
+      JIM_PORT: String(proxy.port),
+    });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /offers only legacy HMAC-MD5 authentication/);
+  });
+
+  await t.step("with JIM_LEGACY_AUTH=1 the seed's login is used", async () => {
+    await using proxy = seedDisguise(srv);
+    await using alice = new ClientProcess(["-u", "alice"], {
+      ...env,
+      JIM_PORT: String(proxy.port),
+      JIM_LEGACY_AUTH: "1",
+    });
+    await alice.waitFor("* Logged in as alice (HMAC-MD5)");
+    await alice.line("/users");
+    await alice.waitFor("Users (1): alice");
+    assert.equal(await alice.exit(), 0);
+  });
 });
