@@ -8,6 +8,8 @@ export interface AddContactPanelProps {
   /** Adds the contact; resolves true on success (the field then clears). */
   onAdd(login: string): Promise<boolean>;
   error: FormError | null;
+  /** The user edits the login: the old error no longer applies. */
+  onEdit(): void;
 }
 
 /**
@@ -26,7 +28,7 @@ export function AddContactPanel(props: AddContactPanelProps) {
     if (await props.onAdd(login.trim())) setLogin("");
   };
   return (
-    <Panel title="Add contact" id="add-contact" class="area-add">
+    <Panel title="Add contact" id="add-contact" class="chat-add">
       <form class="add-contact-form" onSubmit={submit}>
         <label class="sr-only" for="add-login">Login of the contact to add</label>
         <input
@@ -37,7 +39,10 @@ export function AddContactPanel(props: AddContactPanelProps) {
           value={login}
           aria-invalid={props.error ? "true" : undefined}
           aria-describedby="add-error"
-          onInput={(ev) => setLogin((ev.target as HTMLInputElement).value)}
+          onInput={(ev) => {
+            setLogin((ev.target as HTMLInputElement).value);
+            if (props.error) props.onEdit();
+          }}
         />
         <button type="submit" id="add-contact-button" disabled={!props.connected}>Add</button>
       </form>

@@ -64,10 +64,14 @@ function upsert(list: readonly MessageView[], m: MessageView): MessageView[] {
   return out;
 }
 
-function appendService(log: LogState, seen: { current: number }, e: ServiceEntry): void {
+function appendService(
+  append: LogState["append"],
+  seen: { current: number },
+  e: ServiceEntry,
+): void {
   if (e.seq <= seen.current) return;
   seen.current = e.seq;
-  log.append({ time: e.time, head: e.text, level: e.level });
+  append({ time: e.time, head: e.text, level: e.level });
 }
 
 /**
@@ -93,6 +97,7 @@ export function ChatApp() {
   const [inputError, setInputError] = useState<string | null>(null);
   const [pageError, setPageError] = useState<string | null>(null);
   const service = useLog(500);
+  const appendLog = service.append;
   const serviceSeen = useRef(0);
   const selectedRef = useRef(selected);
   const stateRev = useRef(-1);
@@ -111,9 +116,21 @@ export function ChatApp() {
     setState(s);
   }, []);
 
+  const contactsRef = useRef(contacts);
   const applyContacts = useCallback((snap: ContactsSnapshot) => {
-    setContacts((old) => (snap.rev < old.rev ? old : snap));
-  }, []);
+    const old = contactsRef.current;
+    if (snap.rev < old.rev) return;
+    contactsRef.current = snap;
+    setContacts(snap);
+    // A contact deleted (here or in another tab) is no longer selected; its history stays.
+    const sel = selectedRef.current;
+    if (
+      sel !== null && old.contacts.some((c) => c.login === sel) &&
+      !snap.contacts.some((c) => c.login === sel)
+    ) {
+      setSelected(null);
+    }
+  }, [setSelected]);
 
   const markRead = useCallback((login: string) => {
     call(`/api/contacts/${encodeURIComponent(login)}/read`, { method: "POST" }).catch(() => {
@@ -144,54 +161,63 @@ export function ChatApp() {
       ]);
       applyState(s);
       applyContacts(c);
-      for (const e of log.entries) appendService(service, serviceSeen, e);
+      for (const e of log.entries) appendService(appendLog, serviceSeen, e);
       setPageError(null);
       await loadMessages(selectedRef.current);
     } catch (err) {
       setPageError(formError(err).text);
     }
-  }, [applyState, applyContacts, loadMessages, service]);
+  }, [applyState, applyContacts, loadMessages, appendLog]);
 
   useEffect(() => {
-    const client = new LiveClient("/api/events", {
-      onEvent(topic, data) {
-        switch (topic as keyof ChatTopics) {
-          case "state":
-            applyState(data as ChatState);
-            return;
-          case "contacts":
-            applyContacts(data as ContactsSnapshot);
-            return;
-          case "service":
-            appendService(service, serviceSeen, data as ServiceEntry);
-            return;
-          case "message": {
-            const m = data as MessageView;
-            if (m.contact !== selectedRef.current) return;
-            setMessages((list) => upsert(list, m));
-            if (m.direction === "in" && document.visibilityState === "visible") {
-              markRead(m.contact);
+    let client: LiveClient | undefined;
+    let gone = false;
+    let synced = false;
+    // The first snapshot comes before the stream, so the older snapshots the stream replays
+    // for catch-up are recognised by their rev and ignored.
+    void refetch().finally(() => {
+      if (gone) return;
+      client = new LiveClient("/api/events", {
+        onEvent(topic, data) {
+          switch (topic as keyof ChatTopics) {
+            case "state":
+              applyState(data as ChatState);
+              return;
+            case "contacts":
+              applyContacts(data as ContactsSnapshot);
+              return;
+            case "service":
+              appendService(appendLog, serviceSeen, data as ServiceEntry);
+              return;
+            case "message": {
+              const m = data as MessageView;
+              if (m.contact !== selectedRef.current) return;
+              setMessages((list) => upsert(list, m));
+              if (m.direction === "in" && document.visibilityState === "visible") {
+                markRead(m.contact);
+              }
+              return;
             }
-            return;
           }
-        }
-      },
-      onSync: () => void refetch(),
-      onStatus: setLive,
+        },
+        onSync: () => {
+          // The first "ready" follows the snapshot just taken; any later sync may have a gap.
+          if (synced) void refetch();
+          synced = true;
+        },
+        onStatus: setLive,
+      });
     });
-    return () => client.close();
-  }, [applyState, applyContacts, refetch, markRead, service]);
+    return () => {
+      gone = true;
+      client?.close();
+    };
+  }, [applyState, applyContacts, refetch, markRead, appendLog]);
 
   useEffect(() => {
     void loadMessages(selected);
     if (selected !== null) markRead(selected);
   }, [selected, loadMessages, markRead]);
-
-  // A deleted contact is no longer selectable; its history stays in the database.
-  useEffect(() => {
-    if (selected === null || state?.phase !== "connected" || contacts.rev < 0) return;
-    if (!contacts.contacts.some((c) => c.login === selected)) setSelected(null);
-  }, [contacts, selected, state?.phase, setSelected]);
 
   useEffect(() => {
     document.title = state?.phase === "connected" && state.user
@@ -309,40 +335,49 @@ export function ChatApp() {
         </span>
       </header>
       <main class="layout chat-layout">
-        {pageError && <p class="notice area-notice" role="alert">{pageError}</p>}
+        {pageError && <p class="notice chat-notice" role="alert">{pageError}</p>}
         <ParametersPanel state={state} />
-        <ConnectionPanel
-          state={state}
-          error={connError ?? (state?.error ? { text: state.error } : null)}
-          onConnect={onConnect}
-          onDisconnect={onDisconnect}
-        />
-        <AddContactPanel connected={connected} onAdd={onAdd} error={addError} />
-        <ContactsPanel
-          contacts={contactList}
-          selected={selected}
-          connected={connected}
-          onSelect={(login) => setSelected(login)}
-          onDelete={onDelete}
-        />
-        <MessagesPanel
-          contact={selected}
-          messages={messages}
-          connected={connected}
-          onRetry={(id) => void onRetry(id)}
-        />
-        <InputPanel
-          contact={selected}
-          connected={connected}
-          sending={sending}
-          value={draftOf(selected)}
-          onInput={(v) => selected !== null && setDraft(selected, v)}
-          onSend={() => void onSend()}
-          error={inputError}
-        />
-        <Panel title="Service info" id="service-info" class="area-service">
-          <LogView label="Service info" log={service} idPrefix="service" />
-        </Panel>
+        <div class="chat-col chat-left">
+          <ConnectionPanel
+            state={state}
+            error={connError ?? (state?.error ? { text: state.error } : null)}
+            onConnect={onConnect}
+            onDisconnect={onDisconnect}
+          />
+          <AddContactPanel
+            connected={connected}
+            onAdd={onAdd}
+            error={addError}
+            onEdit={() => setAddError(null)}
+          />
+          <ContactsPanel
+            contacts={contactList}
+            selected={selected}
+            connected={connected}
+            onSelect={(login) => setSelected(login)}
+            onDelete={onDelete}
+          />
+        </div>
+        <div class="chat-col chat-right">
+          <MessagesPanel
+            contact={selected}
+            messages={messages}
+            connected={connected}
+            onRetry={(id) => void onRetry(id)}
+          />
+          <InputPanel
+            contact={selected}
+            connected={connected}
+            sending={sending}
+            value={draftOf(selected)}
+            onInput={(v) => selected !== null && setDraft(selected, v)}
+            onSend={() => void onSend()}
+            error={inputError}
+          />
+          <Panel title="Service info" id="service-info" class="chat-service">
+            <LogView label="Service info" log={service} idPrefix="service" />
+          </Panel>
+        </div>
       </main>
     </>
   );

@@ -41,14 +41,20 @@ export function ConnectionPanel(props: ConnectionPanelProps) {
   const [password, setPassword] = useState("");
   const [host, setHost] = useState("");
   const [port, setPort] = useState("");
-  const prefilled = useRef(false);
+  // Fields follow the last connection until the user edits them.
+  const edited = useRef(new Set<string>());
+  const lastUser = state?.last.user;
+  const lastHost = state?.last.host;
+  const lastPort = state?.last.port;
   useEffect(() => {
-    if (prefilled.current || !state) return;
-    prefilled.current = true;
-    setUser((v) => v || state.last.user);
-    setHost((v) => v || state.last.host);
-    setPort((v) => v || String(state.last.port));
-  }, [state]);
+    if (lastUser !== undefined && !edited.current.has("user")) setUser(lastUser);
+    if (lastHost !== undefined && !edited.current.has("host")) setHost(lastHost);
+    if (lastPort !== undefined && !edited.current.has("port")) setPort(String(lastPort));
+  }, [lastUser, lastHost, lastPort]);
+  const edit = (field: string, set: (v: string) => void) => (ev: Event) => {
+    edited.current.add(field);
+    set((ev.target as HTMLInputElement).value);
+  };
 
   const phase = state?.phase ?? "disconnected";
   const busy = phase === "connecting";
@@ -68,7 +74,7 @@ export function ConnectionPanel(props: ConnectionPanelProps) {
   };
 
   return (
-    <Panel title="Connection" id="connection" class="area-connection">
+    <Panel title="Connection" id="connection" class="chat-connection">
       <form class="connection-form" onSubmit={submit} aria-describedby="connection-error">
         <label class="sr-only" for="conn-user">User name</label>
         <input
@@ -80,7 +86,7 @@ export function ConnectionPanel(props: ConnectionPanelProps) {
           spellcheck={false}
           value={user}
           aria-invalid={invalid("user")}
-          onInput={(ev) => setUser((ev.target as HTMLInputElement).value)}
+          onInput={edit("user", setUser)}
         />
         <label class="sr-only" for="conn-password">Password</label>
         <input
@@ -103,7 +109,7 @@ export function ConnectionPanel(props: ConnectionPanelProps) {
             spellcheck={false}
             value={host}
             aria-invalid={invalid("host")}
-            onInput={(ev) => setHost((ev.target as HTMLInputElement).value)}
+            onInput={edit("host", setHost)}
           />
           <button type="submit" id="connect" disabled={busy || connected}>
             {busy ? "Connecting…" : "Connect"}
@@ -119,7 +125,7 @@ export function ConnectionPanel(props: ConnectionPanelProps) {
             placeholder="Server port"
             value={port}
             aria-invalid={invalid("port")}
-            onInput={(ev) => setPort((ev.target as HTMLInputElement).value)}
+            onInput={edit("port", setPort)}
           />
           <button
             type="button"

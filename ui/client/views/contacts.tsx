@@ -48,7 +48,7 @@ export function ContactsPanel(props: ContactsPanelProps) {
   };
 
   return (
-    <Panel title="Contacts" id="contacts" class="area-contacts">
+    <Panel title="Contacts" id="contacts" class="chat-contacts">
       <div class="contacts-box">
         <ul class="contact-list" aria-label="Contacts" onKeyDown={onKeyDown}>
           {contacts.length === 0 && <li class="empty">No contacts yet</li>}

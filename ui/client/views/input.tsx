@@ -31,14 +31,14 @@ export function InputPanel(props: InputPanelProps) {
     if (canSend) props.onSend();
   };
   return (
-    <Panel title="Input" id="input" class="area-input">
+    <Panel title="Input" id="input" class="chat-input">
       <div class="input-row">
         <label class="sr-only" for="message-input">
           {props.contact ? `Message to ${props.contact}` : "Message"}
         </label>
         <textarea
           id="message-input"
-          rows={4}
+          rows={3}
           placeholder={props.contact
             ? `Type your message to ${props.contact} here (Enter sends, Shift+Enter new line)`
             : "Select a contact, then type your message here"}

@@ -51,7 +51,7 @@ export function MessagesPanel({ contact, messages, connected, onRetry }: Message
   };
 
   return (
-    <Panel title="Messages" id="messages" class="area-messages">
+    <Panel title="Messages" id="messages" class="chat-messages">
       <div
         ref={box}
         class="message-list"

@@ -13,29 +13,27 @@ export function ParametersPanel({ state }: { state: ChatState | null }) {
   const on = state?.phase === "connected";
   const cell = (label: string, value: string | number | null | undefined, id: string) => (
     <div class="param">
-      <span class="label" id={`${id}-label`}>{label}</span>
-      <span class="value" aria-labelledby={`${id}-label`} data-param={id}>
-        {on && value != null ? String(value) : "—"}
-      </span>
+      <dt class="label">{label}</dt>
+      <dd class="value" data-param={id}>{on && value != null ? String(value) : "—"}</dd>
     </div>
   );
   return (
-    <Panel title="Parameters" id="parameters" class="area-params">
-      <div class="params">
+    <Panel title="Parameters" id="parameters" class="chat-params">
+      <dl class="params">
         {cell("User name:", state?.user, "user")}
         {cell("Server IP:", state?.host, "host")}
         {cell("Server port:", state?.port, "port")}
         <div class="param">
-          <span class="label">Status:</span>
-          <span class={`value phase-${state?.phase ?? "disconnected"}`} data-param="phase">
+          <dt class="label">Status:</dt>
+          <dd class={`value phase-${state?.phase ?? "disconnected"}`} data-param="phase">
             {state?.phase === "connected"
               ? "Connected"
               : state?.phase === "connecting"
               ? "Connecting…"
               : "Disconnected"}
-          </span>
+          </dd>
         </div>
-      </div>
+      </dl>
     </Panel>
   );
 }
