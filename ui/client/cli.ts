@@ -1,0 +1,173 @@
+/**
+ * `jim-client gui`: the chat GUI. client/main.ts hands it the arguments after `gui`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { startChatGui } from "./mod.ts";
+
+/** The default GUI port (the admin GUI has 8080). */
+export const DEFAULT_GUI_PORT = 8081;
+
+/** The `gui` command's help text. */
+export const GUI_USAGE = `jim-client gui: chat in a browser; the page holds one JIM connection
+
+Usage:
+  jim-client gui [--gui-port ${DEFAULT_GUI_PORT}] [--gui-host 127.0.0.1] [--open] [--data-dir DIR]
+
+Flags (environment variable in brackets):
+      --gui-port PORT    GUI port, 0 for any free one (default: ${DEFAULT_GUI_PORT}) [JIM_GUI_PORT]
+      --gui-host HOST    GUI address (default: 127.0.0.1); anything else is reachable
+                         from other machines and is warned about
+      --open             Open the URL in the desktop's browser
+      --data-dir DIR     History location (default: $XDG_DATA_HOME/jim or
+                         ~/.local/share/jim) [JIM_DATA_DIR]
+  -h, --help             Show this help
+
+It prints a URL with a one-time access token; open it. The server, user and password are
+entered in the page. Two users on one machine run two GUIs on different --gui-port values.
+`;
+
+/** Parsed `gui` flags. */
+export interface GuiCliConfig {
+  help: boolean;
+  guiPort: number;
+  guiHost: string;
+  open: boolean;
+  dataDir: string | undefined;
+}
+
+/** A bad `gui` command line. */
+export class GuiUsageError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "GuiUsageError";
+  }
+}
+
+/**
+ * Parses the arguments after `gui`; flags win over environment variables.
+ *
+ * @example
+ * ```ts
+ * parseGuiArgs(["--gui-port", "8082", "--open"], {}).guiPort; // 8082
+ * ```
+ * @throws {GuiUsageError} for an unknown flag, a stray argument or a bad port.
+ */
+export function parseGuiArgs(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+): GuiCliConfig {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        "gui-port": { type: "string" },
+        "gui-host": { type: "string" },
+        open: { type: "boolean" },
+        "data-dir": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (cause) {
+    const message = (cause as Error).message.replace(/\. To specify a positional.*$/s, "");
+    throw new GuiUsageError(message, { cause });
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 0) throw new GuiUsageError(`Unexpected argument: ${positionals[0]}`);
+  const rawPort = values["gui-port"] ?? (env.JIM_GUI_PORT || undefined);
+  let guiPort = DEFAULT_GUI_PORT;
+  if (rawPort !== undefined) {
+    const text = rawPort.trim();
+    if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+      const source = values["gui-port"] !== undefined ? "--gui-port" : "JIM_GUI_PORT";
+      throw new GuiUsageError(`Invalid ${source}: expected 0 to 65535, got "${rawPort}"`);
+    }
+    guiPort = Number(text);
+  }
+  const guiHost = values["gui-host"] ?? "127.0.0.1";
+  if (guiHost.trim() === "" || /\s/.test(guiHost)) {
+    throw new GuiUsageError(`Invalid --gui-host: "${guiHost}"`);
+  }
+  return {
+    help: values.help ?? false,
+    guiPort,
+    guiHost,
+    open: values.open ?? false,
+    dataDir: values["data-dir"] ?? (env.JIM_DATA_DIR || undefined),
+  };
+}
+
+/** Where the command prints. */
+export interface GuiIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/**
+ * Runs `jim-client gui` until SIGINT or SIGTERM (or `signal`); returns the exit code: 0 after
+ * a clean stop, 1 when the GUI cannot start, 2 for a usage error.
+ *
+ * @example
+ * ```ts
+ * Deno.exit(await guiMain(["--gui-port", "8082"], Deno.env.toObject()));
+ * ```
+ */
+export async function guiMain(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  io: GuiIo = { out: (l) => console.log(l), err: (l) => console.error(l) },
+  signal?: AbortSignal,
+): Promise<number> {
+  let config: GuiCliConfig;
+  try {
+    config = parseGuiArgs(argv, env);
+  } catch (error) {
+    if (!(error instanceof GuiUsageError)) throw error;
+    io.err(`jim-client gui: ${error.message}`);
+    io.err("Try 'jim-client gui --help'.");
+    return 2;
+  }
+  if (config.help) {
+    io.out(GUI_USAGE.trimEnd());
+    return 0;
+  }
+  const stop = new AbortController();
+  const onStop = () => stop.abort();
+  signal?.addEventListener("abort", onStop, { once: true });
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onStop);
+  try {
+    let gui;
+    try {
+      gui = await startChatGui({
+        guiHost: config.guiHost,
+        guiPort: config.guiPort,
+        dataDir: config.dataDir,
+        open: config.open,
+        signal: stop.signal,
+        warn: (m) => io.err(m),
+      });
+    } catch (error) {
+      const reason = error instanceof Deno.errors.AddrInUse
+        ? "address in use (another GUI on this port? try --gui-port)"
+        : error instanceof Error
+        ? error.message
+        : String(error);
+      io.err(`jim-client gui: Cannot serve on ${config.guiHost}:${config.guiPort}: ${reason}`);
+      return 1;
+    }
+    io.out(`Chat GUI: ${gui.url}`);
+    io.out("Open that URL in a browser. Press Ctrl+C to stop.");
+    await gui.finished;
+    await gui.close();
+    io.out("Chat GUI stopped.");
+    return 0;
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onStop);
+    signal?.removeEventListener("abort", onStop);
+  }
+}
