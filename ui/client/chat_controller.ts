@@ -51,7 +51,11 @@ export class ServerUnreachableError extends Error {
 export interface ChatControllerOptions {
   /** Where histories and the GUI's settings live; `$XDG_DATA_HOME/jim` by default. */
   dataDir?: string;
-  /** Milliseconds between contact list refreshes for the online dots (5,000 by default). */
+  /**
+   * Milliseconds between contact list refreshes for the online dots (15,000 by default).
+   * JIM has no presence push, so this polls get_contacts; each poll shows in the server's log,
+   * hence the long default. Incoming messages and "not online" refusals update dots at once.
+   */
   presencePollMs?: number;
   /** Service info entries kept (500 by default). */
   serviceLimit?: number;
@@ -109,7 +113,7 @@ export class ChatController implements AsyncDisposable {
 
   constructor(options: ChatControllerOptions = {}) {
     this.dataDir = options.dataDir ?? defaultDataDir();
-    this.#pollMs = Math.max(100, options.presencePollMs ?? 5_000);
+    this.#pollMs = Math.max(100, options.presencePollMs ?? 15_000);
     this.#serviceLimit = Math.max(1, options.serviceLimit ?? 500);
     this.#loadSettings();
   }

@@ -40,7 +40,7 @@ export interface ChatGuiOptions {
   signal?: AbortSignal;
   /** Access token; a random one by default. */
   token?: string;
-  /** Milliseconds between refreshes of the contacts' online marks (5,000 by default). */
+  /** Milliseconds between refreshes of the contacts' online marks (15,000 by default). */
   presencePollMs?: number;
   /** Where warnings go; console.warn by default. */
   warn?: (message: string) => void;
