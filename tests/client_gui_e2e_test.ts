@@ -121,6 +121,8 @@ Deno.test({
       });
 
       await t.step("connection errors show in the page", async () => {
+        // Chromium throttles animation frames in background tabs, which slows every click.
+        await a.bringToFront();
         await connect(a, "Client5", "wrong", srv.host, srv.port);
         await a.locator("#connection-error").getByText("Wrong password: Access denied").waitFor();
         assert.equal(
@@ -148,6 +150,7 @@ Deno.test({
       });
 
       await t.step("add contact: inline errors, then each adds the other", async () => {
+        await a.bringToFront();
         await a.getByLabel("Login of the contact to add").fill("Ghost");
         await a.getByRole("button", { name: "Add", exact: true }).click();
         await a.locator("#add-error").getByText("No such client: Ghost").waitFor();
@@ -235,6 +238,7 @@ Deno.test({
 
       let failedText = "";
       await t.step("a message to a disconnected peer fails and is retried", async () => {
+        await a.bringToFront();
         await b.getByRole("button", { name: "Disconnect" }).click();
         await b.locator('[data-param="phase"]').getByText("Disconnected").waitFor();
         await contact(a, "Client6").click();
@@ -263,6 +267,7 @@ Deno.test({
       });
 
       await t.step("a message from a stranger adds a contact", async () => {
+        await a.bringToFront();
         await using stranger = await ChatSession.connect({
           host: srv.host,
           port: srv.port,
@@ -279,6 +284,7 @@ Deno.test({
       });
 
       await t.step("delete contact asks first, then removes it", async () => {
+        await a.bringToFront();
         await contact(a, "Клиент7").click();
         await a.getByRole("button", { name: "Delete selected contact" }).click();
         const dialog = a.getByRole("dialog", { name: "Delete contact?" });
@@ -293,6 +299,7 @@ Deno.test({
       });
 
       await t.step("keyboard: arrows move through contacts", async () => {
+        await a.bringToFront();
         await contact(a, "Client6").focus();
         await a.keyboard.press("ArrowUp");
         assert.equal(await contact(a, "Client6").getAttribute("aria-pressed"), "true");
