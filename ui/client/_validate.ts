@@ -10,6 +10,8 @@ import type { ConnectParams } from "./chat_controller.ts";
 
 /** Longest password the GUI passes on, like the server's store. */
 export const MAX_PASSWORD_LENGTH = 1024;
+/** Room for the text in one frame, leaving space for the msg envelope and the logins. */
+export const MAX_TEXT_FRAME_BYTES = DEFAULT_LIMITS.maxFrameBytes - 512;
 /** Longest host name (DNS limit). */
 export const MAX_HOST_LENGTH = 253;
 
@@ -64,6 +66,15 @@ export function checkMessage(
   }
   if (text.length > maxLength && [...text].length > maxLength) {
     throw bad(`Invalid field: text exceeds ${maxLength} characters`, "text");
+  }
+  // The message travels in one JIM frame; emoji and escapes can outgrow it before the
+  // character limit. Refused here, nothing is stored as a message that can never be sent.
+  const bytes = new TextEncoder().encode(JSON.stringify(text)).length;
+  if (bytes > MAX_TEXT_FRAME_BYTES) {
+    throw bad(
+      `Invalid field: text exceeds ${MAX_TEXT_FRAME_BYTES} bytes once encoded; shorten it`,
+      "text",
+    );
   }
   return { to, text };
 }

@@ -61,6 +61,8 @@ export function createChatApp(options: ChatAppOptions): Hono {
     port: options.port,
     hosts: options.hosts,
     assets: options.assets,
+    // A message of 4,096 characters can take 16 KiB of UTF-8 or 24 KiB of JSON escapes.
+    bodyLimit: 32 * 1024,
   });
   app.onError(chatErrorHandler);
 

@@ -147,7 +147,7 @@ Deno.test("chat routes: connect checks every field and changes nothing on bad in
     });
     assert.equal(form.status, 415);
     await form.body?.cancel();
-    const big = await gui.api("POST", "/api/connect", { ...good, password: "p".repeat(20_000) });
+    const big = await gui.api("POST", "/api/connect", { ...good, password: "p".repeat(40_000) });
     assert.equal(big.status, 413);
   });
 });
@@ -393,6 +393,7 @@ Deno.test("chat routes: messages go both ways, offline ones fail and retry", asy
           [{ to: "bob", text: "" }, "text"],
           [{ to: "bob", text: "   " }, "text"],
           [{ to: "bob", text: "x".repeat(4097) }, "text"],
+          [{ to: "bob", text: "😀".repeat(4000) }, "text"],
           [{ to: "", text: "hi" }, "to"],
           [{ to: "bob" }, "text"],
         ] as const
@@ -405,12 +406,26 @@ Deno.test("chat routes: messages go both ways, offline ones fail and retry", asy
       assert.equal(m.body.messages.length, 2);
     });
 
+    await t.step("the longest text that fits a frame round-trips unchanged", async () => {
+      const long = "Ж".repeat(4096);
+      const res = await alice.api<{ message: MessageView }>("POST", "/api/messages", {
+        to: "bob",
+        text: long,
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.message.status, "delivered");
+      await waitFor("bob has it", async () => {
+        const m = await bob.api<MessagesReply>("GET", "/api/messages/alice");
+        return m.body.messages.some((x) => x.text === long);
+      });
+    });
+
     await t.step("not connected: 409 and nothing stored", async () => {
       await alice.api("POST", "/api/disconnect");
       const res = await alice.api("POST", "/api/messages", { to: "bob", text: "later" });
       assert.equal(res.status, 409);
       const m = await alice.api<MessagesReply>("GET", "/api/messages/bob");
-      assert.equal(m.body.messages.length, 2, "history still readable offline");
+      assert.equal(m.body.messages.length, 3, "history still readable offline");
     });
   });
 });
