@@ -558,3 +558,16 @@ Deno.test("JimServer close() ends every session and is idempotent", async () => 
   assert.equal(srv.server.connectionCount, 0);
   await assert.rejects(Deno.connect({ hostname: srv.host, port: srv.port }));
 });
+
+Deno.test("JimServer ends a logged-in session on quit or its exit alias and frees the login", async (t) => {
+  await using srv = await startTestServer({ users: USERS });
+  for (const action of ["quit", "exit"]) {
+    await t.step(action, async () => {
+      const [alice] = await loginAll(srv, USERS.slice(0, 1));
+      await using conn = alice!;
+      await conn.send({ action, time: now() });
+      assert.deepEqual(await conn.closedByServer(), [{ response: 200, alert: "Bye" }]);
+      assert.equal(srv.server.isOnline("alice"), false);
+    });
+  }
+});
