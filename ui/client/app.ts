@@ -31,6 +31,13 @@ export interface ChatAppOptions {
  * Maps the chat's errors to HTTP: an unreachable server is 502; a JIM refusal the shared
  * handler has no HTTP status for (e.g. 503 server full) is 502 with the server's text; the
  * rest goes to the shared handler.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * const app = new Hono();
+ * app.onError(chatErrorHandler);
+ * ```
  */
 export function chatErrorHandler(err: Error, c: Context): Response {
   if (err instanceof ServerUnreachableError) return c.json({ error: err.message }, 502);

@@ -28,7 +28,14 @@ import type {
   ServiceEntry,
 } from "./_types.ts";
 
-/** A JimError that names the form input it is about; the GUI's onError passes `field` on. */
+/**
+ * A JimError that names the form input it is about; the GUI's onError passes `field` on.
+ *
+ * @example
+ * ```ts
+ * throw new ChatInputError(400, "Invalid field: port must be a whole number", "port");
+ * ```
+ */
 export class ChatInputError extends JimError {
   readonly field: string;
 
@@ -39,7 +46,14 @@ export class ChatInputError extends JimError {
   }
 }
 
-/** The server could not be reached or the connection broke: HTTP 502 in the GUI. */
+/**
+ * The server could not be reached or the connection broke: HTTP 502 in the GUI.
+ *
+ * @example
+ * ```ts
+ * throw new ServerUnreachableError("Server unreachable: Cannot connect to 127.0.0.1:7777");
+ * ```
+ */
 export class ServerUnreachableError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
