@@ -2,7 +2,7 @@
  * The chat GUI's routes in process (app.request) against a real JIM server on loopback.
  */
 import assert from "node:assert/strict";
-import { ChatSession } from "../../client/mod.ts";
+import { ChatSession, History } from "../../client/mod.ts";
 import { type FakePeer, fakeServer } from "../../client/_fake_peer.ts";
 import {
   deriveScramCredentials,
@@ -440,6 +440,11 @@ Deno.test("chat routes: a restarted GUI shows the last account's history offline
         await gui.api("POST", "/api/contacts", { login: "carol" });
         await gui.api("POST", "/api/messages", { to: "carol", text: "are you there?" });
       }
+      {
+        // As if the GUI had been killed while the server's reply was on its way.
+        using history = History.open({ dataDir, account: "alice", host: srv.host, port: srv.port });
+        history.addMessage({ contact: "carol", direction: "out", text: "cut off", status: "sent" });
+      }
       await using gui = await openGui({ dataDir });
       const state = await gui.api<ChatState>("GET", "/api/state");
       assert.equal(state.body.phase, "disconnected");
@@ -447,8 +452,9 @@ Deno.test("chat routes: a restarted GUI shows the last account's history offline
       const contacts = await gui.api<ContactsSnapshot>("GET", "/api/contacts");
       assert.deepEqual(contacts.body.contacts, [{ login: "carol", online: false, unread: 0 }]);
       const m = await gui.api<MessagesReply>("GET", "/api/messages/carol");
-      assert.deepEqual(m.body.messages.map((x) => [x.text, x.status]), [
-        ["are you there?", "failed"],
+      assert.deepEqual(m.body.messages.map((x) => [x.text, x.status, x.error]), [
+        ["are you there?", "failed", "Client not online: carol"],
+        ["cut off", "failed", "Not confirmed: the GUI stopped before the server replied"],
       ]);
     } finally {
       await Deno.remove(dataDir, { recursive: true });

@@ -90,6 +90,7 @@ interface LastConnection {
 }
 
 const SETTINGS_FILE = "chat-gui.json";
+const INTERRUPTED = "Not confirmed: the GUI stopped before the server replied";
 
 /**
  * Holds the GUI's one chat session and publishes every change on {@linkcode hub}.
@@ -424,8 +425,27 @@ export class ChatController implements AsyncDisposable {
     try {
       const history = History.open({ dataDir: this.dataDir, account, host, port });
       this.#view = { history, account, key };
+      this.#failInterrupted(history);
     } catch (error) {
       this.#log("error", `Cannot open history: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * A message still "sent" when its history is opened waited for a reply when an earlier run
+   * stopped (no session of this GUI is sending yet): mark it failed so it gets a Retry button.
+   */
+  #failInterrupted(history: History): void {
+    let count = 0;
+    for (const contact of history.contacts()) {
+      for (const m of history.messages(contact, { limit: 500 })) {
+        if (m.direction !== "out" || m.status !== "sent") continue;
+        history.setStatus(m.id, "failed", { error: INTERRUPTED });
+        count++;
+      }
+    }
+    if (count > 0) {
+      this.#log("notice", `Marked ${count} unanswered message(s) failed: ${INTERRUPTED}`);
     }
   }
 
