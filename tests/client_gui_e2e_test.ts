@@ -319,6 +319,16 @@ Deno.test({
         assert.equal(await contact(a, "Client6").getAttribute("aria-pressed"), "true");
       });
 
+      await t.step("tidy at 1024 px: nothing overflows sideways", async () => {
+        const overflow = await a.evaluate(() => ({
+          page: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+          panels: [...document.querySelectorAll("fieldset.panel")].filter((el) =>
+            el.scrollWidth > el.clientWidth + 1
+          ).map((el) => el.id),
+        }));
+        assert.deepEqual(overflow, { page: 0, panels: [] });
+      });
+
       await t.step("no console errors", () => {
         assert.deepEqual(browser.consoleErrors, []);
       });
