@@ -6,7 +6,7 @@
  * @module
  */
 import type { ServeSettings } from "../../server/main.ts";
-import { Store } from "../../server/mod.ts";
+import { type ServerEvent, Store } from "../../server/mod.ts";
 import { isLoopbackHost } from "../access.ts";
 import { startAdminGui } from "./mod.ts";
 
@@ -22,6 +22,8 @@ export interface GuiFlags {
   guiPort?: number;
   /** Open the URL with xdg-open. */
   open?: boolean;
+  /** Prints a server event if the log level wants it (as `serve` does). */
+  logEvent?: (event: ServerEvent) => void;
 }
 
 /** Where the command prints. */
@@ -106,6 +108,7 @@ export async function runGuiCommand(
         open: flags.open,
         signal: stop.signal,
         warn: (m) => io.err(m),
+        onServerEvent: flags.logEvent,
       });
     } catch (error) {
       const reason = error instanceof Deno.errors.AddrInUse

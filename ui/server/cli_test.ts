@@ -12,25 +12,43 @@ Deno.test("parseGuiPort() accepts 0 to 65535 only", () => {
   }
 });
 
-/** Reads lines from a child's stdout until one matches. */
-async function waitForLine(
-  reader: ReadableStreamDefaultReader<string>,
-  pattern: RegExp,
-  seen: string[],
-): Promise<RegExpExecArray> {
-  let buffer = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`Output ended without ${pattern}: ${seen.join("\n")}`);
-    buffer += value;
-    const lines = buffer.split("\n");
-    buffer = lines.pop() ?? "";
-    for (const line of lines) {
-      seen.push(line);
-      const m = pattern.exec(line);
-      if (m) return m;
+/** Reads a child's stdout line by line, keeping what follows a match for the next call. */
+class LineReader {
+  readonly seen: string[] = [];
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  #lines: string[] = [];
+  #partial = "";
+
+  constructor(stream: ReadableStream<Uint8Array<ArrayBuffer>>) {
+    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  async waitFor(pattern: RegExp): Promise<RegExpExecArray> {
+    while (true) {
+      const line = this.#lines.shift();
+      if (line !== undefined) {
+        this.seen.push(line);
+        const m = pattern.exec(line);
+        if (m) return m;
+        continue;
+      }
+      const { value, done } = await this.#reader.read();
+      if (done) throw new Error(`Output ended without ${pattern}:\n${this.seen.join("\n")}`);
+      const parts = (this.#partial + value).split("\n");
+      this.#partial = parts.pop() ?? "";
+      this.#lines.push(...parts);
     }
   }
+
+  cancel(): Promise<void> {
+    return this.#reader.cancel();
+  }
+}
+
+/** Kills the child if a test waits on it too long, so a failure cannot hang the suite. */
+function watchdog(child: Deno.ChildProcess, ms = 30_000): Disposable {
+  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  return { [Symbol.dispose]: () => clearTimeout(timer) };
 }
 
 Deno.test("jim-server gui prints a token URL, serves the GUI and stops on SIGTERM", async () => {
@@ -50,15 +68,12 @@ Deno.test("jim-server gui prints a token URL, serves the GUI and stops on SIGTER
       text += value;
     }
   })();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const seen: string[] = [];
+  using _guard = watchdog(child);
+  const reader = new LineReader(child.stdout);
   try {
-    const jim = await waitForLine(reader, /^JIM server listening on 127\.0\.0\.1:(\d+)/, seen);
-    const url = (await waitForLine(
-      reader,
-      /^Admin GUI: open (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/,
-      seen,
-    ))[1]!;
+    const jim = await reader.waitFor(/^JIM server listening on 127\.0\.0\.1:(\d+)/);
+    const url =
+      (await reader.waitFor(/^Admin GUI: open (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/))[1]!;
     const login = await fetch(url, { redirect: "manual" });
     await login.body?.cancel();
     assert.equal(login.status, 303);
@@ -67,7 +82,9 @@ Deno.test("jim-server gui prints a token URL, serves the GUI and stops on SIGTER
     assert.equal(state.server.running, true);
     assert.equal(state.server.port, Number(jim[1]));
     child.kill("SIGTERM");
-    await waitForLine(reader, /^Admin GUI stopped$/, seen);
+    // The server events are printed as serve prints them (--log-level info by default).
+    await reader.waitFor(/ INFO\s+stop Server stopped$/);
+    await reader.waitFor(/^Admin GUI stopped$/);
   } catch (error) {
     child.kill("SIGKILL");
     throw error;
@@ -114,17 +131,15 @@ Deno.test("jim-server gui shows 'permission denied' when it may not bind the JIM
     stderr: "piped",
     stdin: "null",
   }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const seen: string[] = [];
+  using _guard = watchdog(child);
+  const reader = new LineReader(child.stdout);
   try {
-    await waitForLine(
-      reader,
+    await reader.waitFor(
       /^JIM server stopped: Cannot start server: permission denied \(127\.0\.0\.1:7777\); start it from the GUI$/,
-      seen,
     );
-    await waitForLine(reader, /^Admin GUI: open http:\/\/127\.0\.0\.1:\d+\/\?token=/, seen);
+    await reader.waitFor(/^Admin GUI: open http:\/\/127\.0\.0\.1:\d+\/\?token=/);
     child.kill("SIGTERM");
-    await waitForLine(reader, /^Admin GUI stopped$/, seen);
+    await reader.waitFor(/^Admin GUI stopped$/);
   } catch (error) {
     child.kill("SIGKILL");
     throw error;

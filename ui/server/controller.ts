@@ -43,6 +43,8 @@ export interface AdminControllerOptions {
    * refreshed again after it. 400 by default.
    */
   historyDelayMs?: number;
+  /** Called with every server event, e.g. to print it on the console. */
+  onEvent?: (event: ServerEvent) => void;
 }
 
 /** An error the GUI shows as is; `field` names the input it belongs to. */
@@ -235,6 +237,7 @@ export class AdminController {
   }
 
   #forward(event: ServerEvent): void {
+    this.#options.onEvent?.(event);
     this.#options.hub.publish("log", event satisfies LogEvent);
     if (event.type === "login" || event.type === "disconnect") {
       // Now for the Online column; again once the server has written the last-seen time.

@@ -13,7 +13,12 @@
  *
  * @module
  */
-import { JimServer, type JimServerOptions, type Store } from "../../server/mod.ts";
+import {
+  JimServer,
+  type JimServerOptions,
+  type ServerEvent,
+  type Store,
+} from "../../server/mod.ts";
 import { isLoopbackHost, newAccessToken } from "../access.ts";
 import { LiveHub } from "../live_hub.ts";
 import { AdminController, type ListenFn } from "./controller.ts";
@@ -54,6 +59,8 @@ export interface AdminGuiOptions {
   iterations?: number;
   /** Where warnings go; console.warn by default. */
   warn?: (message: string) => void;
+  /** Called with every JIM server event (the CLI prints them per --log-level). */
+  onServerEvent?: (event: ServerEvent) => void;
 }
 
 /** A running admin GUI. */
@@ -107,6 +114,7 @@ export async function startAdminGui(options: AdminGuiOptions): Promise<AdminGui>
     legacyAuth: options.jim.legacyAuth ?? false,
     hub,
     iterations: options.iterations,
+    onEvent: options.onServerEvent,
   });
   let port = 0;
   const app = createAdminApp({
