@@ -120,6 +120,8 @@ export async function runGuiCommand(
         `Cannot serve the admin GUI on ${guiHost}:${flags.guiPort ?? 8080}: ${reason}`,
       );
     }
+    // Listen for signals before printing the URL: whoever reads it may stop us right away.
+    for (const s of signals) Deno.addSignalListener(s, onSignal);
     const jim = gui.controller.status();
     io.out(
       jim.running
@@ -128,7 +130,6 @@ export async function runGuiCommand(
     );
     io.out(`Admin GUI: open ${gui.url}`);
     if (!isLoopbackHost(guiHost)) io.err(`WARNING: keep this URL secret: it grants admin access`);
-    for (const s of signals) Deno.addSignalListener(s, onSignal);
     await gui.finished;
     await gui.close();
     io.out("Admin GUI stopped");

@@ -86,7 +86,11 @@ Deno.test("jim-server gui prints a token URL, serves the GUI and stops on SIGTER
     await reader.waitFor(/ INFO\s+stop Server stopped$/);
     await reader.waitFor(/^Admin GUI stopped$/);
   } catch (error) {
-    child.kill("SIGKILL");
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone: the error above says why.
+    }
     throw error;
   } finally {
     await reader.cancel();
@@ -141,8 +145,13 @@ Deno.test("jim-server gui shows 'permission denied' when it may not bind the JIM
     child.kill("SIGTERM");
     await reader.waitFor(/^Admin GUI stopped$/);
   } catch (error) {
-    child.kill("SIGKILL");
-    throw error;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone: its stderr says why.
+    }
+    const stderr = await new Response(child.stderr).text();
+    throw new Error(`${(error as Error).message}\nstderr: ${stderr}`, { cause: error });
   } finally {
     await reader.cancel();
   }
