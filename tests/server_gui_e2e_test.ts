@@ -216,6 +216,22 @@ Deno.test({
       assert.equal(await entries.count(), 0);
     });
 
+    await t.step("Service info keeps the last 2,000 entries", async () => {
+      const count = page.locator(".log-count");
+      let sent = 0;
+      // Batches below the per-stream queue size, so nothing is dropped on the way.
+      while (sent < 2050) {
+        for (let i = 0; i < 200 && sent < 2050; i++) {
+          sent++;
+          gui.live.publish("log", { time: Date.now(), type: "gui", message: `Bulk ${sent}` });
+        }
+        await count.getByText(`${Math.min(sent, 2000)} entries`).waitFor();
+      }
+      const first = await log.locator(".log-entry").first().innerText();
+      assert.match(first, /Bulk 51$/);
+      assert.match(await log.locator(".log-entry").last().innerText(), /Bulk 2050$/);
+    });
+
     assert.deepEqual(browser.consoleErrors, []);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   },
