@@ -42,6 +42,8 @@ class Tmux implements AsyncDisposable {
     const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     const command = [
       "env",
+      // The test runner's own NO_COLOR (CI sets it) must not leak into the terminal under test.
+      ...("NO_COLOR" in env ? [] : ["-u", "NO_COLOR"]),
       ...vars,
       Deno.execPath(),
       "run",
