@@ -40,6 +40,15 @@ Deno.test("JimServer serves logins and messages over TLS", async (t) => {
       });
     });
 
+    await t.step("a fatal framing error is answered before the TLS connection closes", async () => {
+      await using conn = await connectRaw(srv, { caCert: tls.cert });
+      await conn.write("[1]");
+      const frames = await conn.closedByServer();
+      assert.equal(frames.length, 1);
+      assert.equal(frames[0]!.response, 400);
+      assert.match(String(frames[0]!.error), /expected an object/);
+    });
+
     await t.step("the server keeps serving after failed handshakes", async () => {
       await using conn = await connectRaw(srv, { caCert: tls.cert });
       assert.equal((await conn.login("alice", "pw-a")).response, 200);
