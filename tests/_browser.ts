@@ -129,3 +129,24 @@ export async function launchBrowser(options: LaunchOptions = {}): Promise<Browse
     },
   };
 }
+
+/**
+ * Whether a test should rewrite a README screenshot: only when asked (`JIM_SCREENSHOTS=1`) or
+ * when it is missing, so that an ordinary test run leaves the work tree clean.
+ *
+ * @example
+ * ```ts
+ * import { wantScreenshot } from "./_browser.ts";
+ * const shot = new URL("../docs/img/server-gui.png", import.meta.url);
+ * if (wantScreenshot(shot)) console.log("will write", shot.pathname);
+ * ```
+ */
+export function wantScreenshot(path: URL): boolean {
+  if (Deno.env.get("JIM_SCREENSHOTS")) return true;
+  try {
+    Deno.statSync(path);
+    return false;
+  } catch {
+    return true;
+  }
+}

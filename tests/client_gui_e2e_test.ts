@@ -7,7 +7,7 @@ import type { Locator, Page } from "playwright-core";
 import { ChatSession } from "../client/mod.ts";
 import { startTestServer } from "../server/testing.ts";
 import { type ChatGui, startChatGui } from "../ui/client/mod.ts";
-import { launchBrowser, skipBrowserTests } from "./_browser.ts";
+import { launchBrowser, skipBrowserTests, wantScreenshot } from "./_browser.ts";
 
 const SCREENSHOT = new URL("../docs/img/client-gui.png", import.meta.url);
 
@@ -89,7 +89,7 @@ async function composeScreenshot(page: Page, left: Uint8Array, right: Uint8Array
       `</body></html>`,
   );
   await page.waitForFunction(() => [...document.images].every((i) => i.complete));
-  await page.screenshot({ path: SCREENSHOT.pathname });
+  await page.screenshot(wantScreenshot(SCREENSHOT) ? { path: SCREENSHOT.pathname } : {});
 }
 
 Deno.test({

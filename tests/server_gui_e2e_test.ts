@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { JimClient } from "../client/mod.ts";
 import { Store } from "../server/mod.ts";
 import { startAdminGui } from "../ui/server/mod.ts";
-import { launchBrowser, skipBrowserTests } from "./_browser.ts";
+import { launchBrowser, skipBrowserTests, wantScreenshot } from "./_browser.ts";
 
 function freePort(): number {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -16,18 +16,6 @@ function freePort(): number {
 }
 
 const SCREENSHOT = new URL("../docs/img/server-gui.png", import.meta.url);
-
-/** Rewrites the README screenshot only when asked (JIM_SCREENSHOTS=1) or when it is missing,
- * so a test run leaves the work tree clean. */
-function wantScreenshot(): boolean {
-  if (Deno.env.get("JIM_SCREENSHOTS")) return true;
-  try {
-    Deno.statSync(SCREENSHOT);
-    return false;
-  } catch {
-    return true;
-  }
-}
 
 Deno.test({
   name: "admin GUI: token, stop/start on another port, add, live login, remove",
@@ -134,7 +122,9 @@ Deno.test({
       // Last time fills in once the server has written its login history.
       await row("Client5").locator("td").nth(1).filter({ hasNotText: "never" }).waitFor();
       await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
-      const shot = await page.screenshot(wantScreenshot() ? { path: SCREENSHOT.pathname } : {});
+      const shot = await page.screenshot(
+        wantScreenshot(SCREENSHOT) ? { path: SCREENSHOT.pathname } : {},
+      );
       assert.ok(shot.length > 10_000, "the page renders");
       await client.close();
       await peer.close();
