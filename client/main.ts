@@ -230,7 +230,7 @@ export async function main(
     return 0;
   }
   if (config.version) {
-    await out.print(`jim-client ${VERSION}`);
+    await out.print(`jim-client ${VERSION} (Deno ${Deno.version.deno})`);
     return 0;
   }
   const context: CommandContext = {

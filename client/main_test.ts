@@ -148,7 +148,7 @@ Deno.test("jim-client reports usage errors with exit 2 and changes nothing", asy
     assert.match(help.stdout, /jim-client send --to NAME "text"/);
     assert.match(help.stdout, /JIM_LEGACY_AUTH/);
     const version = await runClient(["-V"], env);
-    assert.match(version.stdout, /^jim-client \d+\.\d+\.\d+\n$/);
+    assert.match(version.stdout, /^jim-client \d+\.\d+\.\d+ \(Deno \d+\.\d+\.\d+\)\n$/);
   });
 
   await t.step("history with nothing stored prints so and creates nothing", async () => {

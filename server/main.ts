@@ -505,7 +505,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   try {
     invocation = parseInvocation(argv, io);
     if (invocation.values.version) {
-      io.out(`${PROGRAM} ${VERSION}`);
+      io.out(`${PROGRAM} ${VERSION} (Deno ${Deno.version.deno})`);
       return 0;
     }
     if (invocation.values.help) {

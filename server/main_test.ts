@@ -118,7 +118,7 @@ Deno.test("jim-server --help and --version exit 0", async (t) => {
   await t.step("--version", async () => {
     const run = await cli(["--version"]);
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /^jim-server \d+\.\d+\.\d+\n$/);
+    assert.match(run.stdout, /^jim-server \d+\.\d+\.\d+ \(Deno \d+\.\d+\.\d+\)\n$/);
   });
   await t.step("--help lists the commands", async () => {
     const run = await cli(["--help"]);

@@ -73,7 +73,7 @@ async function smoke(t: Deno.TestContext, server: string, client: string, dir: s
       assert.match(help.stdout, /Usage:/);
       const version = await run(program, ["--version"]);
       assert.equal(version.code, 0, version.stderr);
-      assert.match(version.stdout, /0\.\d+\.\d+/);
+      assert.match(version.stdout, /^jim-(server|client) \d+\.\d+\.\d+ \(Deno \d+\.\d+\.\d+\)$/m);
     }
   });
 
