@@ -52,6 +52,12 @@ type State = "open" | "ending" | "closed";
 
 const OK_FRAME = encodeFrame({ response: Status.OK, alert: "OK" });
 const AUTH_REQUIRED = "Authentication required";
+/**
+ * Told to a logged-in client whose account was deleted. 403, not 401 (which here carries a
+ * login challenge), 402 (wrong credentials) or 410 (a recipient is offline): the server refuses
+ * this session for good, and the missing `retry_after` tells it apart from a login lockout.
+ */
+export const ACCOUNT_REMOVED = "Account removed";
 /** Largest single write: queued frames are coalesced up to this size. */
 const MAX_WRITE = 64 * 1024;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -188,6 +194,16 @@ export class Session {
     this.#reply({ response: Status.UNAVAILABLE, error: "Server shutting down" });
     this.#lingerOnEnd = false;
     this.#end("Server shutting down");
+  }
+
+  /**
+   * Tells a logged-in client its account no longer exists, then ends the session like any
+   * other fatal error: the notice is flushed before the connection closes.
+   */
+  accountRemoved(): void {
+    if (this.#state !== "open") return;
+    this.#reply({ response: Status.FORBIDDEN, error: ACCOUNT_REMOVED });
+    this.#end(ACCOUNT_REMOVED);
   }
 
   /** Closes the connection at once. Idempotent. */
@@ -561,6 +577,11 @@ export class Session {
         throw error;
       }
       if (this.#state !== "open") return;
+      // The proof was checked against credentials read before the await; a removal that
+      // committed meanwhile would otherwise leave a session for a deleted account.
+      if (this.#ctx.store.canonicalLogin(scram.creds.login) === undefined) {
+        throw new JimError(Status.NOT_FOUND, `No such client: ${scram.creds.login}`);
+      }
       this.#loggedIn(scram.creds.login, {
         response: Status.OK,
         alert: "OK",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { JimServer } from "./server.ts";
 import { Store } from "./store.ts";
-import { connectRaw, selfSignedCert, startTestServer } from "./testing.ts";
+import { connectRaw, now, selfSignedCert, startTestServer } from "./testing.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
@@ -238,6 +238,38 @@ Deno.test("jim-server user add and passwd take effect on a running server at onc
   await using alice = await connectRaw(srv);
   assert.equal((await alice.login("alice", "old-pw")).response, 402);
   assert.equal((await alice.login("alice", "new-pw")).response, 200);
+});
+
+Deno.test("jim-server user remove ends the removed user's session on a running server", async () => {
+  await using srv = await startTestServer({
+    users: [{ login: "alice", password: "a-pw" }, { login: "bob", password: "b-pw" }],
+  });
+  using disconnects = srv.server.events.subscribe({ types: ["disconnect"] });
+  await using alice = await connectRaw(srv);
+  await using bob = await connectRaw(srv);
+  assert.equal((await alice.login("alice", "a-pw")).response, 200);
+  assert.equal((await bob.login("bob", "b-pw")).response, 200);
+
+  const remove = await cli(["user", "remove", "Alice", "--db", srv.dbPath]);
+  assert.equal(remove.code, 0, remove.stderr);
+  // The server notices the other process's commit in its sweep and says why before closing.
+  assert.deepEqual(await alice.closedByServer(), [{ response: 403, error: "Account removed" }]);
+  alice.close();
+  const event = await disconnects.next();
+  assert.equal(event?.conn?.user, "alice");
+  assert.equal(event?.message, "Account removed");
+  assert.equal(srv.server.isOnline("alice"), false);
+
+  // Bob was re-checked too and goes on; alice is gone from the directory.
+  assert.equal(srv.server.isOnline("bob"), true);
+  assert.deepEqual(await bob.request({ action: "get_users", time: now() }), {
+    response: 202,
+    users: ["bob"],
+  });
+  assert.deepEqual(
+    await bob.request({ action: "msg", time: now(), to: "alice", message: "hi" }),
+    { response: 404, error: "No such client: alice" },
+  );
 });
 
 Deno.test("jim-server serve prints its settings and stops gracefully on SIGTERM and SIGINT", async (t) => {

@@ -96,6 +96,7 @@ export class JimServer {
   #sweepTimer: ReturnType<typeof setInterval>;
   #acceptTask: Promise<void>;
   #nextId = 1;
+  #dataVersion: number;
   #closing: Promise<void> | undefined;
   #resolveFinished!: () => void;
   #signal: AbortSignal | undefined;
@@ -114,6 +115,7 @@ export class JimServer {
     this.#historyFlushMs = options.historyFlushMs ?? 200;
     this.#failures = new FailedLogins(this.limits.maxFailedLogins, this.limits.failedLoginWindowMs);
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
+    this.#dataVersion = this.store.dataVersion();
     this.#context = {
       store: this.store,
       limits: this.limits,
@@ -181,6 +183,34 @@ export class JimServer {
   /** Whether `login` is online (any case). */
   isOnline(login: string): boolean {
     return this.#online.has(login.normalize("NFC").toLowerCase());
+  }
+
+  /**
+   * Ends the sessions of online users whose accounts are gone from the store: each client is
+   * told `403 Account removed` before its connection closes. The sweep calls this by itself
+   * when another process (`jim-server user remove`) commits to the database; code that
+   * removes users through this server's own store, such as the admin GUI, calls it right after.
+   *
+   * @returns the logins whose sessions were ended.
+   * @example
+   * ```ts
+   * import { JimServer, Store } from "./mod.ts";
+   * using store = Store.open(":memory:");
+   * await using server = await JimServer.listen({ store, port: 0 });
+   * store.removeUser("alice");
+   * server.endSessionsOfRemovedUsers(); // alice's session, if any, is told and closed
+   * ```
+   */
+  endSessionsOfRemovedUsers(): string[] {
+    const ended: string[] = [];
+    if (this.store.closed) return ended;
+    for (const session of [...this.#online.values()]) {
+      const login = session.user!;
+      if (this.store.canonicalLogin(login) !== undefined) continue;
+      ended.push(login);
+      session.accountRemoved();
+    }
+    return ended;
   }
 
   /** Every open connection. */
@@ -318,6 +348,7 @@ export class JimServer {
 
   #sweep(): void {
     const now = Date.now();
+    this.#noticeOutsideChanges();
     for (const session of this.#sessions) {
       try {
         session.tick(now);
@@ -325,6 +356,22 @@ export class JimServer {
         this.#internalError(error);
         session.close("Internal server error");
       }
+    }
+  }
+
+  /**
+   * Re-checks the online users only when another connection has committed since the last
+   * sweep, so an unchanged database costs one PRAGMA per sweep.
+   */
+  #noticeOutsideChanges(): void {
+    if (this.store.closed) return;
+    try {
+      const version = this.store.dataVersion();
+      if (version === this.#dataVersion) return;
+      this.#dataVersion = version;
+      if (this.#online.size > 0) this.endSessionsOfRemovedUsers();
+    } catch (error) {
+      this.#internalError(error);
     }
   }
 

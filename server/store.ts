@@ -284,6 +284,23 @@ export class Store {
     if (result.changes === 0) throw noSuchClient(login);
   }
 
+  /**
+   * SQLite's `PRAGMA data_version` for this connection: it changes whenever another
+   * connection (e.g. `jim-server user remove` in another process) commits, and never for this
+   * connection's own writes. Polling it is a cheap way to notice outside changes.
+   *
+   * @example
+   * ```ts
+   * import { Store } from "./store.ts";
+   * using store = Store.open(":memory:");
+   * const before = store.dataVersion();
+   * // ... later: if (store.dataVersion() !== before) re-read what matters
+   * ```
+   */
+  dataVersion(): number {
+    return this.#q.dataVersion.get()!.data_version as number;
+  }
+
   /** One user, or undefined. */
   getUser(login: string): UserRow | undefined {
     const row = this.#q.userByKey.get(loginKey(login));
@@ -460,6 +477,7 @@ function prepareAll(db: DatabaseSync) {
        WHERE login_key = ?`,
     ),
     deleteUser: p("DELETE FROM users WHERE login_key = ?"),
+    dataVersion: p("PRAGMA data_version"),
     listUsers: p(
       "SELECT login, last_seen, last_ip, created, legacy_hash FROM users ORDER BY created DESC, id DESC",
     ),

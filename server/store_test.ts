@@ -163,6 +163,18 @@ Deno.test("Store instances on one file see each other's writes at once", async (
   assert.equal(s.store.credentials("late"), undefined);
 });
 
+Deno.test("Store.dataVersion() changes on another connection's commit, not its own", async () => {
+  await using s = await tempStore();
+  using other = Store.open(s.path);
+  const start = s.store.dataVersion();
+  await s.store.addUser("own", "pw", FAST);
+  assert.equal(s.store.dataVersion(), start);
+  other.removeUser("own");
+  const afterRemove = s.store.dataVersion();
+  assert.notEqual(afterRemove, start);
+  assert.equal(s.store.dataVersion(), afterRemove);
+});
+
 Deno.test("Store binds every value: hostile names are data, not SQL", async () => {
   await using s = await tempStore();
   await s.store.addUser("x", "pw'); DROP TABLE users; --", FAST);
