@@ -15,6 +15,12 @@ export interface JimServerHandle {
   readonly addr: { hostname: string; port: number };
   /** Logins of the users connected now. */
   onlineUsers(): Iterable<string>;
+  /**
+   * Tells online users whose accounts are gone that they were removed, and closes their
+   * sessions. The GUI removes users through the server's own Store connection, which the
+   * server's cross-process check does not see, so it calls this right after.
+   */
+  endSessionsOfRemovedUsers(): Iterable<string>;
   close(): Promise<void>;
 }
 
@@ -314,12 +320,14 @@ export class AdminController {
   }
 
   /**
-   * Removes a client.
+   * Removes a client; if they are online, the running server tells them `403 Account removed`
+   * and closes their session.
    *
    * @throws {JimError} 404 when there is no such client.
    */
   removeClient(login: string): void {
     this.#options.store.removeUser(login);
+    this.#server?.endSessionsOfRemovedUsers();
     this.#note(`Client removed: ${login}`);
     this.#options.hub.publish("clients", {});
   }

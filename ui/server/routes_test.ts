@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { JimServer, Store } from "../../server/mod.ts";
+import { connectRaw, now } from "../../server/testing.ts";
 import { LiveHub } from "../live_hub.ts";
 import { AdminController, describeListenError } from "./controller.ts";
 import { createAdminApp } from "./routes.ts";
@@ -196,6 +197,34 @@ Deno.test("DELETE and password reset of clients", async (t) => {
     const res = await fx.call("DELETE", "/api/clients/alice");
     assert.equal(res.status, 200);
     assert.equal(fx.store.getUser("alice"), undefined);
+  });
+});
+
+Deno.test("removing an online client from the GUI ends their session with a notice", async () => {
+  await using fx = await adminFixture();
+  await fx.store.addUser("alice", "a-pw", { iterations: 4096 });
+  await fx.store.addUser("bob", "b-pw", { iterations: 4096 });
+  const server = fx.controller.server as JimServer;
+  using disconnects = server.events.subscribe({ types: ["disconnect"] });
+  const target = { host: "127.0.0.1", port: fx.controller.status().port };
+  await using alice = await connectRaw(target);
+  await using bob = await connectRaw(target);
+  assert.equal((await alice.login("alice", "a-pw")).response, 200);
+  assert.equal((await bob.login("bob", "b-pw")).response, 200);
+
+  const res = await fx.call("DELETE", "/api/clients/alice");
+  assert.equal(res.status, 200);
+  assert.equal(server.isOnline("alice"), false, "offline as soon as the route answers");
+  assert.deepEqual(await alice.closedByServer(), [{ response: 403, error: "Account removed" }]);
+  alice.close();
+  const event = await disconnects.next();
+  assert.equal(event?.conn?.user, "alice");
+  assert.equal(event?.message, "Account removed");
+
+  assert.equal(server.isOnline("bob"), true);
+  assert.deepEqual(await bob.request({ action: "get_users", time: now() }), {
+    response: 202,
+    users: ["bob"],
   });
 });
 
