@@ -14,6 +14,12 @@ export class JimError extends Error {
   /** The JIM response code this error is sent with. */
   readonly code: number;
 
+  /**
+   * Creates an error that is sent as `{ response: code, error: message }`.
+   *
+   * @param code The JIM response code, e.g. 410.
+   * @param message Sentence case, detail after a colon: "Client not online: bob".
+   */
   constructor(code: number, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "JimError";
@@ -44,6 +50,12 @@ export class FrameError extends Error {
   /** The JIM code to answer with before closing or continuing. */
   readonly code: number;
 
+  /**
+   * Creates a framing error.
+   *
+   * @param message Sentence case, detail after a colon: "Cannot decode frame: invalid UTF-8".
+   * @param options `fatal` when the stream is lost; `code` defaults to 400.
+   */
   constructor(message: string, options: ErrorOptions & { fatal: boolean; code?: number }) {
     super(message, options);
     this.name = "FrameError";

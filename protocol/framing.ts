@@ -47,6 +47,7 @@ function isJsonWhitespace(b: number): boolean {
  * ```
  */
 export class FrameDecoder {
+  /** Largest accepted frame in bytes. */
   readonly maxFrameBytes: number;
   #pending: Uint8Array = new Uint8Array(0);
   #pendingLength = 0;
@@ -55,6 +56,7 @@ export class FrameDecoder {
   #escaped = false;
   #failure: FrameError | undefined;
 
+  /** Creates a decoder that accepts frames up to `options.maxFrameBytes` (16 KiB). */
   constructor(options: FrameDecoderOptions = {}) {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes;
   }
@@ -199,6 +201,7 @@ function describeByte(b: number): string {
  * ```
  */
 export class JimDecoderStream extends TransformStream<Uint8Array, DecodedFrame> {
+  /** Creates the stream; see {@linkcode FrameDecoderOptions}. */
   constructor(options: FrameDecoderOptions = {}) {
     const decoder = new FrameDecoder(options);
     super({
@@ -238,6 +241,7 @@ export function encodeFrame(message: unknown): Uint8Array {
  * ```
  */
 export class JimEncoderStream extends TransformStream<unknown, Uint8Array> {
+  /** Creates the stream. */
   constructor() {
     super({
       transform(message, controller) {

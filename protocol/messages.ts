@@ -16,15 +16,19 @@ export type Mechanism = typeof SCRAM_SHA_256 | typeof HMAC_MD5;
 /** Unix time in seconds, as a number (the seed sends a numeric string; both are accepted). */
 export type Time = number;
 
-/** Every request carries its action and the time it was made. */
-interface RequestBase {
+/** What every request carries besides its action. */
+export interface RequestBase {
+  /** When the client made the request. */
   time: Time;
 }
 
 /** Starts a login, or (on an authenticated connection) answers a probe. */
 export interface PresenceRequest extends RequestBase {
+  /** The action name. */
   action: "presence";
+  /** The seed sends "status"; not interpreted. */
   type?: string;
+  /** The account logging in (or answering a probe), and an optional status text. */
   user: { account_name: string; status?: string };
 }
 
@@ -33,45 +37,61 @@ export interface PresenceRequest extends RequestBase {
  * it and `data` holds a base64 SCRAM message.
  */
 export interface AuthenticateRequest extends RequestBase {
+  /** The action name. */
   action: "authenticate";
+  /** The account; `password` holds the legacy HMAC-MD5 digest (never a password). */
   user: { account_name: string; password?: string };
+  /** The mechanism; absent means the seed's legacy HMAC-MD5. */
   mechanism?: Mechanism;
+  /** SCRAM: the base64 client-first or client-final message. */
   data?: string;
 }
 
 /** A chat message. The server overwrites `from` with the sender's login. */
 export interface MsgRequest extends RequestBase {
+  /** The action name. */
   action: "msg";
+  /** The recipient's login. */
   to: string;
+  /** Ignored: the server sets it to the sender's login. */
   from: string;
+  /** Always "utf-8". */
   encoding: string;
+  /** The text, at most 4,096 characters by default. */
   message: string;
 }
 
 /** Asks for the contact list: 202 with `quantity`, then `contact_list` pushes. */
 export interface GetContactsRequest extends RequestBase {
+  /** The action name. */
   action: "get_contacts";
 }
 
 /** Adds a contact by login. */
 export interface AddContactRequest extends RequestBase {
+  /** The action name. */
   action: "add_contact";
+  /** The login to add. */
   user_id: string;
 }
 
 /** Removes a contact by login. */
 export interface DelContactRequest extends RequestBase {
+  /** The action name. */
   action: "del_contact";
+  /** The login to remove. */
   user_id: string;
 }
 
 /** Asks for every registered login: 202 with `users`. */
 export interface GetUsersRequest extends RequestBase {
+  /** The action name. */
   action: "get_users";
 }
 
 /** Ends the session in order; `exit` is accepted as an alias. */
 export interface QuitRequest extends RequestBase {
+  /** The action name. */
   action: "quit";
 }
 
@@ -103,8 +123,11 @@ export const ACTIONS: readonly Action[] = [
 
 /** A reply to a request. Exactly one of `alert` and `error` is usually present. */
 export interface JimResponse {
+  /** The JIM status code; see {@linkcode Status}. */
   response: number;
+  /** Success text. */
   alert?: string;
+  /** Failure text, shown to the user as it is. */
   error?: string;
   /** 401 to presence: the legacy challenge, 16 random bytes as hex. */
   token?: string;
@@ -124,24 +147,35 @@ export interface JimResponse {
 
 /** The server asks "are you there?"; a client answers with presence. */
 export interface ProbeMessage {
+  /** The action name. */
   action: "probe";
+  /** When the server sent it. */
   time: Time;
 }
 
 /** One contact, pushed after a 202 to get_contacts. */
 export interface ContactListMessage {
+  /** The action name. */
   action: "contact_list";
+  /** The contact's login. */
   user_id: string;
+  /** Whether the contact is online now (jim's addition). */
   online?: boolean;
 }
 
 /** A chat message delivered by the server, with `from` set by the server. */
 export interface MsgMessage {
+  /** The action name. */
   action: "msg";
+  /** When the sender sent it. */
   time: Time;
+  /** The recipient: the connection's own login. */
   to: string;
+  /** The sender, as the server knows it. */
   from: string;
+  /** Always "utf-8". */
   encoding: string;
+  /** The text. */
   message: string;
 }
 

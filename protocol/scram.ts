@@ -7,9 +7,13 @@ import { Status } from "./status.ts";
  * StoredKey is a hash of ClientKey, and ServerKey only lets the server prove itself.
  */
 export interface ScramCredentials {
+  /** Random per-user salt for PBKDF2. */
   salt: Uint8Array;
+  /** PBKDF2 iteration count. */
   iterations: number;
+  /** SHA-256(HMAC(SaltedPassword, "Client Key")): verifies proofs, cannot make one. */
   storedKey: Uint8Array;
+  /** HMAC(SaltedPassword, "Server Key"): lets the server prove itself. */
   serverKey: Uint8Array;
 }
 
@@ -170,6 +174,12 @@ export class ScramClient {
   #salt: Uint8Array | undefined;
   #iterations = 0;
 
+  /**
+   * Starts an exchange for `user`; `nonce` is for tests that replay a known exchange.
+   *
+   * @param user The account name, as sent in `user.account_name`.
+   * @param password The password, normalised with NFKC before hashing.
+   */
   constructor(user: string, password: string, options: { nonce?: string } = {}) {
     this.#user = user;
     this.#password = password;
@@ -266,7 +276,9 @@ export class ScramClient {
 
 /** The parsed client-first-message. */
 export interface ClientFirst {
+  /** The user name, unescaped. */
   user: string;
+  /** The client's nonce. */
   nonce: string;
 }
 
@@ -291,6 +303,7 @@ export class ScramServerExchange {
   #serverFirst: string | undefined;
   #nonce: string | undefined;
 
+  /** Starts an exchange; `nonce` is for tests that replay a known exchange. */
   constructor(options: { nonce?: string } = {}) {
     this.#serverNonce = options.nonce ?? newNonce();
   }
