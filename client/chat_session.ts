@@ -1,5 +1,6 @@
 import { isAccountName, JimError, Status } from "../protocol/mod.ts";
 import { ConnectionError } from "./errors.ts";
+import { TypedEventTarget } from "./_typed_event_target.ts";
 import { History, type MessageRecord } from "./history.ts";
 import {
   type Contact,
@@ -67,7 +68,7 @@ const SERVICE_LOG_SIZE = 500;
  * if (sent.status === "failed") console.log(sent.error); // "Client not online: bob"
  * ```
  */
-export class ChatSession extends EventTarget {
+export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
   /** The login of this session. */
   readonly user: string;
   /** The underlying connection, for what the session does not wrap. */
@@ -199,7 +200,7 @@ export class ChatSession extends EventTarget {
       this.#service("info", `Contacts synced from the server: ${parts.join("; ")}`);
     }
     const view = this.contacts();
-    this.#emit("contacts", view);
+    this.emit("contacts", view);
     return view;
   }
 
@@ -274,7 +275,7 @@ export class ChatSession extends EventTarget {
       text,
       status: "sent",
     });
-    this.#emit("update", record);
+    this.emit("update", record);
     return await this.#track(this.#deliver(record));
   }
 
@@ -295,7 +296,7 @@ export class ChatSession extends EventTarget {
       );
     }
     const sending = this.history.setStatus(id, "sent", { time: Date.now() })!;
-    this.#emit("update", sending);
+    this.emit("update", sending);
     return await this.#track(this.#deliver(sending));
   }
 
@@ -333,7 +334,7 @@ export class ChatSession extends EventTarget {
       updated = this.#history?.setStatus(record.id, "failed", { error: text });
     }
     const result = updated ?? { ...record, status: "failed", error: "History closed" };
-    this.#emit("update", result);
+    this.emit("update", result);
     return result;
   }
 
@@ -359,46 +360,6 @@ export class ChatSession extends EventTarget {
     await this.close();
   }
 
-  /** Adds a listener; typed for the events in {@linkcode ChatSessionEventMap}. */
-  override addEventListener<K extends keyof ChatSessionEventMap>(
-    type: K,
-    listener: (event: ChatSessionEventMap[K]) => void,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /** Adds a listener for any event type. */
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    super.addEventListener(type, listener, options);
-  }
-
-  /** Removes a listener added with {@linkcode ChatSession.addEventListener}. */
-  override removeEventListener<K extends keyof ChatSessionEventMap>(
-    type: K,
-    listener: (event: ChatSessionEventMap[K]) => void,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  /** Removes a listener for any event type. */
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void {
-    super.removeEventListener(type, listener, options);
-  }
-
   #wire(): void {
     const c = this.client;
     c.addEventListener("connecting", (e) => {
@@ -414,13 +375,13 @@ export class ChatSession extends EventTarget {
     c.addEventListener("error", (e) => this.#service("error", e.detail.error.message));
     c.addEventListener("disconnected", (e) => {
       this.#service(e.detail.error ? "error" : "info", `Disconnected: ${e.detail.reason}`);
-      this.#emit("disconnected", e.detail);
+      this.emit("disconnected", e.detail);
     });
     c.addEventListener("probe", () => this.#service("info", "Answered a probe from the server"));
     c.addEventListener("contact", (e) => {
       if (this.#online.get(e.detail.login) === e.detail.online) return;
       this.#online.set(e.detail.login, e.detail.online);
-      if (this.#history?.hasContact(e.detail.login)) this.#emit("contacts", this.contacts());
+      if (this.#history?.hasContact(e.detail.login)) this.emit("contacts", this.contacts());
     });
     c.addEventListener("message", (e) => {
       // Stored one after another so that the order on disk is the order of arrival.
@@ -467,19 +428,19 @@ export class ChatSession extends EventTarget {
         }
       });
     }
-    this.#emit("message", record);
+    this.emit("message", record);
   }
 
   #mirrorAdd(login: string, online?: boolean): void {
     const added = this.history.addContact(login);
     if (online !== undefined) this.#online.set(login, online);
-    if (added) this.#emit("contacts", this.contacts());
+    if (added) this.emit("contacts", this.contacts());
   }
 
   #mirrorRemove(login: string): void {
     if (this.history.removeContact(login)) {
       this.#online.delete(login);
-      this.#emit("contacts", this.contacts());
+      this.emit("contacts", this.contacts());
     }
   }
 
@@ -487,10 +448,6 @@ export class ChatSession extends EventTarget {
     const entry: ServiceEntry = { time: Date.now(), level, text };
     this.#log.push(entry);
     if (this.#log.length > SERVICE_LOG_SIZE) this.#log.shift();
-    this.#emit("service", entry);
-  }
-
-  #emit<K extends keyof ChatSessionEventMap>(type: K, detail: ChatSessionEventMap[K]["detail"]) {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
+    this.emit("service", entry);
   }
 }

@@ -21,6 +21,7 @@ import {
 } from "../protocol/mod.ts";
 import { BoundedQueue } from "./_bounded_queue.ts";
 import { ConnectionError } from "./errors.ts";
+import { TypedEventTarget } from "./_typed_event_target.ts";
 
 /** The host a client connects to when none is given. */
 export const DEFAULT_HOST = "127.0.0.1";
@@ -198,7 +199,7 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
  * await client.quit();
  * ```
  */
-export class JimClient extends EventTarget {
+export class JimClient extends TypedEventTarget<JimClientEventMap> {
   /** The server's host. */
   readonly host: string;
   /** The server's port. */
@@ -280,7 +281,7 @@ export class JimClient extends EventTarget {
     if (this.#state !== "new") throw new ConnectionError("Cannot connect: already used");
     this.#state = "connecting";
     const info = this.#info();
-    this.#emit("connecting", info);
+    this.emit("connecting", info);
     const signal = this.#options.signal;
     const where = `${this.host}:${this.port}`;
     let conn: Deno.Conn | undefined;
@@ -305,7 +306,7 @@ export class JimClient extends EventTarget {
       const detail = cause instanceof Error ? cause.message : String(cause);
       const error = new ConnectionError(`Cannot connect to ${where}: ${detail}`, { cause });
       this.#closeError = error;
-      this.#emit("disconnected", { ...info, reason: error.message, error });
+      this.emit("disconnected", { ...info, reason: error.message, error });
       this.#closed.resolve();
       throw error;
     }
@@ -316,7 +317,7 @@ export class JimClient extends EventTarget {
     }
     this.#conn = conn;
     this.#state = "open";
-    this.#emit("connected", info);
+    this.emit("connected", info);
     this.#readLoop = this.#read(conn);
   }
 
@@ -377,7 +378,7 @@ export class JimClient extends EventTarget {
       );
     }
     this.#user = user;
-    this.#emit("login", result);
+    this.emit("login", result);
     return result;
   }
 
@@ -405,7 +406,7 @@ export class JimClient extends EventTarget {
           cause: error,
         })
         : error as Error;
-      this.#emit("error", { error: failure });
+      this.emit("error", { error: failure });
       await this.close();
       throw failure;
     }
@@ -623,55 +624,8 @@ export class JimClient extends EventTarget {
     await this.close();
   }
 
-  /** Adds a listener; typed for the events in {@linkcode JimClientEventMap}. */
-  override addEventListener<K extends keyof JimClientEventMap>(
-    type: K,
-    listener: (event: JimClientEventMap[K]) => void,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /** Adds a listener for any event type. */
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    super.addEventListener(type, listener, options);
-  }
-
-  /** Removes a listener added with {@linkcode JimClient.addEventListener}. */
-  override removeEventListener<K extends keyof JimClientEventMap>(
-    type: K,
-    listener: (event: JimClientEventMap[K]) => void,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  /** Removes a listener for any event type. */
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void {
-    super.removeEventListener(type, listener, options);
-  }
-
   #info(): ConnectionInfo {
     return { host: this.host, port: this.port, tls: this.tls };
-  }
-
-  #emit<K extends keyof JimClientEventMap>(
-    type: K,
-    detail: JimClientEventMap[K]["detail"],
-  ): void {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
   #request(
@@ -767,7 +721,7 @@ export class JimClient extends EventTarget {
         this.#dropConnection(checked.error.message, checked.error);
         return;
       }
-      this.#emit("error", {
+      this.emit("error", {
         error: new JimError(checked.error.code, `Ignored server message: ${checked.error.message}`),
       });
       return;
@@ -787,7 +741,7 @@ export class JimClient extends EventTarget {
           head.collected.items.push(contact);
           if (--head.collected.remaining === 0) this.#settle(head.collected.response);
         } else {
-          this.#emit("contact", contact);
+          this.emit("contact", contact);
         }
         return;
       }
@@ -800,7 +754,7 @@ export class JimClient extends EventTarget {
           time: Number.isFinite(m.time) && m.time > 0 ? Math.round(m.time * 1000) : Date.now(),
         };
         for (const queue of this.#queues) queue.push(incoming);
-        this.#emit("message", incoming);
+        this.emit("message", incoming);
         return;
       }
       case "probe":
@@ -811,14 +765,14 @@ export class JimClient extends EventTarget {
 
   #dropConnection(detail: string, cause: Error): void {
     const error = new ConnectionError(`Connection lost: unreadable reply: ${detail}`, { cause });
-    this.#emit("error", { error });
+    this.emit("error", { error });
     this.#teardown(error);
   }
 
   #onResponse(response: JimResponse): void {
     const head = this.#pending[0];
     if (!head) {
-      this.#emit("error", {
+      this.emit("error", {
         error: new JimError(
           Status.BAD_REQUEST,
           `Ignored server message: reply ${response.response} to no request`,
@@ -849,7 +803,7 @@ export class JimClient extends EventTarget {
 
   #answerProbe(): void {
     const user = this.#user;
-    this.#emit("probe", { time: Date.now() });
+    this.emit("probe", { time: Date.now() });
     if (user === undefined) return;
     // The server answers this presence like any other (200), so it takes a place in the queue.
     this.#request({
@@ -880,7 +834,7 @@ export class JimClient extends EventTarget {
     for (const queue of this.#queues) queue.end();
     this.#queues.clear();
     if (wasOpen) {
-      this.#emit("disconnected", {
+      this.emit("disconnected", {
         ...this.#info(),
         reason: failure.message,
         ...(error ? { error } : {}),
