@@ -11,7 +11,14 @@
  *
  * @module
  */
-import { isLoopbackHost, newAccessToken } from "../access.ts";
+import { newAccessToken } from "../access.ts";
+import {
+  closeOnce,
+  exposedHosts,
+  type GuiListener,
+  openInBrowser,
+  serveGui,
+} from "../_gui_server.ts";
 import { createChatApp } from "./app.ts";
 import { ChatController } from "./chat_controller.ts";
 
@@ -61,10 +68,6 @@ export interface ChatGui extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-function urlHost(host: string): string {
-  return host.includes(":") ? `[${host}]` : host;
-}
-
 /**
  * Serves the chat GUI.
  *
@@ -78,50 +81,36 @@ export async function startChatGui(options: ChatGuiOptions = {}): Promise<ChatGu
   const warn = options.warn ?? ((m: string) => console.warn(m));
   const guiHost = options.guiHost ?? "127.0.0.1";
   const token = options.token ?? newAccessToken();
-  const exposed = !isLoopbackHost(guiHost);
-  if (exposed) {
-    warn(
-      `WARNING: the chat GUI listens on ${guiHost}, reachable from other machines. ` +
-        "Anyone with the URL's token can read and send your messages. Use 127.0.0.1.",
-    );
-  }
+  const hosts = exposedHosts(
+    guiHost,
+    "chat GUI",
+    "Anyone with the URL's token can read and send your messages. Use 127.0.0.1.",
+    warn,
+  );
   const chat = new ChatController({
     dataDir: options.dataDir,
     presencePollMs: options.presencePollMs,
   });
   let port = 0;
-  const app = createChatApp({ token, chat, port: () => port, hosts: exposed ? [guiHost] : [] });
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  const app = createChatApp({ token, chat, port: () => port, hosts });
+  let gui: GuiListener;
   try {
-    server = Deno.serve({
-      hostname: guiHost,
-      port: options.guiPort ?? 8081,
-      onListen: () => {},
-    }, app.fetch);
+    gui = serveGui(guiHost, options.guiPort ?? 8081, token, app.fetch);
   } catch (error) {
     await chat.close();
     throw error;
   }
-  port = server.addr.port;
-  const displayHost = guiHost === "0.0.0.0" || guiHost === "::" ? "127.0.0.1" : guiHost;
-  const origin = `http://${urlHost(displayHost)}:${port}`;
-  const url = `${origin}/?token=${token}`;
+  port = gui.port;
+  const { server, origin, url } = gui;
 
-  let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= (async () => {
-      options.signal?.removeEventListener("abort", onAbort);
-      try {
-        await chat.close();
-      } finally {
-        await server.shutdown();
-      }
-    })();
-    return closing;
-  };
-  const onAbort = () => void close();
+  const close = closeOnce(options.signal, async () => {
+    try {
+      await chat.close();
+    } finally {
+      await server.shutdown();
+    }
+  });
   if (options.signal?.aborted) await close();
-  else options.signal?.addEventListener("abort", onAbort, { once: true });
 
   if (options.open) openInBrowser(url, warn);
   return {
@@ -134,20 +123,4 @@ export async function startChatGui(options: ChatGuiOptions = {}): Promise<ChatGu
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-function openInBrowser(url: string, warn: (m: string) => void): void {
-  try {
-    const child = new Deno.Command("xdg-open", {
-      args: [url],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    child.status.then((s) => {
-      if (!s.success) warn("Could not open a browser: open the URL above yourself");
-    });
-  } catch {
-    warn("Could not open a browser: open the URL above yourself");
-  }
 }

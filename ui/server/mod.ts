@@ -19,7 +19,8 @@ import {
   type ServerEvent,
   type Store,
 } from "../../server/mod.ts";
-import { isLoopbackHost, newAccessToken } from "../access.ts";
+import { newAccessToken } from "../access.ts";
+import { closeOnce, exposedHosts, openInBrowser, serveGui } from "../_gui_server.ts";
 import { LiveHub } from "../live_hub.ts";
 import { AdminController, type ListenFn } from "./controller.ts";
 import { createAdminApp } from "./routes.ts";
@@ -80,10 +81,6 @@ export interface AdminGui extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-function urlHost(host: string): string {
-  return host.includes(":") ? `[${host}]` : host;
-}
-
 /**
  * Serves the admin GUI and starts the JIM server.
  *
@@ -97,13 +94,12 @@ export async function startAdminGui(options: AdminGuiOptions): Promise<AdminGui>
   const warn = options.warn ?? ((m: string) => console.warn(m));
   const guiHost = options.guiHost ?? "127.0.0.1";
   const token = options.token ?? newAccessToken();
-  const exposed = !isLoopbackHost(guiHost);
-  if (exposed) {
-    warn(
-      `WARNING: the admin GUI listens on ${guiHost}, reachable from other machines. ` +
-        "Anyone with the URL's token can manage the server. Use 127.0.0.1 unless you must.",
-    );
-  }
+  const hosts = exposedHosts(
+    guiHost,
+    "admin GUI",
+    "Anyone with the URL's token can manage the server. Use 127.0.0.1 unless you must.",
+    warn,
+  );
   const hub = new LiveHub<unknown>({ capacity: 500 });
   const controller = new AdminController({
     store: options.store,
@@ -117,38 +113,23 @@ export async function startAdminGui(options: AdminGuiOptions): Promise<AdminGui>
     onEvent: options.onServerEvent,
   });
   let port = 0;
-  const app = createAdminApp({
+  const app = createAdminApp({ token, controller, hub, port: () => port, hosts });
+  const { server, origin, url, port: bound } = serveGui(
+    guiHost,
+    options.guiPort ?? 8080,
     token,
-    controller,
-    hub,
-    port: () => port,
-    hosts: exposed ? [guiHost] : [],
-  });
-  const server = Deno.serve({
-    hostname: guiHost,
-    port: options.guiPort ?? 8080,
-    onListen: () => {},
-  }, app.fetch);
-  port = server.addr.port;
-  const displayHost = guiHost === "0.0.0.0" || guiHost === "::" ? "127.0.0.1" : guiHost;
-  const origin = `http://${urlHost(displayHost)}:${port}`;
-  const url = `${origin}/?token=${token}`;
+    app.fetch,
+  );
+  port = bound;
 
-  let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= (async () => {
-      options.signal?.removeEventListener("abort", onAbort);
-      hub.close();
-      try {
-        await controller.close();
-      } finally {
-        await server.shutdown();
-      }
-    })();
-    return closing;
-  };
-  const onAbort = () => void close();
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const close = closeOnce(options.signal, async () => {
+    hub.close();
+    try {
+      await controller.close();
+    } finally {
+      await server.shutdown();
+    }
+  });
 
   if (options.startJim ?? true) {
     try {
@@ -170,20 +151,4 @@ export async function startAdminGui(options: AdminGuiOptions): Promise<AdminGui>
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-function openInBrowser(url: string, warn: (m: string) => void): void {
-  try {
-    const child = new Deno.Command("xdg-open", {
-      args: [url],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    child.status.then((s) => {
-      if (!s.success) warn("Could not open a browser: open the URL above yourself");
-    });
-  } catch {
-    warn("Could not open a browser: open the URL above yourself");
-  }
 }
