@@ -27,6 +27,7 @@ import {
 import { EVENT_TYPES, EventFeed, type ServerEvent, type ServerEventType } from "./events.ts";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
 import { JimServer } from "./server.ts";
+import { openServeResources, STOP_SIGNALS } from "./serve_resources.ts";
 import { Store, type UserRow } from "./store.ts";
 import { GUI_HELP, parseGuiPort, runGuiCommand } from "../ui/server/cli.ts";
 
@@ -776,29 +777,9 @@ async function serve(settings: ServeSettings, io: CliIo): Promise<number> {
   } else {
     io.out(`${PROGRAM} settings: ${shown.map(([k, v]) => `${k}=${v}`).join(" ")}`);
   }
-  let tls: { cert: string; key: string } | undefined;
-  if (settings.tlsCert && settings.tlsKey) {
-    try {
-      tls = {
-        cert: await Deno.readTextFile(settings.tlsCert),
-        key: await Deno.readTextFile(settings.tlsKey),
-      };
-    } catch (error) {
-      throw new Error(`Cannot read TLS files: ${error instanceof Error ? error.message : error}`);
-    }
-  }
-  const store = (() => {
-    try {
-      return Store.open(settings.db);
-    } catch (error) {
-      throw new Error(
-        `Cannot open database ${settings.db}: ${error instanceof Error ? error.message : error}`,
-      );
-    }
-  })();
+  const { store, tls } = await openServeResources(settings);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   try {
     const events = new EventFeed();
     const subscription = events.subscribe({
@@ -844,7 +825,7 @@ async function serve(settings: ServeSettings, io: CliIo): Promise<number> {
         : String(error);
       throw new Error(`Cannot listen on ${settings.host}:${settings.port}: ${reason}`);
     }
-    for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+    for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
     // Last line of defence: sessions contain their own failures, but should a bug escape,
     // one connection's trouble must not stop the service for everyone.
     const onEscaped = (event: PromiseRejectionEvent | ErrorEvent) => {
@@ -863,7 +844,7 @@ async function serve(settings: ServeSettings, io: CliIo): Promise<number> {
     await printer;
     return 0;
   } finally {
-    for (const signal of signals) {
+    for (const signal of STOP_SIGNALS) {
       try {
         Deno.removeSignalListener(signal, onSignal);
       } catch {

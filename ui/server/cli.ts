@@ -6,7 +6,8 @@
  * @module
  */
 import type { ServeSettings } from "../../server/main.ts";
-import { type ServerEvent, Store } from "../../server/mod.ts";
+import type { ServerEvent } from "../../server/mod.ts";
+import { openServeResources, STOP_SIGNALS } from "../../server/serve_resources.ts";
 import { isLoopbackHost } from "../access.ts";
 import { startAdminGui } from "./mod.ts";
 
@@ -67,30 +68,11 @@ export async function runGuiCommand(
   signal?: AbortSignal,
 ): Promise<number> {
   const guiHost = flags.guiHost ?? "127.0.0.1";
-  let tls: { cert: string; key: string } | undefined;
-  if (settings.tlsCert && settings.tlsKey) {
-    try {
-      tls = {
-        cert: await Deno.readTextFile(settings.tlsCert),
-        key: await Deno.readTextFile(settings.tlsKey),
-      };
-    } catch (error) {
-      throw new Error(`Cannot read TLS files: ${error instanceof Error ? error.message : error}`);
-    }
-  }
-  let store: Store;
-  try {
-    store = Store.open(settings.db);
-  } catch (error) {
-    throw new Error(
-      `Cannot open database ${settings.db}: ${error instanceof Error ? error.message : error}`,
-    );
-  }
+  const { store, tls } = await openServeResources(settings);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   const onOuterAbort = () => stop.abort();
   signal?.addEventListener("abort", onOuterAbort, { once: true });
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   try {
     let gui;
     try {
@@ -121,7 +103,7 @@ export async function runGuiCommand(
       );
     }
     // Listen for signals before printing the URL: whoever reads it may stop us right away.
-    for (const s of signals) Deno.addSignalListener(s, onSignal);
+    for (const s of STOP_SIGNALS) Deno.addSignalListener(s, onSignal);
     const jim = gui.controller.status();
     io.out(
       jim.running
@@ -136,7 +118,7 @@ export async function runGuiCommand(
     return 0;
   } finally {
     signal?.removeEventListener("abort", onOuterAbort);
-    for (const s of signals) {
+    for (const s of STOP_SIGNALS) {
       try {
         Deno.removeSignalListener(s, onSignal);
       } catch {
