@@ -1,27 +1,9 @@
 /** The client over TLS against the real server with a throwaway self-signed certificate. */
-import { startTestServer } from "../server/testing.ts";
+import { selfSignedCert, startTestServer } from "../server/testing.ts";
 import { assert, rejectsWith } from "./_assert.ts";
 import { runClient } from "./_spawn.ts";
 import { ConnectionError } from "./errors.ts";
 import { JimClient } from "./jim_client.ts";
-
-async function selfSignedCert(dir: string): Promise<{ cert: string; key: string }> {
-  const output = await new Deno.Command("openssl", {
-    args: [
-      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
-      ...["-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`, "-days", "1"],
-      ...["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-      ...["-addext", "basicConstraints=critical,CA:FALSE"],
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
-  return {
-    cert: await Deno.readTextFile(`${dir}/cert.pem`),
-    key: await Deno.readTextFile(`${dir}/key.pem`),
-  };
-}
 
 Deno.test("JimClient and jim-client talk TLS with a trusted CA certificate", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "jim-client-tls-" });
