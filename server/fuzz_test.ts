@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ACTIONS as REQUEST_ACTIONS } from "../protocol/mod.ts";
 import { EventFeed } from "./events.ts";
 import { connectRaw, loginAll, startTestServer } from "./testing.ts";
 
@@ -15,14 +16,7 @@ function prng(seed: number): () => number {
 }
 
 const ACTIONS = [
-  "presence",
-  "authenticate",
-  "msg",
-  "get_contacts",
-  "add_contact",
-  "del_contact",
-  "get_users",
-  "quit",
+  ...REQUEST_ACTIONS,
   "exit",
   "probe",
   "",

@@ -3,14 +3,8 @@
  */
 import assert from "node:assert/strict";
 import { ChatSession, History } from "../../client/mod.ts";
-import { type FakePeer, fakeServer } from "../../client/_fake_peer.ts";
-import {
-  deriveScramCredentials,
-  fromBase64,
-  randomBytes,
-  ScramServerExchange,
-  toBase64,
-} from "../../protocol/mod.ts";
+import { type FakePeer, fakeServer, serveScram } from "../../client/_fake_peer.ts";
+import { randomBytes, toBase64 } from "../../protocol/mod.ts";
 import { startTestServer, type TestServer } from "../../server/testing.ts";
 import { newAccessToken } from "../access.ts";
 import { createChatApp } from "./app.ts";
@@ -204,23 +198,8 @@ Deno.test("chat routes: connect reports each login failure in the page's terms",
 
 Deno.test("chat routes: a server with a forged SCRAM signature is refused", async () => {
   await using fake = fakeServer(async (peer: FakePeer) => {
-    const creds = await deriveScramCredentials("pencil", { iterations: 4096 });
-    await peer.receive();
-    await peer.send({
-      response: 401,
-      error: "Authentication required",
-      token: "00112233445566778899aabbccddeeff",
-      mechanisms: ["SCRAM-SHA-256"],
-    });
-    const exchange = new ScramServerExchange();
-    const first = await peer.receive();
-    const serverFirst = exchange.serverFirst(
-      new TextDecoder().decode(fromBase64(String(first.data))),
-      creds,
-    );
-    await peer.send({ response: 401, mechanism: "SCRAM-SHA-256", data: toBase64(serverFirst) });
-    await peer.receive();
-    await peer.send({ response: 200, data: toBase64(`v=${toBase64(randomBytes(32))}`) });
+    // Everything right but the server's signature, which no server with the key would send.
+    await serveScram(peer, "pencil", { data: toBase64(`v=${toBase64(randomBytes(32))}`) });
     await peer.untilClosed();
   });
   await using gui = await openGui();
