@@ -220,6 +220,8 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
   #closeError: ConnectionError | undefined;
   #closing: Promise<void> | undefined;
   #quitting = false;
+  /** The last error the server sent outside any request, e.g. before it closes. */
+  #serverNotice: string | undefined;
   #queues = new Set<BoundedQueue<IncomingMessage>>();
   readonly #closed: PromiseWithResolvers<void> = Promise.withResolvers();
 
@@ -695,7 +697,12 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
         if (n === null) {
           this.#decoder.finish();
           if (this.#quitting) this.#teardown(undefined, "Connection closed: quit");
-          else this.#teardown(new ConnectionError("Connection lost: server closed the connection"));
+          else {
+            const why = this.#serverNotice === undefined ? "" : `: ${this.#serverNotice}`;
+            this.#teardown(
+              new ConnectionError(`Connection lost: server closed the connection${why}`),
+            );
+          }
           return;
         }
         for (const frame of this.#decoder.push(buffer.subarray(0, n))) this.#onFrame(frame);
@@ -772,6 +779,9 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
   #onResponse(response: JimResponse): void {
     const head = this.#pending[0];
     if (!head) {
+      // A server about to close says why in a reply to no request ("Server shutting down",
+      // "Account removed"); that is the reason to report when the connection ends.
+      if (response.response >= 400 && response.error) this.#serverNotice = response.error;
       this.emit("error", {
         error: new JimError(
           Status.BAD_REQUEST,
