@@ -182,54 +182,63 @@ const TEXT = "x".repeat(100);
 
 // ----------------------------------------------------------------------------- workloads
 
-async function pingPong(port: number, pid: number, cache: SaltCache): Promise<Result> {
+/** What a messaging workload's wiring gets: where to record, and whether it still runs. */
+interface MessagingRun {
+  readonly latencies: Latencies;
+  readonly running: boolean;
+  /** Counts a failure, unless it happened while the workload was being torn down. */
+  fail(): void;
+  /** Reads and dispatches everything that arrives for `peer` until the run ends. */
+  pump(peer: LoadPeer): void;
+}
+
+/**
+ * Logs in PAIRS pairs, lets `wire` set each pair going, measures for SECONDS and reports
+ * messages received per second with their latency and the server's CPU and RSS.
+ */
+async function messaging(
+  port: number,
+  pid: number,
+  cache: SaltCache,
+  bufferSize: number,
+  wire: (a: LoadPeer, b: LoadPeer, names: [string, string], run: MessagingRun) => Promise<void>,
+): Promise<Omit<Result, "workload" | "detail">> {
   const users = pairUsers();
-  const ordered = await loginInOrder(port, users, cache, 16 * 1024);
-  const latencies = new Latencies();
+  const ordered = await loginInOrder(port, users, cache, bufferSize);
   let running = true;
   let errors = 0;
   const loops: Promise<unknown>[] = [];
+  const run: MessagingRun = {
+    latencies: new Latencies(),
+    get running() {
+      return running;
+    },
+    fail: () => {
+      if (running) errors++;
+    },
+    pump: (peer) => {
+      loops.push(
+        (async () => {
+          while (running && await peer.pump());
+        })().catch(() => run.fail()),
+      );
+    },
+  };
   const before = sample(pid);
   const started = performance.now();
   for (let pair = 0; pair < PAIRS; pair++) {
-    const a = ordered[pair * 2]!;
-    const b = ordered[pair * 2 + 1]!;
-    const names = [users[pair * 2]!, users[pair * 2 + 1]!];
-    let sentAt = 0;
-    const serve = (me: LoadPeer, other: string) => {
-      me.onResponse = (frame) => {
-        if (frame.response !== 200) errors++;
-      };
-      me.onMessage = () => {
-        latencies.add(performance.now() - sentAt);
-        if (!running) return;
-        sentAt = performance.now();
-        me.write({ action: "msg", time: 0, to: other, message: TEXT }).catch(() =>
-          running && errors++
-        );
-      };
-      loops.push(
-        (async () => {
-          while (running && await me.pump());
-        })().catch(() => running && errors++),
-      );
-    };
-    serve(a, names[1]!);
-    serve(b, names[0]!);
-    sentAt = performance.now();
-    await a.write({ action: "msg", time: 0, to: names[1], message: TEXT });
+    const names: [string, string] = [users[pair * 2]!, users[pair * 2 + 1]!];
+    await wire(ordered[pair * 2]!, ordered[pair * 2 + 1]!, names, run);
   }
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   running = false;
   const elapsed = (performance.now() - started) / 1000;
   const after = sample(pid);
-  const count = latencies.count;
+  const count = run.latencies.count;
   for (const peer of ordered) peer.close();
   await Promise.allSettled(loops);
-  const { p50, p99 } = latencies.summary();
+  const { p50, p99 } = run.latencies.summary();
   return {
-    workload: "ping-pong",
-    detail: `${PAIRS} pairs, 1 in flight each, ${SECONDS} s`,
     rate: count / elapsed,
     rateUnit: "msg/s",
     p50Ms: p50,
@@ -240,67 +249,68 @@ async function pingPong(port: number, pid: number, cache: SaltCache): Promise<Re
   };
 }
 
+async function pingPong(port: number, pid: number, cache: SaltCache): Promise<Result> {
+  const measured = await messaging(port, pid, cache, 16 * 1024, async (a, b, names, run) => {
+    // One message in flight per pair: each side answers the other's message on arrival.
+    let sentAt = 0;
+    const serve = (me: LoadPeer, other: string) => {
+      me.onResponse = (frame) => {
+        if (frame.response !== 200) run.fail();
+      };
+      me.onMessage = () => {
+        run.latencies.add(performance.now() - sentAt);
+        if (!run.running) return;
+        sentAt = performance.now();
+        me.write({ action: "msg", time: 0, to: other, message: TEXT }).catch(() => run.fail());
+      };
+      run.pump(me);
+    };
+    serve(a, names[1]);
+    serve(b, names[0]);
+    sentAt = performance.now();
+    await a.write({ action: "msg", time: 0, to: names[1], message: TEXT });
+  });
+  return {
+    workload: "ping-pong",
+    detail: `${PAIRS} pairs, 1 in flight each, ${SECONDS} s`,
+    ...measured,
+  };
+}
+
 async function flood(port: number, pid: number, cache: SaltCache): Promise<Result> {
-  const users = pairUsers();
-  const ordered = await loginInOrder(port, users, cache, 64 * 1024);
-  const latencies = new Latencies();
-  let running = true;
-  let errors = 0;
-  const loops: Promise<unknown>[] = [];
-  const before = sample(pid);
-  const started = performance.now();
-  for (let pair = 0; pair < PAIRS; pair++) {
-    const sender = ordered[pair * 2]!;
-    const receiver = ordered[pair * 2 + 1]!;
-    const to = users[pair * 2 + 1]!;
-    // Send times in order; messages between one pair arrive in order.
-    const sent: number[] = [];
-    let head = 0;
-    const send = () => {
-      sent.push(performance.now());
-      return sender.write({ action: "msg", time: 0, to, message: TEXT });
-    };
-    receiver.onMessage = () => {
-      latencies.add(performance.now() - sent[head++]!);
-      if (head > 4096) {
-        sent.splice(0, head);
-        head = 0;
-      }
-    };
-    sender.onResponse = (frame) => {
-      if (frame.response !== 200) {
-        errors++;
-        if (errors < 3) console.error(`bench: flood: ${JSON.stringify(frame)}`);
-      }
-      if (running) send().catch(() => running && errors++);
-    };
-    for (const peer of [sender, receiver]) {
-      loops.push(
-        (async () => {
-          while (running && await peer.pump());
-        })().catch(() => running && errors++),
-      );
-    }
-    for (let i = 0; i < WINDOW; i++) await send();
-  }
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  running = false;
-  const elapsed = (performance.now() - started) / 1000;
-  const after = sample(pid);
-  const count = latencies.count;
-  for (const peer of ordered) peer.close();
-  await Promise.allSettled(loops);
-  const { p50, p99 } = latencies.summary();
+  const measured = await messaging(
+    port,
+    pid,
+    cache,
+    64 * 1024,
+    async (sender, receiver, names, run) => {
+      // Send times in order; messages between one pair arrive in order.
+      const sent: number[] = [];
+      let head = 0;
+      const send = () => {
+        sent.push(performance.now());
+        return sender.write({ action: "msg", time: 0, to: names[1], message: TEXT });
+      };
+      receiver.onMessage = () => {
+        run.latencies.add(performance.now() - sent[head++]!);
+        if (head > 4096) {
+          sent.splice(0, head);
+          head = 0;
+        }
+      };
+      sender.onResponse = (frame) => {
+        if (frame.response !== 200) run.fail();
+        if (run.running) send().catch(() => run.fail());
+      };
+      run.pump(sender);
+      run.pump(receiver);
+      for (let i = 0; i < WINDOW; i++) await send();
+    },
+  );
   return {
     workload: "flood",
     detail: `${PAIRS} senders, ${WINDOW} in flight each, ${SECONDS} s`,
-    rate: count / elapsed,
-    rateUnit: "msg/s",
-    p50Ms: p50,
-    p99Ms: p99,
-    cpuPercent: cpuPercent(before, after),
-    rssMiB: after.rssKiB / 1024,
-    extra: errors ? `${errors} errors` : undefined,
+    ...measured,
   };
 }
 
