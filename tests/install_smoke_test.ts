@@ -166,22 +166,27 @@ Deno.test("deno task install gives working jim-server and jim-client commands", 
   }
 });
 
+/** Runs `deno task compile --out DIR`, as the task does. */
+function compile(out: string): Promise<Run> {
+  return run(Deno.execPath(), [
+    "run",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-run",
+    join(ROOT, "tasks/compile.ts"),
+    "--out",
+    out,
+  ]);
+}
+
 Deno.test({
   name: "deno task compile builds standalone binaries that pass the same smoke test",
   ignore: !Deno.env.get("DENORT_BIN"),
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "jim-compile-" });
     try {
-      const built = await run(Deno.execPath(), [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-run",
-        join(ROOT, "tasks/compile.ts"),
-        "--out",
-        join(dir, "dist"),
-      ]);
+      const built = await compile(join(dir, "dist"));
       assert.equal(built.code, 0, built.stderr);
       await smoke(t, join(dir, "dist", "jim-server"), join(dir, "dist", "jim-client"), dir);
     } finally {
@@ -195,16 +200,7 @@ Deno.test("deno task compile fails in one clear line when the runtime cannot be 
 }, async () => {
   const dir = await Deno.makeTempDir({ prefix: "jim-compile-" });
   try {
-    const built = await run(Deno.execPath(), [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-run",
-      join(ROOT, "tasks/compile.ts"),
-      "--out",
-      join(dir, "dist"),
-    ]);
+    const built = await compile(join(dir, "dist"));
     if (built.code === 0) return; // A machine that can reach Deno's downloads builds fine.
     assert.equal(built.code, 1);
     const lines = built.stderr.trim().split("\n");
