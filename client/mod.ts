@@ -51,4 +51,11 @@ export {
   type ServiceEntry,
 } from "./chat_session.ts";
 export { ConnectionError } from "./errors.ts";
-export { JimError, type Mechanism, type ProtocolLimits } from "../protocol/mod.ts";
+export { type DetailOf, TypedEventTarget } from "./_typed_event_target.ts";
+export {
+  HMAC_MD5,
+  JimError,
+  type Mechanism,
+  type ProtocolLimits,
+  SCRAM_SHA_256,
+} from "../protocol/mod.ts";

@@ -36,8 +36,11 @@ export const EVENT_TYPES: readonly ServerEventType[] = [
 
 /** The connection an event concerns. */
 export interface ConnInfo {
+  /** The connection's number, counting from 1 per server. */
   id: number;
+  /** The peer's address. */
   ip: string;
+  /** The peer's port. */
   port: number;
   /** The login, once authenticated. */
   user?: string;
@@ -49,16 +52,23 @@ export interface ServerEvent {
   seq: number;
   /** Unix milliseconds. */
   time: number;
+  /** What happened. */
   type: ServerEventType;
+  /** The connection concerned, if any. */
   conn?: ConnInfo;
+  /** The request or response, redacted. */
   payload?: unknown;
+  /** A readable line, e.g. "Logged in". */
   message?: string;
 }
 
 /** What a publisher passes; the feed adds `seq`, `time` and redaction. */
 export interface EventInit {
+  /** The connection concerned, if any. */
   conn?: ConnInfo;
+  /** The request or response; redacted before anyone sees it. */
   payload?: unknown;
+  /** A readable line. */
   message?: string;
 }
 
@@ -125,6 +135,7 @@ export function redact(value: unknown, depth = 0): unknown {
 export class Subscription implements AsyncIterable<ServerEvent> {
   readonly #feed: EventFeed;
   readonly #limit: number;
+  /** The event types this subscription receives. */
   readonly types: ReadonlySet<ServerEventType>;
   #items: ServerEvent[] = [];
   #head = 0;
@@ -206,10 +217,12 @@ export class Subscription implements AsyncIterable<ServerEvent> {
     wake?.();
   }
 
+  /** Unsubscribes, for `using`. */
   [Symbol.dispose](): void {
     this.unsubscribe();
   }
 
+  /** The events as they come; ends on unsubscribe. */
   async *[Symbol.asyncIterator](): AsyncIterator<ServerEvent> {
     try {
       for (;;) {

@@ -17,3 +17,4 @@ export * from "./events.ts";
 export * from "./limits.ts";
 export * from "./server.ts";
 export * from "./store.ts";
+export type { ScramCredentials } from "../protocol/mod.ts";

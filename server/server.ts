@@ -241,6 +241,7 @@ export class JimServer {
     return this.#closing;
   }
 
+  /** Closes the server, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -37,7 +37,9 @@ export interface UserRow {
 
 /** What a login needs: read fresh from the database at each login. */
 export interface UserCredentials {
+  /** The login in display case. */
   login: string;
+  /** SCRAM-SHA-256 salt, iteration count, StoredKey and ServerKey. */
   scram: ScramCredentials;
   /** The seed's password-equivalent hash, only for users allowed to log in from seed clients. */
   legacyHash: string | null;
@@ -45,9 +47,13 @@ export interface UserCredentials {
 
 /** One row of the login history. */
 export interface LoginRecord {
+  /** The login in display case. */
   login: string;
+  /** When, Unix ms. */
   time: number;
+  /** The client's address. */
   ip: string;
+  /** The client's port. */
   port: number;
 }
 
@@ -117,7 +123,7 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 /** The schema version this code writes. */
-export const SCHEMA_VERSION = MIGRATIONS.length;
+export const SCHEMA_VERSION: number = MIGRATIONS.length;
 
 type Row = Record<string, unknown>;
 
@@ -212,6 +218,7 @@ export class Store {
     this.#db.close();
   }
 
+  /** Closes the database, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
