@@ -8,6 +8,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { bodyLimit } from "hono/body-limit";
+import { constantTimeEqual } from "../protocol/mod.ts";
 
 /** The hostnames a local GUI answers to unless told otherwise. */
 export const LOOPBACK_HOSTNAMES: readonly string[] = ["127.0.0.1", "localhost"];
@@ -43,23 +44,6 @@ export function newAccessToken(): string {
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);
   return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-/**
- * Compares two strings in time that depends only on their lengths, not on where they differ.
- *
- * @example
- * ```ts
- * timingSafeEqualString("abc", "abc"); // true
- * ```
- */
-export function timingSafeEqualString(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  const n = Math.max(x.length, y.length);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < n; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
 }
 
 /**
@@ -238,7 +222,7 @@ export function tokenAuth(options: TokenAuthOptions): MiddlewareHandler {
     const name = cookieNameFor(c, options.cookieName);
     const offered = c.req.query("token");
     if (path === "/" && offered !== undefined && c.req.method === "GET") {
-      if (!timingSafeEqualString(offered, options.token)) {
+      if (!constantTimeEqual(offered, options.token)) {
         return c.html(
           gatePage(title, "The access token is wrong. Open the URL printed in the terminal."),
           401,
@@ -248,7 +232,7 @@ export function tokenAuth(options: TokenAuthOptions): MiddlewareHandler {
       return c.redirect("/", 303);
     }
     const cookie = getCookie(c, name);
-    if (cookie !== undefined && timingSafeEqualString(cookie, session)) return await next();
+    if (cookie !== undefined && constantTimeEqual(cookie, session)) return await next();
     if (path.startsWith("/api/")) {
       return c.json({ error: "Unauthorized: open the URL printed in the terminal" }, 401);
     }

@@ -8,7 +8,6 @@ import {
   newAccessToken,
   originGuard,
   securityHeaders,
-  timingSafeEqualString,
   tokenAuth,
 } from "./access.ts";
 
@@ -19,14 +18,6 @@ Deno.test("newAccessToken() returns 32 random bytes as base64url", () => {
   const b = newAccessToken();
   assert.match(a, /^[A-Za-z0-9_-]{43}$/);
   assert.notEqual(a, b);
-});
-
-Deno.test("timingSafeEqualString() compares whole strings", () => {
-  assert.equal(timingSafeEqualString("abc", "abc"), true);
-  assert.equal(timingSafeEqualString("abc", "abd"), false);
-  assert.equal(timingSafeEqualString("abc", "abcd"), false);
-  assert.equal(timingSafeEqualString("", ""), true);
-  assert.equal(timingSafeEqualString("a", ""), false);
 });
 
 Deno.test("isLoopbackHost() accepts only loopback names", () => {
