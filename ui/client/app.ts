@@ -7,8 +7,13 @@
  */
 import type { Context, Hono } from "hono";
 import { JimError } from "../../protocol/mod.ts";
-import type { PortSource } from "../access.ts";
-import { createGuiApp, guiErrorHandler, httpStatusForJimCode, readJsonObject } from "../app.ts";
+import {
+  createGuiApp,
+  guiErrorHandler,
+  httpStatusForJimCode,
+  type PortSource,
+  readJsonObject,
+} from "../mod.ts";
 import type { EmbeddedAsset } from "../dist/assets.gen.ts";
 import { type ChatController, ServerUnreachableError } from "./chat_controller.ts";
 import { checkConnect, checkLogin, checkMessage, checkMessageId } from "./_validate.ts";

@@ -6,7 +6,7 @@ import { ChatSession, History } from "../../client/mod.ts";
 import { type FakePeer, fakeServer, serveScram } from "../../client/_fake_peer.ts";
 import { randomBytes, toBase64 } from "../../protocol/mod.ts";
 import { startTestServer, type TestServer } from "../../server/testing.ts";
-import { newAccessToken } from "../access.ts";
+import { newAccessToken } from "../mod.ts";
 import { createChatApp } from "./app.ts";
 import { ChatController } from "./chat_controller.ts";
 import type { ChatState, ContactsSnapshot, MessagesReply, MessageView } from "./_types.ts";

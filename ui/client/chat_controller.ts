@@ -17,7 +17,7 @@ import {
   type MessageRecord,
 } from "../../client/mod.ts";
 import { JimError, Status } from "../../protocol/mod.ts";
-import { LiveHub } from "../live_hub.ts";
+import { LiveHub } from "../mod.ts";
 import type {
   ChatState,
   ChatTopics,

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { newAccessToken } from "../access.ts";
+import { newAccessToken } from "../mod.ts";
 import {
   closeOnce,
   exposedHosts,

@@ -8,7 +8,7 @@
 import type { ServeSettings } from "../../server/main.ts";
 import type { ServerEvent } from "../../server/mod.ts";
 import { openServeResources, STOP_SIGNALS } from "../../server/serve_resources.ts";
-import { isLoopbackHost } from "../access.ts";
+import { isLoopbackHost } from "../mod.ts";
 import { startAdminGui } from "./mod.ts";
 
 /** One-line help of the `gui` command, in server/main.ts's format. */

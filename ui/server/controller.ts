@@ -6,7 +6,7 @@
  */
 import { JimError, Status } from "../../protocol/mod.ts";
 import { EventFeed, type ServerEvent, type Store, type Subscription } from "../../server/mod.ts";
-import type { LiveHub } from "../live_hub.ts";
+import type { LiveHub } from "../mod.ts";
 import type { ClientRow, LogEvent, ServerStatus } from "./_types.ts";
 import { hostProblem, loginProblem, passwordProblem, portProblem } from "./_validate.ts";
 

@@ -19,9 +19,8 @@ import {
   type ServerEvent,
   type Store,
 } from "../../server/mod.ts";
-import { newAccessToken } from "../access.ts";
+import { LiveHub, newAccessToken } from "../mod.ts";
 import { closeOnce, exposedHosts, openInBrowser, serveGui } from "../_gui_server.ts";
-import { LiveHub } from "../live_hub.ts";
 import { AdminController, type ListenFn } from "./controller.ts";
 import { createAdminApp } from "./routes.ts";
 

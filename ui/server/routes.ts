@@ -4,9 +4,7 @@
  * @module
  */
 import type { Hono } from "hono";
-import { createGuiApp, readJsonObject } from "../app.ts";
-import type { PortSource } from "../access.ts";
-import type { LiveHub } from "../live_hub.ts";
+import { createGuiApp, type LiveHub, type PortSource, readJsonObject } from "../mod.ts";
 import type { AdminController } from "./controller.ts";
 import type { AdminState } from "./_types.ts";
 import type { EmbeddedAsset } from "../dist/assets.gen.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { JimServer, Store } from "../../server/mod.ts";
 import { connectRaw, now } from "../../server/testing.ts";
-import { LiveHub } from "../live_hub.ts";
+import { LiveHub } from "../mod.ts";
 import { AdminController, describeListenError } from "./controller.ts";
 import { createAdminApp } from "./routes.ts";
 import type { AdminState, ClientRow, ServerStatus } from "./_types.ts";
