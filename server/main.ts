@@ -71,7 +71,7 @@ interface FlagSpec {
 const SERVE = ["serve", "gui"];
 const PASSWORD_COMMANDS = ["user add", "user passwd"];
 
-/** Every flag. Each flag except help, version and password input has a JIM_* variable. */
+/** Every flag. Each flag except help and version has a JIM_* variable. */
 export const FLAGS: Record<string, FlagSpec> = {
   "help": { type: "boolean", short: "h", help: "Show help for the command" },
   "version": { type: "boolean", short: "V", help: "Show the version" },
@@ -212,6 +212,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   },
   "legacy": {
     type: "boolean",
+    env: "JIM_LEGACY",
     commands: PASSWORD_COMMANDS,
     help: "Also store the seed's legacy hash (password-equivalent!)",
   },
@@ -223,6 +224,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   },
   "password-stdin": {
     type: "boolean",
+    env: "JIM_PASSWORD_STDIN",
     commands: PASSWORD_COMMANDS,
     help: "Read the password from the first line of stdin",
   },
@@ -238,7 +240,12 @@ export const FLAGS: Record<string, FlagSpec> = {
     commands: ["gui"],
     help: "Port of the admin GUI, 0 for any (default: 8080)",
   },
-  "open": { type: "boolean", commands: ["gui"], help: "Open the admin GUI in a browser" },
+  "open": {
+    type: "boolean",
+    env: "JIM_OPEN",
+    commands: ["gui"],
+    help: "Open the admin GUI in a browser",
+  },
 };
 
 type Values = Record<string, string | boolean | undefined>;

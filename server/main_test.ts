@@ -196,6 +196,17 @@ Deno.test("jim-server user commands manage users with flags before or after", as
     });
     assert.equal(run.code, 0, run.stderr);
   });
+  await t.step(
+    "--password-stdin and --legacy may come from JIM_PASSWORD_STDIN and JIM_LEGACY",
+    async () => {
+      const run = await cli(["user", "add", "carol", "--iterations", "4096"], {
+        stdin: "carol-pw\n",
+        env: { JIM_DB: `${dir.path}/env.db`, JIM_PASSWORD_STDIN: "1", JIM_LEGACY: "true" },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /Added user carol \(with legacy hash\)/);
+    },
+  );
   await t.step("a duplicate in another case is refused with exit 1", async () => {
     const run = await cli(["user", "add", "ALICE", "--db", db, "--password-stdin"], {
       stdin: "x\n",

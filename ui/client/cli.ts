@@ -4,6 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { envBoolean } from "../../client/_cli_args.ts";
 import { startChatGui } from "./mod.ts";
 
 /** The default GUI port (the admin GUI has 8080). */
@@ -18,8 +19,8 @@ Usage:
 Flags (environment variable in brackets):
       --gui-port PORT    GUI port, 0 for any free one (default: ${DEFAULT_GUI_PORT}) [JIM_GUI_PORT]
       --gui-host HOST    GUI address (default: 127.0.0.1); anything else is reachable
-                         from other machines and is warned about
-      --open             Open the URL in the desktop's browser
+                         from other machines and is warned about [JIM_GUI_HOST]
+      --open             Open the URL in the desktop's browser [JIM_OPEN]
       --data-dir DIR     History location (default: $XDG_DATA_HOME/jim or
                          ~/.local/share/jim) [JIM_DATA_DIR]
   -h, --help             Show this help
@@ -88,7 +89,7 @@ export function parseGuiArgs(
     }
     guiPort = Number(text);
   }
-  const guiHost = values["gui-host"] ?? "127.0.0.1";
+  const guiHost = values["gui-host"] ?? (env.JIM_GUI_HOST || "127.0.0.1");
   if (guiHost.trim() === "" || /\s/.test(guiHost)) {
     throw new GuiUsageError(`Invalid --gui-host: "${guiHost}"`);
   }
@@ -96,9 +97,17 @@ export function parseGuiArgs(
     help: values.help ?? false,
     guiPort,
     guiHost,
-    open: values.open ?? false,
+    open: values.open ?? openFromEnv(env),
     dataDir: values["data-dir"] ?? (env.JIM_DATA_DIR || undefined),
   };
+}
+
+function openFromEnv(env: Record<string, string | undefined>): boolean {
+  try {
+    return envBoolean(env, "JIM_OPEN");
+  } catch (cause) {
+    throw new GuiUsageError((cause as Error).message, { cause });
+  }
 }
 
 /** Where the command prints. */

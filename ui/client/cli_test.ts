@@ -31,6 +31,9 @@ Deno.test("parseGuiArgs() reads flags, falls back to the environment and rejects
     const env = { JIM_GUI_PORT: "9000", JIM_DATA_DIR: "/env" };
     assert.equal(parseGuiArgs([], env).guiPort, 9000);
     assert.equal(parseGuiArgs([], env).dataDir, "/env");
+    const fromEnv = parseGuiArgs([], { JIM_GUI_HOST: "localhost", JIM_OPEN: "yes" });
+    assert.equal(fromEnv.guiHost, "localhost");
+    assert.equal(fromEnv.open, true);
     const c = parseGuiArgs(["--gui-port", "0", "--open", "--data-dir", "/d"], env);
     assert.equal(c.guiPort, 0);
     assert.equal(c.open, true);
@@ -44,6 +47,7 @@ Deno.test("parseGuiArgs() reads flags, falls back to the environment and rejects
       ["unknown flag", ["--bogus"], {}, /bogus/],
       ["stray argument", ["now"], {}, /Unexpected argument: now/],
       ["blank host", ["--gui-host", " "], {}, /Invalid --gui-host/],
+      ["bad JIM_OPEN", [], { JIM_OPEN: "maybe" }, /Invalid JIM_OPEN/],
     ] as const
   ) {
     await t.step(name, () => {
