@@ -9,6 +9,7 @@ import {
   JimClient,
   type JimClientOptions,
   type LoginResult,
+  type SaltedPassword,
 } from "./jim_client.ts";
 
 /** What {@linkcode ChatSession} needs: where to connect, who to be, where history lives. */
@@ -21,6 +22,37 @@ export interface ChatSessionOptions extends JimClientOptions {
   allowLegacy?: boolean;
   /** Overrides the data directory (`$XDG_DATA_HOME/jim` or `~/.local/share/jim`). */
   dataDir?: string;
+  /**
+   * Reconnect by itself when the connection is lost (on by default); `false` keeps the old
+   * behaviour: the session ends with the connection. See {@linkcode ReconnectOptions}.
+   */
+  reconnect?: boolean | ReconnectOptions;
+}
+
+/**
+ * How a {@linkcode ChatSession} reconnects: after the n-th failure it waits
+ * `min(maxDelay, initialDelay * 2^(n-1))`, of which a random half is dropped (jitter) so that
+ * many clients of a restarted server do not come back in step.
+ */
+export interface ReconnectOptions {
+  /** Milliseconds before the first attempt, before jitter (default 500). */
+  initialDelay?: number;
+  /** The longest wait in milliseconds, before jitter (default 30000). */
+  maxDelay?: number;
+}
+
+/** Why a {@linkcode ChatSession} lost its connection, and whether it is coming back. */
+export interface SessionDisconnectInfo extends DisconnectInfo {
+  /** True while the session tries to reconnect; false when the session has ended. */
+  reconnecting: boolean;
+}
+
+/** Details of the "reconnecting" event. */
+export interface ReconnectingInfo {
+  /** 1 for the first attempt after a loss. */
+  attempt: number;
+  /** Milliseconds until the attempt. */
+  delay: number;
 }
 
 /** One line of the "Service info" log. */
@@ -43,11 +75,26 @@ export interface ChatSessionEventMap {
   contacts: CustomEvent<Contact[]>;
   /** A "Service info" line. */
   service: CustomEvent<ServiceEntry>;
-  /** The connection ended. */
-  disconnected: CustomEvent<DisconnectInfo>;
+  /**
+   * The connection ended; `reconnecting` tells whether the session tries to come back. A
+   * session that gives up dispatches it again with `reconnecting: false`.
+   */
+  disconnected: CustomEvent<SessionDisconnectInfo>;
+  /** A reconnect attempt is scheduled. */
+  reconnecting: CustomEvent<ReconnectingInfo>;
+  /** Logged in again after a loss, with the contacts synced. */
+  reconnected: CustomEvent<LoginResult>;
 }
 
 const SERVICE_LOG_SIZE = 500;
+/** Refusals that trying again cannot change: bad request, wrong or changed password, forbidden, unknown user. */
+const FINAL_LOGIN_CODES: ReadonlySet<number> = new Set([
+  Status.BAD_REQUEST,
+  Status.AUTH_FAILED,
+  Status.FORBIDDEN,
+  Status.NOT_FOUND,
+]);
+const RECONNECTING_ERROR = "Not connected: reconnecting to the server";
 
 /**
  * A logged-in chat: a {@linkcode JimClient} plus the local {@linkcode History}, with the
@@ -58,6 +105,13 @@ const SERVICE_LOG_SIZE = 500;
  *
  * Listeners attached between `new ChatSession(options)` and `open()` also see the
  * connection and login; `ChatSession.connect()` does both at once.
+ *
+ * When the connection is lost (not after `quit()`/`close()`, not when the server removed
+ * the account), the session reconnects with exponential backoff and logs in again with the
+ * SCRAM SaltedPassword kept in memory from the login (RFC 5802 allows a client to cache it;
+ * the password itself is never kept), then syncs the contacts. If the server's salt or
+ * iteration count changed (the password was changed), it stops and says the password must
+ * be entered again. `reconnect: false` turns this off.
  *
  * @example
  * ```ts
@@ -71,10 +125,19 @@ const SERVICE_LOG_SIZE = 500;
 export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
   /** The login of this session. */
   readonly user: string;
-  /** The underlying connection, for what the session does not wrap. */
-  readonly client: JimClient;
+  #client: JimClient;
   #history: History | undefined;
   #password: string | undefined;
+  readonly #clientOptions: JimClientOptions;
+  readonly #reconnect: Required<ReconnectOptions> | undefined;
+  /** In memory only, from the last SCRAM login; wiped on close. */
+  #salted: SaltedPassword | undefined;
+  #state: "new" | "open" | "reconnecting" | "ended" = "new";
+  #attempt: JimClient | undefined;
+  #attemptAbort: AbortController | undefined;
+  #attemptRun: Promise<void> | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
   readonly #allowLegacy: boolean;
   readonly #dataDir: string | undefined;
   #online = new Map<string, boolean>();
@@ -89,14 +152,33 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
   /** Creates a session without connecting; call {@linkcode ChatSession.open} next. */
   constructor(options: ChatSessionOptions) {
     super();
-    const { user, password, allowLegacy, dataDir, ...clientOptions } = options;
+    const { user, password, allowLegacy, dataDir, reconnect, ...clientOptions } = options;
     this.user = user;
     this.#password = password;
     this.#allowLegacy = allowLegacy ?? false;
     this.#dataDir = dataDir;
-    this.client = new JimClient(clientOptions);
+    this.#clientOptions = clientOptions;
+    const backoff = typeof reconnect === "object" ? reconnect : {};
+    this.#reconnect = reconnect === false ? undefined : {
+      initialDelay: Math.max(1, backoff.initialDelay ?? 500),
+      maxDelay: Math.max(1, backoff.maxDelay ?? 30_000),
+    };
+    this.#client = new JimClient(clientOptions);
     this.#ready.promise.catch(() => {});
-    this.#wire();
+    this.#wire(this.#client);
+  }
+
+  /**
+   * The connection in use, for what the session does not wrap. After a reconnect it is a new
+   * {@linkcode JimClient}; while reconnecting it is the lost one.
+   */
+  get client(): JimClient {
+    return this.#client;
+  }
+
+  /** Whether the session is waiting to reconnect or reconnecting now. */
+  get reconnecting(): boolean {
+    return this.#state === "reconnecting";
   }
 
   /**
@@ -147,6 +229,7 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
       await this.client.open();
       this.#login = await this.client.login(this.user, password, {
         allowLegacy: this.#allowLegacy,
+        onSaltedPassword: (salted) => this.#keep(salted),
       });
       this.#history = History.open({
         dataDir: this.#dataDir,
@@ -155,6 +238,7 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
         port: this.client.port,
       });
       await this.syncContacts();
+      if (this.#state === "new") this.#state = "open";
       // Incoming messages are stored from here on; they waited so that the first sync
       // cannot undo a stranger's auto-add.
       this.#ready.resolve();
@@ -327,6 +411,7 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
   async #deliver(record: MessageRecord): Promise<MessageRecord> {
     let updated: MessageRecord | undefined;
     try {
+      if (this.#state === "reconnecting") throw new ConnectionError(RECONNECTING_ERROR);
       await this.client.send(record.contact, record.text);
       updated = this.#history?.setStatus(record.id, "delivered");
     } catch (error) {
@@ -338,16 +423,23 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     return result;
   }
 
-  /** Says goodbye to the server, closes the connection and the history. */
+  /** Says goodbye to the server, closes the connection and the history; no reconnecting. */
   async quit(): Promise<void> {
+    this.#stop();
     await this.client.quit();
     await this.close();
   }
 
-  /** Closes the connection and the history. Idempotent. */
+  /**
+   * Closes the connection and the history, stops reconnecting and wipes the cached salted
+   * password. Idempotent.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#stop();
       await this.client.close();
+      await this.#attempt?.close();
+      await this.#attemptRun;
       await Promise.allSettled([...this.#inFlight]);
       await this.#incoming;
       this.#history?.close();
@@ -360,8 +452,131 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     await this.close();
   }
 
-  #wire(): void {
-    const c = this.client;
+  /** Ends reconnecting for good: no timer, no attempt, no cached secret. */
+  #stop(): void {
+    this.#stopped = true;
+    this.#state = "ended";
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#attemptAbort?.abort(new ConnectionError("Reconnecting stopped: session closed"));
+    this.#forget();
+  }
+
+  #keep(salted: SaltedPassword): void {
+    if (this.#stopped || !this.#reconnect) return;
+    if (this.#salted && this.#salted.value !== salted.value) this.#salted.value.fill(0);
+    // A copy: the session owns it and wipes it.
+    this.#salted = {
+      salt: salted.salt.slice(),
+      iterations: salted.iterations,
+      value: salted.value.slice(),
+    };
+  }
+
+  #forget(): void {
+    this.#salted?.value.fill(0);
+    this.#salted = undefined;
+  }
+
+  /** The current connection ended; decides whether to come back. */
+  #lost(info: DisconnectInfo): void {
+    const reconnectable = this.#state === "open" && !this.#stopped && info.error !== undefined;
+    let refusal: string | undefined;
+    if (reconnectable && this.#reconnect) {
+      if (info.notice?.code === Status.FORBIDDEN) {
+        refusal = `Not reconnecting: ${info.notice.text}`;
+      } else if (!this.#salted) {
+        refusal = "Not reconnecting: the legacy login needs the password; connect again";
+      }
+    }
+    const retry = reconnectable && this.#reconnect !== undefined && refusal === undefined;
+    // The state changes first, so that listeners of the lines below see where it stands.
+    this.#state = retry ? "reconnecting" : this.#state === "new" ? "new" : "ended";
+    this.#service(info.error ? "error" : "info", `Disconnected: ${info.reason}`);
+    if (refusal) this.#service("error", refusal);
+    if (!retry) this.#forget();
+    this.emit("disconnected", { ...info, reconnecting: retry });
+    if (retry) this.#schedule(1);
+  }
+
+  #schedule(attempt: number): void {
+    if (this.#stopped || this.#state !== "reconnecting") return;
+    const { initialDelay, maxDelay } = this.#reconnect!;
+    const ceiling = Math.min(maxDelay, initialDelay * 2 ** Math.min(attempt - 1, 30));
+    const delay = Math.round(ceiling / 2 + Math.random() * ceiling / 2);
+    const seconds = delay < 10_000 ? Math.round(delay / 100) / 10 : Math.round(delay / 1000);
+    this.#service("info", `Reconnecting in ${seconds} s (attempt ${attempt})`);
+    this.emit("reconnecting", { attempt, delay });
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#attemptRun = this.#tryReconnect(attempt);
+    }, delay);
+  }
+
+  async #tryReconnect(attempt: number): Promise<void> {
+    const salted = this.#salted;
+    if (this.#stopped || !salted) return;
+    const abort = new AbortController();
+    this.#attemptAbort = abort;
+    const client = new JimClient({ ...this.#clientOptions, signal: abort.signal });
+    this.#attempt = client;
+    this.#wire(client);
+    try {
+      await client.open();
+      const login = await client.login(this.user, salted, {
+        signal: abort.signal,
+        onSaltedPassword: (s) => this.#keep(s),
+      });
+      if (this.#stopped) {
+        await client.close();
+        return;
+      }
+      this.#attempt = undefined;
+      this.#attemptAbort = undefined;
+      this.#client = client;
+      this.#login = login;
+      this.#state = "open";
+      try {
+        await this.syncContacts();
+      } catch (error) {
+        // A loss during the sync is handled by the "disconnected" listener.
+        if (client.connected) {
+          this.#service("error", `Cannot sync contacts: ${(error as Error).message}`);
+        }
+      }
+      if (this.#client === client && client.connected) {
+        this.#service("info", "Reconnected");
+        this.emit("reconnected", login);
+      }
+    } catch (error) {
+      this.#attempt = undefined;
+      this.#attemptAbort = undefined;
+      await client.close();
+      if (this.#stopped) return;
+      const detail = error instanceof Error ? error.message : String(error);
+      if (error instanceof JimError && FINAL_LOGIN_CODES.has(error.code)) {
+        this.#state = "ended";
+        this.#forget();
+        const reason = `Reconnecting stopped: ${detail}`;
+        this.#service("error", reason);
+        this.emit("disconnected", {
+          host: client.host,
+          port: client.port,
+          tls: client.tls,
+          reason,
+          error: new ConnectionError(reason, { cause: error }),
+          reconnecting: false,
+        });
+        return;
+      }
+      this.#service("error", `Reconnect attempt ${attempt} failed: ${detail}`);
+      this.#schedule(attempt + 1);
+    }
+  }
+
+  #wire(c: JimClient): void {
+    // Only the connection in use, or the one being tried, speaks for the session.
+    const live = () => c === this.#client || c === this.#attempt;
     c.addEventListener("connecting", (e) => {
       const tls = e.detail.tls ? " (TLS)" : "";
       this.#service("info", `Connecting to ${e.detail.host}:${e.detail.port}${tls}`);
@@ -372,13 +587,16 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     c.addEventListener("login", (e) => {
       this.#service("info", `Logged in as ${e.detail.user} (${e.detail.mechanism})`);
     });
-    c.addEventListener("error", (e) => this.#service("error", e.detail.error.message));
+    c.addEventListener("error", (e) => {
+      if (live()) this.#service("error", e.detail.error.message);
+    });
     c.addEventListener("disconnected", (e) => {
-      this.#service(e.detail.error ? "error" : "info", `Disconnected: ${e.detail.reason}`);
-      this.emit("disconnected", e.detail);
+      // A failed attempt is reported by the reconnect loop, in one line.
+      if (c === this.#client) this.#lost(e.detail);
     });
     c.addEventListener("probe", () => this.#service("info", "Answered a probe from the server"));
     c.addEventListener("contact", (e) => {
+      if (!live()) return;
       if (this.#online.get(e.detail.login) === e.detail.online) return;
       this.#online.set(e.detail.login, e.detail.online);
       if (this.#history?.hasContact(e.detail.login)) this.emit("contacts", this.contacts());

@@ -159,6 +159,7 @@ Deno.test("ChatSession marks a send failed when the connection is lost", async (
       user: "alice",
       password: "alice-pw",
       dataDir: String(dir),
+      reconnect: false, // chat_session_reconnect_test.ts covers the default
     });
     const gone = new Promise((resolve) => alice.addEventListener("disconnected", resolve));
     await srv.server.close();

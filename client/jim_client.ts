@@ -1,5 +1,6 @@
 import {
   accountNameProblem,
+  constantTimeEqual,
   type DecodedFrame,
   DEFAULT_LIMITS,
   encodeFrame,
@@ -91,6 +92,20 @@ export interface LoginResult {
   mechanism: Mechanism;
 }
 
+/**
+ * The SCRAM SaltedPassword for one salt and iteration count: what RFC 5802 lets a client
+ * cache to log in again without the password. It is password-equivalent for this server
+ * while the salt stays the same, so it lives only in memory and is wiped when no longer needed.
+ */
+export interface SaltedPassword {
+  /** The salt the server sent. */
+  salt: Uint8Array;
+  /** The iteration count the server sent. */
+  iterations: number;
+  /** Hi(password, salt, iterations). */
+  value: Uint8Array;
+}
+
 /** Options for {@linkcode JimClient.login}. */
 export interface LoginOptions {
   /**
@@ -101,6 +116,19 @@ export interface LoginOptions {
   allowLegacy?: boolean;
   /** Stops waiting for the login (the connection should then be closed). */
   signal?: AbortSignal;
+  /**
+   * Receives the SCRAM SaltedPassword once the server has proven itself, for a caller that
+   * logs in again later with it instead of the password (see {@linkcode SaltedPassword}).
+   */
+  onSaltedPassword?: (salted: SaltedPassword) => void;
+}
+
+/** A parting notice: a server error reply to no request, sent just before it closed. */
+export interface ServerNotice {
+  /** The JIM code, e.g. 503 when shutting down, 403 when the account was removed. */
+  code: number;
+  /** The server's text, e.g. "Account removed". */
+  text: string;
 }
 
 /** Details of the connection events. */
@@ -119,6 +147,8 @@ export interface DisconnectInfo extends ConnectionInfo {
   reason: string;
   /** Set when the connection was lost rather than closed on purpose. */
   error?: ConnectionError;
+  /** The server's parting notice, when it sent one before closing. */
+  notice?: ServerNotice;
 }
 
 /** The events a {@linkcode JimClient} dispatches, all as CustomEvents. */
@@ -221,7 +251,7 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
   #closing: Promise<void> | undefined;
   #quitting = false;
   /** The last error the server sent outside any request, e.g. before it closes. */
-  #serverNotice: string | undefined;
+  #serverNotice: ServerNotice | undefined;
   #queues = new Set<BoundedQueue<IncomingMessage>>();
   readonly #closed: PromiseWithResolvers<void> = Promise.withResolvers();
 
@@ -330,6 +360,10 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
    * HMAC-MD5 is used only when the server offers no mechanism list (a seed server) and
    * `allowLegacy` is set.
    *
+   * Instead of the password, a {@linkcode SaltedPassword} cached from an earlier login (see
+   * `onSaltedPassword`) may be given; it logs in with SCRAM only, and only while the server
+   * still sends the same salt and iteration count.
+   *
    * @example
    * ```ts
    * import { JimClient } from "./jim_client.ts";
@@ -337,9 +371,15 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
    * const { mechanism } = await client.login("alice", "secret", { allowLegacy: true });
    * ```
    * @throws {JimError} with the server's code and text (404 unknown user, 402 "Access denied"),
-   *   or 402 when the server cannot be verified or offers only a mechanism not allowed.
+   *   or 402 when the server cannot be verified or offers only a mechanism not allowed, or
+   *   when a cached salted password no longer fits ("Cannot log in: the password has changed;
+   *   enter it again").
    */
-  async login(user: string, password: string, options: LoginOptions = {}): Promise<LoginResult> {
+  async login(
+    user: string,
+    password: string | SaltedPassword,
+    options: LoginOptions = {},
+  ): Promise<LoginResult> {
     requireName(user, "user");
     if (this.#user !== undefined) {
       throw new JimError(Status.CONFLICT, `Already logged in: ${this.#user}`);
@@ -363,8 +403,15 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     const offered = hello.response.mechanisms ?? [];
     let result: LoginResult;
     if (offered.includes(SCRAM_SHA_256)) {
-      result = await this.#scram(user, password, signal);
+      result = await this.#scram(user, password, signal, options.onSaltedPassword);
     } else if (offered.every((m) => m === HMAC_MD5)) {
+      if (typeof password !== "string") {
+        throw new JimError(
+          Status.AUTH_FAILED,
+          "Cannot log in: the server offers only legacy HMAC-MD5 authentication, " +
+            "which needs the password; enter it again",
+        );
+      }
       if (!options.allowLegacy) {
         throw new JimError(
           Status.AUTH_FAILED,
@@ -384,8 +431,16 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     return result;
   }
 
-  async #scram(user: string, password: string, signal?: AbortSignal): Promise<LoginResult> {
-    const scram = new ScramClient(user, password);
+  async #scram(
+    user: string,
+    password: string | SaltedPassword,
+    signal?: AbortSignal,
+    onSalted?: (salted: SaltedPassword) => void,
+  ): Promise<LoginResult> {
+    const cache = typeof password === "string" ? undefined : password;
+    // With a cache only, the ScramClient never needs the password: a salt or count that does
+    // not fit is refused below before clientFinal() could fall back to hashing it.
+    const scram = new ScramClient(user, typeof password === "string" ? password : "");
     const step = (data: string) =>
       this.#request({
         action: "authenticate",
@@ -396,7 +451,16 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
       }, { signal });
     const challenge = (await step(scram.clientFirst())).response;
     if (challenge.response !== Status.UNAUTHORIZED) throw refusal(challenge);
-    const clientFinal = await scram.clientFinal(decodeData(challenge.data, "server-first"));
+    const serverFirst = decodeData(challenge.data, "server-first");
+    if (cache && !fitsCache(serverFirst, cache)) {
+      // The server is waiting for the client-final; leaving is the only clean way out.
+      await this.close();
+      throw new JimError(
+        Status.AUTH_FAILED,
+        "Cannot log in: the password has changed; enter it again",
+      );
+    }
+    const clientFinal = await scram.clientFinal(serverFirst, cache ? { cache } : {});
     const outcome = (await step(clientFinal)).response;
     if (outcome.response !== Status.OK) throw refusal(outcome);
     try {
@@ -412,6 +476,8 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
       await this.close();
       throw failure;
     }
+    const salted = scram.saltedPassword;
+    if (salted && onSalted) onSalted(salted);
     return { user, mechanism: SCRAM_SHA_256 };
   }
 
@@ -698,7 +764,7 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
           this.#decoder.finish();
           if (this.#quitting) this.#teardown(undefined, "Connection closed: quit");
           else {
-            const why = this.#serverNotice === undefined ? "" : `: ${this.#serverNotice}`;
+            const why = this.#serverNotice === undefined ? "" : `: ${this.#serverNotice.text}`;
             this.#teardown(
               new ConnectionError(`Connection lost: server closed the connection${why}`),
             );
@@ -781,7 +847,9 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     if (!head) {
       // A server about to close says why in a reply to no request ("Server shutting down",
       // "Account removed"); that is the reason to report when the connection ends.
-      if (response.response >= 400 && response.error) this.#serverNotice = response.error;
+      if (response.response >= 400 && response.error) {
+        this.#serverNotice = { code: response.response, text: response.error };
+      }
       this.emit("error", {
         error: new JimError(
           Status.BAD_REQUEST,
@@ -848,6 +916,7 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
         ...this.#info(),
         reason: failure.message,
         ...(error ? { error } : {}),
+        ...(error && this.#serverNotice ? { notice: { ...this.#serverNotice } } : {}),
       });
     }
     this.#closed.resolve();
@@ -870,6 +939,22 @@ function decodeData(data: string | undefined, what: string): string {
       cause,
     });
   }
+}
+
+/** Whether the server-first-message asks for the salt and count the cache was made with. */
+function fitsCache(serverFirst: string, cache: SaltedPassword): boolean {
+  let salt: Uint8Array | undefined;
+  let iterations: number | undefined;
+  for (const part of serverFirst.split(",")) {
+    try {
+      if (part.startsWith("s=")) salt = fromBase64(part.slice(2));
+    } catch {
+      return false;
+    }
+    if (part.startsWith("i=")) iterations = Number(part.slice(2));
+  }
+  return salt !== undefined && iterations === cache.iterations &&
+    constantTimeEqual(salt, cache.salt);
 }
 
 function errorText(error: unknown): string {

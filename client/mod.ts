@@ -32,6 +32,8 @@ export {
   type LoginOptions,
   type LoginResult,
   type MessageStream,
+  type SaltedPassword,
+  type ServerNotice,
 } from "./jim_client.ts";
 export {
   defaultDataDir,
@@ -48,7 +50,10 @@ export {
   ChatSession,
   type ChatSessionEventMap,
   type ChatSessionOptions,
+  type ReconnectingInfo,
+  type ReconnectOptions,
   type ServiceEntry,
+  type SessionDisconnectInfo,
 } from "./chat_session.ts";
 export { ConnectionError } from "./errors.ts";
 export { type DetailOf, TypedEventTarget } from "./_typed_event_target.ts";
