@@ -27,6 +27,8 @@ export interface GlobalConfig {
   legacyAuth: boolean;
   dataDir: string | undefined;
   passwordStdin: boolean;
+  /** Interactive chat: end on a lost connection instead of reconnecting. */
+  noReconnect: boolean;
 }
 
 /** A parsed command line. */
@@ -50,6 +52,7 @@ const OPTIONS = {
   "legacy-auth": { type: "boolean" },
   "data-dir": { type: "string" },
   "password-stdin": { type: "boolean" },
+  "no-reconnect": { type: "boolean" },
   to: { type: "string", short: "t" },
   limit: { type: "string", short: "n" },
   json: { type: "boolean" },
@@ -67,6 +70,7 @@ export const ENV_VARS: Readonly<Record<keyof GlobalConfig, string>> = {
   legacyAuth: "JIM_LEGACY_AUTH",
   dataDir: "JIM_DATA_DIR",
   passwordStdin: "JIM_PASSWORD_STDIN",
+  noReconnect: "JIM_NO_RECONNECT",
 };
 
 /**
@@ -163,6 +167,7 @@ export function parseCli(
     legacyAuth: values["legacy-auth"] ?? envBoolean(env, ENV_VARS.legacyAuth),
     dataDir: values["data-dir"] ?? (env[ENV_VARS.dataDir] || undefined),
     passwordStdin: values["password-stdin"] ?? envBoolean(env, ENV_VARS.passwordStdin),
+    noReconnect: values["no-reconnect"] ?? envBoolean(env, ENV_VARS.noReconnect),
     to: values.to,
     limit,
     json: values.json ?? false,
@@ -225,6 +230,8 @@ Flags (environment variable in brackets):
       --data-dir DIR     History location (default: $XDG_DATA_HOME/jim or
                          ~/.local/share/jim) [JIM_DATA_DIR]
       --password-stdin   Read the password from the first line of stdin [JIM_PASSWORD_STDIN]
+      --no-reconnect     Interactive chat: exit 1 when the connection is lost instead of
+                         reconnecting [JIM_NO_RECONNECT]
   -t, --to NAME          send: the recipient
   -n, --limit N          history: how many messages (default: 50)
       --json             history: print JSON
@@ -234,6 +241,7 @@ Flags (environment variable in brackets):
 The password comes from --password-stdin, else JIM_PASSWORD, else a prompt without echo.
 Flags may come before or after the command. NO_COLOR turns colors off.
 
-Exit codes: 0 ok, 1 failure (e.g. not delivered, login refused), 2 usage error.
+Exit codes: 0 ok, 1 failure (e.g. not delivered, login refused, connection lost for good),
+2 usage error.
 `;
 }

@@ -9,6 +9,7 @@ Deno.test("parseCli() applies defaults, flags and JIM_* variables in that order"
     assert.equal(config.port, 7777);
     assert.equal(config.tls, false);
     assert.equal(config.legacyAuth, false);
+    assert.equal(config.noReconnect, false);
     assert.equal(config.user, undefined);
   });
 
@@ -22,12 +23,17 @@ Deno.test("parseCli() applies defaults, flags and JIM_* variables in that order"
       JIM_LEGACY_AUTH: "1",
       JIM_DATA_DIR: "/data",
       JIM_PASSWORD_STDIN: "true",
+      JIM_NO_RECONNECT: "1",
     });
     assert.deepEqual(
       [config.user, config.host, config.port, config.tls, config.ca, config.legacyAuth],
       ["alice", "chat.example", 8000, true, "/ca.pem", true],
     );
-    assert.deepEqual([config.dataDir, config.passwordStdin], ["/data", true]);
+    assert.deepEqual(
+      [config.dataDir, config.passwordStdin, config.noReconnect],
+      ["/data", true, true],
+    );
+    assert.equal(parseCli(["--no-reconnect"], {}).noReconnect, true);
   });
 
   await t.step("flags win over variables", () => {

@@ -21,9 +21,10 @@ export const CONSOLE_HELP = `Commands:
   /help              this help               /quit       leave`;
 
 /**
- * Runs the command loop until /quit, end of input, or a lost connection. Returns the exit
- * code: 0 for a normal end, 1 when the connection was lost. Incoming messages are printed
- * by the caller, which subscribes before the login so that none is missed.
+ * Runs the command loop until /quit, end of input, or a connection lost for good (the
+ * session does not reconnect, or gave up). Returns the exit code: 0 for a normal end, 1 when
+ * the connection was lost for good. Incoming messages and the loss and reconnect lines are
+ * printed by the caller, which subscribes before the login so that none is missed.
  */
 export async function runConsole(
   session: ChatSession,
@@ -39,7 +40,7 @@ export async function runConsole(
 
   const { promise: lost, resolve: loseConnection } = Promise.withResolvers<"lost">();
   session.addEventListener("disconnected", (e) => {
-    if (e.detail.error) loseConnection("lost");
+    if (e.detail.error && !e.detail.reconnecting) loseConnection("lost");
   });
 
   const send = async (to: string, text: string) => {
@@ -163,7 +164,7 @@ export async function runConsole(
     } catch (error) {
       await fail(error instanceof Error ? error.message : String(error));
     }
-    if (!session.connected) {
+    if (!session.connected && !session.reconnecting) {
       await screen.flush();
       return 1;
     }

@@ -76,6 +76,7 @@ async function password(context: CommandContext): Promise<string> {
 
 async function openSession(
   context: CommandContext,
+  reconnect: boolean,
   onSession?: (session: ChatSession) => void,
 ): Promise<ChatSession> {
   const { config } = context;
@@ -97,6 +98,7 @@ async function openSession(
     user: config.user,
     password: secret,
     allowLegacy: config.legacyAuth,
+    reconnect,
     ...(config.dataDir ? { dataDir: config.dataDir } : {}),
   });
   onSession?.(session);
@@ -106,12 +108,16 @@ async function openSession(
 
 async function chat(context: CommandContext): Promise<number> {
   const { out, paint } = context;
-  const session = await openSession(context, (s) => {
+  const session = await openSession(context, !context.config.noReconnect, (s) => {
     s.addEventListener("message", (e) => {
       out.print(formatMessage(e.detail, s.user, paint));
     });
+    s.addEventListener("disconnected", (e) => {
+      // One line for the loss; the attempts stay in the service log until "Reconnected".
+      if (e.detail.reconnecting) out.print(paint.red(`* ${e.detail.reason}; reconnecting`));
+    });
     s.addEventListener("service", (e) => {
-      if (e.detail.text.startsWith("Answered a probe")) return;
+      if (s.reconnecting || e.detail.text.startsWith("Answered a probe")) return;
       const line = `* ${e.detail.text}`;
       out.print(e.detail.level === "error" ? paint.red(line) : paint.dim(line));
     });
@@ -135,7 +141,8 @@ async function send(context: CommandContext): Promise<number> {
   const { config, out, err, errPaint } = context;
   const to = config.to!;
   const text = config.args.join(" ");
-  await using session = await openSession(context);
+  // A one-shot command reports a loss by its exit code instead of waiting for the server.
+  await using session = await openSession(context, false);
   const record = await session.send(to, text);
   await session.quit();
   if (record.status === "delivered") {

@@ -1,4 +1,5 @@
 /** The console client driven through piped stdin/stdout against the real server. */
+import { JimServer } from "../server/mod.ts";
 import { startTestServer } from "../server/testing.ts";
 import { assert, waitFor } from "./_assert.ts";
 import { ClientProcess, runClient } from "./_spawn.ts";
@@ -161,7 +162,7 @@ Deno.test("jim-client reports usage errors with exit 2 and changes nothing", asy
   });
 });
 
-Deno.test("jim-client exits 1 with a clear line when it cannot connect or loses the server", async () => {
+Deno.test("jim-client exits 1 with a clear line when it cannot connect, or loses the server with --no-reconnect", async () => {
   await using dir = await tempDir();
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const closedPort = String((listener.addr as Deno.NetAddr).port);
@@ -178,17 +179,20 @@ Deno.test("jim-client exits 1 with a clear line when it cannot connect or loses 
 
   const srv = await startTestServer({ users: USERS });
   try {
-    await using alice = new ClientProcess(["-u", "alice", "-p", String(srv.port)], {
-      JIM_DATA_DIR: String(dir),
-      JIM_PASSWORD: "alice-pw",
-    });
-    await alice.waitFor("* Logged in as alice");
+    // The interactive client reconnects by default; --no-reconnect restores ending with the
+    // connection (JIM_NO_RECONNECT is checked in the account-removal test).
+    await using alice = new ClientProcess(
+      ["-u", "alice", "-p", String(srv.port), "--no-reconnect"],
+      { JIM_DATA_DIR: String(dir), JIM_PASSWORD: "alice-pw" },
+    );
+    await alice.waitFor("* Type /help"); // open() has finished its contact sync
     await srv.server.close();
     await alice.waitFor("* Disconnected: ");
     let code: number | undefined;
     alice.child.status.then((s) => code = s.code);
     await waitFor(() => code !== undefined, "the client to exit on its own");
     assert.equal(code, 1);
+    assert.ok(!alice.stdout.includes("; reconnecting"), alice.stdout);
     // A graceful stop says why before closing; the client reports that, or the bare close
     // when the socket's end is read first.
     assert.match(
@@ -197,6 +201,69 @@ Deno.test("jim-client exits 1 with a clear line when it cannot connect or loses 
     );
   } finally {
     await srv[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("jim-client stays through a server restart, reconnects and keeps working", async () => {
+  await using srv = await startTestServer({ users: USERS });
+  await using dir = await tempDir();
+  const env = { JIM_PORT: String(srv.port), JIM_DATA_DIR: String(dir) };
+  await using alice = new ClientProcess(["-u", "alice"], { ...env, JIM_PASSWORD: "alice-pw" });
+  await using bob = new ClientProcess(["-u", "bob"], { ...env, JIM_PASSWORD: "bob-pw" });
+  await alice.waitFor("* Type /help"); // open() has finished its contact sync
+  await bob.waitFor("* Type /help");
+
+  await srv.server.close();
+  await alice.waitFor(/\* Connection lost: server closed the connection.*; reconnecting\n/);
+  // A message typed while the server is away is kept as failed, with the way to retry it.
+  await alice.line("/msg bob sent while away");
+  await alice.waitFor(
+    "! Not delivered to bob: Not connected: reconnecting to the server (kept as #1; /retry 1)",
+  );
+  await using _restarted = await JimServer.listen({
+    host: "127.0.0.1",
+    port: srv.port,
+    store: srv.store,
+  });
+  await alice.waitFor("* Reconnected\n");
+  await bob.waitFor("* Reconnected\n");
+
+  await alice.line("/msg bob back again");
+  await bob.waitFor(/\] alice: back again\n/);
+  await alice.line("/retry 1");
+  await bob.waitFor(/\] alice: sent while away\n/);
+  await bob.line("/msg alice welcome back");
+  await alice.waitFor(/\] bob: welcome back\n/);
+  // One line for the loss and one for the return; the attempts stay in the service log.
+  assert.equal(alice.stdout.match(/reconnecting\n/g)?.length, 1, alice.stdout);
+  assert.ok(!alice.stdout.includes("Reconnecting in"), alice.stdout);
+  await alice.line("/quit");
+  assert.equal(await alice.exit(), 0);
+  assert.equal(await bob.exit(), 0);
+  assert.equal(alice.stderr, "");
+});
+
+Deno.test("jim-client exits 1 when its account is removed, without reconnecting", async (t) => {
+  for (const env of [{}, { JIM_NO_RECONNECT: "1" }] as Record<string, string>[]) {
+    await t.step(Object.keys(env).length ? "JIM_NO_RECONNECT=1" : "reconnecting on", async () => {
+      await using srv = await startTestServer({ users: USERS });
+      await using dir = await tempDir();
+      await using alice = new ClientProcess(["-u", "alice", "-p", String(srv.port)], {
+        JIM_DATA_DIR: String(dir),
+        JIM_PASSWORD: "alice-pw",
+        ...env,
+      });
+      await alice.waitFor("* Type /help"); // open() has finished its contact sync
+      srv.store.removeUser("alice");
+      srv.server.endSessionsOfRemovedUsers();
+      await alice.waitFor("Account removed");
+      if (!env.JIM_NO_RECONNECT) await alice.waitFor("* Not reconnecting: Account removed");
+      let code: number | undefined;
+      alice.child.status.then((s) => code = s.code);
+      await waitFor(() => code !== undefined, "the client to exit on its own");
+      assert.equal(code, 1);
+      assert.ok(!alice.stdout.includes("; reconnecting"), alice.stdout);
+    });
   }
 });
 
