@@ -4,21 +4,24 @@
  * @module
  */
 
-/** Where the GUI's one JIM connection stands. */
-export type ConnectionPhase = "disconnected" | "connecting" | "connected";
+/**
+ * Where the GUI's one JIM connection stands; "reconnecting" after a loss, until the session
+ * is back ("connected") or gives up ("disconnected", with the reason in `error`).
+ */
+export type ConnectionPhase = "disconnected" | "connecting" | "connected" | "reconnecting";
 
 /** GET /api/state, and the data of the "state" live event. */
 export interface ChatState {
   /** Increases with every change; the page ignores snapshots older than the one it has. */
   rev: number;
   phase: ConnectionPhase;
-  /** The logged-in user and the server, while connected (the Parameters panel). */
+  /** The logged-in user and the server, while connected or reconnecting (the Parameters panel). */
   user: string | null;
   host: string | null;
   port: number | null;
   /** What to prefill the Connection fields with: the last connection, or the defaults. */
   last: { user: string; host: string; port: number };
-  /** Why the last connection attempt failed or the connection ended, if it did. */
+  /** Why the last connection attempt failed or the connection ended or was lost, if it did. */
   error: string | null;
 }
 

@@ -2,10 +2,11 @@
  * The chat GUI's routes in process (app.request) against a real JIM server on loopback.
  */
 import assert from "node:assert/strict";
-import { ChatSession, History } from "../../client/mod.ts";
+import { ChatSession, History, type ReconnectOptions } from "../../client/mod.ts";
 import { type FakePeer, fakeServer, serveScram } from "../../client/_fake_peer.ts";
 import { randomBytes, toBase64 } from "../../protocol/mod.ts";
-import { startTestServer, type TestServer } from "../../server/testing.ts";
+import { JimServer } from "../../server/mod.ts";
+import { startTestServer, TEST_ITERATIONS, type TestServer } from "../../server/testing.ts";
 import { newAccessToken } from "../mod.ts";
 import { createChatApp } from "./app.ts";
 import { ChatController } from "./chat_controller.ts";
@@ -33,10 +34,14 @@ interface Gui extends AsyncDisposable {
   connect(user: string, srv: { host: string; port: number }): Promise<Reply<ChatState>>;
 }
 
-async function openGui(options: { dataDir?: string } = {}): Promise<Gui> {
+async function openGui(
+  options: { dataDir?: string; reconnect?: false | ReconnectOptions } = {},
+): Promise<Gui> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "jim-chat-gui-test-" });
   const owned = options.dataDir === undefined;
-  const chat = new ChatController({ dataDir, presencePollMs: 60_000 });
+  // Small reconnect delays keep the tests quick; nothing asserts on time.
+  const reconnect = options.reconnect ?? { initialDelay: 10, maxDelay: 80 };
+  const chat = new ChatController({ dataDir, presencePollMs: 60_000, reconnect });
   const token = newAccessToken();
   const app = createChatApp({
     token,
@@ -443,13 +448,79 @@ Deno.test("chat routes: a restarted GUI shows the last account's history offline
 
 Deno.test("chat routes: a dropped connection shows in the state and Service info", async () => {
   await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
-  await using gui = await openGui();
+  await using gui = await openGui({ reconnect: false });
   await gui.connect("alice", srv);
   await srv.server.close();
   await waitFor("disconnected", () => gui.chat.state().phase === "disconnected");
   const state = gui.chat.state();
   assert.match(state.error ?? "", /^Connection lost/);
   assert.ok(gui.chat.serviceLog().some((e) => e.level === "error" && /^Disconnected/.test(e.text)));
+});
+
+/** A new server on the old one's port with the same database, as after a restart. */
+function restart(srv: TestServer): Promise<JimServer> {
+  return JimServer.listen({ host: "127.0.0.1", port: srv.port, store: srv.store });
+}
+
+Deno.test("chat routes: after a server restart the GUI reconnects by itself and sends", async () => {
+  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  await using gui = await openGui();
+  await using bob = await ChatSession.connect({
+    port: srv.port,
+    user: "bob",
+    password: PASSWORDS.bob!,
+    dataDir: gui.dataDir,
+    reconnect: { initialDelay: 10, maxDelay: 80 },
+  });
+  assert.equal((await gui.connect("alice", srv)).status, 200);
+  await srv.server.close();
+  await waitFor("reconnecting", () => gui.chat.state().phase === "reconnecting");
+  const state = (await gui.api<ChatState>("GET", "/api/state")).body;
+  assert.deepEqual([state.user, state.port], ["alice", srv.port]);
+  assert.match(state.error ?? "", /^Connection lost/);
+  // Connect is refused while the session is still trying: nothing to retype.
+  assert.equal((await gui.connect("alice", srv)).status, 409);
+
+  await using _restarted = await restart(srv);
+  await waitFor("connected again", () => gui.chat.state().phase === "connected");
+  assert.equal(gui.chat.state().error, null);
+  const texts = gui.chat.serviceLog().map((e) => e.text);
+  assert.ok(texts.some((t) => /^Reconnecting in /.test(t)), texts.join("|"));
+  assert.ok(texts.includes("Reconnected"), texts.join("|"));
+  assert.ok(!JSON.stringify(texts).includes(PASSWORDS.alice!));
+  await waitFor("bob to be back", () => bob.connected);
+  const sent = await gui.api<{ message: MessageView }>("POST", "/api/messages", {
+    to: "bob",
+    text: "back",
+  });
+  assert.equal(sent.status, 200);
+  assert.equal(sent.body.message.status, "delivered");
+});
+
+Deno.test("chat routes: Disconnect stops reconnecting; a changed password needs the form", async (t) => {
+  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  await using gui = await openGui({ reconnect: { initialDelay: 600_000, maxDelay: 600_000 } });
+  await t.step("Disconnect while reconnecting", async () => {
+    await gui.connect("alice", srv);
+    await srv.server.close();
+    await waitFor("reconnecting", () => gui.chat.state().phase === "reconnecting");
+    const off = await gui.api<ChatState>("POST", "/api/disconnect");
+    assert.equal(off.body.phase, "disconnected");
+    // The 10-minute retry timer would fail the op sanitizer had Disconnect left it running.
+  });
+  await t.step("changed password", async () => {
+    await using restarted = await restart(srv);
+    await using fast = await openGui({ reconnect: { initialDelay: 10, maxDelay: 80 } });
+    assert.equal((await fast.connect("alice", srv)).status, 200);
+    await restarted.close();
+    await srv.store.setPassword("alice", "changed-pw", { iterations: TEST_ITERATIONS });
+    await using _again = await restart(srv);
+    await waitFor("the GUI to give up", () => fast.chat.state().phase === "disconnected");
+    assert.equal(
+      fast.chat.state().error,
+      "Reconnecting stopped: Cannot log in: the password has changed; enter it again",
+    );
+  });
 });
 
 Deno.test("chat routes: the live stream needs the cookie and sends state changes", async () => {

@@ -15,6 +15,7 @@ import {
   defaultDataDir,
   History,
   type MessageRecord,
+  type ReconnectOptions,
 } from "../../client/mod.ts";
 import { JimError, Status } from "../../protocol/mod.ts";
 import { LiveHub } from "../mod.ts";
@@ -73,6 +74,11 @@ export interface ChatControllerOptions {
   presencePollMs?: number;
   /** Service info entries kept (500 by default). */
   serviceLimit?: number;
+  /**
+   * How the session comes back after a lost connection (ChatSession's backoff by default);
+   * `false` ends the session with the connection instead.
+   */
+  reconnect?: false | ReconnectOptions;
 }
 
 /** What `connect` takes. The password is passed on to the login and kept nowhere. */
@@ -108,6 +114,7 @@ export class ChatController implements AsyncDisposable {
   readonly dataDir: string;
   readonly #pollMs: number;
   readonly #serviceLimit: number;
+  readonly #reconnect: false | ReconnectOptions;
   #session: ChatSession | undefined;
   /** The session being opened; its events count before it becomes {@linkcode #session}. */
   #opening: ChatSession | undefined;
@@ -130,13 +137,15 @@ export class ChatController implements AsyncDisposable {
     this.dataDir = options.dataDir ?? defaultDataDir();
     this.#pollMs = Math.max(100, options.presencePollMs ?? 15_000);
     this.#serviceLimit = Math.max(1, options.serviceLimit ?? 500);
+    this.#reconnect = options.reconnect ?? {};
     this.#loadSettings();
   }
 
   /** The state snapshot the page shows. */
   state(): ChatState {
     const session = this.#session;
-    const on = this.#phase === "connected" && session !== undefined;
+    const on = (this.#phase === "connected" || this.#phase === "reconnecting") &&
+      session !== undefined;
     return {
       rev: this.#rev,
       phase: this.#phase,
@@ -195,7 +204,15 @@ export class ChatController implements AsyncDisposable {
     this.#error = null;
     if (this.#view?.key !== viewKey(user, host, port)) this.#unread.clear();
     this.#publishState();
-    const session = new ChatSession({ host, port, user, password, dataDir: this.dataDir });
+    // The session keeps only the SCRAM SaltedPassword, in memory, to log in again by itself.
+    const session = new ChatSession({
+      host,
+      port,
+      user,
+      password,
+      dataDir: this.dataDir,
+      reconnect: this.#reconnect,
+    });
     this.#wire(session);
     this.#opening = session;
     // Messages may arrive while the contacts sync; they must land in this account's view.
@@ -227,7 +244,10 @@ export class ChatController implements AsyncDisposable {
     return this.state();
   }
 
-  /** Says goodbye to the server and closes the session. Does nothing when not connected. */
+  /**
+   * Says goodbye to the server and closes the session; stops reconnecting. Does nothing when
+   * not connected.
+   */
   disconnect(): Promise<ChatState> {
     return this.#serial(async () => {
       const session = this.#session;
@@ -344,7 +364,8 @@ export class ChatController implements AsyncDisposable {
 
   #requireSession(): ChatSession {
     const session = this.#session;
-    if (!session || this.#phase !== "connected") {
+    // While reconnecting, sends are stored as failed (retryable) by the session itself.
+    if (!session || (this.#phase !== "connected" && this.#phase !== "reconnecting")) {
       throw new JimError(Status.CONFLICT, "Not connected: connect to a server first");
     }
     return session;
@@ -375,7 +396,24 @@ export class ChatController implements AsyncDisposable {
     });
     session.addEventListener("disconnected", (e) => {
       if (this.#session !== session) return;
-      this.#ended(session, e.detail.error ? e.detail.reason : null);
+      if (!e.detail.reconnecting) {
+        this.#ended(session, e.detail.error ? e.detail.reason : null);
+        return;
+      }
+      this.#phase = "reconnecting";
+      this.#error = e.detail.reason;
+      this.#stopPolling();
+      this.#publishState();
+      this.#publishContacts();
+    });
+    session.addEventListener("reconnected", () => {
+      if (this.#session !== session) return;
+      this.#phase = "connected";
+      this.#error = null;
+      this.#contacts = session.contacts();
+      this.#startPolling();
+      this.#publishState();
+      this.#publishContacts();
     });
   }
 

@@ -58,7 +58,8 @@ export function ConnectionPanel(props: ConnectionPanelProps) {
 
   const phase = state?.phase ?? "disconnected";
   const busy = phase === "connecting";
-  const connected = phase === "connected";
+  // Reconnecting needs nothing from the form: the session logs in again by itself.
+  const connected = phase === "connected" || phase === "reconnecting";
   const invalid = (field: string) => (error?.field === field ? "true" : undefined);
 
   const submit = async (ev: Event) => {

@@ -10,7 +10,7 @@ import type { ChatState } from "../_types.ts";
  * ```
  */
 export function ParametersPanel({ state }: { state: ChatState | null }) {
-  const on = state?.phase === "connected";
+  const on = state?.phase === "connected" || state?.phase === "reconnecting";
   const cell = (label: string, value: string | number | null | undefined, id: string) => (
     <div class="param">
       <dt class="label">{label}</dt>
@@ -30,6 +30,8 @@ export function ParametersPanel({ state }: { state: ChatState | null }) {
               ? "Connected"
               : state?.phase === "connecting"
               ? "Connecting…"
+              : state?.phase === "reconnecting"
+              ? "Reconnecting…"
               : "Disconnected"}
           </dd>
         </div>
