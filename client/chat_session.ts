@@ -464,13 +464,14 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
 
   #keep(salted: SaltedPassword): void {
     if (this.#stopped || !this.#reconnect) return;
-    if (this.#salted && this.#salted.value !== salted.value) this.#salted.value.fill(0);
-    // A copy: the session owns it and wipes it.
-    this.#salted = {
+    // A copy the session owns; the one it replaces is wiped (it may be `salted` itself).
+    const copy = {
       salt: salted.salt.slice(),
       iterations: salted.iterations,
       value: salted.value.slice(),
     };
+    this.#forget();
+    this.#salted = copy;
   }
 
   #forget(): void {

@@ -11,6 +11,7 @@ import {
   type SessionDisconnectInfo,
 } from "./chat_session.ts";
 import type { MessageRecord } from "./history.ts";
+import { seedDisguise } from "./_fake_peer.ts";
 
 const USERS = [
   { login: "alice", password: "alice-pw" },
@@ -210,4 +211,30 @@ Deno.test("ChatSession with reconnect: false ends with the connection", async ()
   const record = await alice.session.send("bob", "hello?");
   assert.equal(record.status, "failed");
   assert.match(record.error!, /^Connection lost: server closed the connection/);
+});
+
+Deno.test("ChatSession does not reconnect after a legacy login: it has nothing to log in with", async () => {
+  await using srv = await startTestServer({
+    users: [{ login: "alice", password: "alice-pw", legacy: true }],
+    legacyAuth: true,
+  });
+  await using dir = await tempDir();
+  await using proxy = seedDisguise(srv);
+  const alice = await watched({
+    port: proxy.port,
+    dataDir: String(dir),
+    user: "alice",
+    password: "alice-pw",
+    allowLegacy: true,
+    reconnect: FAST,
+  });
+  await using _ = alice.session;
+  assert.equal(alice.session.login?.mechanism, "HMAC-MD5");
+  await srv.server.close();
+  await waitFor(() => alice.disconnects.length === 1, "the session to end");
+  assert.deepEqual(alice.events, ["disconnected:false"]);
+  assert.ok(
+    alice.lines().includes("Not reconnecting: the legacy login needs the password; connect again"),
+    alice.lines().join("|"),
+  );
 });
