@@ -73,17 +73,7 @@ export const ENV_VARS: Readonly<Record<keyof GlobalConfig, string>> = {
   noReconnect: "JIM_NO_RECONNECT",
 };
 
-/**
- * A boolean environment variable: 1/0, true/false, yes/no or on/off; unset or empty is false.
- *
- * @example
- * ```ts
- * import { envBoolean } from "./_cli_args.ts";
- * envBoolean({ JIM_TLS: "yes" }, "JIM_TLS"); // true
- * ```
- * @throws {UsageError} for any other value.
- */
-export function envBoolean(env: Record<string, string | undefined>, name: string): boolean {
+function envBoolean(env: Record<string, string | undefined>, name: string): boolean {
   const raw = env[name];
   if (raw === undefined || raw === "") return false;
   const value = raw.trim().toLowerCase();

@@ -4,7 +4,6 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { envBoolean } from "../../client/_cli_args.ts";
 import { startChatGui } from "./mod.ts";
 
 /** The default GUI port (the admin GUI has 8080). */
@@ -97,17 +96,19 @@ export function parseGuiArgs(
     help: values.help ?? false,
     guiPort,
     guiHost,
-    open: values.open ?? openFromEnv(env),
+    open: values.open ?? openFromEnv(env.JIM_OPEN),
     dataDir: values["data-dir"] ?? (env.JIM_DATA_DIR || undefined),
   };
 }
 
-function openFromEnv(env: Record<string, string | undefined>): boolean {
-  try {
-    return envBoolean(env, "JIM_OPEN");
-  } catch (cause) {
-    throw new GuiUsageError((cause as Error).message, { cause });
-  }
+/** JIM_OPEN as the console reads its booleans: 1/0, true/false, yes/no or on/off. */
+function openFromEnv(raw: string | undefined): boolean {
+  if (raw === undefined || raw.trim() === "") return false;
+  if (/^\s*(1|true|yes|on)\s*$/i.test(raw)) return true;
+  if (/^\s*(0|false|no|off)\s*$/i.test(raw)) return false;
+  throw new GuiUsageError(
+    `Invalid JIM_OPEN: expected 1/0, true/false, yes/no or on/off, got "${raw}"`,
+  );
 }
 
 /** Where the command prints. */
