@@ -212,7 +212,7 @@ Deno.test("jim-server user commands manage users with flags before or after", as
       stdin: "x\n",
     });
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /Client already exists: ALICE/);
+    assert.match(run.stderr, /Client already exists: Alice/);
   });
   await t.step("list shows a table, newest first", async () => {
     const run = await cli(["user", "list", "--db", db]);
