@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { startChatGui } from "./mod.ts";
+import { freshUrlHint, onFreshUrlSignal } from "../_gui_server.ts";
 
 /** The default GUI port (the admin GUI has 8080). */
 export const DEFAULT_GUI_PORT = 8081;
@@ -150,6 +151,7 @@ export async function guiMain(
   signal?.addEventListener("abort", onStop, { once: true });
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, onStop);
+  let stopFreshUrls = () => {};
   try {
     let gui;
     try {
@@ -172,11 +174,15 @@ export async function guiMain(
     }
     io.out(`Chat GUI: ${gui.url}`);
     io.out("Open that URL in a browser. Press Ctrl+C to stop.");
+    io.out(freshUrlHint());
+    const current = gui;
+    stopFreshUrls = onFreshUrlSignal(() => io.out(`Chat GUI: ${current.freshUrl()}`));
     await gui.finished;
     await gui.close();
     io.out("Chat GUI stopped.");
     return 0;
   } finally {
+    stopFreshUrls();
     for (const s of signals) Deno.removeSignalListener(s, onStop);
     signal?.removeEventListener("abort", onStop);
   }
