@@ -25,8 +25,10 @@ Flags (environment variable in brackets):
                          ~/.local/share/jim) [JIM_DATA_DIR]
   -h, --help             Show this help
 
-It prints a URL with a one-time access token; open it. The server, user and password are
-entered in the page. Two users on one machine run two GUIs on different --gui-port values.
+It prints a URL with a one-time access token; open it. The URL works once: for another
+browser, send the process SIGUSR1 (the command is printed) and it prints a fresh one. The
+server, user and password are entered in the page. Two users on one machine run two GUIs on
+different --gui-port values.
 `;
 
 /** Parsed `gui` flags. */

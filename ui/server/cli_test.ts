@@ -51,7 +51,7 @@ function watchdog(child: Deno.ChildProcess, ms = 30_000): Disposable {
   return { [Symbol.dispose]: () => clearTimeout(timer) };
 }
 
-Deno.test("jim-server gui prints a token URL, serves the GUI and stops on SIGTERM", async () => {
+Deno.test("jim-server gui prints a one-time token URL, a fresh one on SIGUSR1, and stops on SIGTERM", async () => {
   const dir = await Deno.makeTempDir({ prefix: "jim-gui-cli-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "gui", "--gui-port", "0", "--port", "0", "--db", `${dir}/db.sqlite`],
