@@ -1,5 +1,5 @@
 /** The interactive console: slash commands over a ChatSession. */
-import { isAccountName } from "../protocol/mod.ts";
+import { isAccountName, sameLogin } from "../protocol/mod.ts";
 import type { ChatSession } from "./chat_session.ts";
 import { formatContacts, formatMessage } from "./_format.ts";
 import type { Painter, Screen } from "./_terminal.ts";
@@ -88,7 +88,7 @@ export async function runConsole(
       if (!isAccountName(name)) return fail(`Invalid login: ${name}`);
       target = name;
       await prompt();
-      const known = session.contacts().some((c) => c.login === name);
+      const known = session.contacts().some((c) => sameLogin(c.login, name));
       await info(
         `Chatting with ${name}: plain lines go to ${name}` +
           (known ? "" : ` (not in your contacts; /add ${name} to keep them)`),

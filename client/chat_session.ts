@@ -1,4 +1,4 @@
-import { isAccountName, JimError, Status } from "../protocol/mod.ts";
+import { isAccountName, JimError, sameLogin, Status } from "../protocol/mod.ts";
 import { ConnectionError } from "./errors.ts";
 import { TypedEventTarget } from "./_typed_event_target.ts";
 import { History, type MessageRecord } from "./history.ts";
@@ -618,7 +618,7 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     }
     const history = this.#history;
     if (!history) return;
-    const contact = message.from === this.user ? message.to : message.from;
+    const contact = sameLogin(message.from, this.user) ? message.to : message.from;
     const record = history.addMessage({
       contact,
       direction: "in",

@@ -22,3 +22,5 @@ export * from "./messages.ts";
 export * from "./scram.ts";
 export * from "./status.ts";
 export * from "./validate.ts";
+export * from "./login_name.ts";
+export * from "./login_skeleton.ts";

@@ -16,10 +16,9 @@
 import { parseArgs } from "node:util";
 import denoJson from "../deno.json" with { type: "json" };
 import {
-  accountNameProblem,
   DEFAULT_ITERATIONS,
-  isAccountName,
   JimError,
+  loginProblem,
   MAX_ITERATIONS,
   MIN_ITERATIONS,
   Status,
@@ -552,16 +551,18 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
       expectArgs(inv, 0);
       return withStore(inv, (store) => {
         printUsers(store.listUsers(), io);
+        for (const line of nameConflictLines(store)) io.out(line);
         return Promise.resolve(0);
       });
     case "user add": {
       expectArgs(inv, 1);
-      if (!isAccountName(inv.args[0])) {
-        throw new UsageError(accountNameProblem("NAME", inv.args[0]));
-      }
+      const problem = loginProblem(inv.args[0]);
+      if (problem) throw new JimError(Status.BAD_REQUEST, problem);
       const options = passwordOptions(inv.values);
-      const password = await readPassword(inv.values, true);
       return await withStore(inv, async (store) => {
+        // A taken or look-alike name is refused before the password is asked for.
+        store.checkNewLogin(inv.args[0]!);
+        const password = await readPassword(inv.values, true);
         const user = await store.addUser(inv.args[0]!, password, options);
         io.out(`Added user ${user.login}${user.legacy ? " (with legacy hash)" : ""}`);
         return 0;
@@ -625,6 +626,20 @@ async function withStore(inv: Invocation, body: (store: Store) => Promise<number
   } finally {
     store.close();
   }
+}
+
+/**
+ * One line per account that the login-name rules found taken by another account when the
+ * database was upgraded; none for a database created under the rules.
+ */
+export function nameConflictLines(store: Store): string[] {
+  return store.nameConflicts().map((c) =>
+    c.kind === "same"
+      ? `Name conflict: ${c.login} is the same name as ${c.conflictsWith} and cannot log in; ` +
+        `remove it with "${PROGRAM} user remove ${c.login}"`
+      : `Name conflict: ${c.login} looks like ${c.conflictsWith}; it still works, but consider ` +
+        `removing one of them`
+  );
 }
 
 function formatTime(ms: number | null): string {
@@ -785,6 +800,7 @@ async function serve(settings: ServeSettings, io: CliIo): Promise<number> {
     io.out(`${PROGRAM} settings: ${shown.map(([k, v]) => `${k}=${v}`).join(" ")}`);
   }
   const { store, tls } = await openServeResources(settings);
+  for (const line of nameConflictLines(store)) io.err(`WARNING: ${line}`);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   try {

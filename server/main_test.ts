@@ -212,7 +212,7 @@ Deno.test("jim-server user commands manage users with flags before or after", as
       stdin: "x\n",
     });
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /Client already exists: ALICE/);
+    assert.match(run.stderr, /Client already exists: Alice/);
   });
   await t.step("list shows a table, newest first", async () => {
     const run = await cli(["user", "list", "--db", db]);
@@ -227,6 +227,72 @@ Deno.test("jim-server user commands manage users with flags before or after", as
     assert.equal(run.code, 0, run.stderr);
     const list = await cli(["user", "list", "--db", db]);
     assert.ok(!list.stdout.includes("bob"));
+  });
+});
+
+Deno.test("jim-server user add refuses look-alike names with the reason", async (t) => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/names.db`;
+  for (const name of ["alice", "bob", "pop"]) {
+    const run = await cli([
+      "user",
+      "add",
+      name,
+      "--db",
+      db,
+      "--password-stdin",
+      "--iterations",
+      "4096",
+    ], {
+      stdin: "pw\n",
+    });
+    assert.equal(run.code, 0, run.stderr);
+  }
+  // No --password-stdin and no terminal: every refusal below comes before the password prompt.
+  const refused: [string, string, number, string][] = [
+    ["Cyrillic а", "\u0430lice", 2, "Invalid login: mixes Latin and Cyrillic"],
+    ["Cyrillic і", "al\u0456ce", 2, "Invalid login: mixes Latin and Cyrillic"],
+    ["Greek ο", "b\u03bfb", 2, "Invalid login: mixes Latin and Greek"],
+    ["fullwidth ａ", "\uff41lice", 1, "Client already exists: alice"],
+    ["U+034F", "alice\u034f", 2, "Invalid login: contains an invisible character U+034F"],
+    ["U+FE0F", "alice\ufe0f", 2, "Invalid login: contains an invisible character U+FE0F"],
+    ["U+3164", "alice\u3164", 2, "Invalid login: contains an invisible character U+3164"],
+    ["only U+3164", "\u3164", 2, "Invalid login: contains an invisible character U+3164"],
+    ["all-Cyrillic рор", "\u0440\u043e\u0440", 1, "Invalid login: looks like existing user pop"],
+    ["RFC 8265: a space", "foo bar", 2, "Invalid login: contains a space character U+0020"],
+    [
+      "RFC 8265: ♚",
+      "\u265a",
+      2,
+      'Invalid login: may hold only letters, digits, "_", "-" and ".", not "♚" (U+265A)',
+    ],
+  ];
+  for (const [label, name, code, message] of refused) {
+    await t.step(label, async () => {
+      const run = await cli(["user", "add", name, "--db", db]);
+      assert.equal(run.code, code, run.stderr);
+      assert.equal(run.stderr.trim(), `jim-server: ${message}`);
+    });
+  }
+  await t.step("single scripts and RFC 8265's legal names are added", async () => {
+    for (const name of ["Дмитрий", "李雷", "fußball", "π", "ς"]) {
+      const run = await cli([
+        "user",
+        "add",
+        name,
+        "--db",
+        db,
+        "--password-stdin",
+        "--iterations",
+        "4096",
+      ], {
+        stdin: "pw\n",
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout.trim(), `Added user ${name}`);
+    }
+    const list = await cli(["user", "list", "--db", db]);
+    assert.ok(!list.stdout.includes("Name conflict"), list.stdout);
   });
 });
 

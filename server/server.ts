@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { encodeFrame, Status } from "../protocol/mod.ts";
+import { encodeFrame, loginKey, Status } from "../protocol/mod.ts";
 import { type ConnInfo, EventFeed } from "./events.ts";
 import { FailedLogins } from "./_lockout.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
@@ -182,7 +182,7 @@ export class JimServer {
 
   /** Whether `login` is online (any case). */
   isOnline(login: string): boolean {
-    return this.#online.has(login.normalize("NFC").toLowerCase());
+    return this.#online.has(loginKey(login));
   }
 
   /**

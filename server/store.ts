@@ -12,14 +12,18 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
-  accountNameProblem,
   deriveScramCredentials,
-  isAccountName,
   JimError,
   legacyStoredHash,
+  loginKey,
+  loginProblem,
+  loginSkeleton,
+  normalizeLogin,
   type ScramCredentials,
   Status,
 } from "../protocol/mod.ts";
+
+export { loginKey };
 
 /** A user as the admin tools show it. */
 export interface UserRow {
@@ -74,21 +78,29 @@ export interface StoreOptions {
 /** Longest accepted password, in UTF-16 units; PBKDF2 cost grows with it. */
 export const MAX_PASSWORD_LENGTH = 1024;
 
-/**
- * The key logins are unique and looked up by: case-insensitive for every script, which
- * SQLite's NOCASE (ASCII only) is not.
- *
- * @example
- * ```ts
- * import { loginKey } from "./store.ts";
- * loginKey("Клиент") === loginKey("клиент"); // true
- * ```
- */
-export function loginKey(login: string): string {
-  return login.normalize("NFC").toLowerCase();
+/** An account created before the name rules whose name another account already has. */
+export interface NameConflict {
+  /** The account's login. */
+  login: string;
+  /** The account that keeps the name, or that it looks like. */
+  conflictsWith: string;
+  /**
+   * "same": the same name under PRECIS (e.g. fullwidth `ａlice` beside `alice`): the name now
+   * reaches the other account, so this one cannot log in until it is removed or renamed.
+   * "lookalike": a different account with the same UTS #39 skeleton; it keeps working.
+   */
+  kind: "same" | "lookalike";
 }
 
-const MIGRATIONS: readonly string[] = [
+/**
+ * Which rules computed the stored login_key and login_skeleton columns. When the rules or
+ * their Unicode data change, {@linkcode Store.open} recomputes both for every row.
+ */
+export const NAME_RULES_VERSION = "precis-8265/uts39-17.0.0/confusables-13.0.0/1";
+
+type Migration = string | ((db: DatabaseSync) => void);
+
+const MIGRATIONS: readonly Migration[] = [
   // 1: initial schema.
   `
   CREATE TABLE users (
@@ -120,6 +132,15 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX login_history_user_time ON login_history(user_id, time);
   `,
+  // 2: look-alike names. The skeleton is unique where set; a row whose name collides with an
+  // older one keeps a NULL skeleton and says with whom in name_conflict. The columns are
+  // filled by refreshNameKeys(), which runs after every migration.
+  `
+  ALTER TABLE users ADD COLUMN login_skeleton TEXT;
+  ALTER TABLE users ADD COLUMN name_conflict TEXT;
+  CREATE UNIQUE INDEX users_login_skeleton ON users(login_skeleton);
+  CREATE TABLE name_rules (id INTEGER PRIMARY KEY CHECK (id = 1), version TEXT NOT NULL) STRICT;
+  `,
 ];
 
 /** The schema version this code writes. */
@@ -138,9 +159,8 @@ function toUserRow(row: Row): UserRow {
 }
 
 function checkLogin(login: string): void {
-  if (!isAccountName(login)) {
-    throw new JimError(Status.BAD_REQUEST, accountNameProblem("login", login));
-  }
+  const problem = loginProblem(login);
+  if (problem) throw new JimError(Status.BAD_REQUEST, problem);
 }
 
 function checkPassword(password: string): void {
@@ -226,21 +246,25 @@ export class Store {
   /**
    * Adds a user with fresh SCRAM credentials (and the seed's hash when `legacy`).
    *
-   * @throws {JimError} 400 for a bad login or password, 409 when the login exists in any case.
+   * The login is stored as {@linkcode normalizeLogin} gives it (fullwidth letters mapped).
+   *
+   * @throws {JimError} 400 for a login the name rules refuse or a bad password; 409 when the
+   *   login exists in any case or width, or a look-alike does (see {@linkcode checkNewLogin}).
    */
   async addUser(login: string, password: string, options: PasswordOptions = {}): Promise<UserRow> {
-    checkLogin(login);
+    this.checkNewLogin(login);
     checkPassword(password);
-    if (this.#q.userByKey.get(loginKey(login))) {
-      throw new JimError(Status.CONFLICT, `Client already exists: ${login}`);
-    }
+    const display = normalizeLogin(login);
+    const key = loginKey(display);
+    const skeleton = loginSkeleton(display);
     const scram = await deriveScramCredentials(password, { iterations: options.iterations });
     const legacy = options.legacy ? await legacyStoredHash(password) : null;
     const created = Date.now();
     try {
       this.#q.insertUser.run(
-        login,
-        loginKey(login),
+        display,
+        key,
+        skeleton,
         scram.salt,
         scram.iterations,
         scram.storedKey,
@@ -250,11 +274,70 @@ export class Store {
       );
     } catch (error) {
       if (isConstraintError(error)) {
-        throw new JimError(Status.CONFLICT, `Client already exists: ${login}`, { cause: error });
+        // Another process added the name (or a look-alike) while PBKDF2 ran.
+        this.#checkFree(key, skeleton, error);
+        throw new JimError(Status.CONFLICT, `Client already exists: ${display}`, { cause: error });
       }
       throw error;
     }
-    return { login, lastSeen: null, lastIp: null, created, legacy: legacy !== null };
+    return { login: display, lastSeen: null, lastIp: null, created, legacy: legacy !== null };
+  }
+
+  /**
+   * Checks that `login` may be added now, without adding it: the name rules of
+   * `loginProblem`, then that neither the name (in any case or width) nor a look-alike
+   * (same skeleton) exists.
+   *
+   * @throws {JimError} 400 "Invalid login: …" for a name the rules refuse; 409 "Client
+   *   already exists: alice" or "Invalid login: looks like existing user alice".
+   * @example
+   * ```ts
+   * import { Store } from "./store.ts";
+   * using store = Store.open(":memory:");
+   * store.checkNewLogin("alice"); // fine on an empty database
+   * ```
+   */
+  checkNewLogin(login: string): void {
+    checkLogin(login);
+    const display = normalizeLogin(login);
+    this.#checkFree(loginKey(display), loginSkeleton(display));
+  }
+
+  #checkFree(key: string, skeleton: string, cause?: unknown): void {
+    const same = this.#q.loginByKey.get(key);
+    if (same) {
+      throw new JimError(Status.CONFLICT, `Client already exists: ${same.login}`, { cause });
+    }
+    const alike = this.#q.loginBySkeleton.get(skeleton);
+    if (alike) {
+      throw new JimError(
+        Status.CONFLICT,
+        `Invalid login: looks like existing user ${alike.login}`,
+        { cause },
+      );
+    }
+  }
+
+  /**
+   * Logins that the name rules found taken by older accounts when this database was
+   * migrated or its rules updated; empty for a database created under the rules.
+   *
+   * @example
+   * ```ts
+   * import { Store } from "./store.ts";
+   * using store = Store.open(":memory:");
+   * console.log(store.nameConflicts()); // []
+   * ```
+   */
+  nameConflicts(): NameConflict[] {
+    return this.#q.conflicts.all().map((row) => {
+      const older = row.name_conflict as string;
+      return {
+        login: row.login as string,
+        conflictsWith: older,
+        kind: loginKey(older) === loginKey(row.login as string) ? "same" : "lookalike",
+      };
+    });
   }
 
   /**
@@ -265,7 +348,7 @@ export class Store {
    */
   async setPassword(login: string, password: string, options: PasswordOptions = {}): Promise<void> {
     checkPassword(password);
-    const row = this.#q.userByKey.get(loginKey(login));
+    const row = this.#adminRow(login);
     if (!row) throw noSuchClient(login);
     const legacy = options.legacy ?? row.legacy_hash !== null;
     const scram = await deriveScramCredentials(password, { iterations: options.iterations });
@@ -276,7 +359,7 @@ export class Store {
       scram.storedKey,
       scram.serverKey,
       hash,
-      loginKey(login),
+      row.id as number,
     );
     if (result.changes === 0) throw noSuchClient(login);
   }
@@ -287,8 +370,19 @@ export class Store {
    * @throws {JimError} 404 when the user does not exist.
    */
   removeUser(login: string): void {
-    const result = this.#q.deleteUser.run(loginKey(login));
+    const row = this.#adminRow(login);
+    if (!row) throw noSuchClient(login);
+    const result = this.#q.deleteUser.run(row.id as number);
     if (result.changes === 0) throw noSuchClient(login);
+  }
+
+  /**
+   * The row an admin command means: the exact stored login first, so that an account whose
+   * name collides with an older one (see {@linkcode nameConflicts}) can still be removed or
+   * given a new password; otherwise the row of the login's key.
+   */
+  #adminRow(login: string): Row | undefined {
+    return this.#q.userByExactLogin.get(login) ?? this.#q.userByKey.get(loginKey(login));
   }
 
   /**
@@ -310,7 +404,7 @@ export class Store {
 
   /** One user, or undefined. */
   getUser(login: string): UserRow | undefined {
-    const row = this.#q.userByKey.get(loginKey(login));
+    const row = this.#adminRow(login);
     return row ? toUserRow(row) : undefined;
   }
 
@@ -455,14 +549,17 @@ function migrate(db: DatabaseSync): void {
       `Cannot open database: schema version ${current()} is newer than this program's ${MIGRATIONS.length}`,
     );
   }
-  if (current() === MIGRATIONS.length) return;
+  if (current() === MIGRATIONS.length && nameRulesVersion(db) === NAME_RULES_VERSION) return;
   // IMMEDIATE takes the write lock first, so two processes opening a new file migrate once.
   db.exec("BEGIN IMMEDIATE");
   try {
     for (let version = current(); version < MIGRATIONS.length; version++) {
-      db.exec(MIGRATIONS[version]!);
+      const migration = MIGRATIONS[version]!;
+      if (typeof migration === "string") db.exec(migration);
+      else migration(db);
       db.exec(`PRAGMA user_version = ${version + 1}`);
     }
+    if (nameRulesVersion(db) !== NAME_RULES_VERSION) refreshNameKeys(db);
     db.exec("COMMIT");
   } catch (error) {
     db.exec("ROLLBACK");
@@ -470,20 +567,67 @@ function migrate(db: DatabaseSync): void {
   }
 }
 
+function nameRulesVersion(db: DatabaseSync): string | undefined {
+  return db.prepare("SELECT version FROM name_rules WHERE id = 1").get()?.version as
+    | string
+    | undefined;
+}
+
+/**
+ * Recomputes login_key and login_skeleton of every user under the current name rules, oldest
+ * first, and records collisions instead of failing. A row whose new key another row holds
+ * keeps its old key (nothing is lost; the name now reaches the other account); so an account
+ * whose key does not change never loses its name, and among changed ones the older wins. A
+ * row whose skeleton an older row has keeps a NULL skeleton. Both get name_conflict.
+ */
+function refreshNameKeys(db: DatabaseSync): void {
+  const rows = db.prepare("SELECT id, login FROM users ORDER BY created, id").all();
+  db.exec("UPDATE users SET login_skeleton = NULL, name_conflict = NULL");
+  const setKey = db.prepare("UPDATE users SET login_key = ? WHERE id = ?");
+  const setSkeleton = db.prepare("UPDATE users SET login_skeleton = ? WHERE id = ?");
+  const setConflict = db.prepare("UPDATE users SET name_conflict = ? WHERE id = ?");
+  const byKey = db.prepare("SELECT login FROM users WHERE login_key = ? AND id != ?");
+  const bySkeleton = db.prepare("SELECT login FROM users WHERE login_skeleton = ?");
+  for (const row of rows) {
+    const id = row.id as number;
+    const login = row.login as string;
+    const key = loginKey(login);
+    const skeleton = loginSkeleton(login);
+    const sameName = byKey.get(key, id);
+    if (sameName) {
+      setConflict.run(sameName.login as string, id);
+      continue;
+    }
+    setKey.run(key, id);
+    const alike = bySkeleton.get(skeleton);
+    if (alike) setConflict.run(alike.login as string, id);
+    else setSkeleton.run(skeleton, id);
+  }
+  db.prepare(
+    "INSERT INTO name_rules (id, version) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+  ).run(NAME_RULES_VERSION);
+}
+
 function prepareAll(db: DatabaseSync) {
   const p = (sql: string): StatementSync => db.prepare(sql);
   return {
     userByKey: p("SELECT * FROM users WHERE login_key = ?"),
+    userByExactLogin: p("SELECT * FROM users WHERE login = ? COLLATE BINARY"),
     loginByKey: p("SELECT id, login FROM users WHERE login_key = ?"),
+    loginBySkeleton: p("SELECT login FROM users WHERE login_skeleton = ?"),
+    conflicts: p(
+      "SELECT login, name_conflict FROM users WHERE name_conflict IS NOT NULL ORDER BY created, id",
+    ),
     insertUser: p(
-      `INSERT INTO users (login, login_key, salt, iterations, stored_key, server_key, legacy_hash, created)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO users (login, login_key, login_skeleton, salt, iterations, stored_key,
+         server_key, legacy_hash, created)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     updatePassword: p(
       `UPDATE users SET salt = ?, iterations = ?, stored_key = ?, server_key = ?, legacy_hash = ?
-       WHERE login_key = ?`,
+       WHERE id = ?`,
     ),
-    deleteUser: p("DELETE FROM users WHERE login_key = ?"),
+    deleteUser: p("DELETE FROM users WHERE id = ?"),
     dataVersion: p("PRAGMA data_version"),
     listUsers: p(
       "SELECT login, last_seen, last_ip, created, legacy_hash FROM users ORDER BY created DESC, id DESC",

@@ -27,7 +27,7 @@ Deno.test("Store.open() sets WAL, foreign keys and the schema version", async ()
     assert.equal(raw.prepare("PRAGMA user_version").get()!.user_version, SCHEMA_VERSION);
     const tables = raw.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
       .all().map((r) => r.name);
-    assert.deepEqual(tables, ["contacts", "login_history", "users"]);
+    assert.deepEqual(tables, ["contacts", "login_history", "name_rules", "users"]);
   } finally {
     raw.close();
   }

@@ -71,10 +71,10 @@ Deno.test({
       await login.fill("bad name!");
       await password.fill("x");
       await add.click();
-      await page.locator("#new-login-error").getByText("bad characters").waitFor();
+      await page.locator("#new-login-error").getByText("contains a space character").waitFor();
       await login.fill("a".repeat(26));
       await add.click();
-      await page.locator("#new-login-error").getByText("too long").waitFor();
+      await page.locator("#new-login-error").getByText("exceeds 25 characters").waitFor();
 
       for (const [name, pw] of [["Client6", "Password6"], ["Client5", "Password5"]]) {
         await login.fill(name!);

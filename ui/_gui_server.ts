@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { isLoopbackHost } from "./access.ts";
+import { type AccessTokens, isLoopbackHost } from "./access.ts";
 
 /** A GUI's HTTP listener and where a browser finds it. */
 export interface GuiListener {
@@ -14,8 +14,10 @@ export interface GuiListener {
   readonly port: number;
   /** `http://host:port`, without the token. */
   readonly origin: string;
-  /** The URL to open, with the access token. */
+  /** The URL to open, with the first one-time access token. */
   readonly url: string;
+  /** Issues a new one-time token (the unused one dies) and returns its URL. */
+  freshUrl(): string;
 }
 
 /**
@@ -42,29 +44,77 @@ export function exposedHosts(
 }
 
 /**
- * Serves `handler` on `host`:`port` and builds the URL with `token`; a wildcard address is
- * shown as 127.0.0.1, where a browser on this machine reaches it.
+ * Serves `handler` on `host`:`port` and builds the URLs with the one-time `tokens`; a
+ * wildcard address is shown as 127.0.0.1, where a browser on this machine reaches it.
  *
  * @throws {Deno.errors.AddrInUse} and other listen errors.
  * @example
  * ```ts
+ * import { AccessTokens } from "./access.ts";
  * import { serveGui } from "./_gui_server.ts";
- * const gui = serveGui("127.0.0.1", 0, "token", () => new Response("hi"));
- * console.log(gui.url); // http://127.0.0.1:41234/?token=token
+ * const gui = serveGui("127.0.0.1", 0, new AccessTokens(), () => new Response("hi"));
+ * console.log(gui.url); // http://127.0.0.1:41234/?token=…
  * await gui.server.shutdown();
  * ```
  */
 export function serveGui(
   host: string,
   port: number,
-  token: string,
+  tokens: AccessTokens,
   handler: Deno.ServeHandler<Deno.NetAddr>,
 ): GuiListener {
+  const first = tokens.current ?? tokens.issue();
   const server = Deno.serve({ hostname: host, port, onListen: () => {} }, handler);
   const bound = server.addr.port;
   const displayHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   const origin = `http://${urlHost(displayHost)}:${bound}`;
-  return { server, port: bound, origin, url: `${origin}/?token=${token}` };
+  return {
+    server,
+    port: bound,
+    origin,
+    url: `${origin}/?token=${first}`,
+    freshUrl: () => `${origin}/?token=${tokens.issue()}`,
+  };
+}
+
+/** The signal that makes a running GUI print a fresh one-time URL. */
+export const FRESH_URL_SIGNAL: Deno.Signal = "SIGUSR1";
+
+/**
+ * Calls `onSignal` on every SIGUSR1 (the GUIs print a fresh URL then) and returns a
+ * function that stops listening. Windows has no SIGUSR1: there it does nothing.
+ *
+ * @example
+ * ```ts
+ * import { onFreshUrlSignal } from "./_gui_server.ts";
+ * const stop = onFreshUrlSignal(() => console.log("fresh URL wanted"));
+ * stop();
+ * ```
+ */
+export function onFreshUrlSignal(onSignal: () => void): () => void {
+  if (Deno.build.os === "windows") return () => {};
+  Deno.addSignalListener(FRESH_URL_SIGNAL, onSignal);
+  let added = true;
+  return () => {
+    if (!added) return;
+    added = false;
+    Deno.removeSignalListener(FRESH_URL_SIGNAL, onSignal);
+  };
+}
+
+/**
+ * The line the GUIs print under their URL, naming the command that gets a fresh one.
+ *
+ * @example
+ * ```ts
+ * import { freshUrlHint } from "./_gui_server.ts";
+ * console.log(freshUrlHint()); // "The URL works once; for a fresh one: kill -USR1 4242"
+ * ```
+ */
+export function freshUrlHint(pid: number = Deno.pid): string {
+  return Deno.build.os === "windows"
+    ? "The URL works once; restart the GUI for a fresh one."
+    : `The URL works once; for a fresh one: kill -USR1 ${pid}`;
 }
 
 function urlHost(host: string): string {

@@ -140,10 +140,68 @@ export function originGuard(options: LocalOriginOptions = {}): MiddlewareHandler
   };
 }
 
+/** Most browser sessions one GUI keeps at once; the oldest is dropped past this. */
+export const MAX_GUI_SESSIONS = 16;
+
+/**
+ * The GUI's one-time access tokens and the sessions they bought. At most one token is
+ * outstanding: {@linkcode AccessTokens.issue} replaces an unused one, and
+ * {@linkcode AccessTokens.redeem} kills the token it accepts. Each redemption makes its own
+ * session value for the cookie, so the URL token never travels back in a header.
+ *
+ * @example
+ * ```ts
+ * const tokens = new AccessTokens();
+ * const first = tokens.current!;
+ * tokens.redeem(first); // a session value
+ * tokens.redeem(first); // undefined: used up
+ * const fresh = tokens.issue(); // for the next browser
+ * ```
+ */
+export class AccessTokens {
+  #current: string | undefined;
+  readonly #sessions: string[] = [];
+
+  /** Starts with `first` (at least 16 characters), or a random token. */
+  constructor(first: string = newAccessToken()) {
+    if (first.length < 16) throw new TypeError("Access token is too short: need 16+ chars");
+    this.#current = first;
+  }
+
+  /** The token that works now, or undefined when it has been used and none issued since. */
+  get current(): string | undefined {
+    return this.#current;
+  }
+
+  /** Makes a new token, which replaces any unused one, and returns it. */
+  issue(): string {
+    this.#current = newAccessToken();
+    return this.#current;
+  }
+
+  /** Trades the current token for a new session value; undefined for any other string. */
+  redeem(offered: string): string | undefined {
+    const current = this.#current;
+    if (current === undefined || !constantTimeEqual(offered, current)) return undefined;
+    this.#current = undefined;
+    const session = newAccessToken();
+    this.#sessions.push(session);
+    if (this.#sessions.length > MAX_GUI_SESSIONS) this.#sessions.shift();
+    return session;
+  }
+
+  /** Whether `value` is the cookie of a live session (constant time per session). */
+  hasSession(value: string): boolean {
+    let found = false;
+    for (const session of this.#sessions) found = constantTimeEqual(value, session) || found;
+    return found;
+  }
+}
+
 /** Options for {@linkcode tokenAuth}. */
 export interface TokenAuthOptions {
-  /** The access token printed in the GUI's URL. */
-  token: string;
+  /** The one-time access tokens, or the first token printed in the GUI's URL. */
+  token: string | AccessTokens;
   /**
    * Cookie name. Cookies are shared by all ports of one host, so the default name carries the
    * port from the Host header: two GUIs on one machine keep separate sessions.
@@ -154,6 +212,11 @@ export interface TokenAuthOptions {
   /** Title used on the gate page. */
   title?: string;
 }
+
+/** What the gate page says about a used or wrong token. */
+export const USED_TOKEN_MESSAGE =
+  "This access token is wrong or was already used: each URL works once. For a fresh URL, " +
+  "send the GUI's process SIGUSR1 (the terminal shows the command).";
 
 function cookieNameFor(c: Context, fixed: string | undefined): string {
   if (fixed) return fixed;
@@ -194,45 +257,48 @@ export function gatePage(title: string, message: string): string {
 }
 
 /**
- * Trades the access token for a session cookie and requires that cookie everywhere else.
+ * Trades a one-time access token for a session cookie and requires that cookie everywhere
+ * else.
  *
- * - `GET /?token=…` with the right token (compared in constant time) sets an HttpOnly,
- *   SameSite=Strict, Path=/ cookie and redirects (303) to `/`, so the token leaves the
- *   address bar and history.
+ * - `GET /?token=…` with the current token (compared in constant time) kills the token, sets
+ *   an HttpOnly, SameSite=Strict, Path=/ cookie and redirects (303) to `/`, so the token
+ *   leaves the address bar and history. A second use of the same URL is refused (401) unless
+ *   the browser already holds a session, which is just sent on to `/`.
  * - Without the cookie, `/api/*` answers 401 JSON and pages answer 401 with a short
  *   "open the URL printed in the terminal" message.
  *
  * @example
  * ```ts
  * import { Hono } from "hono";
- * const token = newAccessToken();
+ * const tokens = new AccessTokens();
  * const app = new Hono();
- * app.use(tokenAuth({ token }));
+ * app.use(tokenAuth({ token: tokens }));
+ * console.log(`http://127.0.0.1:8080/?token=${tokens.current}`);
  * ```
  */
 export function tokenAuth(options: TokenAuthOptions): MiddlewareHandler {
-  if (options.token.length < 16) throw new TypeError("Access token is too short: need 16+ chars");
-  // The cookie carries its own random value so the URL token is never echoed back in headers.
-  const session = newAccessToken();
+  const tokens = typeof options.token === "string"
+    ? new AccessTokens(options.token)
+    : options.token;
   const publicPrefixes = options.publicPrefixes ?? ["/assets/"];
   const title = options.title ?? "JIM";
   return async function tokenAuth(c, next) {
     const path = c.req.path;
     if (publicPrefixes.some((p) => path.startsWith(p))) return await next();
     const name = cookieNameFor(c, options.cookieName);
+    const cookie = getCookie(c, name);
+    const signedIn = cookie !== undefined && tokens.hasSession(cookie);
     const offered = c.req.query("token");
     if (path === "/" && offered !== undefined && c.req.method === "GET") {
-      if (!constantTimeEqual(offered, options.token)) {
-        return c.html(
-          gatePage(title, "The access token is wrong. Open the URL printed in the terminal."),
-          401,
-        );
+      const session = tokens.redeem(offered);
+      if (session !== undefined) {
+        setCookie(c, name, session, { httpOnly: true, sameSite: "Strict", path: "/" });
+        return c.redirect("/", 303);
       }
-      setCookie(c, name, session, { httpOnly: true, sameSite: "Strict", path: "/" });
-      return c.redirect("/", 303);
+      if (signedIn) return c.redirect("/", 303);
+      return c.html(gatePage(title, USED_TOKEN_MESSAGE), 401);
     }
-    const cookie = getCookie(c, name);
-    if (cookie !== undefined && constantTimeEqual(cookie, session)) return await next();
+    if (signedIn) return await next();
     if (path.startsWith("/api/")) {
       return c.json({ error: "Unauthorized: open the URL printed in the terminal" }, 401);
     }

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import {
+  AccessTokens,
   CONTENT_SECURITY_POLICY,
   hostGuard,
   isLoopbackHost,
   jsonBodyLimit,
+  MAX_GUI_SESSIONS,
   newAccessToken,
   originGuard,
   securityHeaders,
@@ -159,6 +161,62 @@ Deno.test("tokenAuth() trades the token for a cookie", async (t) => {
   });
   await t.step("rejects a short token at setup", () => {
     assert.throws(() => tokenAuth({ token: "short" }), TypeError);
+  });
+});
+
+Deno.test("tokenAuth() accepts each access token once", async (t) => {
+  const tokens = new AccessTokens();
+  const app = new Hono();
+  app.use(tokenAuth({ token: tokens, title: "Test GUI" }));
+  app.get("/", (c) => c.text("shell"));
+  const host = { host: "127.0.0.1:8080" };
+  const open = (token: string, cookie?: string) =>
+    app.request(`${BASE}/?token=${token}`, { headers: cookie ? { ...host, cookie } : host });
+  const first = tokens.current!;
+  let cookie = "";
+
+  await t.step("the first use buys a cookie", async () => {
+    const res = await open(first);
+    assert.equal(res.status, 303);
+    cookie = (res.headers.get("set-cookie") ?? "").split(";")[0]!;
+    assert.match(cookie, /^jim_gui_8080=/);
+  });
+  await t.step("a second use of the same URL is refused, with no cookie", async () => {
+    const res = await open(first);
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get("set-cookie"), null);
+    assert.match(await res.text(), /already used: each URL works once/);
+  });
+  await t.step("the browser that used it is just sent on to the page", async () => {
+    const res = await open(first, cookie);
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get("set-cookie"), null);
+  });
+  await t.step("a fresh token works once, with its own session", async () => {
+    const fresh = tokens.issue();
+    assert.notEqual(fresh, first);
+    const res = await open(fresh);
+    assert.equal(res.status, 303);
+    const second = (res.headers.get("set-cookie") ?? "").split(";")[0]!;
+    assert.notEqual(second, cookie);
+    for (const c of [cookie, second]) {
+      const page = await app.request(`${BASE}/`, { headers: { ...host, cookie: c } });
+      assert.equal(await page.text(), "shell");
+    }
+    assert.equal((await open(fresh)).status, 401);
+  });
+  await t.step("issuing a token kills the unused one", async () => {
+    const unused = tokens.issue();
+    const newer = tokens.issue();
+    assert.equal((await open(unused)).status, 401);
+    assert.equal((await open(newer)).status, 303);
+  });
+  await t.step(`only the last ${MAX_GUI_SESSIONS} sessions are kept`, async () => {
+    for (let i = 0; i < MAX_GUI_SESSIONS; i++) {
+      assert.equal((await open(tokens.issue())).status, 303);
+    }
+    const page = await app.request(`${BASE}/`, { headers: { ...host, cookie } });
+    assert.equal(page.status, 401, "the oldest session was dropped");
   });
 });
 

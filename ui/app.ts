@@ -8,6 +8,7 @@ import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { JimError } from "../protocol/mod.ts";
 import {
+  type AccessTokens,
   hostGuard,
   jsonBodyLimit,
   originGuard,
@@ -19,8 +20,8 @@ import { ASSETS, type EmbeddedAsset } from "./dist/assets.gen.ts";
 
 /** Options for {@linkcode createGuiApp}. */
 export interface GuiAppOptions {
-  /** The access token printed in the GUI's URL. */
-  token: string;
+  /** The GUI's one-time access tokens, or the first token printed in its URL. */
+  token: string | AccessTokens;
   /** Page title, also shown on the gate page. */
   title: string;
   /** The browser bundle this GUI loads, a key of the embedded assets, e.g. "admin.js". */
@@ -80,9 +81,26 @@ export function guiErrorHandler(err: Error, c: Context): Response {
   return c.json({ error: "Internal server error" }, 500);
 }
 
+/**
+ * The embedded asset called `name`, or undefined. Own properties only: a plain lookup would
+ * find "constructor", "toString" or "__proto__" on Object.prototype and serve them.
+ *
+ * @example
+ * ```ts
+ * import { ASSETS } from "./dist/assets.gen.ts";
+ * findAsset(ASSETS, "constructor"); // undefined
+ * ```
+ */
+export function findAsset(
+  assets: Readonly<Record<string, EmbeddedAsset>>,
+  name: string,
+): EmbeddedAsset | undefined {
+  return Object.hasOwn(assets, name) ? assets[name] : undefined;
+}
+
 function shellPage(title: string, script: string, assets: Readonly<Record<string, EmbeddedAsset>>) {
-  const css = assets["styles.css"];
-  const js = assets[script];
+  const css = findAsset(assets, "styles.css");
+  const js = findAsset(assets, script);
   const cssHref = `/assets/styles.css${css ? `?v=${css.hash}` : ""}`;
   const body = js
     ? `<div id="app"></div>\n<script type="module" src="/assets/${script}?v=${js.hash}"></script>`
@@ -157,7 +175,7 @@ export function createGuiApp(options: GuiAppOptions): Hono {
   });
 
   app.get("/assets/:name", (c) => {
-    const asset = assets[c.req.param("name")];
+    const asset = findAsset(assets, c.req.param("name"));
     if (!asset) return c.text("Not found", 404);
     c.header("Content-Type", asset.type);
     // Versioned URLs (?v=hash) may be cached; the shell always names the current hash.

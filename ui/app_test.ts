@@ -72,6 +72,57 @@ Deno.test("createGuiApp() serves embedded assets with their types", async (t) =>
   });
 });
 
+Deno.test("createGuiApp() never serves Object.prototype's names as assets", async (t) => {
+  const names = [
+    "constructor",
+    "toString",
+    "hasOwnProperty",
+    "__proto__",
+    "valueOf",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "toLocaleString",
+    "__defineGetter__",
+    "__lookupGetter__",
+  ];
+  const apps = {
+    "test assets": setup().app,
+    "the embedded bundle": createGuiApp({
+      token: newAccessToken(),
+      title: "T",
+      script: "admin.js",
+      port: 8080,
+    }),
+  };
+  for (const [label, app] of Object.entries(apps)) {
+    for (const name of names) {
+      await t.step(`${label}: /assets/${name} is 404`, async () => {
+        const res = await app.request(`${ORIGIN}/assets/${name}`, { headers: HOST });
+        assert.equal(res.status, 404);
+        assert.equal(await res.text(), "Not found");
+      });
+    }
+  }
+  await t.step("the page shell does not take a prototype name for its bundle", async () => {
+    const app = createGuiApp({
+      token: newAccessToken(),
+      title: "T",
+      script: "constructor",
+      port: 8080,
+    });
+    const token = newAccessToken();
+    const gated = createGuiApp({ token, title: "T", script: "toString", port: 8080, assets: {} });
+    for (const a of [app, gated]) {
+      const res = await a.request(`${ORIGIN}/`, { headers: HOST });
+      await res.body?.cancel();
+    }
+    const login = await gated.request(`${ORIGIN}/?token=${token}`, { headers: HOST });
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
+    const html = await (await gated.request(`${ORIGIN}/`, { headers: { ...HOST, cookie } })).text();
+    assert.match(html, /The browser bundle toString is missing/);
+  });
+});
+
 Deno.test("createGuiApp() shows a note when its bundle is missing", async () => {
   const token = newAccessToken();
   const app = createGuiApp({ token, title: "T", script: "none.js", port: 8080, assets: {} });

@@ -8,6 +8,7 @@
 import type { Context, Hono } from "hono";
 import { JimError } from "../../protocol/mod.ts";
 import {
+  type AccessTokens,
   createGuiApp,
   guiErrorHandler,
   httpStatusForJimCode,
@@ -20,8 +21,8 @@ import { checkConnect, checkLogin, checkMessage, checkMessageId } from "./_valid
 
 /** Options for {@linkcode createChatApp}. */
 export interface ChatAppOptions {
-  /** The access token printed in the GUI's URL. */
-  token: string;
+  /** The GUI's one-time access tokens, or the first token printed in its URL. */
+  token: string | AccessTokens;
   /** The state holder the routes act on. */
   chat: ChatController;
   /** The GUI's port, for the Host and Origin checks. */

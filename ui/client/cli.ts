@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { startChatGui } from "./mod.ts";
+import { freshUrlHint, onFreshUrlSignal } from "../_gui_server.ts";
 
 /** The default GUI port (the admin GUI has 8080). */
 export const DEFAULT_GUI_PORT = 8081;
@@ -24,8 +25,10 @@ Flags (environment variable in brackets):
                          ~/.local/share/jim) [JIM_DATA_DIR]
   -h, --help             Show this help
 
-It prints a URL with a one-time access token; open it. The server, user and password are
-entered in the page. Two users on one machine run two GUIs on different --gui-port values.
+It prints a URL with a one-time access token; open it. The URL works once: for another
+browser, send the process SIGUSR1 (the command is printed) and it prints a fresh one. The
+server, user and password are entered in the page. Two users on one machine run two GUIs on
+different --gui-port values.
 `;
 
 /** Parsed `gui` flags. */
@@ -150,6 +153,7 @@ export async function guiMain(
   signal?.addEventListener("abort", onStop, { once: true });
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, onStop);
+  let stopFreshUrls = () => {};
   try {
     let gui;
     try {
@@ -172,11 +176,15 @@ export async function guiMain(
     }
     io.out(`Chat GUI: ${gui.url}`);
     io.out("Open that URL in a browser. Press Ctrl+C to stop.");
+    io.out(freshUrlHint());
+    const current = gui;
+    stopFreshUrls = onFreshUrlSignal(() => io.out(`Chat GUI: ${current.freshUrl()}`));
     await gui.finished;
     await gui.close();
     io.out("Chat GUI stopped.");
     return 0;
   } finally {
+    stopFreshUrls();
     for (const s of signals) Deno.removeSignalListener(s, onStop);
     signal?.removeEventListener("abort", onStop);
   }

@@ -56,7 +56,7 @@ Deno.test("parseGuiArgs() reads flags, falls back to the environment and rejects
   }
 });
 
-Deno.test("jim-client gui prints its token URL, serves it and stops cleanly on SIGTERM", async () => {
+Deno.test("jim-client gui prints its one-time token URL, a fresh one on SIGUSR1, and stops on SIGTERM", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "jim-chat-cli-test-" });
   try {
     const child = spawn(["gui", "--gui-port", "0", "--data-dir", dataDir]);
@@ -76,6 +76,27 @@ Deno.test("jim-client gui prints its token URL, serves it and stops cleanly on S
     const wrong = await fetch(url.replace(/token=.*/, "token=wrong-token-wrong-token"));
     assert.equal(wrong.status, 401);
     await wrong.body?.cancel();
+    const again = await fetch(url, { redirect: "manual" });
+    assert.equal(again.status, 401, "the URL works once");
+    await again.body?.cancel();
+    while (!/kill -USR1 \d+\n/.test(out)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    assert.match(out, new RegExp(`The URL works once; for a fresh one: kill -USR1 ${child.pid}`));
+    child.kill("SIGUSR1");
+    const urls = () => [...out.matchAll(/Chat GUI: (http:\/\/\S+)/g)].map((m) => m[1]!);
+    while (urls().length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    const fresh = urls()[1];
+    assert.ok(fresh && fresh !== url, `no fresh URL in: ${out}`);
+    const renewed = await fetch(fresh, { redirect: "manual" });
+    assert.equal(renewed.status, 303);
+    await renewed.body?.cancel();
     child.kill("SIGTERM");
     for (;;) {
       const { value, done } = await reader.read();

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { newAccessToken } from "../mod.ts";
+import { AccessTokens } from "../mod.ts";
 import {
   closeOnce,
   exposedHosts,
@@ -55,11 +55,14 @@ export interface ChatGuiOptions {
 
 /** A running chat GUI. */
 export interface ChatGui extends AsyncDisposable {
-  /** The URL to open, with the access token: `http://127.0.0.1:8081/?token=…`. */
+  /** The URL to open, with the first one-time access token: `http://127.0.0.1:8081/?token=…`. */
   readonly url: string;
+  /** Issues a new one-time access token (the unused one dies) and returns its URL. */
+  freshUrl(): string;
   /** `http://host:port`, without the token. */
   readonly origin: string;
   readonly port: number;
+  /** The first access token, the one in {@linkcode url}. */
   readonly token: string;
   readonly chat: ChatController;
   /** Resolves when the GUI has stopped. */
@@ -80,7 +83,8 @@ export interface ChatGui extends AsyncDisposable {
 export async function startChatGui(options: ChatGuiOptions = {}): Promise<ChatGui> {
   const warn = options.warn ?? ((m: string) => console.warn(m));
   const guiHost = options.guiHost ?? "127.0.0.1";
-  const token = options.token ?? newAccessToken();
+  const tokens = new AccessTokens(options.token);
+  const token = tokens.current!;
   const hosts = exposedHosts(
     guiHost,
     "chat GUI",
@@ -92,16 +96,16 @@ export async function startChatGui(options: ChatGuiOptions = {}): Promise<ChatGu
     presencePollMs: options.presencePollMs,
   });
   let port = 0;
-  const app = createChatApp({ token, chat, port: () => port, hosts });
+  const app = createChatApp({ token: tokens, chat, port: () => port, hosts });
   let gui: GuiListener;
   try {
-    gui = serveGui(guiHost, options.guiPort ?? 8081, token, app.fetch);
+    gui = serveGui(guiHost, options.guiPort ?? 8081, tokens, app.fetch);
   } catch (error) {
     await chat.close();
     throw error;
   }
   port = gui.port;
-  const { server, origin, url } = gui;
+  const { server, origin, url, freshUrl } = gui;
 
   const close = closeOnce(options.signal, async () => {
     try {
@@ -115,6 +119,7 @@ export async function startChatGui(options: ChatGuiOptions = {}): Promise<ChatGu
   if (options.open) openInBrowser(url, warn);
   return {
     url,
+    freshUrl,
     origin,
     port,
     token,

@@ -3,32 +3,28 @@
  *
  * @module
  */
-// validate.ts and limits.ts, not protocol/mod.ts: mod.ts also re-exports the legacy hash,
-// which needs node:crypto and cannot go into the browser bundle.
-import { isAccountName } from "../../protocol/validate.ts";
-import { MAX_NAME_LENGTH } from "../../protocol/limits.ts";
+// login_name.ts, not protocol/mod.ts: mod.ts also re-exports the legacy hash, which needs
+// node:crypto, and the confusables table, which the browser does not need.
+import { loginProblem as nameProblem } from "../../protocol/login_name.ts";
 
 /** Longest password the GUI accepts, in characters. */
 export const MAX_PASSWORD_LENGTH = 128;
 
 /**
- * Returns why `login` is not a valid account name, or null if it is.
+ * Returns why `login` cannot be a new client's name, or null if it can: the protocol's
+ * name rules (`loginProblem` of protocol/login_name.ts). Whether it is taken, or looks like
+ * a taken one, only the server can say.
  *
  * @example
  * ```ts
  * loginProblem(""); // "Login is required"
  * loginProblem("alice"); // null
+ * loginProblem("аlice"); // "Invalid login: mixes Latin and Cyrillic"
  * ```
  */
 export function loginProblem(login: string): string | null {
   if (login.length === 0) return "Login is required";
-  if ([...login].length > MAX_NAME_LENGTH) {
-    return `Login is too long: at most ${MAX_NAME_LENGTH} characters`;
-  }
-  if (!isAccountName(login)) {
-    return 'Login has bad characters: use letters, digits, "_", "-" and "."';
-  }
-  return null;
+  return nameProblem(login);
 }
 
 /**

@@ -9,6 +9,7 @@ import type { ServeSettings } from "../../server/main.ts";
 import type { ServerEvent } from "../../server/mod.ts";
 import { openServeResources, STOP_SIGNALS } from "../../server/serve_resources.ts";
 import { isLoopbackHost } from "../mod.ts";
+import { freshUrlHint, onFreshUrlSignal } from "../_gui_server.ts";
 import { startAdminGui } from "./mod.ts";
 
 /** One-line help of the `gui` command, in server/main.ts's format. */
@@ -73,6 +74,7 @@ export async function runGuiCommand(
   const onSignal = () => stop.abort();
   const onOuterAbort = () => stop.abort();
   signal?.addEventListener("abort", onOuterAbort, { once: true });
+  let stopFreshUrls = () => {};
   try {
     let gui;
     try {
@@ -111,12 +113,15 @@ export async function runGuiCommand(
         : `JIM server stopped: ${jim.error ?? "not started"}; start it from the GUI`,
     );
     io.out(`Admin GUI: open ${gui.url}`);
+    io.out(freshUrlHint());
     if (!isLoopbackHost(guiHost)) io.err(`WARNING: keep this URL secret: it grants admin access`);
+    stopFreshUrls = onFreshUrlSignal(() => io.out(`Admin GUI: open ${gui.freshUrl()}`));
     await gui.finished;
     await gui.close();
     io.out("Admin GUI stopped");
     return 0;
   } finally {
+    stopFreshUrls();
     signal?.removeEventListener("abort", onOuterAbort);
     for (const s of STOP_SIGNALS) {
       try {

@@ -51,7 +51,7 @@ function watchdog(child: Deno.ChildProcess, ms = 30_000): Disposable {
   return { [Symbol.dispose]: () => clearTimeout(timer) };
 }
 
-Deno.test("jim-server gui prints a token URL, serves the GUI and stops on SIGTERM", async () => {
+Deno.test("jim-server gui prints a one-time token URL, a fresh one on SIGUSR1, and stops on SIGTERM", async () => {
   const dir = await Deno.makeTempDir({ prefix: "jim-gui-cli-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "gui", "--gui-port", "0", "--port", "0", "--db", `${dir}/db.sqlite`],
@@ -81,6 +81,20 @@ Deno.test("jim-server gui prints a token URL, serves the GUI and stops on SIGTER
     const state = await (await fetch(new URL("/api/state", url), { headers: { cookie } })).json();
     assert.equal(state.server.running, true);
     assert.equal(state.server.port, Number(jim[1]));
+    await reader.waitFor(
+      new RegExp(`^The URL works once; for a fresh one: kill -USR1 ${child.pid}$`),
+    );
+    // The URL is dead after one use; SIGUSR1 prints a fresh one that works once.
+    const again = await fetch(url, { redirect: "manual" });
+    await again.body?.cancel();
+    assert.equal(again.status, 401);
+    child.kill("SIGUSR1");
+    const fresh =
+      (await reader.waitFor(/^Admin GUI: open (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/))[1]!;
+    assert.notEqual(fresh, url);
+    const renewed = await fetch(fresh, { redirect: "manual" });
+    await renewed.body?.cancel();
+    assert.equal(renewed.status, 303);
     child.kill("SIGTERM");
     // The server events are printed as serve prints them (--log-level info by default).
     await reader.waitFor(/ INFO\s+stop Server stopped$/);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { JimError, Status } from "../../protocol/mod.ts";
+import { JimError, loginKey, Status } from "../../protocol/mod.ts";
 import { EventFeed, type ServerEvent, type Store, type Subscription } from "../../server/mod.ts";
 import type { LiveHub } from "../mod.ts";
 import type { ClientRow, LogEvent, ServerStatus } from "./_types.ts";
@@ -268,13 +268,13 @@ export class AdminController {
   /** The Clients table, newest first, with who is online now. */
   clients(): ClientRow[] {
     const online = new Set<string>();
-    for (const login of this.#server?.onlineUsers() ?? []) online.add(login.toLowerCase());
+    for (const login of this.#server?.onlineUsers() ?? []) online.add(loginKey(login));
     return this.#options.store.listUsers().map((u) => ({
       login: u.login,
       lastSeen: u.lastSeen,
       lastIp: u.lastIp,
       created: u.created,
-      online: online.has(u.login.toLowerCase()),
+      online: online.has(loginKey(u.login)),
     }));
   }
 
@@ -310,7 +310,11 @@ export class AdminController {
       return { ...row, online: false };
     } catch (err) {
       if (err instanceof JimError && err.code === Status.CONFLICT) {
-        throw new AdminError(Status.CONFLICT, `Login is taken: ${name}`, {
+        // "Invalid login: looks like existing user alice" says more than "taken".
+        const message = err.message.startsWith("Invalid login:")
+          ? err.message
+          : `Login is taken: ${name}`;
+        throw new AdminError(Status.CONFLICT, message, {
           cause: err,
           field: "login",
         });

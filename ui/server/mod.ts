@@ -19,7 +19,7 @@ import {
   type ServerEvent,
   type Store,
 } from "../../server/mod.ts";
-import { LiveHub, newAccessToken } from "../mod.ts";
+import { AccessTokens, LiveHub } from "../mod.ts";
 import { closeOnce, exposedHosts, openInBrowser, serveGui } from "../_gui_server.ts";
 import { AdminController, type ListenFn } from "./controller.ts";
 import { createAdminApp } from "./routes.ts";
@@ -65,11 +65,14 @@ export interface AdminGuiOptions {
 
 /** A running admin GUI. */
 export interface AdminGui extends AsyncDisposable {
-  /** The URL to open, with the access token: `http://127.0.0.1:8080/?token=…`. */
+  /** The URL to open, with the first one-time access token: `http://127.0.0.1:8080/?token=…`. */
   readonly url: string;
+  /** Issues a new one-time access token (the unused one dies) and returns its URL. */
+  freshUrl(): string;
   /** `http://host:port`, without the token. */
   readonly origin: string;
   readonly port: number;
+  /** The first access token, the one in {@linkcode url}. */
   readonly token: string;
   readonly controller: AdminController;
   /** The GUI's live event hub (Service info, status and table updates). */
@@ -92,7 +95,8 @@ export interface AdminGui extends AsyncDisposable {
 export async function startAdminGui(options: AdminGuiOptions): Promise<AdminGui> {
   const warn = options.warn ?? ((m: string) => console.warn(m));
   const guiHost = options.guiHost ?? "127.0.0.1";
-  const token = options.token ?? newAccessToken();
+  const tokens = new AccessTokens(options.token);
+  const token = tokens.current!;
   const hosts = exposedHosts(
     guiHost,
     "admin GUI",
@@ -112,11 +116,11 @@ export async function startAdminGui(options: AdminGuiOptions): Promise<AdminGui>
     onEvent: options.onServerEvent,
   });
   let port = 0;
-  const app = createAdminApp({ token, controller, hub, port: () => port, hosts });
-  const { server, origin, url, port: bound } = serveGui(
+  const app = createAdminApp({ token: tokens, controller, hub, port: () => port, hosts });
+  const { server, origin, url, freshUrl, port: bound } = serveGui(
     guiHost,
     options.guiPort ?? 8080,
-    token,
+    tokens,
     app.fetch,
   );
   port = bound;
@@ -141,6 +145,7 @@ export async function startAdminGui(options: AdminGuiOptions): Promise<AdminGui>
   if (options.open) openInBrowser(url, warn);
   return {
     url,
+    freshUrl,
     origin,
     port,
     token,

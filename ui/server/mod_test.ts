@@ -57,14 +57,14 @@ Deno.test("startAdminGui() serves the GUI on 127.0.0.1 and runs the JIM server",
   await t.step("a rebinding Host is refused over real HTTP", async () => {
     // fetch() always sends the URL's host, so speak HTTP/1.1 over a socket like a browser
     // whose DNS was rebound would.
-    const cookie = await getCookie(gui.url);
+    const cookie = await getCookie(gui.freshUrl());
     const head = await rawGet(gui.port, "/api/state", { host: "evil.example:80", cookie });
     assert.match(head, /^HTTP\/1\.1 403/);
     const ok = await rawGet(gui.port, "/api/state", { host: `localhost:${gui.port}`, cookie });
     assert.match(ok, /^HTTP\/1\.1 200/, "localhost with the GUI's port is its own name");
   });
   await t.step("the page loads the embedded bundle under the CSP", async () => {
-    const cookie = await getCookie(gui.url);
+    const cookie = await getCookie(gui.freshUrl());
     const page = await fetch(`${gui.origin}/`, { headers: { cookie } });
     const html = await page.text();
     assert.match(page.headers.get("content-security-policy") ?? "", /script-src 'self'/);

@@ -4,14 +4,20 @@
  * @module
  */
 import type { Hono } from "hono";
-import { createGuiApp, type LiveHub, type PortSource, readJsonObject } from "../mod.ts";
+import {
+  type AccessTokens,
+  createGuiApp,
+  type LiveHub,
+  type PortSource,
+  readJsonObject,
+} from "../mod.ts";
 import type { AdminController } from "./controller.ts";
 import type { AdminState } from "./_types.ts";
 import type { EmbeddedAsset } from "../dist/assets.gen.ts";
 
 /** Options for {@linkcode createAdminApp}. */
 export interface AdminAppOptions {
-  token: string;
+  token: string | AccessTokens;
   controller: AdminController;
   hub: LiveHub<unknown>;
   /** The GUI's port, for the Host and Origin checks. */

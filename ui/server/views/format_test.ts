@@ -40,9 +40,10 @@ Deno.test("admin input checks name the problem", async (t) => {
     assert.equal(loginProblem("Client5"), null);
     assert.equal(loginProblem("Клиент_5"), null);
     assert.equal(loginProblem(""), "Login is required");
-    assert.match(loginProblem("a".repeat(26))!, /too long: at most 25/);
-    assert.match(loginProblem("a b")!, /bad characters/);
-    assert.match(loginProblem("a/b")!, /bad characters/);
+    assert.match(loginProblem("a".repeat(26))!, /exceeds 25 characters/);
+    assert.match(loginProblem("a b")!, /contains a space character U\+0020/);
+    assert.match(loginProblem("a/b")!, /may hold only letters, digits/);
+    assert.equal(loginProblem("\u0430lice"), "Invalid login: mixes Latin and Cyrillic");
   });
   await t.step("password", () => {
     assert.equal(passwordProblem("pässwörd 🙂"), null);
