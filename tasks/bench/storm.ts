@@ -11,8 +11,7 @@ import { LoadPeer, type SaltCache } from "../_load_client.ts";
 import { Latencies } from "./latencies.ts";
 import { cpuPercent, sampleProcess } from "./proc.ts";
 import type { BenchRow } from "./report.ts";
-import { startTarget } from "./target.ts";
-import type { BenchContext } from "./workloads.ts";
+import { type BenchContext, startServer } from "./workloads.ts";
 
 /** Logs in users `s0` … `s${count - 1}` at once against a fresh jim-server. */
 export async function runStorm(
@@ -24,12 +23,7 @@ export async function runStorm(
   const salt = new Uint8Array(scram.salt);
   const value = await saltPassword(password, salt, scram.iterations);
   const cache: SaltCache = new Map([[password, { salt, iterations: scram.iterations, value }]]);
-  await using server = await startTarget({
-    kind: "jim-server",
-    dbPath: ctx.dbPath,
-    pinning: ctx.pinning,
-    connectionLimit: ctx.connectionLimit,
-  });
+  await using server = await startServer(ctx, "jim-server");
   const latencies = new Latencies();
   const peers: LoadPeer[] = [];
   let errors = 0;

@@ -9,7 +9,7 @@ import { type GeneratorProgram, GeneratorRun } from "./generator.ts";
 import type { Pinning } from "./pinning.ts";
 import { cpuMicrosPerMessage, cpuPercent, sampleProcess } from "./proc.ts";
 import type { BenchRow } from "./report.ts";
-import { startTarget, type TargetKind } from "./target.ts";
+import { startTarget, type Target, type TargetKind } from "./target.ts";
 
 /** What every workload needs, the same for both servers of a run. */
 export interface BenchContext {
@@ -32,6 +32,21 @@ export interface BenchContext {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A fresh server of `kind` on the run's database, pinning and connection caps. */
+export function startServer(
+  ctx: BenchContext,
+  kind: TargetKind,
+  profileDir?: string,
+): Promise<Target> {
+  return startTarget({
+    kind,
+    dbPath: ctx.dbPath,
+    pinning: ctx.pinning,
+    connectionLimit: ctx.connectionLimit,
+    profileDir,
+  });
+}
+
 /**
  * Ping-pong (each pair answers every message on arrival: one in flight per pair) or flood
  * (each sender keeps `window` in flight, one more per response). Rate and CPU per message
@@ -43,13 +58,7 @@ export async function runMessaging(
   mode: "pingpong" | "flood",
   options: { profileDir?: string } = {},
 ): Promise<BenchRow> {
-  await using server = await startTarget({
-    kind,
-    dbPath: ctx.dbPath,
-    pinning: ctx.pinning,
-    connectionLimit: ctx.connectionLimit,
-    profileDir: options.profileDir,
-  });
+  await using server = await startServer(ctx, kind, options.profileDir);
   await using generator = GeneratorRun.start(ctx.generator, ctx.pinning, {
     mode,
     port: server.port,
@@ -92,12 +101,7 @@ export async function runMessaging(
 
 /** `ctx.idle` sessions log in and stay silent; RSS growth is read 2 s after the last login. */
 export async function runIdle(ctx: BenchContext, kind: TargetKind): Promise<BenchRow> {
-  await using server = await startTarget({
-    kind,
-    dbPath: ctx.dbPath,
-    pinning: ctx.pinning,
-    connectionLimit: ctx.connectionLimit,
-  });
+  await using server = await startServer(ctx, kind);
   await sleep(500);
   const before = sampleProcess(server.pid);
   await using generator = GeneratorRun.start(ctx.generator, ctx.pinning, {
@@ -128,12 +132,7 @@ export async function runIdle(ctx: BenchContext, kind: TargetKind): Promise<Benc
 
 /** The server's RSS 1 s after it starts listening, with no connection. */
 export async function runStartup(ctx: BenchContext, kind: TargetKind): Promise<BenchRow> {
-  await using server = await startTarget({
-    kind,
-    dbPath: ctx.dbPath,
-    pinning: ctx.pinning,
-    connectionLimit: ctx.connectionLimit,
-  });
+  await using server = await startServer(ctx, kind);
   await sleep(1000);
   const sample = sampleProcess(server.pid);
   return {
