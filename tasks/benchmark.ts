@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { findGenerator } from "./bench/generator.ts";
 import { detectPinning } from "./bench/pinning.ts";
-import { clockTicksPerSecond } from "./bench/proc.ts";
+import { clockTicksPerSecond, loadAverage } from "./bench/proc.ts";
 import { formatProfileTable, readNewestProfile, summarizeProfile } from "./bench/profile.ts";
 import { type BenchRow, formatTable, medianRow, ratios } from "./bench/report.ts";
 import { runStorm } from "./bench/storm.ts";
@@ -103,6 +103,7 @@ console.error(`bench: ${pinning.description}`);
 console.error(`bench: ${generator.description}`);
 console.error(`bench: server runtime flags: ${runtimeFlags().join(" ") || "(V8 defaults)"}`);
 
+const loadBefore = loadAverage();
 const dir = await Deno.makeTempDir({ prefix: "jim-bench-" });
 const profileDir = flags.profile
   ? flags["profile-dir"] ?? await Deno.makeTempDir({ prefix: "jim-bench-profile-" })
@@ -173,6 +174,10 @@ try {
   await Deno.remove(dir, { recursive: true });
 }
 
+const loadAfter = loadAverage();
+console.log(
+  `Load average (1 min) ${loadBefore.toFixed(2)} at the start, ${loadAfter.toFixed(2)} at the end.`,
+);
 console.log(formatTable(rows).join("\n"));
 const compared = ratios(rows);
 if (compared.length > 0) {
@@ -218,6 +223,7 @@ if (flags.json) {
         deno: Deno.version.deno,
         pinning: pinning.description,
         generator: generator.kind,
+        loadAverage: { before: loadBefore, after: loadAfter },
         rows,
         ratios: compared,
         roundRatios,

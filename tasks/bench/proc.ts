@@ -139,3 +139,24 @@ export function cpuMicrosPerMessage(
   if (messages <= 0) return NaN;
   return cpuSeconds(before, after, ticksPerSecond) * 1e6 / messages;
 }
+
+/**
+ * The machine's 1-minute load average (/proc/loadavg): on a shared machine, the context a run
+ * needs to be read in.
+ *
+ * @example
+ * ```ts
+ * parseLoadAverage("2.09 1.47 0.85 3/120 4242\n"); // 2.09
+ * ```
+ * @throws {Error} when the text is not a loadavg line.
+ */
+export function parseLoadAverage(text: string): number {
+  const match = /^(\d+(?:\.\d+)?) /.exec(text);
+  if (!match) throw new Error(`Cannot parse /proc/loadavg: ${JSON.stringify(text.slice(0, 40))}`);
+  return Number(match[1]);
+}
+
+/** The 1-minute load average now. */
+export function loadAverage(): number {
+  return parseLoadAverage(Deno.readTextFileSync("/proc/loadavg"));
+}

@@ -3,6 +3,7 @@ import {
   clockTicksPerSecond,
   cpuMicrosPerMessage,
   cpuPercent,
+  parseLoadAverage,
   parseStat,
   parseStatusRssKiB,
   type ProcSample,
@@ -51,4 +52,9 @@ Deno.test("sampleProcess() reads this process from /proc", async () => {
   assert.ok(sample.rssKiB > 0);
   assert.ok(sample.cpuTicks >= 0);
   assert.ok(Number.isInteger(ticks) && ticks > 0);
+});
+
+Deno.test("parseLoadAverage() reads the 1-minute figure", () => {
+  assert.equal(parseLoadAverage("2.09 1.47 0.85 3/120 4242\n"), 2.09);
+  assert.throws(() => parseLoadAverage(""), /Cannot parse \/proc\/loadavg/);
 });
