@@ -31,9 +31,10 @@
  * Control: one command per line on stdin, one JSON object per line on stdout.
  *   (all logged in)   -> {"event":"ready","logins":N,"login_seconds":S}
  *   "go"              starts the traffic
- *   "mark"            starts the measured window: counters and latencies reset
+ *   "mark"            starts the measured window: message count and latencies reset
  *   "report"          -> {"event":"progress","messages":N}   (messages since mark)
- *   "stop"            -> {"event":"result",...} and exit
+ *   "stop"            -> {"event":"result",...} and exit: messages and latencies since
+ *                        mark, errors (non-200 responses) since go
  * Any failure prints one line to stderr and exits with status 1.
  */
 #define _GNU_SOURCE
