@@ -1,9 +1,18 @@
 /**
- * A lean JIM peer for the benchmark: raw TCP, the protocol package's framing and SCRAM, a
- * small read buffer, and no history or events, so that the load generator spends as little
- * CPU as possible next to the server it measures.
+ * A lean JIM peer for the benchmark: raw TCP, the protocol package's framing, SCRAM and
+ * legacy login, a small read buffer, and no history or events, so that the load generator
+ * spends as little CPU as possible next to the server it measures. The login storm uses it,
+ * and so does the Deno load generator (tasks/bench/deno_loadgen.ts) where there is no C
+ * compiler.
  */
-import { encodeFrame, FrameDecoder, fromBase64, ScramClient, toBase64 } from "../protocol/mod.ts";
+import {
+  encodeFrame,
+  FrameDecoder,
+  fromBase64,
+  legacyDigest,
+  ScramClient,
+  toBase64,
+} from "../protocol/mod.ts";
 
 type Frame = Record<string, unknown>;
 
@@ -17,6 +26,7 @@ export class LoadPeer {
   readonly #buffer: Uint8Array;
   #frames: Frame[] = [];
   #closed = false;
+  #user = "";
   /** Called for every pushed msg; replaces the default of queueing it. */
   onMessage: ((frame: Frame) => void) | undefined;
   /** Called for every response; replaces the default of queueing it. */
@@ -64,10 +74,17 @@ export class LoadPeer {
       if (!frame.ok) throw frame.error;
       const value = frame.value;
       if (value.action === "msg" && this.onMessage) this.onMessage(value);
+      else if (value.action === "probe" && this.#user) this.#answerProbe();
       else if ("response" in value && this.onResponse) this.onResponse(value);
       else this.#frames.push(value);
     }
     return true;
+  }
+
+  #answerProbe(): void {
+    this.write({ action: "presence", time: 0, user: { account_name: this.#user } }).catch(() => {
+      // The connection is closing; the pump notices.
+    });
   }
 
   async request(frame: unknown): Promise<Frame> {
@@ -100,6 +117,26 @@ export class LoadPeer {
       throw new Error(`authenticate: ${JSON.stringify(done)}`);
     }
     await scram.verifyServerFinal(new TextDecoder().decode(fromBase64(done.data)));
+    this.#user = user;
+  }
+
+  /**
+   * Logs in with the seed's HMAC-MD5 scheme, given the user's legacy stored value (hex), which
+   * the caller computes once: deriving it is PBKDF2 at 100,000 iterations.
+   */
+  async loginLegacy(user: string, storedHex: string): Promise<void> {
+    const hello = await this.request({ action: "presence", time: 0, user: { account_name: user } });
+    if (hello.response !== 401 || typeof hello.token !== "string") {
+      throw new Error(`presence: ${JSON.stringify(hello)}`);
+    }
+    const password = legacyDigest(storedHex, hello.token);
+    const done = await this.request({
+      action: "authenticate",
+      time: 0,
+      user: { account_name: user, password },
+    });
+    if (done.response !== 200) throw new Error(`authenticate: ${JSON.stringify(done)}`);
+    this.#user = user;
   }
 
   close(): void {

@@ -1,502 +1,236 @@
 /**
- * The server benchmark (not named bench.ts, which `deno bench` would pick up): starts jim-server as a subprocess on a temporary database with rate
- * limits off, registers its users, runs the workloads from the load generator in this
- * process, and prints a table (and JSON with --json FILE).
+ * The server benchmark (not named bench.ts, which `deno bench` would pick up). It registers
+ * its users in a temporary database, then for each workload starts a fresh jim-server
+ * (`--legacy-auth`, rate limits off) pinned to core 0 and drives it from the compiled load
+ * generator pinned to core 1; with `--baseline` the minimal relay runs each workload right
+ * after it, under the same load, so that ratios are read from one run. Server CPU per message
+ * and RSS come from /proc. The parts live in tasks/bench/ (docs/benchmarks.md explains them).
  *
- *     deno task bench [--only pingpong,flood,idle,storm] [--pairs 20] [--seconds 5]
- *                     [--window 32] [--idle 10000] [--storm 1000] [--json FILE]
+ *     deno task bench [--only startup,pingpong,flood,idle,storm] [--baseline] [--profile]
+ *                     [--pairs 20] [--window 32] [--seconds 5] [--warmup 1] [--idle 10000]
+ *                     [--storm 1000] [--generator c|deno] [--profile-dir DIR] [--top 15]
+ *                     [--json FILE]
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { saltPassword } from "../protocol/mod.ts";
-import { Store } from "../server/store.ts";
-import { LoadPeer, type SaltCache } from "./_load_client.ts";
-import { SERVER_V8_FLAGS } from "./_programs.ts";
+import { findGenerator } from "./bench/generator.ts";
+import { detectPinning } from "./bench/pinning.ts";
+import { clockTicksPerSecond, loadAverage } from "./bench/proc.ts";
+import { formatProfileTable, readNewestProfile, summarizeProfile } from "./bench/profile.ts";
+import { type BenchRow, formatTable, medianRow, ratios } from "./bench/report.ts";
+import { runStorm } from "./bench/storm.ts";
+import { runtimeFlags, type TargetKind } from "./bench/target.ts";
+import { registerUsers } from "./bench/users.ts";
+import { type BenchContext, runIdle, runMessaging, runStartup } from "./bench/workloads.ts";
+import { ROOT } from "./_programs.ts";
+
+const WORKLOADS = ["startup", "pingpong", "flood", "idle", "storm"] as const;
+const USAGE = `Usage: deno task bench [options]
+  --only LIST        workloads, comma-separated (default: ${WORKLOADS.join(",")})
+  --baseline         also run each workload against the minimal relay (tasks/bench/relay.ts)
+  --profile          CPU-profile the servers during ping-pong (--cpu-prof) and print top functions
+  --profile-dir DIR  where the .cpuprofile files go (default: a new temporary directory)
+  --top N            functions to print per profile (default: 15)
+  --pairs N          ping-pong pairs, flood senders (default: 20)
+  --window W         flood: messages in flight per sender (default: 32)
+  --seconds S        measured window (default: 5)
+  --rounds N         ping-pong and flood: N rounds, jim-server and relay alternating; medians
+                     are reported, with each round's jim/relay ratio (default: 1)
+  --warmup S         traffic before the window opens (default: 1)
+  --idle N           idle sessions (default: 10000)
+  --storm N          logins in the storm (default: 1000)
+  --generator KIND   c or deno (default: c when cc exists, else deno)
+  --json FILE        also write the results as JSON
+Environment: BENCH_V8_FLAGS replaces the servers' V8 flags (empty: V8 defaults).`;
 
 const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
-    only: { type: "string", default: "pingpong,flood,idle,storm" },
+    only: { type: "string", default: WORKLOADS.join(",") },
+    baseline: { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
+    "profile-dir": { type: "string" },
+    top: { type: "string", default: "15" },
     pairs: { type: "string", default: "20" },
-    seconds: { type: "string", default: "5" },
     window: { type: "string", default: "32" },
+    seconds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "1" },
+    warmup: { type: "string", default: "1" },
     idle: { type: "string", default: "10000" },
     storm: { type: "string", default: "1000" },
+    generator: { type: "string" },
     json: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (flags.help) {
-  console.log(
-    "Usage: deno task bench [--only pingpong,flood,idle,storm] [--pairs N] [--seconds S]\n" +
-      "                       [--window W] [--idle N] [--storm N] [--json FILE]",
-  );
+  console.log(USAGE);
   Deno.exit(0);
 }
-const only = new Set(flags.only!.split(","));
-const PAIRS = Number(flags.pairs);
-const SECONDS = Number(flags.seconds);
-const WINDOW = Number(flags.window);
-const IDLE = Number(flags.idle);
-const STORM = Number(flags.storm);
+
+function fail(message: string): never {
+  console.error(`bench: ${message}\n${USAGE}`);
+  Deno.exit(2);
+}
+const count = (name: keyof typeof flags, min: number): number => {
+  const value = Number(flags[name]);
+  if (!Number.isFinite(value) || value < min) fail(`--${name} must be a number ≥ ${min}`);
+  return value;
+};
+const only = new Set(flags.only!.split(",").filter(Boolean));
+for (const name of only) {
+  if (!(WORKLOADS as readonly string[]).includes(name)) fail(`unknown workload: ${name}`);
+}
+if (flags.generator !== undefined && flags.generator !== "c" && flags.generator !== "deno") {
+  fail("--generator must be c or deno");
+}
 const PASSWORD = "bench-password";
 // Logins on the server cost HMACs only; the iteration count matters to registration and to
-// the client, which caches its salted password as RFC 5802 allows.
+// the storm's clients, which cache their salted password as RFC 5802 allows.
 const ITERATIONS = 4096;
+const pairs = Math.trunc(count("pairs", 1));
+const idle = Math.trunc(count("idle", 1));
+const stormSize = Math.trunc(count("storm", 1));
+const top = Math.trunc(count("top", 1));
+const rounds = Math.trunc(count("rounds", 1));
 
-interface Result {
-  workload: string;
-  detail: string;
-  rate?: number;
-  rateUnit?: string;
-  p50Ms?: number;
-  p99Ms?: number;
-  cpuPercent?: number;
-  rssMiB?: number;
-  extra?: string;
-}
+const pinning = await detectPinning();
+const generator = await findGenerator({
+  prefer: flags.generator as "c" | "deno" | undefined,
+  denoFlags: runtimeFlags(),
+});
+console.error(`bench: ${pinning.description}`);
+console.error(`bench: ${generator.description}`);
+console.error(`bench: server runtime flags: ${runtimeFlags().join(" ") || "(V8 defaults)"}`);
 
-// ---------------------------------------------------------------- the server under test
-
-interface ProcSample {
-  cpuTicks: number;
-  rssKiB: number;
-  at: number;
-}
-
-const CLOCK_TICKS = 100;
-
-function sample(pid: number): ProcSample {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const cpuTicks = Number(fields[11]) + Number(fields[12]);
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuTicks, rssKiB, at: performance.now() };
-}
-
-function cpuPercent(a: ProcSample, b: ProcSample): number {
-  return ((b.cpuTicks - a.cpuTicks) / CLOCK_TICKS) / ((b.at - a.at) / 1000) * 100;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function waitForPort(port: number, child: Deno.ChildProcess): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  let exited = false;
-  child.status.then(() => (exited = true));
-  while (Date.now() < deadline && !exited) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`jim-server did not listen on ${port}`);
-}
-
-// ---------------------------------------------------------------------------- statistics
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
-
-class Latencies {
-  #values = new Float64Array(1 << 16);
-  #length = 0;
-  add(ms: number): void {
-    if (this.#length === this.#values.length) {
-      const grown = new Float64Array(this.#values.length * 2);
-      grown.set(this.#values);
-      this.#values = grown;
-    }
-    this.#values[this.#length++] = ms;
-  }
-  get count(): number {
-    return this.#length;
-  }
-  summary(): { p50: number; p99: number } {
-    const sorted = this.#values.slice(0, this.#length).sort();
-    return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
-  }
-}
-
-async function inBatches<T>(items: T[], size: number, run: (item: T) => Promise<void>) {
-  for (let i = 0; i < items.length; i += size) {
-    await Promise.all(items.slice(i, i + size).map(run));
-  }
-}
-
-async function loginAll(
-  port: number,
-  users: string[],
-  cache: SaltCache,
-  concurrency = 100,
-): Promise<LoadPeer[]> {
-  const peers: LoadPeer[] = [];
-  await inBatches(users, concurrency, async (user) => {
-    const peer = await LoadPeer.connect(port, 4096);
-    await peer.login(user, PASSWORD, cache);
-    peers.push(peer);
-  });
-  return peers;
-}
-
-async function loginInOrder(
-  port: number,
-  users: string[],
-  cache: SaltCache,
-  bufferSize: number,
-): Promise<LoadPeer[]> {
-  const peers: LoadPeer[] = [];
-  for (const user of users) {
-    // The previous workload's sessions may still be closing on the server: 409 until then.
-    for (let attempt = 0;; attempt++) {
-      const peer = await LoadPeer.connect(port, bufferSize);
-      try {
-        await peer.login(user, PASSWORD, cache);
-        peers.push(peer);
-        break;
-      } catch (error) {
-        peer.close();
-        if (attempt > 50) throw error;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-  }
-  return peers;
-}
-
-function pairUsers(): string[] {
-  return Array.from({ length: PAIRS * 2 }, (_, i) => `p${i}`);
-}
-
-const TEXT = "x".repeat(100);
-
-// ----------------------------------------------------------------------------- workloads
-
-/** What a messaging workload's wiring gets: where to record, and whether it still runs. */
-interface MessagingRun {
-  readonly latencies: Latencies;
-  readonly running: boolean;
-  /** Counts a failure, unless it happened while the workload was being torn down. */
-  fail(): void;
-  /** Reads and dispatches everything that arrives for `peer` until the run ends. */
-  pump(peer: LoadPeer): void;
-}
-
-/**
- * Logs in PAIRS pairs, lets `wire` set each pair going, measures for SECONDS and reports
- * messages received per second with their latency and the server's CPU and RSS.
- */
-async function messaging(
-  port: number,
-  pid: number,
-  cache: SaltCache,
-  bufferSize: number,
-  wire: (a: LoadPeer, b: LoadPeer, names: [string, string], run: MessagingRun) => Promise<void>,
-): Promise<Omit<Result, "workload" | "detail">> {
-  const users = pairUsers();
-  const ordered = await loginInOrder(port, users, cache, bufferSize);
-  let running = true;
-  let errors = 0;
-  const loops: Promise<unknown>[] = [];
-  const run: MessagingRun = {
-    latencies: new Latencies(),
-    get running() {
-      return running;
-    },
-    fail: () => {
-      if (running) errors++;
-    },
-    pump: (peer) => {
-      loops.push(
-        (async () => {
-          while (running && await peer.pump());
-        })().catch(() => run.fail()),
-      );
-    },
-  };
-  const before = sample(pid);
-  const started = performance.now();
-  for (let pair = 0; pair < PAIRS; pair++) {
-    const names: [string, string] = [users[pair * 2]!, users[pair * 2 + 1]!];
-    await wire(ordered[pair * 2]!, ordered[pair * 2 + 1]!, names, run);
-  }
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  running = false;
-  const elapsed = (performance.now() - started) / 1000;
-  const after = sample(pid);
-  const count = run.latencies.count;
-  for (const peer of ordered) peer.close();
-  await Promise.allSettled(loops);
-  const { p50, p99 } = run.latencies.summary();
-  return {
-    rate: count / elapsed,
-    rateUnit: "msg/s",
-    p50Ms: p50,
-    p99Ms: p99,
-    cpuPercent: cpuPercent(before, after),
-    rssMiB: after.rssKiB / 1024,
-    extra: errors ? `${errors} errors` : undefined,
-  };
-}
-
-async function pingPong(port: number, pid: number, cache: SaltCache): Promise<Result> {
-  const measured = await messaging(port, pid, cache, 16 * 1024, async (a, b, names, run) => {
-    // One message in flight per pair: each side answers the other's message on arrival.
-    let sentAt = 0;
-    const serve = (me: LoadPeer, other: string) => {
-      me.onResponse = (frame) => {
-        if (frame.response !== 200) run.fail();
-      };
-      me.onMessage = () => {
-        run.latencies.add(performance.now() - sentAt);
-        if (!run.running) return;
-        sentAt = performance.now();
-        me.write({ action: "msg", time: 0, to: other, message: TEXT }).catch(() => run.fail());
-      };
-      run.pump(me);
-    };
-    serve(a, names[1]);
-    serve(b, names[0]);
-    sentAt = performance.now();
-    await a.write({ action: "msg", time: 0, to: names[1], message: TEXT });
-  });
-  return {
-    workload: "ping-pong",
-    detail: `${PAIRS} pairs, 1 in flight each, ${SECONDS} s`,
-    ...measured,
-  };
-}
-
-async function flood(port: number, pid: number, cache: SaltCache): Promise<Result> {
-  const measured = await messaging(
-    port,
-    pid,
-    cache,
-    64 * 1024,
-    async (sender, receiver, names, run) => {
-      // Send times in order; messages between one pair arrive in order.
-      const sent: number[] = [];
-      let head = 0;
-      const send = () => {
-        sent.push(performance.now());
-        return sender.write({ action: "msg", time: 0, to: names[1], message: TEXT });
-      };
-      receiver.onMessage = () => {
-        run.latencies.add(performance.now() - sent[head++]!);
-        if (head > 4096) {
-          sent.splice(0, head);
-          head = 0;
-        }
-      };
-      sender.onResponse = (frame) => {
-        if (frame.response !== 200) run.fail();
-        if (run.running) send().catch(() => run.fail());
-      };
-      run.pump(sender);
-      run.pump(receiver);
-      for (let i = 0; i < WINDOW; i++) await send();
-    },
-  );
-  return {
-    workload: "flood",
-    detail: `${PAIRS} senders, ${WINDOW} in flight each, ${SECONDS} s`,
-    ...measured,
-  };
-}
-
-async function idle(port: number, pid: number, cache: SaltCache): Promise<Result> {
-  const users = Array.from({ length: IDLE }, (_, i) => `i${i}`);
-  await new Promise((r) => setTimeout(r, 500));
-  const before = sample(pid);
-  const started = performance.now();
-  const peers = await loginAll(port, users, cache, 200);
-  const loginSeconds = (performance.now() - started) / 1000;
-  // Let the server settle (GC, buffers) before reading its memory.
-  await new Promise((r) => setTimeout(r, 2000));
-  const after = sample(pid);
-  for (const peer of peers) peer.close();
-  const growthKiB = after.rssKiB - before.rssKiB;
-  return {
-    workload: "idle",
-    detail: `${IDLE} authenticated idle connections`,
-    rate: IDLE / loginSeconds,
-    rateUnit: "logins/s",
-    rssMiB: after.rssKiB / 1024,
-    extra: `RSS +${(growthKiB / 1024).toFixed(1)} MiB, ${(growthKiB / IDLE).toFixed(1)} KiB/conn`,
-  };
-}
-
-async function storm(
-  port: number,
-  pid: number,
-  store: Store,
-): Promise<Result> {
-  const users = Array.from({ length: STORM }, (_, i) => `s${i}`);
-  // Each simulated client has its salted password cached already (RFC 5802, section 5.1).
-  const caches = new Map<string, SaltCache>();
-  await inBatches(users, 50, async (user) => {
-    const creds = store.credentials(user)!.scram;
-    const value = await saltPassword(PASSWORD, creds.salt, creds.iterations);
-    caches.set(
-      user,
-      new Map([[PASSWORD, { salt: creds.salt, iterations: creds.iterations, value }]]),
-    );
-  });
-  const latencies = new Latencies();
-  const before = sample(pid);
-  const started = performance.now();
-  let errors = 0;
-  const peers: LoadPeer[] = [];
-  await Promise.all(users.map(async (user) => {
-    const t0 = performance.now();
-    try {
-      const peer = await LoadPeer.connect(port, 4096);
-      peers.push(peer);
-      await peer.login(user, PASSWORD, caches.get(user));
-      latencies.add(performance.now() - t0);
-    } catch {
-      errors++;
-    }
-  }));
-  const seconds = (performance.now() - started) / 1000;
-  const after = sample(pid);
-  for (const peer of peers) peer.close();
-  const { p50, p99 } = latencies.summary();
-  return {
-    workload: "login storm",
-    detail: `${STORM} SCRAM logins at once: ${seconds.toFixed(2)} s`,
-    rate: latencies.count / seconds,
-    rateUnit: "logins/s",
-    p50Ms: p50,
-    p99Ms: p99,
-    cpuPercent: cpuPercent(before, after),
-    rssMiB: after.rssKiB / 1024,
-    extra: errors ? `${errors} errors` : undefined,
-  };
-}
-
-// ---------------------------------------------------------------------------------- main
-
-/** A jim-server subprocess on the bench database; each workload gets a fresh one. */
-async function startServer(
-  dbPath: string,
-): Promise<{ port: number; pid: number } & AsyncDisposable> {
-  const port = freePort();
-  const connLimit = String(Math.max(IDLE, STORM) + 1000);
-  // BENCH_V8_FLAGS replaces the flags jim-server ships with, to compare settings.
-  const v8Flags = Deno.env.get("BENCH_V8_FLAGS");
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      ...(v8Flags === undefined ? [SERVER_V8_FLAGS] : v8Flags ? [`--v8-flags=${v8Flags}`] : []),
-      new URL("../server/main.ts", import.meta.url).pathname,
-      "serve",
-      "--db",
-      dbPath,
-      "--port",
-      String(port),
-      "--rate-limit",
-      "0",
-      "--max-connections",
-      connLimit,
-      "--max-connections-per-ip",
-      connLimit,
-      "--log-level",
-      "error",
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // Already gone.
-    }
-    await child.status;
-  };
-  try {
-    await waitForPort(port, child);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { port, pid: child.pid, [Symbol.asyncDispose]: stop };
-}
-
+const loadBefore = loadAverage();
 const dir = await Deno.makeTempDir({ prefix: "jim-bench-" });
-const dbPath = join(dir, "bench.db");
-const results: Result[] = [];
+const profileDir = flags.profile
+  ? flags["profile-dir"] ?? await Deno.makeTempDir({ prefix: "jim-bench-profile-" })
+  : undefined;
+const rows: BenchRow[] = [];
+const profiles: { server: TargetKind; dir: string }[] = [];
+const roundRatios: { workload: string; ratio: number }[] = [];
+const roundLabel = (round: number) => rounds > 1 ? `, round ${round + 1} of ${rounds}` : "";
 try {
-  using store = Store.open(dbPath);
-  const users = [
-    ...pairUsers(),
-    ...(only.has("idle") ? Array.from({ length: IDLE }, (_, i) => `i${i}`) : []),
-    ...(only.has("storm") ? Array.from({ length: STORM }, (_, i) => `s${i}`) : []),
+  const logins = [
+    ...Array.from({ length: pairs * 2 }, (_, i) => `p${i}`),
+    ...(only.has("idle") ? Array.from({ length: idle }, (_, i) => `i${i}`) : []),
+    ...(only.has("storm") ? Array.from({ length: stormSize }, (_, i) => `s${i}`) : []),
   ];
-  console.error(`bench: registering ${users.length} users (PBKDF2 ${ITERATIONS} iterations)…`);
-  await inBatches(users, 64, async (user) => {
-    await store.addUser(user, PASSWORD, { iterations: ITERATIONS });
-  });
-  const cache: SaltCache = new Map();
-  const workloads: [string, (port: number, pid: number) => Promise<Result>][] = [
-    ["pingpong", (port, pid) => pingPong(port, pid, cache)],
-    ["flood", (port, pid) => flood(port, pid, cache)],
-    ["storm", (port, pid) => storm(port, pid, store)],
-    ["idle", (port, pid) => idle(port, pid, cache)],
-  ];
-  for (const [name, run] of workloads) {
-    if (!only.has(name)) continue;
-    await using server = await startServer(dbPath);
-    console.error(
-      `bench: ${name} against jim-server pid ${server.pid} on 127.0.0.1:${server.port}`,
-    );
-    results.push(await run(server.port, server.pid));
+  const dbPath = join(dir, "bench.db");
+  console.error(`bench: registering ${logins.length} users…`);
+  const users = await registerUsers(dbPath, logins, PASSWORD, ITERATIONS);
+  const ctx: BenchContext = {
+    pinning,
+    generator,
+    ticksPerSecond: await clockTicksPerSecond(),
+    dbPath,
+    legacyStored: users.legacyStored,
+    connectionLimit: Math.max(idle, stormSize, pairs * 2) + 1000,
+    pairs,
+    window: Math.trunc(count("window", 1)),
+    warmup: count("warmup", 0),
+    seconds: count("seconds", 0.1),
+    idle,
+  };
+  const servers: TargetKind[] = flags.baseline ? ["jim-server", "relay"] : ["jim-server"];
+  for (const workload of WORKLOADS) {
+    if (!only.has(workload)) continue;
+    if (workload === "pingpong" || workload === "flood") {
+      // Alternating rounds: a change in the machine's load hits both servers alike.
+      const measured = new Map<TargetKind, BenchRow[]>(servers.map((server) => [server, []]));
+      for (let round = 0; round < rounds; round++) {
+        const perRound: Partial<Record<TargetKind, BenchRow>> = {};
+        for (const server of servers) {
+          console.error(`bench: ${workload} against ${server}${roundLabel(round)}…`);
+          const profiled = workload === "pingpong" && profileDir && round === 0
+            ? join(profileDir, server)
+            : undefined;
+          const row = await runMessaging(ctx, server, workload, { profileDir: profiled });
+          if (profiled) profiles.push({ server, dir: profiled });
+          measured.get(server)!.push(row);
+          perRound[server] = row;
+        }
+        const { "jim-server": jim, relay } = perRound;
+        if (jim?.cpuMicrosPerMessage && relay?.cpuMicrosPerMessage) {
+          roundRatios.push({
+            workload: jim.workload,
+            ratio: jim.cpuMicrosPerMessage / relay.cpuMicrosPerMessage,
+          });
+        }
+      }
+      for (const server of servers) rows.push(medianRow(measured.get(server)!));
+      continue;
+    }
+    for (const server of workload === "storm" ? ["jim-server" as const] : servers) {
+      console.error(`bench: ${workload} against ${server}…`);
+      if (workload === "startup") rows.push(await runStartup(ctx, server));
+      else if (workload === "idle") rows.push(await runIdle(ctx, server));
+      else rows.push(await runStorm(ctx, stormSize, PASSWORD, users.scram));
+    }
   }
 } finally {
   await Deno.remove(dir, { recursive: true });
 }
 
-const fmt = (n: number | undefined, digits = 0) =>
-  n === undefined || Number.isNaN(n) ? "" : n.toLocaleString("en-US", {
-    maximumFractionDigits: digits,
-    minimumFractionDigits: digits,
-  });
-const rows = [
-  ["workload", "detail", "rate", "p50 ms", "p99 ms", "server CPU %", "server RSS MiB", "notes"],
-  ...results.map((r) => [
-    r.workload,
-    r.detail,
-    r.rate === undefined ? "" : `${fmt(r.rate)} ${r.rateUnit}`,
-    fmt(r.p50Ms, 2),
-    fmt(r.p99Ms, 2),
-    fmt(r.cpuPercent),
-    fmt(r.rssMiB, 1),
-    r.extra ?? "",
-  ]),
-];
-const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-for (const [i, row] of rows.entries()) {
-  console.log("| " + row.map((cell, c) => cell.padEnd(widths[c]!)).join(" | ") + " |");
-  if (i === 0) console.log("| " + widths.map((w) => "-".repeat(w)).join(" | ") + " |");
+const loadAfter = loadAverage();
+console.log(
+  `Load average (1 min) ${loadBefore.toFixed(2)} at the start, ${loadAfter.toFixed(2)} at the end.`,
+);
+console.log(formatTable(rows).join("\n"));
+const compared = ratios(rows);
+if (compared.length > 0) {
+  console.log("\njim-server / relay, this run:");
+  for (const r of compared) {
+    console.log(
+      `  ${r.workload} ${r.measure}: ${r.ratio.toFixed(2)}x (${r.jim.toFixed(1)} / ${
+        r.relay.toFixed(1)
+      })`,
+    );
+  }
+}
+if (rounds > 1) {
+  for (const workload of new Set(roundRatios.map((r) => r.workload))) {
+    const each = roundRatios.filter((r) => r.workload === workload).map((r) => r.ratio.toFixed(2));
+    console.log(`  ${workload} CPU per message, each round: ${each.join(" ")}`);
+  }
+}
+const profileSummaries = [];
+for (const { server, dir } of profiles) {
+  let summary;
+  try {
+    summary = summarizeProfile(await readNewestProfile(dir), { limit: top, root: ROOT });
+  } catch (error) {
+    console.error(
+      `bench: no profile of ${server}: ${error instanceof Error ? error.message : error}`,
+    );
+    continue;
+  }
+  profileSummaries.push({ server, dir, ...summary });
+  console.log(
+    `\nTop self time, ${server} during ping-pong ` +
+      `(whole process life, ${summary.busySamples} busy samples; ${dir}):`,
+  );
+  console.log(formatProfileTable(summary).join("\n"));
 }
 if (flags.json) {
   await Deno.writeTextFile(
     flags.json,
-    JSON.stringify({ date: new Date().toISOString(), deno: Deno.version.deno, results }, null, 2),
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        deno: Deno.version.deno,
+        pinning: pinning.description,
+        generator: generator.kind,
+        loadAverage: { before: loadBefore, after: loadAfter },
+        rows,
+        ratios: compared,
+        roundRatios,
+        profiles: profileSummaries,
+      },
+      null,
+      2,
+    ),
   );
 }
