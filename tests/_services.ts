@@ -149,10 +149,13 @@ function skipUnless(tool: string, found: boolean, install: string): boolean {
 /** Where Debian installs nats-server, searched after PATH. */
 const NATS_DIRS = ["/usr/sbin", "/usr/local/sbin", "/usr/bin"];
 
-/** The nats-server binary: `JIM_NATS_SERVER`, then PATH, then /usr/sbin; undefined if none. */
+/**
+ * The nats-server binary: `JIM_NATS_SERVER` (if it exists), then PATH, then /usr/sbin;
+ * undefined if none.
+ */
 export function natsServerPath(): string | undefined {
   const override = Deno.env.get("JIM_NATS_SERVER");
-  if (override) return override;
+  if (override) return isFile(override) ? override : undefined;
   return findExecutable("nats-server", NATS_DIRS);
 }
 
@@ -422,7 +425,7 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
   if (binary === undefined) {
     throw new Error(
       "Cannot start NATS: nats-server not found on PATH or in /usr/sbin " +
-        "(apt-get install nats-server, or set JIM_NATS_SERVER)",
+        "(apt-get install nats-server, or set JIM_NATS_SERVER to its path)",
     );
   }
   const dir = await serviceDir("jim-nats-");
@@ -442,13 +445,13 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
 export const POSTGRES_MAJOR = 15;
 
 /**
- * The directory with initdb, pg_ctl and psql: `JIM_PG_BIN`, then Debian's
+ * The directory with initdb, pg_ctl and psql: `JIM_PG_BIN` (if initdb is there), then Debian's
  * /usr/lib/postgresql/15/bin, then the newest other /usr/lib/postgresql/N/bin, then wherever
  * initdb is on PATH; undefined if none.
  */
 export function postgresBinDir(): string | undefined {
   const override = Deno.env.get("JIM_PG_BIN");
-  if (override) return override;
+  if (override) return isFile(`${override}/initdb`) ? override : undefined;
   const preferred = `/usr/lib/postgresql/${POSTGRES_MAJOR}/bin`;
   if (isFile(`${preferred}/initdb`)) return preferred;
   try {
@@ -852,7 +855,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   if (bin === undefined) {
     throw new Error(
       `Cannot start PostgreSQL: initdb not found in /usr/lib/postgresql/${POSTGRES_MAJOR}/bin ` +
-        "or on PATH (apt-get install postgresql, or set JIM_PG_BIN)",
+        "or on PATH (apt-get install postgresql, or set JIM_PG_BIN to its bin directory)",
     );
   }
   const dir = await serviceDir("jim-pg-");
