@@ -45,6 +45,8 @@ const SIZE = Number(flags.size);
 const QUERIES = Number(flags.queries);
 const SERVICE_CORE = "0";
 const CLIENT_CORE = "1";
+/** A run that takes longer than this has lost a message (or the machine is unusable). */
+const STUCK_MS = 180_000;
 
 // ------------------------------------------------------------------------ measurement
 
@@ -119,7 +121,18 @@ async function measured(
   const s0 = serviceNs();
   const c0 = cpuNs(Deno.pid);
   const t0 = performance.now();
-  await work();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`No result after ${STUCK_MS / 1000} s: a message was lost?`)),
+      STUCK_MS,
+    );
+  });
+  try {
+    await Promise.race([work(), stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
   const seconds = (performance.now() - t0) / 1000;
   const s1 = serviceNs();
   const c1 = cpuNs(Deno.pid);
@@ -128,6 +141,83 @@ async function measured(
 }
 
 // ------------------------------------------------------------------------------- NATS
+
+/**
+ * A bare NATS protocol connection (CONNECT, SUB, PUB, MSG; no client library) for the
+ * baseline: what nats-server costs when the client costs next to nothing.
+ */
+class RawNats {
+  readonly #conn: Deno.TcpConn;
+  readonly #buffer = new Uint8Array(1 << 16);
+  #pending = new Uint8Array(0);
+  static readonly #encoder = new TextEncoder();
+
+  private constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+  }
+
+  static async connect(port: number): Promise<RawNats> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true);
+    const raw = new RawNats(conn);
+    await raw.write('CONNECT {"verbose":false,"pedantic":false}\r\n');
+    await raw.flush();
+    return raw;
+  }
+
+  /** PING, then wait for PONG: the server has processed everything sent before. */
+  async flush(): Promise<void> {
+    await this.write("PING\r\n");
+    while ((await this.#line()) !== "PONG") { /* INFO, or an earlier line */ }
+  }
+
+  async write(data: string | Uint8Array): Promise<void> {
+    let bytes = typeof data === "string" ? RawNats.#encoder.encode(data) : data;
+    while (bytes.length > 0) bytes = bytes.subarray(await this.#conn.write(bytes));
+  }
+
+  async #fill(): Promise<void> {
+    const n = await this.#conn.read(this.#buffer);
+    if (n === null) throw new Error("nats-server closed the connection");
+    const joined = new Uint8Array(this.#pending.length + n);
+    joined.set(this.#pending);
+    joined.set(this.#buffer.subarray(0, n), this.#pending.length);
+    this.#pending = joined;
+  }
+
+  async #line(): Promise<string> {
+    while (true) {
+      const end = this.#pending.indexOf(0x0a);
+      if (end !== -1) {
+        const line = new TextDecoder().decode(this.#pending.subarray(0, end - 1));
+        this.#pending = this.#pending.subarray(end + 1);
+        return line;
+      }
+      await this.#fill();
+    }
+  }
+
+  /** The payload of the next MSG, skipping PING (answered) and anything else. */
+  async nextMessage(): Promise<Uint8Array> {
+    while (true) {
+      const line = await this.#line();
+      if (line === "PING") {
+        await this.write("PONG\r\n");
+        continue;
+      }
+      if (!line.startsWith("MSG ")) continue;
+      const size = Number(line.slice(line.lastIndexOf(" ") + 1));
+      while (this.#pending.length < size + 2) await this.#fill();
+      const payload = this.#pending.slice(0, size);
+      this.#pending = this.#pending.subarray(size + 2);
+      return payload;
+    }
+  }
+
+  close(): void {
+    this.#conn.close();
+  }
+}
 
 async function benchNats(): Promise<void> {
   await using nats = await startNats({ cpus: SERVICE_CORE });
@@ -175,6 +265,58 @@ async function benchNats(): Promise<void> {
         serverCpuUs: m.serverCpuUs,
         clientCpuUs: m.clientCpuUs,
       });
+    }
+
+    // Baseline: the same round trip, one in flight, between two bare protocol connections.
+    {
+      const ra = await RawNats.connect(nats.port);
+      const rb = await RawNats.connect(nats.port);
+      try {
+        await rb.write("SUB raw.ping 1\r\n");
+        await ra.write("SUB raw.pong 1\r\n");
+        await Promise.all([ra.flush(), rb.flush()]);
+        const text = "a".repeat(SIZE);
+        const ping = new TextEncoder().encode(`PUB raw.ping ${SIZE}\r\n${text}\r\n`);
+        const pong = new TextEncoder().encode(`PUB raw.pong ${SIZE}\r\n${text}\r\n`);
+        let echoing = true;
+        const echo = (async () => {
+          while (echoing) {
+            await rb.nextMessage();
+            await rb.write(pong);
+          }
+        })().catch(() => {});
+        for (let i = 0; i < Math.min(1000, RTT); i++) {
+          await ra.write(ping);
+          await ra.nextMessage();
+        }
+        const rtts = new Float64Array(RTT);
+        const m = await measured(() => cpuNs(natsPid), RTT * 2, async () => {
+          for (let i = 0; i < RTT; i++) {
+            const t = performance.now();
+            await ra.write(ping);
+            await ra.nextMessage();
+            rtts[i] = performance.now() - t;
+          }
+        });
+        echoing = false;
+        const r = summarise(rtts);
+        results.push({
+          benchmark: "NATS round trip, 1 in flight, raw protocol client (baseline)",
+          detail: `${RTT} × ${SIZE} B ping→pong between 2 bare connections`,
+          rate: RTT * 2 / m.seconds,
+          p50Ms: r.p50,
+          p99Ms: r.p99,
+          serverCpuUs: m.serverCpuUs,
+          clientCpuUs: m.clientCpuUs,
+        });
+        ra.close();
+        rb.close();
+        await echo;
+      } catch (error) {
+        ra.close();
+        rb.close();
+        throw error;
+      }
     }
 
     // Throughput: a publishes as fast as it can (flushing every 1,000, which bounds what the

@@ -131,6 +131,44 @@ function pinned(cpus: string | undefined, command: string, args: string[]): [str
   return [taskset, ["-c", cpus, command, ...args]];
 }
 
+/**
+ * Runs `start` on a free port; if something took the port between the probe and the bind,
+ * tries a new one (three tries in all). Returns the port that worked.
+ */
+async function onFreePort(
+  signal: AbortSignal | undefined,
+  start: (port: number) => Promise<void>,
+): Promise<number> {
+  for (let attempt = 1;; attempt++) {
+    const port = freePort();
+    try {
+      await start(port);
+      return port;
+    } catch (error) {
+      if (attempt === 3 || signal?.aborted || !/already in use/i.test(String(error))) throw error;
+    }
+  }
+}
+
+/**
+ * A queue that runs lifecycle steps one at a time, so that stop(), start() and close() never
+ * interleave; a failed step does not block the next.
+ */
+class Serial {
+  #queue: Promise<unknown> = Promise.resolve();
+
+  run<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(step, step);
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  /** Resolves once every step queued so far has settled. */
+  async idle(): Promise<void> {
+    await this.#queue;
+  }
+}
+
 const skipsNoted = new Set<string>();
 
 function skipUnless(tool: string, found: boolean, install: string): boolean {
@@ -226,7 +264,7 @@ class NatsProcess implements NatsServer {
   #stderr: Promise<string> | undefined;
   #exited = true;
   #closing: Promise<void> | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #serial = new Serial();
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => void this.close();
 
@@ -252,27 +290,12 @@ class NatsProcess implements NatsServer {
     return this.#child !== undefined && !this.#exited;
   }
 
-  /** Runs lifecycle steps one at a time, so that stop() and restart() never interleave. */
-  #serial<T>(step: () => Promise<T>): Promise<T> {
-    const next = this.#queue.then(step, step);
-    this.#queue = next.catch(() => {});
-    return next;
-  }
-
-  /** First start: a fresh port, and another one if something took it in between. */
+  /** First start, on a fresh port. */
   async start(): Promise<void> {
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      this.#port = freePort();
-      try {
-        await this.#spawn();
-        return;
-      } catch (error) {
-        lastError = error;
-        if (this.#signal?.aborted || !/address already in use/i.test(String(error))) break;
-      }
-    }
-    throw lastError;
+    this.#port = await onFreePort(this.#signal, async (port) => {
+      this.#port = port;
+      await this.#spawn();
+    });
   }
 
   async #spawn(): Promise<void> {
@@ -349,15 +372,15 @@ class NatsProcess implements NatsServer {
   }
 
   stop(): Promise<void> {
-    return this.#serial(() => this.#terminate("SIGTERM"));
+    return this.#serial.run(() => this.#terminate("SIGTERM"));
   }
 
   kill(): Promise<void> {
-    return this.#serial(() => this.#terminate("SIGKILL"));
+    return this.#serial.run(() => this.#terminate("SIGKILL"));
   }
 
   restart(): Promise<void> {
-    return this.#serial(async () => {
+    return this.#serial.run(async () => {
       if (this.#closing) throw new Error("Cannot restart nats-server: it is closed");
       await this.#terminate("SIGTERM");
       await this.#spawn();
@@ -367,7 +390,7 @@ class NatsProcess implements NatsServer {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#signal?.removeEventListener("abort", this.#onAbort);
-      await this.#queue;
+      await this.#serial.idle();
       await this.#terminate("SIGKILL");
       await Deno.remove(this.dir, { recursive: true }).catch(() => {});
     })();
@@ -564,7 +587,7 @@ class PostgresProcess implements PostgresServer {
   #port = 0;
   #running = false;
   #closing: Promise<void> | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #serial = new Serial();
   readonly #onAbort = () => void this.close();
 
   constructor(bin: string, dir: string, options: PostgresOptions) {
@@ -601,12 +624,6 @@ class PostgresProcess implements PostgresServer {
   }
   get #socketDir(): string {
     return `${this.dir}/socket`;
-  }
-
-  #serial<T>(step: () => Promise<T>): Promise<T> {
-    const next = this.#queue.then(step, step);
-    this.#queue = next.catch(() => {});
-    return next;
   }
 
   /** Runs a PostgreSQL tool as the cluster's owner: through runuser when we are root. */
@@ -673,21 +690,12 @@ class PostgresProcess implements PostgresServer {
     await Deno.writeTextFile(`${this.#data}/postgresql.conf`, settings, { append: true });
   }
 
-  /** First start: a fresh port (another if something took it), then the role and database. */
+  /** First start, on a fresh port; then the role and the database. */
   async firstStart(): Promise<void> {
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      this.#port = freePort();
-      try {
-        await this.#start();
-        lastError = undefined;
-        break;
-      } catch (error) {
-        lastError = error;
-        if (this.#options.signal?.aborted || !/already in use/i.test(String(error))) break;
-      }
-    }
-    if (lastError !== undefined) throw lastError;
+    this.#port = await onFreePort(this.#options.signal, async (port) => {
+      this.#port = port;
+      await this.#start();
+    });
     // The role's password goes through psql's stdin, never argv.
     const sql = `CREATE ROLE ${this.user} LOGIN PASSWORD '${this.password}';\n` +
       `CREATE DATABASE ${this.database} OWNER ${this.user};\n`;
@@ -757,11 +765,11 @@ class PostgresProcess implements PostgresServer {
   }
 
   stop(options: { mode?: PostgresStopMode } = {}): Promise<void> {
-    return this.#serial(() => this.#stop(options.mode ?? "fast"));
+    return this.#serial.run(() => this.#stop(options.mode ?? "fast"));
   }
 
   start(): Promise<void> {
-    return this.#serial(async () => {
+    return this.#serial.run(async () => {
       if (this.#closing) throw new Error("Cannot start PostgreSQL: it is closed");
       if (!this.#running) await this.#start();
     });
@@ -770,7 +778,7 @@ class PostgresProcess implements PostgresServer {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#options.signal?.removeEventListener("abort", this.#onAbort);
-      await this.#queue;
+      await this.#serial.idle();
       try {
         await this.#stop("immediate");
       } finally {
