@@ -84,6 +84,19 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** Whether `promise` settles within `ms`; leaves no timer behind. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The last `max` characters of a file, or "" when it cannot be read. */
 async function tail(path: string, max = 2000): Promise<string> {
   try {
@@ -223,11 +236,13 @@ export interface NatsOptions {
 export interface NatsServer extends AsyncDisposable {
   /** `nats://127.0.0.1:PORT`; stays the same across restarts. */
   readonly url: string;
+  /** The client port on 127.0.0.1. */
   readonly port: number;
   /** The temporary directory with the config, the log and the JetStream store. */
   readonly dir: string;
   /** The nats-server process id while it runs. */
   readonly pid: number | undefined;
+  /** Whether the process is up (it may still be starting or stopping). */
   readonly running: boolean;
   /** Stops the server gracefully (SIGTERM) and waits for it to exit. */
   stop(): Promise<void>;
@@ -248,9 +263,8 @@ function natsConfig(dir: string, port: number): string {
     `pid_file: ${q(`${dir}/nats.pid`)}`,
     `log_file: ${q(`${dir}/nats.log`)}`,
     // Bounded so that a test run cannot fill the disk or the memory of a shared machine.
-    `jetstream { store_dir: ${
-      q(`${dir}/jetstream`)
-    }, max_memory_store: 64MB, max_file_store: 1GB }`,
+    `jetstream { store_dir: ${q(`${dir}/jetstream`)}, max_memory_store: 64MB,` +
+    " max_file_store: 1GB }",
     "",
   ].join("\n");
 }
@@ -290,11 +304,13 @@ class NatsProcess implements NatsServer {
     return this.#child !== undefined && !this.#exited;
   }
 
-  /** First start, on a fresh port. */
-  async start(): Promise<void> {
-    this.#port = await onFreePort(this.#signal, async (port) => {
-      this.#port = port;
-      await this.#spawn();
+  /** First start, on a fresh port; close() waits for it. */
+  start(): Promise<void> {
+    return this.#serial.run(async () => {
+      this.#port = await onFreePort(this.#signal, async (port) => {
+        this.#port = port;
+        await this.#spawn();
+      });
     });
   }
 
@@ -353,13 +369,7 @@ class NatsProcess implements NatsServer {
       } catch {
         // it exited in between
       }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<"late">((
-        r,
-      ) => (timer = setTimeout(() => r("late"), STOP_TIMEOUT_MS)));
-      const outcome = await Promise.race([child.status, late]);
-      clearTimeout(timer);
-      if (outcome === "late") {
+      if (!(await settlesWithin(child.status, STOP_TIMEOUT_MS))) {
         child.kill("SIGKILL");
         await child.status;
       }
@@ -457,7 +467,7 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
     await nats.start();
   } catch (error) {
     await nats.close();
-    throw error;
+    throw options.signal?.aborted ? options.signal.reason : error;
   }
   return nats;
 }
@@ -532,15 +542,21 @@ export interface PostgresServer extends AsyncDisposable {
   readonly url: string;
   /** The same for the superuser `postgres`, for tests that must act as an administrator. */
   readonly adminUrl: string;
+  /** Always 127.0.0.1. */
   readonly host: string;
+  /** The TCP port; the same across restarts. */
   readonly port: number;
+  /** The test database, `jim`, owned by {@linkcode PostgresServer.user}. */
   readonly database: string;
+  /** The test role, `jim`: it can log in and owns the database, nothing more. */
   readonly user: string;
+  /** The test role's password, random for each cluster. */
   readonly password: string;
   /** The temporary directory with the cluster, the unix socket and the log. */
   readonly dir: string;
   /** The postmaster's process id while it runs. */
   readonly pid: number | undefined;
+  /** Whether pg_ctl started it and it has not been stopped since. */
   readonly running: boolean;
   /** Stops the server (`pg_ctl stop -m fast`, or `immediate` to simulate a crash). */
   stop(options?: { mode?: PostgresStopMode }): Promise<void>;
@@ -641,7 +657,15 @@ class PostgresProcess implements PostgresServer {
     if (this.#owner) await Deno.chown(path, this.#owner.uid, this.#owner.gid);
   }
 
-  async init(): Promise<void> {
+  /** initdb, then the first start; close() waits for it. */
+  create(): Promise<void> {
+    return this.#serial.run(async () => {
+      await this.#init();
+      await this.#firstStart();
+    });
+  }
+
+  async #init(): Promise<void> {
     if (isRoot()) {
       // initdb refuses to run as root; the cluster belongs to the postgres account, which
       // must own the directory it writes in.
@@ -690,8 +714,8 @@ class PostgresProcess implements PostgresServer {
     await Deno.writeTextFile(`${this.#data}/postgresql.conf`, settings, { append: true });
   }
 
-  /** First start, on a fresh port; then the role and the database. */
-  async firstStart(): Promise<void> {
+  /** The first start, on a fresh port; then the role and the database. */
+  async #firstStart(): Promise<void> {
     this.#port = await onFreePort(this.#options.signal, async (port) => {
       this.#port = port;
       await this.#start();
@@ -869,11 +893,10 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const dir = await serviceDir("jim-pg-");
   const pg = new PostgresProcess(bin, dir, options);
   try {
-    await pg.init();
-    await pg.firstStart();
+    await pg.create();
   } catch (error) {
     await pg.close();
-    throw error;
+    throw options.signal?.aborted ? options.signal.reason : error;
   }
   return pg;
 }

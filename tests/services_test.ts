@@ -57,6 +57,18 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** The service directories in the temporary directory that this process created. */
+async function ownServiceDirs(prefix: string): Promise<string[]> {
+  const tmp = Deno.env.get("TMPDIR") || "/tmp";
+  const mine: string[] = [];
+  for await (const entry of Deno.readDir(tmp)) {
+    if (!entry.name.startsWith(prefix)) continue;
+    const owner = await Deno.readTextFile(`${tmp}/${entry.name}/owner.pid`).catch(() => "");
+    if (Number(owner) === Deno.pid) mine.push(entry.name);
+  }
+  return mine.sort();
+}
+
 /** Collects everything an async iterable yields, in the background, until it ends. */
 function collect<T>(iterable: AsyncIterable<T>): { items: T[]; done: Promise<void> } {
   const items: T[] = [];
@@ -158,6 +170,15 @@ Deno.test({
       await assert.rejects(startNats({ signal: controller.signal }), /not wanted/);
     });
 
+    await t.step("aborting during start-up rejects with the reason, leaving nothing", async () => {
+      const before = await ownServiceDirs("jim-nats-");
+      const controller = new AbortController();
+      const starting = startNats({ signal: controller.signal });
+      controller.abort(new Error("changed my mind"));
+      await assert.rejects(starting, /changed my mind/);
+      assert.deepEqual(await ownServiceDirs("jim-nats-"), before);
+    });
+
     await t.step("aborting later closes the server", async () => {
       const controller = new AbortController();
       const nats = await startNats({ signal: controller.signal });
@@ -165,6 +186,21 @@ Deno.test({
       await nats.close(); // the same close the abort started
       assert.equal(nats.running, false);
       assert.equal(await exists(nats.dir), false);
+    });
+  },
+});
+
+Deno.test({
+  name: "startPostgres() honours its signal",
+  ignore: skipWithoutPostgres(),
+  async fn(t) {
+    await t.step("aborting during start-up rejects with the reason, leaving nothing", async () => {
+      const before = await ownServiceDirs("jim-pg-");
+      const controller = new AbortController();
+      const starting = startPostgres({ signal: controller.signal });
+      controller.abort(new Error("changed my mind"));
+      await assert.rejects(starting, /changed my mind/);
+      assert.deepEqual(await ownServiceDirs("jim-pg-"), before);
     });
   },
 });
