@@ -798,12 +798,13 @@ Deno.test({
           await pg.start();
           await sql`insert into notes values ('kept')`;
           assert.deepEqual([...await sql`select v from notes`], [{ v: "kept" }]);
-          await eventually("LISTEN again", () => listens === 2);
+          await eventually("LISTEN again", () => listens >= 2);
           await sql.notify("jim_changes", "after restart");
           await eventually("the notification", () => notes.includes("after restart"));
         });
 
         await t.step("a backend killed by an administrator is replaced", async () => {
+          const listensBefore = listens;
           const admin = postgres(pg.adminUrl, { max: 1 });
           try {
             await admin`select pg_terminate_backend(pid) from pg_stat_activity
@@ -819,7 +820,7 @@ Deno.test({
               return false;
             }
           });
-          await eventually("LISTEN again", () => listens >= 3);
+          await eventually("LISTEN again", () => listens > listensBefore);
         });
 
         await listening.unlisten();
