@@ -508,7 +508,7 @@ Deno.test({
       });
 
       await t.step(
-        "watch() replays the current values, then streams puts and deletes",
+        "watch() replays the current values, then streams puts, deletes and purges",
         async () => {
           const watcher = await kv.watch({ key: "presence.>" });
           const entries = collect(watcher);
@@ -519,11 +519,17 @@ Deno.test({
             await kv.put("presence.dave", "online");
             await kv.delete("presence.carol");
             await kv.put("elsewhere", "not watched");
+            await kv.purge("presence.dave");
             await kv.put("presence.erin", "online");
             await nextEntry(entries, from, (e) => e.key === "presence.erin");
             assert.deepEqual(
               entries.items.slice(from).map((e) => `${e.operation} ${e.key}`),
-              ["PUT presence.dave", "DEL presence.carol", "PUT presence.erin"],
+              [
+                "PUT presence.dave",
+                "DEL presence.carol",
+                "PURGE presence.dave",
+                "PUT presence.erin",
+              ],
             );
           } finally {
             watcher.stop();
