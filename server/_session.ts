@@ -21,6 +21,7 @@ import {
   validateRequest,
   verifyLegacyDigest,
 } from "../protocol/mod.ts";
+import type { Clock } from "./clock.ts";
 import type { ConnInfo, EventFeed } from "./events.ts";
 import type { FailedLogins } from "./_lockout.ts";
 import type { ServerLimits } from "./limits.ts";
@@ -36,6 +37,7 @@ export interface SessionContext {
   readonly limits: ServerLimits;
   readonly legacyAuth: boolean;
   readonly events: EventFeed;
+  readonly clock: Clock;
   readonly failures: FailedLogins;
   readonly online: Map<string, Session>;
   recordLogin(record: LoginRecord): void;
@@ -110,10 +112,10 @@ export class Session {
     this.port = addr.port;
     this.#conn = conn;
     this.#ctx = ctx;
-    this.connectedAt = this.lastActivity = Date.now();
+    this.connectedAt = this.lastActivity = ctx.clock.now();
     this.#decoder = new FrameDecoder({ maxFrameBytes: ctx.limits.maxFrameBytes });
     this.#bucket = ctx.limits.rateLimit > 0
-      ? new TokenBucket(ctx.limits.rateLimit, ctx.limits.rateBurst)
+      ? new TokenBucket(ctx.limits.rateLimit, ctx.limits.rateBurst, () => ctx.clock.now())
       : undefined;
   }
 
@@ -127,6 +129,11 @@ export class Session {
   /** Whether the session is closed. */
   get closed(): boolean {
     return this.#state === "closed";
+  }
+
+  /** Requests received and not yet handled. */
+  get pendingRequests(): number {
+    return this.#inbox.length;
   }
 
   /** Bytes waiting to be written to this connection. */
@@ -231,7 +238,7 @@ export class Session {
   #goOffline(): void {
     if (this.userKey !== undefined && this.#ctx.online.get(this.userKey) === this) {
       this.#ctx.online.delete(this.userKey);
-      this.#ctx.recordLogout(this.user!, Date.now());
+      this.#ctx.recordLogout(this.user!, this.#ctx.clock.now());
     }
   }
 
@@ -274,7 +281,7 @@ export class Session {
   }
 
   #onData(chunk: Uint8Array): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = this.#ctx.clock.now();
     this.probeSentAt = 0;
     if (this.#discard || this.#state !== "open") return;
     let frames;
@@ -476,7 +483,7 @@ export class Session {
         `Invalid field: user.account_name must be this session's login, ${this.user}`,
       );
     }
-    this.#ctx.recordLogout(this.user!, Date.now());
+    this.#ctx.recordLogout(this.user!, this.#ctx.clock.now());
     this.#reply({ response: Status.OK, alert: "OK" });
   }
 
@@ -623,7 +630,7 @@ export class Session {
     this.#ctx.failures.clear(`login:${key}`);
     this.#challenge = undefined;
     this.#scram = undefined;
-    this.#ctx.recordLogin({ login, time: Date.now(), ip: this.ip, port: this.port });
+    this.#ctx.recordLogin({ login, time: this.#ctx.clock.now(), ip: this.ip, port: this.port });
     this.#ctx.events.publish("login", { conn: this.info, message: "Logged in" });
     this.#reply(response);
   }

@@ -4,7 +4,9 @@
  * @module
  */
 import { encodeFrame, Status } from "../protocol/mod.ts";
+import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import { type ConnInfo, EventFeed } from "./events.ts";
+import { acceptErrorKind, FIRST_ACCEPT_PAUSE_MS, MAX_ACCEPT_PAUSE_MS } from "./_accept_errors.ts";
 import { FailedLogins } from "./_lockout.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
 import { Session, type SessionContext } from "./_session.ts";
@@ -38,6 +40,11 @@ export interface JimServerOptions {
   events?: EventFeed;
   /** How long login history may wait before it is written, ms; 200 by default. */
   historyFlushMs?: number;
+  /**
+   * Where every time-based decision reads the time (login deadline, probes, rate limit,
+   * login throttle, takeover); the real clock by default. Tests pass one they move by hand.
+   */
+  clock?: Clock;
 }
 
 /** A connection as the admin GUI lists it. */
@@ -46,6 +53,8 @@ export interface SessionInfo extends ConnInfo {
   connectedAt: number;
   /** Unix ms of the last bytes received. */
   lastActivity: number;
+  /** Requests received and not yet answered, e.g. held back by the rate limit. */
+  pendingRequests: number;
 }
 
 const MAX_PENDING_HISTORY = 10_000;
@@ -96,6 +105,8 @@ export class JimServer {
   #sweepTimer: ReturnType<typeof setInterval>;
   #acceptTask: Promise<void>;
   #nextId = 1;
+  #acceptFailures = 0;
+  #acceptReportedAt = -Infinity;
   #dataVersion: number;
   #closing: Promise<void> | undefined;
   #resolveFinished!: () => void;
@@ -121,6 +132,7 @@ export class JimServer {
       limits: this.limits,
       legacyAuth: this.legacyAuth,
       events: this.events,
+      clock: options.clock ?? SYSTEM_CLOCK,
       failures: this.#failures,
       online: this.#online,
       recordLogin: (record) => {
@@ -219,6 +231,7 @@ export class JimServer {
       ...s.info,
       connectedAt: s.connectedAt,
       lastActivity: s.lastActivity,
+      pendingRequests: s.pendingRequests,
     }));
   }
 
@@ -265,21 +278,24 @@ export class JimServer {
   }
 
   async #acceptLoop(): Promise<void> {
+    let pause = FIRST_ACCEPT_PAUSE_MS;
     for (;;) {
       let conn: Deno.Conn;
       try {
         conn = await this.#listener.accept();
       } catch (error) {
-        if (this.#closing || error instanceof Deno.errors.BadResource) return;
-        if (error instanceof Deno.errors.Interrupted) return;
-        // E.g. out of file descriptors: report, pause briefly, keep serving.
-        this.events.publish("error", {
-          message: `Cannot accept: ${error instanceof Error ? error.message : String(error)}`,
-        });
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        if (this.#closing) return;
+        const kind = acceptErrorKind(error);
+        if (kind === "closed") return;
+        this.#acceptFailed(error);
+        if (kind === "connection") continue;
+        // Out of descriptors or memory: retrying at once would spin until sessions free some.
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        pause = Math.min(MAX_ACCEPT_PAUSE_MS, pause * 2);
         if (this.#closing) return;
         continue;
       }
+      pause = FIRST_ACCEPT_PAUSE_MS;
       if (this.#closing) {
         conn.close();
         return;
@@ -296,6 +312,25 @@ export class JimServer {
         }
       }
     }
+  }
+
+  /**
+   * Reports accept errors, at most one event a second: a flood of connections reset before
+   * they were accepted must not flood the log too.
+   */
+  #acceptFailed(error: unknown): void {
+    this.#acceptFailures++;
+    const now = this.#context.clock.now();
+    if (now - this.#acceptReportedAt < 1000) return;
+    const count = this.#acceptFailures;
+    const detail = error instanceof Error ? error.message : String(error);
+    this.events.publish("error", {
+      message: count === 1
+        ? `Cannot accept a connection: ${detail}`
+        : `Cannot accept ${count} connections: ${detail}, and similar`,
+    });
+    this.#acceptFailures = 0;
+    this.#acceptReportedAt = now;
   }
 
   #admit(conn: Deno.Conn): void {
@@ -348,7 +383,7 @@ export class JimServer {
   }
 
   #sweep(): void {
-    const now = Date.now();
+    const now = this.#context.clock.now();
     this.#noticeOutsideChanges();
     for (const session of this.#sessions) {
       try {

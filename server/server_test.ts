@@ -8,7 +8,18 @@ import {
   toBase64,
 } from "../protocol/mod.ts";
 import { EventFeed, REDACTED, type ServerEvent } from "./events.ts";
-import { connectRaw, loginAll, now, type RawConnection, startTestServer } from "./testing.ts";
+import {
+  connectRaw,
+  loginAll,
+  ManualClock,
+  now,
+  type RawConnection,
+  requireTool,
+  resetFloodBlocking,
+  startTestServer,
+} from "./testing.ts";
+
+const PYTHON = requireTool("python3", "real TCP resets with SO_LINGER 0");
 
 const USERS = [
   { login: "Alice", password: "alice-pw" },
@@ -570,4 +581,29 @@ Deno.test("JimServer ends a logged-in session on quit or its exit alias and free
       assert.equal(srv.server.isOnline("alice"), false);
     });
   }
+});
+
+Deno.test({
+  name: "JimServer serves a login at once after 1,000 connections reset before accept",
+  ignore: PYTHON.skip,
+  async fn() {
+    const events = new EventFeed();
+    using errors = events.subscribe({ types: ["error"] });
+    // Time stands still, so the accept errors are reported once in all.
+    await using srv = await startTestServer({ users: USERS, events, clock: new ManualClock() });
+    // 4 rounds of 250: each stays under Deno's listen backlog of 511.
+    for (let round = 0; round < 4; round++) {
+      resetFloodBlocking(PYTHON.path(), srv.port, 250);
+      // This login queues behind the 250 resets: each reply must come within 1 s.
+      await using conn = await connectRaw(srv, { timeoutMs: 1000 });
+      assert.equal((await conn.login("bob", "bob-pw")).response, 200, `round ${round}`);
+      await conn.send({ action: "quit", time: now() });
+      assert.deepEqual(await conn.closedByServer(), [{ response: 200, alert: "Bye" }]);
+    }
+    const messages: string[] = [];
+    for (let e = errors.poll(); e; e = errors.poll()) messages.push(e.message ?? "");
+    // The resets did reach accept(): the loop saw them and went on.
+    assert.equal(messages.length, 1, JSON.stringify(messages));
+    assert.match(messages[0]!, /^Cannot accept a connection: .*not connected/);
+  },
 });
