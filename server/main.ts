@@ -27,6 +27,7 @@ import {
 import { EVENT_TYPES, EventFeed, type ServerEvent, type ServerEventType } from "./events.ts";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
 import { JimServer } from "./server.ts";
+import { connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
 import { openServeResources, STOP_SIGNALS } from "./serve_resources.ts";
 import { Store, type UserRow } from "./store.ts";
 import { GUI_HELP, parseGuiPort, runGuiCommand } from "../ui/server/cli.ts";
@@ -547,7 +548,7 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
   switch (inv.command) {
     case "serve":
       expectArgs(inv, 0);
-      return await serve(serveSettings(inv.values), io);
+      return await serve(serveSettings(inv.values), io, inv.values);
     case "user list":
       expectArgs(inv, 0);
       return withStore(inv, (store) => {
@@ -756,7 +757,7 @@ export function formatEvent(event: ServerEvent, format: "text" | "json"): string
   return parts.join(" ");
 }
 
-function settingsLines(s: ServeSettings): [string, unknown][] {
+function settingsLines(s: ServeSettings, openFileLimit: number | undefined): [string, unknown][] {
   return [
     ["version", VERSION],
     ["host", s.host],
@@ -767,11 +768,29 @@ function settingsLines(s: ServeSettings): [string, unknown][] {
     ["log-level", s.logLevel],
     ["log-format", s.logFormat],
     ...Object.entries(s.limits),
+    ["openFileLimit", openFileLimit ?? "unknown"],
   ];
 }
 
-async function serve(settings: ServeSettings, io: CliIo): Promise<number> {
-  const shown = settingsLines(settings);
+async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Promise<number> {
+  // The cap the server will apply, shown before it starts: a cap above the descriptor limit
+  // would make clients time out instead of getting the 503.
+  const openFileLimit = readOpenFileLimit();
+  const cap = connectionCap(requested.limits.maxConnections, openFileLimit);
+  const settings = {
+    ...requested,
+    limits: { ...requested.limits, maxConnections: cap.maxConnections },
+  };
+  if (
+    explicit["max-connections"] !== undefined &&
+    cap.maxConnections < requested.limits.maxConnections
+  ) {
+    io.err(
+      `${PROGRAM}: --max-connections lowered from ${requested.limits.maxConnections} to ` +
+        `${cap.maxConnections} to fit the open-file limit of ${openFileLimit} (raise it with ulimit -n)`,
+    );
+  }
+  const shown = settingsLines(settings, openFileLimit);
   if (settings.logFormat === "json") {
     io.out(
       JSON.stringify({

@@ -7,6 +7,7 @@ import { encodeFrame, Status } from "../protocol/mod.ts";
 import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import { type ConnInfo, EventFeed } from "./events.ts";
 import { acceptErrorKind, FIRST_ACCEPT_PAUSE_MS, MAX_ACCEPT_PAUSE_MS } from "./_accept_errors.ts";
+import { type ConnectionCap, connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
 import { FailedLogins } from "./_lockout.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
 import { Session, type SessionContext } from "./_session.ts";
@@ -32,8 +33,16 @@ export interface JimServerOptions {
   legacyAuth?: boolean;
   /** Serve TLS instead of plain TCP. */
   tls?: TlsOptions;
-  /** Overrides of {@linkcode DEFAULT_SERVER_LIMITS}. */
+  /**
+   * Overrides of {@linkcode DEFAULT_SERVER_LIMITS}. `maxConnections` is lowered to fit the
+   * process's descriptor limit; {@linkcode JimServer.limits} shows what is in force.
+   */
   limits?: Partial<ServerLimits>;
+  /**
+   * RLIMIT_NOFILE to fit the connection cap under; read from /proc/self/limits by default
+   * (where that cannot be read, the cap is not lowered).
+   */
+  openFileLimit?: number;
   /** Closes the server when aborted. */
   signal?: AbortSignal;
   /** A feed to publish to, e.g. one that outlives this server; a new one by default. */
@@ -58,7 +67,6 @@ export interface SessionInfo extends ConnInfo {
 }
 
 const MAX_PENDING_HISTORY = 10_000;
-const MAX_REJECTING = 256;
 
 /**
  * The chat server. Start it with {@linkcode JimServer.listen}; stop it with `close()` or
@@ -81,8 +89,10 @@ export class JimServer {
   readonly addr: { hostname: string; port: number };
   /** Every event of this server. */
   readonly events: EventFeed;
-  /** The limits in force. */
+  /** The limits in force, with `maxConnections` lowered to fit the descriptor limit. */
   readonly limits: Readonly<ServerLimits>;
+  /** RLIMIT_NOFILE the connection cap was fitted under, when known. */
+  readonly openFileLimit: number | undefined;
   /** Whether the seed's HMAC-MD5 login is allowed. */
   readonly legacyAuth: boolean;
   /** Whether the listener is TLS. */
@@ -97,6 +107,7 @@ export class JimServer {
   readonly #perIp = new Map<string, number>();
   readonly #online = new Map<string, Session>();
   readonly #rejecting = new Set<Promise<void>>();
+  readonly #maxRejecting: number;
   readonly #failures: FailedLogins;
   readonly #historyFlushMs: number;
   #pendingLogins: LoginRecord[] = [];
@@ -114,12 +125,19 @@ export class JimServer {
   #onAbort = () => void this.close();
   readonly #context: SessionContext;
 
-  private constructor(listener: Deno.Listener, options: JimServerOptions) {
+  private constructor(
+    listener: Deno.Listener,
+    options: JimServerOptions,
+    limits: ServerLimits,
+    cap: ConnectionCap,
+  ) {
     this.#listener = listener;
     const addr = listener.addr as Deno.NetAddr;
     this.addr = { hostname: addr.hostname, port: addr.port };
     this.events = options.events ?? new EventFeed();
-    this.limits = Object.freeze(resolveLimits(options.limits));
+    this.limits = Object.freeze({ ...limits, maxConnections: cap.maxConnections });
+    this.openFileLimit = cap.openFileLimit;
+    this.#maxRejecting = cap.rejectSlots;
     this.legacyAuth = options.legacyAuth ?? false;
     this.tls = options.tls !== undefined;
     this.store = options.store;
@@ -168,16 +186,21 @@ export class JimServer {
   /**
    * Binds and starts serving.
    *
-   * @throws {Deno.errors.AddrInUse} and other listen errors; {RangeError} for bad limits.
+   * @throws {Deno.errors.AddrInUse} and other listen errors; {RangeError} for bad limits or
+   *   a descriptor limit that leaves no room for connections.
    */
   static listen(options: JimServerOptions): Promise<JimServer> {
-    resolveLimits(options.limits);
+    const limits = resolveLimits(options.limits);
+    const cap = connectionCap(
+      limits.maxConnections,
+      options.openFileLimit ?? readOpenFileLimit(),
+    );
     const hostname = options.host ?? "127.0.0.1";
     const port = options.port ?? 7777;
     const listener = options.tls
       ? Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key })
       : Deno.listen({ hostname, port });
-    const server = new JimServer(listener, options);
+    const server = new JimServer(listener, options, limits, cap);
     server.events.publish("start", {
       message: `Listening on ${server.addr.hostname}:${server.addr.port}${
         server.tls ? " (TLS)" : ""
@@ -364,7 +387,7 @@ export class JimServer {
       conn: { id: 0, ip: addr.hostname, port: addr.port },
       message: reason,
     });
-    if (this.#rejecting.size >= MAX_REJECTING) {
+    if (this.#rejecting.size >= this.#maxRejecting) {
       conn.close();
       return;
     }
