@@ -14,6 +14,7 @@ import {
   legacyStoredHash,
   type Mechanism,
   type ProtocolLimits,
+  RECEIVE_MARGIN_BYTES,
   SCRAM_SHA_256,
   ScramClient,
   Status,
@@ -48,7 +49,10 @@ export interface JimClientOptions {
   requestTimeout?: number;
   /** How many requests may wait for replies at once (default 128). */
   maxPending?: number;
-  /** Frame and message limits; the protocol defaults otherwise. */
+  /**
+   * Frame and message limits; the protocol defaults otherwise. Frames from the server may
+   * exceed `maxFrameBytes` by {@linkcode RECEIVE_MARGIN_BYTES}.
+   */
   limits?: Partial<ProtocolLimits>;
 }
 
@@ -265,7 +269,11 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#requestTimeout = options.requestTimeout ?? 30_000;
     this.#maxPending = options.maxPending ?? 128;
-    this.#decoder = new FrameDecoder({ maxFrameBytes: this.#limits.maxFrameBytes });
+    // Sends are checked against maxFrameBytes; what arrives may be a little larger, since a
+    // server adds `from` and `encoding` to a message it checked at the sender's size.
+    this.#decoder = new FrameDecoder({
+      maxFrameBytes: this.#limits.maxFrameBytes + RECEIVE_MARGIN_BYTES,
+    });
   }
 
   /**

@@ -182,12 +182,12 @@ export class Session {
    * Queues a chat message for this connection. A consumer too slow to take it is
    * disconnected and false is returned, so the sender can be told.
    */
-  deliver(message: Record<string, unknown>): boolean {
+  deliver(message: Record<string, unknown>, frame: Uint8Array = encodeFrame(message)): boolean {
     if (this.#state !== "open") return false;
     if (this.#ctx.events.wants("push")) {
       this.#ctx.events.publish("push", { conn: this.info, payload: message });
     }
-    if (this.#enqueue(encodeFrame(message))) return true;
+    if (this.#enqueue(frame)) return true;
     this.close(`Slow consumer: more than ${this.#ctx.limits.maxOutboundBytes} bytes queued`);
     return false;
   }
@@ -650,7 +650,17 @@ export class Session {
       encoding: "utf-8",
       message: text,
     };
-    if (!target.deliver(message)) {
+    // The request fitted; what the recipient gets has `from` and `encoding` added, and a
+    // client drops a connection whose frame exceeds what it accepts.
+    const frame = encodeFrame(message);
+    const max = this.#ctx.limits.maxFrameBytes;
+    if (frame.length > max) {
+      throw new JimError(
+        Status.TOO_LARGE,
+        `Message not delivered: with sender and encoding added it exceeds ${max} bytes`,
+      );
+    }
+    if (!target.deliver(message, frame)) {
       throw new JimError(
         Status.UNAVAILABLE,
         `Message not delivered: ${target.user} is not reading fast enough`,
@@ -699,6 +709,15 @@ export class Session {
 
   #send(bytes: Uint8Array): void {
     if (this.#state === "closed") return;
+    if (bytes.length > this.#ctx.limits.maxFrameBytes) {
+      // Every reply is built to fit; one that does not is a bug, and sending it would
+      // disconnect the client. Say so instead, in a frame that fits.
+      this.#ctx.events.publish("error", {
+        conn: this.info,
+        message: `Internal error: a reply of ${bytes.length} bytes exceeds the frame limit`,
+      });
+      bytes = encodeFrame({ response: Status.SERVER_ERROR, error: "Internal server error" });
+    }
     if (!this.#enqueue(bytes)) {
       this.close(`Slow consumer: more than ${this.#ctx.limits.maxOutboundBytes} bytes queued`);
     }

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { JimClient } from "../client/mod.ts";
 import {
+  DEFAULT_LIMITS,
+  encodeFrame,
   fromBase64,
   legacyDigest,
   legacyStoredHash,
@@ -606,4 +609,49 @@ Deno.test({
     assert.equal(messages.length, 1, JSON.stringify(messages));
     assert.match(messages[0]!, /^Cannot accept a connection: .*not connected/);
   },
+});
+
+Deno.test("JimServer never sends a msg larger than its recipient's JimClient accepts", async (t) => {
+  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  const [alice] = await loginAll(srv, USERS.slice(0, 1));
+  await using sender = alice!;
+  await using bob = await JimClient.connect({ host: srv.host, port: srv.port });
+  await bob.login("bob", "bob-pw");
+  const inbox = bob.messages();
+  const max = DEFAULT_LIMITS.maxFrameBytes;
+  /** A text of 4-byte characters (so it stays under 4096 characters) padded to `bytes`. */
+  const textOf = (bytes: number) => "😀".repeat(Math.floor(bytes / 4)) + "x".repeat(bytes % 4);
+  const pushSize = (text: string) =>
+    encodeFrame({
+      action: "msg",
+      time: 1,
+      to: "bob",
+      from: "Alice",
+      encoding: "utf-8",
+      message: text,
+    }).length;
+
+  await t.step("a request at the limit whose push would not fit is refused with 413", async () => {
+    const request = { action: "msg", time: 1, to: "bob", message: "" };
+    const text = textOf(max - encodeFrame(request).length);
+    assert.equal(encodeFrame({ ...request, message: text }).length, max);
+    assert.ok(pushSize(text) > max);
+    assert.deepEqual(await sender.request({ ...request, message: text }), {
+      response: 413,
+      error: `Message not delivered: with sender and encoding added it exceeds ${max} bytes`,
+    });
+  });
+  await t.step("a push of exactly the limit is delivered", async () => {
+    const overhead = pushSize("");
+    const text = textOf(max - overhead);
+    assert.equal(pushSize(text), max);
+    assert.equal((await sender.request(msg("bob", text, { time: 1 }))).response, 200);
+    const got = await inbox.next();
+    assert.equal(got.value?.text, text);
+  });
+  await t.step("the recipient stayed connected and still receives", async () => {
+    assert.equal(bob.connected, true);
+    assert.equal((await sender.request(msg("bob", "still there?"))).response, 200);
+    assert.equal((await inbox.next()).value?.text, "still there?");
+  });
 });
