@@ -191,6 +191,8 @@ interface Reply {
 }
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+/** More logins than any server should list; a get_users that goes past it is refused. */
+const MAX_USERS = 10_000_000;
 
 function now(): number {
   return Math.floor(Date.now() / 1000);
@@ -609,7 +611,8 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
   }
 
   /**
-   * Every registered login (get_users: 202 with `users`).
+   * Every registered login (get_users: 202 with `users`). A server sends them a page at a
+   * time, each page naming the login to continue `after`; this follows the pages to the end.
    *
    * @example
    * ```ts
@@ -620,9 +623,29 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
    * ```
    */
   async users(options: { signal?: AbortSignal } = {}): Promise<string[]> {
-    const reply = await this.#request({ action: "get_users", time: now() }, options);
-    if (reply.response.response !== Status.ACCEPTED) throw refusal(reply.response);
-    return reply.response.users ?? [];
+    const users: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const reply = await this.#request(
+        after === undefined
+          ? { action: "get_users", time: now() }
+          : { action: "get_users", time: now(), after },
+        options,
+      );
+      if (reply.response.response !== Status.ACCEPTED) throw refusal(reply.response);
+      const page = reply.response.users ?? [];
+      users.push(...page);
+      const next = reply.response.next;
+      if (next === undefined) return users;
+      // A server that does not move on would keep this loop going forever.
+      if (next === after || page.length === 0 || users.length > MAX_USERS) {
+        throw new JimError(
+          Status.BAD_REQUEST,
+          `Invalid server message: get_users pages do not advance after ${users.length} logins`,
+        );
+      }
+      after = next;
+    }
   }
 
   /**

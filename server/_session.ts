@@ -12,6 +12,7 @@ import {
   HMAC_MD5,
   JimError,
   type JimRequest,
+  MAX_NAME_LENGTH,
   type Mechanism,
   newToken,
   SCRAM_SHA_256,
@@ -62,6 +63,13 @@ const AUTH_REQUIRED = "Authentication required";
 export const ACCOUNT_REMOVED = "Account removed";
 /** Largest single write: queued frames are coalesced up to this size. */
 const MAX_WRITE = 64 * 1024;
+/** A streamed list waits while more than this is queued for the client. */
+const STREAM_HIGH_WATER = 64 * 1024;
+/** Logins read for one get_users page; fewer are sent when they do not fit in a frame. */
+const USERS_PER_PAGE = 1000;
+/** The longest JSON string an account name can be (25 characters of 4 UTF-8 bytes, quoted). */
+const MAX_NAME_JSON_BYTES = 2 + 4 * MAX_NAME_LENGTH;
+const utf8Encoder = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** A connection's session. Created and owned by {@linkcode JimServer}. */
@@ -96,6 +104,7 @@ export class Session {
   #out: Uint8Array[] = [];
   #outBytes = 0;
   #writing = false;
+  #drainWaiters: { below: number; resolve: () => void }[] = [];
 
   #challenge: { key: string; token: string } | undefined;
   #scram: { key: string; exchange: ScramServerExchange; creds: UserCredentials } | undefined;
@@ -227,6 +236,7 @@ export class Session {
     }
     this.#out = [];
     this.#outBytes = 0;
+    this.#wakeDrained();
     this.#inbox = [];
     this.#scram = undefined;
     this.#challenge = undefined;
@@ -440,7 +450,9 @@ export class Session {
       case "get_contacts":
         return this.#getContacts();
       case "add_contact": {
-        const login = this.#ctx.store.addContact(this.user, request.user_id);
+        const login = this.#ctx.store.addContact(this.user, request.user_id, {
+          max: this.#ctx.limits.maxContacts,
+        });
         this.#reply({ response: Status.OK, alert: `Added to contacts: ${login}` });
         return;
       }
@@ -450,7 +462,7 @@ export class Session {
         return;
       }
       case "get_users":
-        this.#reply({ response: Status.ACCEPTED, users: this.#ctx.store.logins() });
+        this.#getUsers(request.after);
         return;
       case "quit":
         return this.#quit();
@@ -669,10 +681,44 @@ export class Session {
     this.#replyOk();
   }
 
-  #getContacts(): void {
+  /**
+   * One page of logins: as many as fit in a frame, with `next` when more follow. The list
+   * is unbounded, the frame is not.
+   */
+  #getUsers(after: string | undefined): void {
+    const page = this.#ctx.store.loginsAfter(after, USERS_PER_PAGE + 1);
+    const max = this.#ctx.limits.maxFrameBytes;
+    // Room for the frame around the names, with a `next` as long as any name can be.
+    let size = encodeFrame({ response: Status.ACCEPTED, users: [], next: "" }).length +
+      MAX_NAME_JSON_BYTES;
+    const users: string[] = [];
+    for (const login of page.slice(0, USERS_PER_PAGE)) {
+      const bytes = utf8Encoder.encode(JSON.stringify(login)).length + 1;
+      if (users.length > 0 && size + bytes > max) break;
+      size += bytes;
+      users.push(login);
+    }
+    this.#reply(
+      users.length < page.length
+        ? { response: Status.ACCEPTED, users, next: users.at(-1)! }
+        : { response: Status.ACCEPTED, users },
+    );
+  }
+
+  /**
+   * The contact list, pushed under backpressure: a long list waits for the client to read
+   * instead of filling the outbound queue, which would drop the client as too slow.
+   */
+  async #getContacts(): Promise<void> {
     const contacts = this.#ctx.store.contacts(this.user!);
     this.#reply({ response: Status.ACCEPTED, quantity: contacts.length });
+    const highWater = Math.min(
+      STREAM_HIGH_WATER,
+      Math.floor(this.#ctx.limits.maxOutboundBytes / 2),
+    );
     for (const login of contacts) {
+      if (this.#outBytes > highWater) await this.#drained(highWater);
+      if (this.#state !== "open") return;
       this.#push({
         action: "contact_list",
         user_id: login,
@@ -735,6 +781,23 @@ export class Session {
     return true;
   }
 
+  /** Resolves once at most `below` bytes are queued, or the session has closed. */
+  #drained(below: number): Promise<void> {
+    if (this.#outBytes <= below || this.#state === "closed") return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#drainWaiters.push({ below, resolve });
+    return promise;
+  }
+
+  #wakeDrained(): void {
+    const closed = this.#state === "closed";
+    this.#drainWaiters = this.#drainWaiters.filter((waiter) => {
+      if (!closed && this.#outBytes > waiter.below) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+
   #takeChunk(): Uint8Array {
     const first = this.#out[0]!;
     if (this.#out.length === 1 || first.length >= MAX_WRITE) {
@@ -766,6 +829,7 @@ export class Session {
           written += await this.#conn.write(written === 0 ? chunk : chunk.subarray(written));
         }
         this.#outBytes -= chunk.length;
+        if (this.#drainWaiters.length > 0) this.#wakeDrained();
       }
     } catch (error) {
       this.#writing = false;

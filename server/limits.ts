@@ -37,6 +37,8 @@ export interface ServerLimits {
   readBufferBytes: number;
   /** How long a closing connection may take to flush its last reply (2 s). */
   lingerMs: number;
+  /** Contacts one user may keep (1000); add_contact past it gets 403. */
+  maxContacts: number;
 }
 
 /**
@@ -64,6 +66,7 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxOutboundBytes: 1024 * 1024,
   readBufferBytes: 16384,
   lingerMs: 2000,
+  maxContacts: 1000,
 });
 
 /**
@@ -99,6 +102,7 @@ export function resolveLimits(partial: Partial<ServerLimits> = {}): ServerLimits
     "maxConnectionsPerIp",
     "maxOutboundBytes",
     "readBufferBytes",
+    "maxContacts",
   ];
   for (const key of positive) {
     if (limits[key] <= 0) throw new RangeError(`Invalid limit: ${key} must be above 0`);

@@ -211,6 +211,13 @@ export const FLAGS: Record<string, FlagSpec> = {
     help: "Largest read buffer of a busy connection, in bytes",
     limit: ["readBufferBytes", 1],
   },
+  "max-contacts": {
+    type: "string",
+    env: "JIM_MAX_CONTACTS",
+    commands: SERVE,
+    help: "Contacts one user may keep",
+    limit: ["maxContacts", 1],
+  },
   "legacy": {
     type: "boolean",
     env: "JIM_LEGACY",

@@ -11,6 +11,7 @@ import {
   toBase64,
 } from "../protocol/mod.ts";
 import { EventFeed, REDACTED, type ServerEvent } from "./events.ts";
+import type { Store } from "./store.ts";
 import {
   connectRaw,
   loginAll,
@@ -653,5 +654,108 @@ Deno.test("JimServer never sends a msg larger than its recipient's JimClient acc
     assert.equal(bob.connected, true);
     assert.equal((await sender.request(msg("bob", "still there?"))).response, 200);
     assert.equal((await inbox.next()).value?.text, "still there?");
+  });
+});
+
+/** `count` users with 25-character names, cheap to create (they never log in). */
+async function manyUsers(store: Store, count: number, prefix = "u"): Promise<string[]> {
+  const logins = Array.from(
+    { length: count },
+    (_, i) => `${prefix}${String(i).padStart(5, "0")}`.padEnd(25, "x"),
+  );
+  for (const login of logins) await store.addUser(login, "pw", { iterations: 1 });
+  return logins;
+}
+
+Deno.test("JimServer pages get_users so that no frame exceeds the limit", async (t) => {
+  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  await manyUsers(srv.store, 700);
+  const everyone = srv.store.logins();
+  const [alice] = await loginAll(srv, USERS.slice(0, 1));
+  await using raw = alice!;
+  await t.step("each page fits in a frame and names where to go on", async () => {
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const reply = await raw.request({
+        action: "get_users",
+        time: now(),
+        ...(after === undefined ? {} : { after }),
+      });
+      assert.equal(reply.response, 202);
+      assert.ok(encodeFrame(reply).length <= DEFAULT_LIMITS.maxFrameBytes);
+      seen.push(...(reply.users as string[]));
+      if (reply.next === undefined) break;
+      assert.equal(reply.next, seen.at(-1));
+      after = String(reply.next);
+    }
+    assert.ok(everyone.length > 700);
+    assert.deepEqual(seen, everyone);
+  });
+  await t.step("JimClient.users() follows the pages and stays connected", async () => {
+    await using bob = await JimClient.connect({ host: srv.host, port: srv.port });
+    await bob.login("bob", "bob-pw");
+    assert.deepEqual(await bob.users(), everyone);
+    assert.equal(bob.connected, true);
+  });
+  await t.step("a page after an unknown or last login is empty or short", async () => {
+    assert.deepEqual(
+      await raw.request({ action: "get_users", time: now(), after: everyone.at(-1) }),
+      { response: 202, users: [] },
+    );
+    // "u00695" is no login: the page starts at the first one after it.
+    const tail = await raw.request({ action: "get_users", time: now(), after: "u00695" });
+    assert.deepEqual(tail.users, everyone.slice(everyone.indexOf("u00695".padEnd(25, "x"))));
+    assert.equal((tail.users as string[]).length, 5);
+  });
+});
+
+Deno.test("JimServer streams a long contact list instead of dropping its reader", async () => {
+  const events = new EventFeed();
+  using disconnects = events.subscribe({ types: ["disconnect"] });
+  await using srv = await startTestServer({
+    users: USERS,
+    events,
+    limits: { rateLimit: 0, maxOutboundBytes: 64 * 1024, maxContacts: 5000 },
+  });
+  const logins = await manyUsers(srv.store, 1500);
+  for (const login of logins) srv.store.addContact("Alice", login);
+  await using alice = await JimClient.connect({ host: srv.host, port: srv.port });
+  await alice.login("alice", "alice-pw");
+  // About 100 KB of contact_list frames against a 64 KiB queue: sent as the client reads.
+  const contacts = await alice.contacts();
+  assert.deepEqual(contacts.map((c) => c.login), logins);
+  assert.equal(alice.connected, true);
+  assert.equal(srv.server.isOnline("alice"), true);
+  for (let e = disconnects.poll(); e; e = disconnects.poll()) {
+    assert.doesNotMatch(String(e.message), /Slow consumer/);
+  }
+});
+
+Deno.test("JimServer caps the contacts of one user", async (t) => {
+  await using srv = await startTestServer({ users: USERS, limits: { maxContacts: 2 } });
+  const [alice] = await loginAll(srv, USERS.slice(0, 1));
+  await using conn = alice!;
+  const add = (user_id: string) => conn.request({ action: "add_contact", time: now(), user_id });
+  await t.step("up to the cap", async () => {
+    assert.equal((await add("bob")).response, 200);
+    assert.equal((await add("carol")).response, 200);
+  });
+  await t.step("past it: 403 naming the limit, and nothing stored", async () => {
+    assert.deepEqual(await add("alice"), {
+      response: 403,
+      error: "Too many contacts: the limit is 2",
+    });
+    assert.deepEqual(srv.store.contacts("alice"), ["bob", "carol"]);
+  });
+  await t.step("a contact already there is still a 409", async () => {
+    assert.equal((await add("bob")).response, 409);
+  });
+  await t.step("removing one makes room", async () => {
+    assert.equal(
+      (await conn.request({ action: "del_contact", time: now(), user_id: "bob" })).response,
+      200,
+    );
+    assert.equal((await add("alice")).response, 200);
   });
 });

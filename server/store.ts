@@ -346,6 +346,24 @@ export class Store {
     return this.#q.listLogins.all().map((row) => row.login as string);
   }
 
+  /**
+   * Up to `limit` logins in display case, in the order of {@linkcode logins}, starting after
+   * `after` (any case; it need not exist). Pages follow each other without gaps or repeats
+   * while users are added or removed between them.
+   *
+   * @example
+   * ```ts
+   * import { Store } from "./store.ts";
+   * using store = Store.open(":memory:");
+   * const first = store.loginsAfter(undefined, 100);
+   * const second = store.loginsAfter(first.at(-1), 100);
+   * ```
+   */
+  loginsAfter(after: string | undefined, limit: number): string[] {
+    return this.#q.loginsAfter.all(after === undefined ? "" : loginKey(after), limit)
+      .map((row) => row.login as string);
+  }
+
   /** How many users exist. */
   userCount(): number {
     return this.#q.countUsers.get()!.n as number;
@@ -357,22 +375,27 @@ export class Store {
   }
 
   /**
-   * Adds `contact` to `owner`'s contacts and returns its display-case login.
+   * Adds `contact` to `owner`'s contacts and returns its display-case login. With
+   * `options.max`, an owner who already has that many contacts is refused.
    *
-   * @throws {JimError} 404 "No such client: X", 409 "Client already in contacts: X".
+   * @throws {JimError} 404 "No such client: X", 409 "Client already in contacts: X",
+   *   403 "Too many contacts: the limit is N".
    */
-  addContact(owner: string, contact: string): string {
+  addContact(owner: string, contact: string, options: { max?: number } = {}): string {
     const ownerRow = this.#q.loginByKey.get(loginKey(owner));
     if (!ownerRow) throw noSuchClient(owner);
     const contactRow = this.#q.loginByKey.get(loginKey(contact));
     if (!contactRow) throw noSuchClient(contact);
-    const result = this.#q.insertContact.run(
-      ownerRow.id as number,
-      contactRow.id as number,
-      Date.now(),
-    );
+    const ownerId = ownerRow.id as number;
+    const contactId = contactRow.id as number;
+    const max = options.max ?? Number.MAX_SAFE_INTEGER;
+    // One statement: the count and the insert cannot be split by another writer.
+    const result = this.#q.insertContact.run(ownerId, contactId, Date.now(), ownerId, max);
     if (result.changes === 0) {
-      throw new JimError(Status.CONFLICT, `Client already in contacts: ${contact}`);
+      if (this.#q.hasContact.get(ownerId, contactId)) {
+        throw new JimError(Status.CONFLICT, `Client already in contacts: ${contact}`);
+      }
+      throw new JimError(Status.FORBIDDEN, `Too many contacts: the limit is ${max}`);
     }
     return contactRow.login as string;
   }
@@ -495,8 +518,11 @@ function prepareAll(db: DatabaseSync) {
        JOIN users c ON c.id = k.contact_id WHERE o.login_key = ? ORDER BY c.login_key`,
     ),
     insertContact: p(
-      "INSERT INTO contacts (owner_id, contact_id, added) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+      `INSERT INTO contacts (owner_id, contact_id, added) SELECT ?, ?, ?
+       WHERE (SELECT count(*) FROM contacts WHERE owner_id = ?) < ? ON CONFLICT DO NOTHING`,
     ),
+    hasContact: p("SELECT 1 AS yes FROM contacts WHERE owner_id = ? AND contact_id = ?"),
+    loginsAfter: p("SELECT login FROM users WHERE login_key > ? ORDER BY login_key LIMIT ?"),
     deleteContact: p("DELETE FROM contacts WHERE owner_id = ? AND contact_id = ?"),
     insertHistory: p("INSERT INTO login_history (user_id, time, ip, port) VALUES (?, ?, ?, ?)"),
     touchUser: p("UPDATE users SET last_seen = ?, last_ip = ? WHERE id = ?"),
