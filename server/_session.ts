@@ -16,6 +16,7 @@ import {
   type Mechanism,
   newToken,
   SCRAM_SHA_256,
+  type ScramCredentials,
   ScramServerExchange,
   Status,
   toBase64,
@@ -24,10 +25,12 @@ import {
 } from "../protocol/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { ConnInfo, EventFeed } from "./events.ts";
-import type { FailedLogins } from "./_lockout.ts";
+import type { Decoys } from "./_decoy.ts";
+import type { LoginThrottle, Turn } from "./_login_throttle.ts";
+import type { LoginClaims } from "./_takeover.ts";
 import type { ServerLimits } from "./limits.ts";
 import { TokenBucket } from "./_rate_limiter.ts";
-import { loginKey, type LoginRecord, type Store, type UserCredentials } from "./store.ts";
+import { loginKey, type LoginRecord, type Store } from "./store.ts";
 
 /** Read buffer of an idle connection, in bytes. */
 const IDLE_READ_BUFFER = 512;
@@ -39,8 +42,10 @@ export interface SessionContext {
   readonly legacyAuth: boolean;
   readonly events: EventFeed;
   readonly clock: Clock;
-  readonly failures: FailedLogins;
+  readonly throttle: LoginThrottle;
+  readonly decoys: Decoys;
   readonly online: Map<string, Session>;
+  readonly claims: LoginClaims<Session>;
   recordLogin(record: LoginRecord): void;
   recordLogout(login: string, time: number): void;
   sessionClosed(session: Session): void;
@@ -61,6 +66,15 @@ const AUTH_REQUIRED = "Authentication required";
  * this session for good, and the missing `retry_after` tells it apart from a login lockout.
  */
 export const ACCOUNT_REMOVED = "Account removed";
+/**
+ * Told to a session that did not answer a probe while someone logged in to its account with
+ * valid credentials. 403 like {@linkcode ACCOUNT_REMOVED}: a client must not log in again by
+ * itself, or two clients would take the login from each other in turn.
+ */
+export const TAKEN_OVER = "Session taken over: logged in again from another connection";
+/** The one answer to a failed legacy login, whether the user, their legacy hash or the password is missing. */
+export const LEGACY_DENIED =
+  `Access denied: wrong password, or no legacy password is stored for this client; use ${SCRAM_SHA_256}`;
 /** Largest single write: queued frames are coalesced up to this size. */
 const MAX_WRITE = 64 * 1024;
 /** A streamed list waits while more than this is queued for the client. */
@@ -71,6 +85,18 @@ const USERS_PER_PAGE = 1000;
 const MAX_NAME_JSON_BYTES = 2 + 4 * MAX_NAME_LENGTH;
 const utf8Encoder = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A SCRAM exchange between its first and final message. */
+interface PendingScram {
+  key: string;
+  exchange: ScramServerExchange;
+  /** The user's, or the decoy's for a login that does not exist. */
+  credentials: ScramCredentials;
+  /** The login in display case; undefined for a decoy. */
+  login: string | undefined;
+  /** Whether the user last logged in from this address. */
+  trusted: boolean;
+}
 
 /** A connection's session. Created and owned by {@linkcode JimServer}. */
 export class Session {
@@ -107,7 +133,14 @@ export class Session {
   #drainWaiters: { below: number; resolve: () => void }[] = [];
 
   #challenge: { key: string; token: string } | undefined;
-  #scram: { key: string; exchange: ScramServerExchange; creds: UserCredentials } | undefined;
+  #scram: PendingScram | undefined;
+  /** Waiting for the throttle or for a takeover: the login deadline does not run. */
+  #waiting = false;
+  /** Aborted at close: ends waits on the session's behalf. */
+  readonly #lifetime = new AbortController();
+  /** A takeover probe awaiting any sign of life. */
+  #liveness: { deadline: number; resolve: (alive: boolean) => void } | undefined;
+  #alive: Promise<boolean> | undefined;
 
   #readTask: Promise<void> = Promise.resolve();
   #writeTask: Promise<void> = Promise.resolve();
@@ -140,6 +173,29 @@ export class Session {
     return this.#state === "closed";
   }
 
+  /** Whether the session still takes requests. */
+  get open(): boolean {
+    return this.#state === "open";
+  }
+
+  /**
+   * Probes the client now, because someone else proved the password of this session's
+   * account. Resolves true as soon as anything arrives; false when nothing does within the
+   * takeover timeout (the client is then told {@linkcode TAKEN_OVER} and the session ends,
+   * freeing the login) or when the session closes first.
+   */
+  checkAlive(): Promise<boolean> {
+    if (this.#state !== "open") return Promise.resolve(false);
+    if (!this.#alive) {
+      const { promise, resolve } = Promise.withResolvers<boolean>();
+      const now = this.#ctx.clock.now();
+      this.#liveness = { deadline: now + this.#ctx.limits.takeoverTimeoutMs, resolve };
+      this.#alive = promise.finally(() => (this.#alive = undefined));
+      this.#push({ action: "probe", time: Math.floor(now / 1000) });
+    }
+    return this.#alive;
+  }
+
   /** Requests received and not yet handled. */
   get pendingRequests(): number {
     return this.#inbox.length;
@@ -167,8 +223,16 @@ export class Session {
   tick(now: number): void {
     if (this.#state !== "open") return;
     const limits = this.#ctx.limits;
+    if (this.#liveness && now >= this.#liveness.deadline) {
+      const { resolve } = this.#liveness;
+      this.#liveness = undefined;
+      this.#reply({ response: Status.FORBIDDEN, error: TAKEN_OVER });
+      this.#end(TAKEN_OVER);
+      resolve(false);
+      return;
+    }
     if (this.user === undefined) {
-      if (now - this.connectedAt >= limits.authTimeoutMs) {
+      if (!this.#waiting && now - this.connectedAt >= limits.authTimeoutMs) {
         this.#reply({
           response: Status.UNAUTHORIZED,
           error: `Authentication timed out: no login within ${limits.authTimeoutMs / 1000} s`,
@@ -240,6 +304,12 @@ export class Session {
     this.#inbox = [];
     this.#scram = undefined;
     this.#challenge = undefined;
+    this.#lifetime.abort(new Error("Connection closed"));
+    if (this.#liveness) {
+      const { resolve } = this.#liveness;
+      this.#liveness = undefined;
+      resolve(false);
+    }
     this.#goOffline();
     this.#ctx.sessionClosed(this);
     this.#ctx.events.publish("disconnect", { conn: this.info, message: reason });
@@ -294,6 +364,11 @@ export class Session {
     this.lastActivity = this.#ctx.clock.now();
     this.probeSentAt = 0;
     if (this.#discard || this.#state !== "open") return;
+    if (this.#liveness) {
+      const { resolve } = this.#liveness;
+      this.#liveness = undefined;
+      resolve(true);
+    }
     let frames;
     try {
       frames = this.#decoder.push(chunk);
@@ -473,13 +548,13 @@ export class Session {
     return this.#ctx.legacyAuth ? [SCRAM_SHA_256, HMAC_MD5] : [SCRAM_SHA_256];
   }
 
+  /**
+   * Starts a login. Every name gets the same answer, known or not, online or not, and the
+   * store is not even asked: nothing before a valid proof tells accounts apart.
+   */
   #presence(name: string): void {
-    const login = this.#ctx.store.canonicalLogin(name);
-    if (login === undefined) throw new JimError(Status.NOT_FOUND, `No such client: ${name}`);
-    const key = loginKey(login);
-    if (this.#ctx.online.has(key)) throw new JimError(Status.CONFLICT, "Client already online");
     const token = newToken();
-    this.#challenge = { key, token };
+    this.#challenge = { key: loginKey(name), token };
     this.#reply({
       response: Status.UNAUTHORIZED,
       error: AUTH_REQUIRED,
@@ -506,18 +581,16 @@ export class Session {
 
   #authenticate(request: JimRequest & { action: "authenticate" }): Promise<void> | void {
     const key = loginKey(request.user.account_name);
-    const failures = this.#ctx.failures;
-    const wait = Math.max(
-      failures.retryAfter(`login:${key}`),
-      failures.retryAfter(`ip:${this.ip}`),
-    );
-    if (wait > 0) {
+    const refusal = this.#ctx.throttle.refusal(this.ip, key);
+    if (refusal) {
       this.#challenge = undefined;
       this.#scram = undefined;
-      const seconds = Math.ceil(wait / 1000);
+      const seconds = Math.ceil(refusal.retryAfterMs / 1000);
       this.#ctx.events.publish("error", {
         conn: this.info,
-        message: `Login as ${key} refused: locked out for ${seconds} s after failed logins`,
+        message: refusal.scope === "login"
+          ? `Login as ${key} refused for ${seconds} s: failed logins of it from ${this.ip}`
+          : `Login as ${key} refused for ${seconds} s: failed logins from ${this.ip}`,
       });
       this.#reply({
         response: Status.FORBIDDEN,
@@ -530,14 +603,46 @@ export class Session {
     return this.#legacy(request.user.account_name, request.user.password ?? "", key);
   }
 
-  #loginFailed(key: string): JimError {
-    this.#ctx.failures.fail(`login:${key}`);
-    this.#ctx.failures.fail(`ip:${this.ip}`);
+  #loginFailed(key: string, text = "Access denied"): JimError {
     this.#ctx.events.publish("error", { conn: this.info, message: `Failed login as ${key}` });
-    return new JimError(Status.AUTH_FAILED, "Access denied");
+    return new JimError(Status.AUTH_FAILED, text);
   }
 
-  #legacy(name: string, digest: string, key: string): void {
+  /**
+   * Waits, when the throttle says so, for the right to check a proof of `key`. Undefined
+   * when the session closed meanwhile.
+   */
+  async #turn(key: string, trusted: boolean): Promise<Turn | undefined> {
+    const throttle = this.#ctx.throttle;
+    this.#waiting = true;
+    let turn: Turn;
+    const onWait = () => {
+      this.#ctx.events.publish("error", {
+        conn: this.info,
+        message: `Login as ${key} waits its turn: ${
+          throttle.accountFailures(key)
+        } failed logins of it in the window`,
+      });
+    };
+    try {
+      turn = await throttle.admit(this.ip, key, {
+        trusted,
+        signal: this.#lifetime.signal,
+        onWait,
+      });
+    } catch {
+      return undefined; // Closed while waiting.
+    } finally {
+      this.#waiting = false;
+    }
+    if (this.#state !== "open") {
+      turn.release();
+      return undefined;
+    }
+    return turn;
+  }
+
+  async #legacy(name: string, digest: string, key: string): Promise<void> {
     const challenge = this.#challenge;
     this.#challenge = undefined;
     this.#scram = undefined;
@@ -554,17 +659,24 @@ export class Session {
       );
     }
     const creds = this.#ctx.store.credentials(name);
-    if (!creds) throw new JimError(Status.NOT_FOUND, `No such client: ${name}`);
-    if (creds.legacyHash === null) {
-      throw new JimError(
-        Status.AUTH_FAILED,
-        `Access denied: no legacy password is stored for this client; use ${SCRAM_SHA_256}`,
-      );
+    const decoy = await this.#ctx.decoys.for(key);
+    const turn = await this.#turn(key, creds?.lastIp === this.ip);
+    if (!turn) return;
+    // The digest is checked against a decoy when there is nothing real to check it against,
+    // so that a wrong password, no legacy hash and no such user take the same path.
+    const hash = creds?.legacyHash ?? decoy.legacyHash;
+    let matches = false;
+    try {
+      matches = verifyLegacyDigest(hash, challenge.token, digest);
+    } catch {
+      // Not hex: a wrong digest like any other.
     }
-    if (!verifyLegacyDigest(creds.legacyHash, challenge.token, digest)) {
-      throw this.#loginFailed(key);
+    if (!matches || !creds || creds.legacyHash === null) {
+      turn.failed();
+      throw this.#loginFailed(key, LEGACY_DENIED);
     }
-    this.#loggedIn(creds.login, { response: Status.OK, alert: "OK" });
+    turn.succeeded();
+    await this.#loggedIn(creds.login, { response: Status.OK, alert: "OK" });
   }
 
   async #scramStep(
@@ -586,22 +698,32 @@ export class Session {
           "Cannot authenticate: SCRAM client-final-message before client-first-message",
         );
       }
+      const turn = await this.#turn(key, scram.trusted);
+      if (!turn) return;
       let serverFinal: string;
       try {
-        serverFinal = await scram.exchange.serverFinal(text, scram.creds.scram);
+        serverFinal = await scram.exchange.serverFinal(text, scram.credentials);
       } catch (error) {
         if (error instanceof JimError && error.code === Status.AUTH_FAILED) {
+          turn.failed();
           throw this.#loginFailed(key);
         }
+        turn.release();
         throw error;
       }
+      if (scram.login === undefined) {
+        // A proof that matched a decoy: not possible without the server's secret.
+        turn.failed();
+        throw this.#loginFailed(key);
+      }
+      turn.succeeded();
       if (this.#state !== "open") return;
       // The proof was checked against credentials read before the await; a removal that
       // committed meanwhile would otherwise leave a session for a deleted account.
-      if (this.#ctx.store.canonicalLogin(scram.creds.login) === undefined) {
-        throw new JimError(Status.NOT_FOUND, `No such client: ${scram.creds.login}`);
+      if (this.#ctx.store.canonicalLogin(scram.login) === undefined) {
+        throw new JimError(Status.NOT_FOUND, `No such client: ${scram.login}`);
       }
-      this.#loggedIn(scram.creds.login, {
+      await this.#loggedIn(scram.login, {
         response: Status.OK,
         alert: "OK",
         data: toBase64(serverFinal),
@@ -616,14 +738,21 @@ export class Session {
         "Invalid SCRAM message: user does not match user.account_name",
       );
     }
+    // Known or not, the same work and the same answer: an unknown login gets its decoy's
+    // stable salt and the default iteration count, and fails at the proof.
     const creds = this.#ctx.store.credentials(request.user.account_name);
-    if (!creds) {
-      throw new JimError(Status.NOT_FOUND, `No such client: ${request.user.account_name}`);
-    }
-    if (this.#ctx.online.has(key)) throw new JimError(Status.CONFLICT, "Client already online");
+    const decoy = await this.#ctx.decoys.for(key);
+    if (this.#state !== "open") return;
+    const credentials = creds?.scram ?? decoy;
     const exchange = new ScramServerExchange();
-    const serverFirst = exchange.serverFirst(text, creds.scram);
-    this.#scram = { key, exchange, creds };
+    const serverFirst = exchange.serverFirst(text, credentials);
+    this.#scram = {
+      key,
+      exchange,
+      credentials,
+      login: creds?.login,
+      trusted: creds !== undefined && creds.lastIp === this.ip,
+    };
     this.#reply({
       response: Status.UNAUTHORIZED,
       error: AUTH_REQUIRED,
@@ -632,14 +761,23 @@ export class Session {
     });
   }
 
-  #loggedIn(login: string, response: Record<string, unknown>): void {
+  /** Takes the login (see {@linkcode LoginClaims}), then answers the proof. */
+  async #loggedIn(login: string, response: Record<string, unknown>): Promise<void> {
     const key = loginKey(login);
-    // Checked again here: another connection may have finished logging in meanwhile.
-    if (this.#ctx.online.has(key)) throw new JimError(Status.CONFLICT, "Client already online");
+    this.#waiting = true;
+    let claimed: boolean;
+    try {
+      claimed = await this.#ctx.claims.claim(key, this);
+    } finally {
+      this.#waiting = false;
+    }
+    if (this.#state !== "open") {
+      if (claimed && this.#ctx.online.get(key) === this) this.#ctx.online.delete(key);
+      return;
+    }
+    if (!claimed) throw new JimError(Status.CONFLICT, "Client already online");
     this.user = login;
     this.userKey = key;
-    this.#ctx.online.set(key, this);
-    this.#ctx.failures.clear(`login:${key}`);
     this.#challenge = undefined;
     this.#scram = undefined;
     this.#ctx.recordLogin({ login, time: this.#ctx.clock.now(), ip: this.ip, port: this.port });
@@ -855,6 +993,12 @@ export class Session {
     this.#state = "ending";
     this.#reason = reason;
     this.#inbox = [];
+    if (this.#liveness) {
+      // Leaving anyway: whoever probed may take the login now.
+      const { resolve } = this.#liveness;
+      this.#liveness = undefined;
+      resolve(false);
+    }
     // An ending session takes no more messages; the login is free again at once.
     this.#goOffline();
     clearTimeout(this.#rateTimer);

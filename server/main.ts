@@ -173,8 +173,15 @@ export const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     env: "JIM_MAX_FAILED_LOGINS",
     commands: SERVE,
-    help: "Failed logins per login or IP before lockout",
+    help: "Failed logins of one login from one address before it is refused there",
     limit: ["maxFailedLogins", 1],
+  },
+  "max-failed-logins-per-ip": {
+    type: "string",
+    env: "JIM_MAX_FAILED_LOGINS_PER_IP",
+    commands: SERVE,
+    help: "Failed logins from one address, any login, before it is refused",
+    limit: ["maxFailedLoginsPerIp", 1],
   },
   "lockout-window": {
     type: "string",
@@ -182,6 +189,13 @@ export const FLAGS: Record<string, FlagSpec> = {
     commands: SERVE,
     help: "Seconds over which failed logins count",
     limit: ["failedLoginWindowMs", 1000],
+  },
+  "takeover-timeout": {
+    type: "string",
+    env: "JIM_TAKEOVER_TIMEOUT",
+    commands: SERVE,
+    help: "Seconds an online session has to answer before a new login takes it over",
+    limit: ["takeoverTimeoutMs", 1000],
   },
   "max-connections": {
     type: "string",

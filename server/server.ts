@@ -8,7 +8,9 @@ import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import { type ConnInfo, EventFeed } from "./events.ts";
 import { acceptErrorKind, FIRST_ACCEPT_PAUSE_MS, MAX_ACCEPT_PAUSE_MS } from "./_accept_errors.ts";
 import { type ConnectionCap, connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
-import { FailedLogins } from "./_lockout.ts";
+import { Decoys } from "./_decoy.ts";
+import { FIRST_LOGIN_DELAY_MS, LoginThrottle, MAX_LOGIN_DELAY_MS } from "./_login_throttle.ts";
+import { LoginClaims } from "./_takeover.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
 import { Session, type SessionContext } from "./_session.ts";
 import type { LoginRecord, Store } from "./store.ts";
@@ -108,7 +110,7 @@ export class JimServer {
   readonly #online = new Map<string, Session>();
   readonly #rejecting = new Set<Promise<void>>();
   readonly #maxRejecting: number;
-  readonly #failures: FailedLogins;
+  readonly #throttle: LoginThrottle;
   readonly #historyFlushMs: number;
   #pendingLogins: LoginRecord[] = [];
   #pendingLogouts: { login: string; time: number }[] = [];
@@ -142,7 +144,15 @@ export class JimServer {
     this.tls = options.tls !== undefined;
     this.store = options.store;
     this.#historyFlushMs = options.historyFlushMs ?? 200;
-    this.#failures = new FailedLogins(this.limits.maxFailedLogins, this.limits.failedLoginWindowMs);
+    const clock = options.clock ?? SYSTEM_CLOCK;
+    this.#throttle = new LoginThrottle({
+      windowMs: this.limits.failedLoginWindowMs,
+      maxPerPair: this.limits.maxFailedLogins,
+      maxPerAddress: this.limits.maxFailedLoginsPerIp,
+      slowAfter: this.limits.maxFailedLogins,
+      firstDelayMs: FIRST_LOGIN_DELAY_MS,
+      maxDelayMs: MAX_LOGIN_DELAY_MS,
+    }, clock);
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
     this.#dataVersion = this.store.dataVersion();
     this.#context = {
@@ -150,9 +160,11 @@ export class JimServer {
       limits: this.limits,
       legacyAuth: this.legacyAuth,
       events: this.events,
-      clock: options.clock ?? SYSTEM_CLOCK,
-      failures: this.#failures,
+      clock,
+      throttle: this.#throttle,
+      decoys: new Decoys(this.store.secret("decoy-credentials")),
       online: this.#online,
+      claims: new LoginClaims(this.#online),
       recordLogin: (record) => {
         this.#pendingLogins.push(record);
         this.#scheduleFlush();
@@ -172,6 +184,7 @@ export class JimServer {
       this.limits.authTimeoutMs,
       this.limits.idleProbeMs,
       this.limits.probeGraceMs,
+      this.limits.takeoverTimeoutMs,
     );
     // One timer for all connections instead of one each: idle connections stay cheap.
     const sweepMs = Math.max(5, Math.min(1000, Math.floor(shortest / 4)));
@@ -408,6 +421,7 @@ export class JimServer {
   #sweep(): void {
     const now = this.#context.clock.now();
     this.#noticeOutsideChanges();
+    this.#throttle.tick();
     for (const session of this.#sessions) {
       try {
         session.tick(now);

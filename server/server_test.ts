@@ -11,7 +11,9 @@ import {
   toBase64,
 } from "../protocol/mod.ts";
 import { EventFeed, REDACTED, type ServerEvent } from "./events.ts";
-import type { Store } from "./store.ts";
+import { LEGACY_DENIED, TAKEN_OVER } from "./_session.ts";
+import { JimServer } from "./server.ts";
+import { Store } from "./store.ts";
 import {
   connectRaw,
   loginAll,
@@ -168,26 +170,6 @@ Deno.test("JimServer logs in with SCRAM-SHA-256", async (t) => {
     assert.equal((await conn.request({ action: "get_users", time: now() })).response, 401);
   });
 
-  await t.step("answers 404 for an unknown login", async () => {
-    await using conn = await connectRaw(srv);
-    assert.deepEqual(
-      await conn.request({ action: "presence", time: now(), user: { account_name: "zed" } }),
-      { response: 404, error: "No such client: zed" },
-    );
-    assert.equal((await conn.scramLogin("zed", "x")).response, 404);
-  });
-
-  await t.step("answers 409 when the login is online elsewhere", async () => {
-    await using first = await connectRaw(srv);
-    assert.equal((await first.login("carol", "carol-pw")).response, 200);
-    await using second = await connectRaw(srv);
-    assert.deepEqual(
-      await second.request({ action: "presence", time: now(), user: { account_name: "Carol" } }),
-      { response: 409, error: "Client already online" },
-    );
-    assert.equal((await second.scramLogin("carol", "carol-pw")).response, 409);
-  });
-
   await t.step("answers presence on its own session with 200", async () => {
     await using conn = await connectRaw(srv);
     assert.equal((await conn.login("bob", "bob-pw")).response, 200);
@@ -251,15 +233,24 @@ Deno.test("JimServer logs in the seed's legacy way only when allowed", async (t)
     { login: "modern", password: "secret" },
   ];
 
-  await t.step("the reference vector matches the protocol maths", async () => {
-    const stored = await legacyStoredHash("secret");
-    assert.equal(
-      legacyDigest(stored, "00112233445566778899aabbccddeeff"),
-      "bdfe4c7d0c0da4ab8bef3f2b7013c92b",
-    );
-  });
-
   await using srv = await startTestServer({ users, legacyAuth: true });
+
+  await t.step("stores the seed's reference value and takes a digest made from it", async () => {
+    const vector = "f6d5e52e48897f9b8dd785461f1d68ea83c2233e35443872713cccde747cda31";
+    assert.equal(srv.store.credentials("seed")?.legacyHash, vector);
+    await using conn = await connectRaw(srv);
+    const challenge = await conn.request({
+      action: "presence",
+      time: "1560964883",
+      user: { account_name: "seed" },
+    });
+    const reply = await conn.request({
+      action: "authenticate",
+      time: "1560964883",
+      user: { account_name: "seed", password: legacyDigest(vector, String(challenge.token)) },
+    });
+    assert.deepEqual(reply, { response: 200, alert: "OK" });
+  });
 
   await t.step("presence offers HMAC-MD5 too", async () => {
     await using conn = await connectRaw(srv);
@@ -276,13 +267,18 @@ Deno.test("JimServer logs in the seed's legacy way only when allowed", async (t)
     assert.deepEqual(await conn.legacyLogin("seed", "secret"), { response: 200, alert: "OK" });
   });
 
-  await t.step("answers 402 Access denied for a wrong digest", async () => {
-    await using conn = await connectRaw(srv);
-    assert.deepEqual(await conn.legacyLogin("seed", "wrong"), {
-      response: 402,
-      error: "Access denied",
-    });
-  });
+  await t.step(
+    "answers 402 for a wrong digest, no legacy hash and no such user alike",
+    async () => {
+      for (const [login, password] of [["seed", "wrong"], ["modern", "secret"], ["nobody", "x"]]) {
+        await using conn = await connectRaw(srv);
+        assert.deepEqual(await conn.legacyLogin(login!, password!), {
+          response: 402,
+          error: LEGACY_DENIED,
+        }, login);
+      }
+    },
+  );
 
   await t.step("a token is single-use", async () => {
     await using conn = await connectRaw(srv);
@@ -757,5 +753,142 @@ Deno.test("JimServer caps the contacts of one user", async (t) => {
       200,
     );
     assert.equal((await add("alice")).response, 200);
+  });
+});
+
+/** The server-first-message's attributes for `login`, from a fresh connection. */
+async function serverFirst(target: { host: string; port: number }, login: string) {
+  await using conn = await connectRaw(target);
+  const presence = await conn.request({
+    action: "presence",
+    time: now(),
+    user: { account_name: login },
+  });
+  const client = new ScramClient(login, "unused");
+  const reply = await conn.request({
+    action: "authenticate",
+    time: now(),
+    mechanism: SCRAM_SHA_256,
+    user: { account_name: login },
+    data: toBase64(client.clientFirst()),
+  });
+  const text = new TextDecoder().decode(fromBase64(String(reply.data)));
+  const attrs = Object.fromEntries(text.split(",").map((p) => [p[0], p.slice(2)]));
+  return { presence, reply, salt: attrs.s!, iterations: Number(attrs.i), keys: Object.keys(attrs) };
+}
+
+Deno.test("JimServer answers an unknown login exactly like a known one until the proof", async (t) => {
+  await using srv = await startTestServer({ users: USERS });
+  // A user made the way `user add` makes them, with the default iteration count.
+  await srv.store.addUser("dave", "dave-pw");
+  const [carolOnline] = await loginAll(srv, [USERS[2]!]);
+  await using _c = carolOnline!;
+  const shape = (reply: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(reply).map(([k, v]) => [k, k === "token" ? "hex" : v]));
+
+  await t.step("presence: the same challenge for known, online and unknown logins", async () => {
+    const known = await serverFirst(srv, "dave");
+    for (const login of ["zed", "carol", "bob"]) {
+      const other = await serverFirst(srv, login);
+      assert.deepEqual(shape(other.presence), shape(known.presence), login);
+      assert.match(String(other.presence.token), /^[0-9a-f]{32}$/);
+    }
+  });
+  await t.step("SCRAM first step: a stable salt and the default count", async () => {
+    const known = await serverFirst(srv, "dave");
+    const unknown = await serverFirst(srv, "zed");
+    assert.equal(unknown.reply.response, 401);
+    assert.deepEqual(unknown.keys, known.keys);
+    assert.equal(unknown.iterations, known.iterations);
+    assert.equal(fromBase64(unknown.salt).length, fromBase64(known.salt).length);
+    assert.equal((await serverFirst(srv, "zed")).salt, unknown.salt, "the same every time");
+    assert.equal((await serverFirst(srv, "ZED")).salt, unknown.salt, "in any case");
+    assert.notEqual((await serverFirst(srv, "zoe")).salt, unknown.salt, "its own per name");
+    // An online login gets its challenge like any other, not 409.
+    assert.equal((await serverFirst(srv, "carol")).reply.response, 401);
+  });
+  await t.step("the salt survives a restart: it comes from a secret in the database", async () => {
+    const before = (await serverFirst(srv, "zed")).salt;
+    using store = Store.open(srv.dbPath);
+    await using restarted = await JimServer.listen({ store, port: 0 });
+    const again = await serverFirst({ host: srv.host, port: restarted.addr.port }, "zed");
+    assert.equal(again.salt, before);
+  });
+  await t.step("the proof fails with the text of a wrong password", async () => {
+    await using wrong = await connectRaw(srv);
+    const known = await wrong.login("bob", "wrong-pw");
+    await using conn = await connectRaw(srv);
+    const client = new ScramClient("zed", "unused");
+    const first = await conn.request({
+      action: "authenticate",
+      time: now(),
+      mechanism: SCRAM_SHA_256,
+      user: { account_name: "zed" },
+      data: toBase64(client.clientFirst()),
+    });
+    const nonce = new TextDecoder().decode(fromBase64(String(first.data))).split(",")[0]!.slice(2);
+    // Any proof: the decoy's keys are HMACs of a secret that no password reproduces.
+    const final = `c=biws,r=${nonce},p=${toBase64(crypto.getRandomValues(new Uint8Array(32)))}`;
+    const reply = await conn.request({
+      action: "authenticate",
+      time: now(),
+      mechanism: SCRAM_SHA_256,
+      user: { account_name: "zed" },
+      data: toBase64(final),
+    });
+    assert.deepEqual(reply, known);
+    assert.deepEqual(reply, { response: 402, error: "Access denied" });
+  });
+});
+
+Deno.test("JimServer lets a valid login take over a session that does not answer", async (t) => {
+  const clock = new ManualClock();
+  await using srv = await startTestServer({ users: USERS, clock });
+
+  await t.step("a holder that answers the probe keeps its login: 409", async () => {
+    const [first] = await loginAll(srv, USERS.slice(0, 1));
+    await using holder = first!;
+    await using second = await connectRaw(srv);
+    const login = second.login("alice", "alice-pw");
+    assert.equal((await holder.next()).action, "probe", "probed at once");
+    await holder.send({ action: "presence", time: now(), user: { account_name: "alice" } });
+    assert.deepEqual(await login, { response: 409, error: "Client already online" });
+    assert.deepEqual(await holder.next(), { response: 200, alert: "OK" });
+    assert.equal((await holder.request({ action: "get_users", time: now() })).response, 202);
+  });
+  await t.step("a silent holder is told and closed, and the new login takes over", async () => {
+    const [first] = await loginAll(srv, USERS.slice(1, 2));
+    await using holder = first!;
+    await using second = await connectRaw(srv);
+    const login = second.login("bob", "bob-pw");
+    assert.equal((await holder.next()).action, "probe");
+    // The holder stays silent; the takeover waits for the timeout on the server's clock.
+    clock.advance(srv.server.limits.takeoverTimeoutMs);
+    assert.equal((await login).response, 200);
+    assert.deepEqual(await holder.closedByServer(), [{ response: 403, error: TAKEN_OVER }]);
+    assert.equal((await second.request({ action: "get_users", time: now() })).response, 202);
+    assert.deepEqual(srv.server.onlineUsers().filter((u) => u === "bob"), ["bob"]);
+  });
+  await t.step("a live JimClient answers by itself and keeps its session", async () => {
+    await using client = await JimClient.connect({ host: srv.host, port: srv.port });
+    await client.login("carol", "carol-pw");
+    await using other = await connectRaw(srv);
+    assert.deepEqual(await other.login("carol", "carol-pw"), {
+      response: 409,
+      error: "Client already online",
+    });
+    assert.equal(client.connected, true);
+  });
+  await t.step("a wrong password never probes the holder", async () => {
+    const events = srv.server.events.subscribe({ types: ["push"] });
+    try {
+      await using other = await connectRaw(srv);
+      assert.equal((await other.login("carol", "wrong")).response, 402);
+      for (let e = events.poll(); e; e = events.poll()) {
+        assert.notEqual((e.payload as Record<string, unknown>)?.action, "probe");
+      }
+    } finally {
+      events.unsubscribe();
+    }
   });
 });

@@ -43,6 +43,8 @@ export interface UserCredentials {
   scram: ScramCredentials;
   /** The seed's password-equivalent hash, only for users allowed to log in from seed clients. */
   legacyHash: string | null;
+  /** Address of the last successful login, or null. */
+  lastIp: string | null;
 }
 
 /** One row of the login history. */
@@ -119,6 +121,13 @@ const MIGRATIONS: readonly string[] = [
     port INTEGER NOT NULL
   ) STRICT;
   CREATE INDEX login_history_user_time ON login_history(user_id, time);
+  `,
+  // 2: secrets the server keeps across restarts (the key of the decoy SCRAM salts).
+  `
+  CREATE TABLE server_secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+  ) STRICT, WITHOUT ROWID;
   `,
 ];
 
@@ -333,7 +342,24 @@ export class Store {
         serverKey: row.server_key as Uint8Array,
       },
       legacyHash: (row.legacy_hash as string | null) ?? null,
+      lastIp: (row.last_ip as string | null) ?? null,
     };
+  }
+
+  /**
+   * A random 32-byte secret stored under `name`, made on first use and the same ever after,
+   * in this process and in every later one on the same database. Never shown or logged.
+   *
+   * @example
+   * ```ts
+   * import { Store } from "./store.ts";
+   * using store = Store.open(":memory:");
+   * store.secret("decoy-salt").length; // 32
+   * ```
+   */
+  secret(name: string): Uint8Array {
+    this.#q.insertSecret.run(name, crypto.getRandomValues(new Uint8Array(32)));
+    return new Uint8Array(this.#q.secretByName.get(name)!.value as Uint8Array);
   }
 
   /** Every user, newest first. */
@@ -521,6 +547,10 @@ function prepareAll(db: DatabaseSync) {
       `INSERT INTO contacts (owner_id, contact_id, added) SELECT ?, ?, ?
        WHERE (SELECT count(*) FROM contacts WHERE owner_id = ?) < ? ON CONFLICT DO NOTHING`,
     ),
+    insertSecret: p(
+      "INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    ),
+    secretByName: p("SELECT value FROM server_secrets WHERE name = ?"),
     hasContact: p("SELECT 1 AS yes FROM contacts WHERE owner_id = ? AND contact_id = ?"),
     loginsAfter: p("SELECT login FROM users WHERE login_key > ? ORDER BY login_key LIMIT ?"),
     deleteContact: p("DELETE FROM contacts WHERE owner_id = ? AND contact_id = ?"),

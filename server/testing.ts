@@ -22,6 +22,7 @@ import {
   ScramClient,
   toBase64,
 } from "../protocol/mod.ts";
+import { connect as netConnect, type Socket } from "node:net";
 import type { Clock } from "./clock.ts";
 import type { EventFeed } from "./events.ts";
 import type { ServerLimits } from "./limits.ts";
@@ -157,6 +158,20 @@ export interface RawConnectOptions {
   caCert?: string;
   /** Milliseconds `next()` waits by default; 5000. */
   timeoutMs?: number;
+  /**
+   * Connect from this local address, e.g. "127.0.0.5" (all of 127.0.0.0/8 is loopback on
+   * Linux), to look like another client address. Deno.connect cannot bind one; node:net can.
+   */
+  localAddress?: string;
+}
+
+/** The part of a connection a {@linkcode RawConnection} uses. */
+export interface RawTransport {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+  /** Settles once the transport has let go of everything it holds. */
+  readonly closed?: Promise<void>;
 }
 
 /**
@@ -164,7 +179,7 @@ export interface RawConnectOptions {
  * It does not reply to probes or hide anything.
  */
 export class RawConnection implements AsyncDisposable {
-  readonly conn: Deno.Conn;
+  readonly conn: RawTransport;
   readonly #decoder = new FrameDecoder({ maxFrameBytes: 1 << 24 });
   readonly #frames: Record<string, unknown>[] = [];
   readonly #buffer = new Uint8Array(16 * 1024);
@@ -173,7 +188,7 @@ export class RawConnection implements AsyncDisposable {
   #closed = false;
   #reading: Promise<boolean> | undefined;
 
-  constructor(conn: Deno.Conn, timeoutMs = 5000) {
+  constructor(conn: RawTransport, timeoutMs = 5000) {
     this.conn = conn;
     this.#timeoutMs = timeoutMs;
   }
@@ -342,6 +357,80 @@ export class RawConnection implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await this.#reading?.catch(() => {});
+    await this.conn.closed;
+  }
+}
+
+/** A node:net socket as a {@linkcode RawTransport}, for a chosen local address. */
+class NodeSocketTransport implements RawTransport {
+  readonly #socket: Socket;
+  readonly #chunks: Uint8Array[] = [];
+  #ended = false;
+  #failure: Error | undefined;
+  #wake: (() => void) | undefined;
+  readonly closed: Promise<void>;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(new Uint8Array(chunk));
+      this.#wake?.();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#wake?.();
+    });
+    socket.on("error", (error: Error) => {
+      this.#failure = error;
+      this.#wake?.();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#wake?.();
+    });
+  }
+
+  static open(host: string, port: number, localAddress: string): Promise<NodeSocketTransport> {
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host, port, localAddress });
+      socket.once("error", reject);
+      socket.once("connect", () => {
+        socket.off("error", reject);
+        socket.setNoDelay(true);
+        resolve(new NodeSocketTransport(socket));
+      });
+    });
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    while (this.#chunks.length === 0) {
+      if (this.#failure && !this.#ended) {
+        throw new Deno.errors.ConnectionReset(this.#failure.message);
+      }
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = undefined;
+    }
+    const chunk = this.#chunks[0]!;
+    const n = Math.min(buffer.length, chunk.length);
+    buffer.set(chunk.subarray(0, n));
+    if (n === chunk.length) this.#chunks.shift();
+    else this.#chunks[0] = chunk.subarray(n);
+    return n;
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#socket.write(bytes, (error?: Error | null) => {
+        if (error) reject(new Deno.errors.BrokenPipe(error.message));
+        else resolve(bytes.length);
+      });
+    });
+  }
+
+  close(): void {
+    this.#socket.destroy();
   }
 }
 
@@ -365,6 +454,14 @@ export async function connectRaw(
   target: { host: string; port: number },
   options: RawConnectOptions = {},
 ): Promise<RawConnection> {
+  if (options.localAddress !== undefined) {
+    const transport = await NodeSocketTransport.open(
+      target.host,
+      target.port,
+      options.localAddress,
+    );
+    return new RawConnection(transport, options.timeoutMs);
+  }
   const conn = options.caCert
     ? await Deno.connectTls({
       hostname: target.host,
