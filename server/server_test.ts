@@ -22,6 +22,7 @@ import {
   type RawConnection,
   requireTool,
   resetFloodBlocking,
+  ResetPeerSession,
   startTestServer,
 } from "./testing.ts";
 
@@ -424,36 +425,76 @@ Deno.test("JimServer closes the connection on fatal framing errors without harmi
 });
 
 Deno.test("JimServer survives abrupt disconnects at any point", async (t) => {
-  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  const events = new EventFeed();
+  using disconnects = events.subscribe({ types: ["disconnect"] });
+  await using srv = await startTestServer({ users: USERS, events, limits: { rateLimit: 0 } });
   const [watcher] = await loginAll(srv, USERS.slice(2, 3));
   await using carol = watcher!;
+  /** The reason the server gave when the connection from `port` ended. */
+  const endOf = async (port: number) => {
+    let reason: string | undefined;
+    await waitUntil(() => {
+      for (let e = disconnects.poll(); e; e = disconnects.poll()) {
+        if (e.conn?.port === port) reason = e.message;
+      }
+      return reason !== undefined;
+    });
+    return reason!;
+  };
+  const localPort = (conn: RawConnection) =>
+    ((conn.conn as Deno.Conn).localAddr as Deno.NetAddr).port;
+  /** Only carol's connection is left, and alice can log in at once. */
+  const cleanAfter = async () => {
+    await waitUntil(() => srv.server.connectionCount === 1);
+    assert.deepEqual(srv.server.onlineUsers(), ["carol"]);
+    await using again = await connectRaw(srv);
+    assert.equal((await again.login("alice", "alice-pw")).response, 200);
+    await again.send({ action: "quit", time: now() });
+    await again.closedByServer();
+  };
 
   await t.step("mid-frame", async () => {
     const conn = await connectRaw(srv);
     await conn.write('{"action":"presence","time":1,"user":{"acc');
+    const port = localPort(conn);
     conn.close();
+    assert.equal(await endOf(port), "Client disconnected");
+    await cleanAfter();
   });
   await t.step("mid-authentication", async () => {
     const conn = await connectRaw(srv);
     const client = new ScramClient("alice", "alice-pw");
-    await conn.request({
+    const first = await conn.request({
       action: "authenticate",
       time: now(),
       mechanism: SCRAM_SHA_256,
       user: { account_name: "alice" },
       data: toBase64(client.clientFirst()),
     });
+    assert.equal(first.response, 401);
+    const port = localPort(conn);
     conn.close();
+    assert.equal(await endOf(port), "Client disconnected");
+    // Nothing of the half-done login is left: not online, no lockout, a fresh login works.
+    await cleanAfter();
   });
-  await t.step(
-    "with a reset (SO_LINGER 0 is not available, so close with unread data)",
-    async () => {
-      const [alice] = await loginAll(srv, USERS.slice(0, 1));
-      // Ask for lots of output and vanish without reading it.
-      for (let i = 0; i < 50; i++) await alice!.send({ action: "get_users", time: now() });
-      alice!.close();
+  await t.step({
+    name: "with a real reset (SO_LINGER 0) of a logged-in session with output queued",
+    ignore: PYTHON.skip,
+    async fn() {
+      await using peer = new ResetPeerSession(PYTHON.path(), srv.port, "alice", "alice-pw");
+      assert.equal((await peer.loggedIn).response, 200);
+      await waitUntil(() => srv.server.isOnline("alice"));
+      const session = srv.server.sessions().find((s) => s.user === "Alice")!;
+      for (let i = 0; i < 50; i++) {
+        await peer.command(`send ${JSON.stringify({ action: "get_users", time: now() })}`);
+      }
+      await peer.command("reset");
+      assert.match(await endOf(session.port), /^Connection lost: .*(reset|Broken pipe)/i);
+      assert.equal(srv.server.isOnline("alice"), false);
+      await cleanAfter();
     },
-  );
+  });
   await t.step("with queued output to a vanished recipient", async () => {
     const [alice, bob] = await loginAll(srv, USERS.slice(0, 2));
     await using _a = alice!;
@@ -470,6 +511,15 @@ Deno.test("JimServer survives abrupt disconnects at any point", async (t) => {
     assert.equal((await again.login("alice", "alice-pw")).response, 200);
   });
 });
+
+/** Polls `check` every 10 ms until it holds; fails after 5 s. */
+async function waitUntil(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("Condition not reached in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 Deno.test("JimServer publishes redacted events to bounded subscribers", async (t) => {
   const events = new EventFeed();
@@ -526,7 +576,7 @@ Deno.test("JimServer publishes redacted events to bounded subscribers", async (t
   });
 });
 
-Deno.test("JimServer records login history and last seen without blocking routing", async () => {
+Deno.test("JimServer records login history and last seen, written behind the login", async () => {
   await using srv = await startTestServer({ users: USERS });
   {
     await using conn = await connectRaw(srv);

@@ -169,6 +169,7 @@ export interface RawConnectOptions {
 export interface RawTransport {
   read(buffer: Uint8Array): Promise<number | null>;
   write(bytes: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
   close(): void;
   /** Settles once the transport has let go of everything it holds. */
   readonly closed?: Promise<void>;
@@ -203,6 +204,11 @@ export class RawConnection implements AsyncDisposable {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     let written = 0;
     while (written < bytes.length) written += await this.conn.write(bytes.subarray(written));
+  }
+
+  /** Ends the sending side (TCP half-close); the server sees the end of the stream. */
+  async closeWrite(): Promise<void> {
+    await this.conn.closeWrite();
   }
 
   /** Sends a request and returns the next frame. */
@@ -427,6 +433,10 @@ class NodeSocketTransport implements RawTransport {
         else resolve(bytes.length);
       });
     });
+  }
+
+  closeWrite(): Promise<void> {
+    return new Promise((resolve) => this.#socket.end(() => resolve()));
   }
 
   close(): void {
