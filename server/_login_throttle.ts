@@ -10,7 +10,8 @@
  *   the window its proofs are checked one at a time, and each further failure keeps the next
  *   check waiting for a delay that doubles, from `firstDelayMs` to `maxDelayMs`. Waiting
  *   attempts from addresses with no failures go first. Before that point at most
- *   `slowAfter - failures` proofs are checked at once, so a burst cannot overshoot.
+ *   `slowAfter - failures` proofs are checked at once, so a burst cannot overshoot; an
+ *   address that has failed may have no more checks in progress than it has failures left.
  * - An address that logged in to the account before (here or, as the store's last IP, in an
  *   earlier run) is trusted for it: its proofs are never delayed.
  *
@@ -112,6 +113,8 @@ export class LoginThrottle {
   readonly #inFlightByAddress = new Map<string, number>();
   readonly #trusted = new Map<string, number>();
   readonly #state = new Map<string, Account>();
+  /** Accounts with attempts waiting. */
+  readonly #waitingFor = new Set<string>();
 
   constructor(policy: ThrottlePolicy, clock: Clock, options: { maxKeys?: number } = {}) {
     this.policy = Object.freeze({ ...policy });
@@ -193,6 +196,7 @@ export class LoginThrottle {
     const onAbort = () => {
       const index = account.waiting.indexOf(waiter);
       if (index >= 0) account.waiting.splice(index, 1);
+      if (account.waiting.length === 0) this.#waitingFor.delete(login);
       this.#forgetIfIdle(login, account);
       reject(signal!.reason);
     };
@@ -201,6 +205,7 @@ export class LoginThrottle {
     const after = waiter.clean ? account.waiting.findIndex((w) => !w.clean) : -1;
     if (after < 0) account.waiting.push(waiter);
     else account.waiting.splice(after, 0, waiter);
+    this.#waitingFor.add(login);
     options.onWait?.();
     return promise;
   }
@@ -235,9 +240,11 @@ export class LoginThrottle {
     const failures = this.#accounts.count(login);
     const capacity = Math.max(1, this.policy.slowAfter - failures);
     if (account.inFlight >= capacity) return false;
-    const fromAddress = this.#addresses.count(address) +
-      (this.#inFlightByAddress.get(address) ?? 0);
-    return fromAddress < this.policy.maxPerAddress;
+    // An address that has been failing may not have more checks in progress than it has
+    // failures left; one that has not (a NAT, a busy client host) is not held back.
+    const failed = this.#addresses.count(address);
+    if (failed === 0) return true;
+    return failed + (this.#inFlightByAddress.get(address) ?? 0) < this.policy.maxPerAddress;
   }
 
   #serve(login: string, account: Account): void {
@@ -247,6 +254,7 @@ export class LoginThrottle {
       const [waiter] = account.waiting.splice(index, 1);
       waiter!.grant(this.#start(waiter!.address, login, account, true));
     }
+    if (account.waiting.length === 0) this.#waitingFor.delete(login);
     this.#forgetIfIdle(login, account);
   }
 
@@ -270,6 +278,10 @@ export class LoginThrottle {
       if (n <= 0) this.#inFlightByAddress.delete(address);
       else this.#inFlightByAddress.set(address, n);
       this.#serve(login, account);
+      // The address's budget may have held back attempts on other accounts too.
+      for (const other of this.#waitingFor) {
+        if (other !== login) this.#serve(other, this.#account(other));
+      }
     };
     return {
       waited,

@@ -150,6 +150,25 @@ Deno.test("LoginThrottle slows a guessed account with growing delays, one proof 
     await settle();
     assert.equal(burst.filter((b) => b.turn()).length, 8, "released turns let the rest go");
   });
+  await t.step("many logins at once from one clean address all go ahead", async () => {
+    const { throttle } = setup();
+    const logins = Array.from(
+      { length: 200 },
+      (_, i) => pending(throttle.admit("10.0.0.1", `u${i}`)),
+    );
+    await settle();
+    assert.equal(logins.filter((l) => l.turn()).length, 200);
+  });
+  await t.step("a failing address checks no more at once than it has failures left", async () => {
+    const { throttle } = setup();
+    for (let i = 0; i < 18; i++) await fail(throttle, "10.0.0.1", `v${i}`);
+    const burst = Array.from({ length: 5 }, (_, i) => pending(throttle.admit("10.0.0.1", `w${i}`)));
+    await settle();
+    assert.equal(burst.filter((b) => b.turn()).length, 2);
+    burst[0]!.turn()!.succeeded();
+    await settle();
+    assert.equal(burst.filter((b) => b.turn()).length, 3, "a finished check frees a place");
+  });
   await t.step("attempts from clean addresses go before failing ones", async () => {
     const { clock, throttle } = setup();
     for (let i = 1; i <= 5; i++) await fail(throttle, `192.0.2.${i}`, "alice");
