@@ -5,7 +5,8 @@
  * refused with 503, which hold theirs until the reply is flushed. A cap above what is left
  * makes `accept()` fail with EMFILE, and clients then time out instead of being told.
  *
- * Deno has no getrlimit(); Linux shows the limits of the process in /proc/self/limits.
+ * Deno has no getrlimit(); Linux shows the limits of the process in /proc/self/limits, and
+ * `prlimit` prints those it inherits.
  *
  * @module
  */
@@ -26,8 +27,11 @@ export interface ConnectionCap {
 }
 
 /**
- * The soft RLIMIT_NOFILE of this process, from /proc/self/limits (or from `text`), or
- * undefined where it cannot be read or is unlimited.
+ * The soft RLIMIT_NOFILE of this process, or undefined where it cannot be learnt or is
+ * unlimited. Given `text` (the contents of /proc/self/limits) it parses that. Otherwise it
+ * reads /proc/self/limits, which Deno allows only with --allow-all, and failing that asks
+ * `prlimit` (util-linux), which reports the limits it inherited from this process and needs
+ * only --allow-run=prlimit. Neither is attempted without its permission, so nothing prompts.
  *
  * @example
  * ```ts
@@ -37,15 +41,34 @@ export interface ConnectionCap {
  * ```
  */
 export function readOpenFileLimit(text?: string): number | undefined {
-  let limits = text;
-  if (limits === undefined) {
+  if (text !== undefined) return parseLimits(text);
+  if (Deno.build.os !== "linux") return undefined;
+  if (Deno.permissions.querySync({ name: "read", path: "/proc/self/limits" }).state === "granted") {
     try {
-      limits = Deno.readTextFileSync("/proc/self/limits");
+      return parseLimits(Deno.readTextFileSync("/proc/self/limits"));
     } catch {
-      return undefined; // Not Linux, or no permission to read it: nothing to clamp by.
+      // Deno guards /proc/self beyond --allow-read; try prlimit.
     }
   }
-  const match = limits.match(/^Max open files\s+(\d+|unlimited)\s/m);
+  if (Deno.permissions.querySync({ name: "run", command: "prlimit" }).state !== "granted") {
+    return undefined;
+  }
+  try {
+    const out = new Deno.Command("prlimit", {
+      args: ["--nofile", "--output=SOFT", "--noheadings"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    const soft = new TextDecoder().decode(out.stdout).trim();
+    return out.success && /^\d+$/.test(soft) ? Number(soft) : undefined;
+  } catch {
+    return undefined; // No prlimit on this system.
+  }
+}
+
+function parseLimits(text: string): number | undefined {
+  const match = text.match(/^Max open files\s+(\d+|unlimited)\s/m);
   if (!match || match[1] === "unlimited") return undefined;
   return Number(match[1]);
 }

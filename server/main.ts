@@ -859,6 +859,7 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
         legacyAuth: settings.legacyAuth,
         tls,
         limits: settings.limits,
+        openFileLimit,
         events,
         signal: stop.signal,
       });
