@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parseInvocation, serveSettings } from "./main.ts";
 import { JimServer } from "./server.ts";
 import { Store } from "./store.ts";
 import {
@@ -524,4 +525,41 @@ Deno.test({
       for (const conn of admitted) conn.close();
     }
   },
+});
+
+Deno.test("serveSettings() wires the login, takeover and contact limits from flags and variables", async (t) => {
+  await t.step("flags, seconds turned into milliseconds", () => {
+    const { limits } = serveSettings(
+      parseInvocation([
+        "--max-failed-logins-per-ip",
+        "7",
+        "--takeover-timeout",
+        "3",
+        "--max-contacts",
+        "50",
+      ], { out() {}, err() {}, env: () => undefined }).values,
+    );
+    assert.equal(limits.maxFailedLoginsPerIp, 7);
+    assert.equal(limits.takeoverTimeoutMs, 3000);
+    assert.equal(limits.maxContacts, 50);
+  });
+  await t.step("JIM_* variables", () => {
+    const env: Record<string, string> = {
+      JIM_MAX_FAILED_LOGINS_PER_IP: "9",
+      JIM_TAKEOVER_TIMEOUT: "0.5",
+      JIM_MAX_CONTACTS: "2",
+    };
+    const { limits } = serveSettings(
+      parseInvocation([], { out() {}, err() {}, env: (name) => env[name] }).values,
+    );
+    assert.equal(limits.maxFailedLoginsPerIp, 9);
+    assert.equal(limits.takeoverTimeoutMs, 500);
+    assert.equal(limits.maxContacts, 2);
+  });
+  await t.step("0 is refused", () => {
+    assert.throws(
+      () => serveSettings({ "max-contacts": "0" }),
+      /Invalid value for --max-contacts: must be above 0/,
+    );
+  });
 });
