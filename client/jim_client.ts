@@ -14,6 +14,7 @@ import {
   legacyStoredHash,
   type Mechanism,
   type ProtocolLimits,
+  RECEIVE_MARGIN_BYTES,
   SCRAM_SHA_256,
   ScramClient,
   Status,
@@ -48,7 +49,10 @@ export interface JimClientOptions {
   requestTimeout?: number;
   /** How many requests may wait for replies at once (default 128). */
   maxPending?: number;
-  /** Frame and message limits; the protocol defaults otherwise. */
+  /**
+   * Frame and message limits; the protocol defaults otherwise. Frames from the server may
+   * exceed `maxFrameBytes` by {@linkcode RECEIVE_MARGIN_BYTES}.
+   */
   limits?: Partial<ProtocolLimits>;
 }
 
@@ -187,6 +191,8 @@ interface Reply {
 }
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+/** More logins than any server should list; a get_users that goes past it is refused. */
+const MAX_USERS = 10_000_000;
 
 function now(): number {
   return Math.floor(Date.now() / 1000);
@@ -265,7 +271,11 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#requestTimeout = options.requestTimeout ?? 30_000;
     this.#maxPending = options.maxPending ?? 128;
-    this.#decoder = new FrameDecoder({ maxFrameBytes: this.#limits.maxFrameBytes });
+    // Sends are checked against maxFrameBytes; what arrives may be a little larger, since a
+    // server adds `from` and `encoding` to a message it checked at the sender's size.
+    this.#decoder = new FrameDecoder({
+      maxFrameBytes: this.#limits.maxFrameBytes + RECEIVE_MARGIN_BYTES,
+    });
   }
 
   /**
@@ -601,7 +611,8 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
   }
 
   /**
-   * Every registered login (get_users: 202 with `users`).
+   * Every registered login (get_users: 202 with `users`). A server sends them a page at a
+   * time, each page naming the login to continue `after`; this follows the pages to the end.
    *
    * @example
    * ```ts
@@ -612,9 +623,29 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
    * ```
    */
   async users(options: { signal?: AbortSignal } = {}): Promise<string[]> {
-    const reply = await this.#request({ action: "get_users", time: now() }, options);
-    if (reply.response.response !== Status.ACCEPTED) throw refusal(reply.response);
-    return reply.response.users ?? [];
+    const users: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const reply = await this.#request(
+        after === undefined
+          ? { action: "get_users", time: now() }
+          : { action: "get_users", time: now(), after },
+        options,
+      );
+      if (reply.response.response !== Status.ACCEPTED) throw refusal(reply.response);
+      const page = reply.response.users ?? [];
+      users.push(...page);
+      const next = reply.response.next;
+      if (next === undefined) return users;
+      // A server that does not move on would keep this loop going forever.
+      if (next === after || page.length === 0 || users.length > MAX_USERS) {
+        throw new JimError(
+          Status.BAD_REQUEST,
+          `Invalid server message: get_users pages do not advance after ${users.length} logins`,
+        );
+      }
+      after = next;
+    }
   }
 
   /**

@@ -38,14 +38,10 @@ Deno.test("JimClient.login() against the real server", async (t) => {
     assert.equal(client.user, undefined);
   });
 
-  await t.step("unknown user: 404 No such client", async () => {
+  await t.step("unknown user: 402 Access denied, as for a wrong password", async () => {
     await using client = await JimClient.connect({ port: srv.port });
-    const error = await rejectsWith(
-      () => client.login("mallory", "x"),
-      JimError,
-      "No such client: mallory",
-    );
-    assert.equal(error.code, 404);
+    const error = await rejectsWith(() => client.login("mallory", "x"), JimError, "Access denied");
+    assert.equal(error.code, 402);
   });
 
   await t.step("a login already online elsewhere: 409", async () => {

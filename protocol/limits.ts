@@ -20,6 +20,19 @@ export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
   maxMessageLength: 4096,
 });
 
+/**
+ * How many bytes above its own `maxFrameBytes` a client accepts in a frame from the server.
+ * A jim server never sends more than its `maxFrameBytes`; the margin keeps a client working
+ * with servers that add fields (`from`, `encoding`) to a message after checking its size.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_LIMITS, RECEIVE_MARGIN_BYTES } from "./limits.ts";
+ * const accepted = DEFAULT_LIMITS.maxFrameBytes + RECEIVE_MARGIN_BYTES; // 17408
+ * ```
+ */
+export const RECEIVE_MARGIN_BYTES = 1024;
+
 /** Longest `action` value, from the JIM course material. */
 export const MAX_ACTION_LENGTH = 15;
 /** Longest account name, in characters. */

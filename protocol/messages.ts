@@ -83,10 +83,15 @@ export interface DelContactRequest extends RequestBase {
   user_id: string;
 }
 
-/** Asks for every registered login: 202 with `users`. */
+/**
+ * Asks for the registered logins, a page at a time: 202 with `users`, and `next` when more
+ * follow. The next page is asked for with `after` set to that `next`.
+ */
 export interface GetUsersRequest extends RequestBase {
   /** The action name. */
   action: "get_users";
+  /** Continue after this login: the `next` of the previous page. Absent for the first page. */
+  after?: string;
 }
 
 /** Ends the session in order; `exit` is accepted as an alias. */
@@ -139,8 +144,10 @@ export interface JimResponse {
   data?: string;
   /** 202 to get_contacts: how many `contact_list` objects follow. */
   quantity?: number;
-  /** 202 to get_users: every registered login. */
+  /** 202 to get_users: one page of registered logins, in order. */
   users?: string[];
+  /** 202 to get_users: more logins follow; send get_users again with `after` set to this. */
+  next?: string;
   /** 403 after failed logins: seconds to wait. */
   retry_after?: number;
 }

@@ -176,8 +176,11 @@ function parse(value: unknown, limits: ProtocolLimits): JimRequest {
     case "add_contact":
     case "del_contact":
       return { action: name, time, user_id: accountName(value, "user_id") };
+    case "get_users": {
+      const after = optionalString(value, "after", MAX_SHORT_FIELD);
+      return after === undefined ? { action: name, time } : { action: name, time, after };
+    }
     case "get_contacts":
-    case "get_users":
     case "quit":
       return { action: name, time };
   }
@@ -227,7 +230,7 @@ function parseServer(value: unknown): ServerFrame {
     if (typeof code !== "number" || !Number.isInteger(code) || code < 100 || code > 599) {
       fail("Invalid field: response must be a JIM code");
     }
-    for (const key of ["alert", "error", "token", "mechanism", "data"]) {
+    for (const key of ["alert", "error", "token", "mechanism", "data", "next"]) {
       if (value[key] !== undefined && typeof value[key] !== "string") {
         fail(`Invalid field: ${key} must be a string`);
       }

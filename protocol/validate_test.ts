@@ -84,6 +84,11 @@ Deno.test("validateRequest() accepts every request of the seed dialect", async (
       user_id: "b",
     });
     assert.deepEqual(accepted({ action: "get_users", time: T }), { action: "get_users", time: T });
+    assert.deepEqual(accepted({ action: "get_users", time: T, after: "bob" }), {
+      action: "get_users",
+      time: T,
+      after: "bob",
+    });
     assert.deepEqual(accepted({ action: "quit", time: T }), { action: "quit", time: T });
     assert.deepEqual(accepted({ action: "exit", time: T }), { action: "quit", time: T });
   });
@@ -115,6 +120,11 @@ Deno.test("validateRequest() names the field it rejects", async (t) => {
       "infinite time",
       { action: "quit", time: "1e999" },
       "Invalid field: time must be a number or a numeric string",
+    ],
+    [
+      "get_users after not a string",
+      { action: "get_users", time: T, after: 5 },
+      "Invalid field: after must be a string",
     ],
     ["missing user", { action: "presence", time: T }, "Missing field: user"],
     [
@@ -270,6 +280,7 @@ Deno.test("validateServerMessage() sorts what a server sends", async (t) => {
         { response: "200" },
         { response: 99 },
         { response: 200, users: [1] },
+        { response: 202, users: [], next: 5 },
         { action: "msg", to: "a" },
         { action: "wat" },
       ]

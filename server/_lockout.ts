@@ -49,6 +49,11 @@ export class FailedLogins {
     return Math.max(1, list[list.length - this.max]! + this.windowMs - now);
   }
 
+  /** Failures of `key` within the window (at most `max`: older ones are not kept). */
+  count(key: string): number {
+    return this.#recent(key, this.#now())?.length ?? 0;
+  }
+
   /** Records a failure for `key`. */
   fail(key: string): void {
     const now = this.#now();

@@ -12,20 +12,25 @@ import {
   HMAC_MD5,
   JimError,
   type JimRequest,
+  MAX_NAME_LENGTH,
   type Mechanism,
   newToken,
   SCRAM_SHA_256,
+  type ScramCredentials,
   ScramServerExchange,
   Status,
   toBase64,
   validateRequest,
   verifyLegacyDigest,
 } from "../protocol/mod.ts";
+import type { Clock } from "./clock.ts";
 import type { ConnInfo, EventFeed } from "./events.ts";
-import type { FailedLogins } from "./_lockout.ts";
+import type { Decoys } from "./_decoy.ts";
+import type { LoginThrottle, Turn } from "./_login_throttle.ts";
+import type { LoginClaims } from "./_takeover.ts";
 import type { ServerLimits } from "./limits.ts";
 import { TokenBucket } from "./_rate_limiter.ts";
-import { loginKey, type LoginRecord, type Store, type UserCredentials } from "./store.ts";
+import { loginKey, type LoginRecord, type Store } from "./store.ts";
 
 /** Read buffer of an idle connection, in bytes. */
 const IDLE_READ_BUFFER = 512;
@@ -36,8 +41,11 @@ export interface SessionContext {
   readonly limits: ServerLimits;
   readonly legacyAuth: boolean;
   readonly events: EventFeed;
-  readonly failures: FailedLogins;
+  readonly clock: Clock;
+  readonly throttle: LoginThrottle;
+  readonly decoys: Decoys;
   readonly online: Map<string, Session>;
+  readonly claims: LoginClaims<Session>;
   recordLogin(record: LoginRecord): void;
   recordLogout(login: string, time: number): void;
   sessionClosed(session: Session): void;
@@ -58,9 +66,37 @@ const AUTH_REQUIRED = "Authentication required";
  * this session for good, and the missing `retry_after` tells it apart from a login lockout.
  */
 export const ACCOUNT_REMOVED = "Account removed";
+/**
+ * Told to a session that did not answer a probe while someone logged in to its account with
+ * valid credentials. 403 like {@linkcode ACCOUNT_REMOVED}: a client must not log in again by
+ * itself, or two clients would take the login from each other in turn.
+ */
+export const TAKEN_OVER = "Session taken over: logged in again from another connection";
+/** The one answer to a failed legacy login, whether the user, their legacy hash or the password is missing. */
+export const LEGACY_DENIED =
+  `Access denied: wrong password, or no legacy password is stored for this client; use ${SCRAM_SHA_256}`;
 /** Largest single write: queued frames are coalesced up to this size. */
 const MAX_WRITE = 64 * 1024;
+/** A streamed list waits while more than this is queued for the client. */
+const STREAM_HIGH_WATER = 64 * 1024;
+/** Logins read for one get_users page; fewer are sent when they do not fit in a frame. */
+const USERS_PER_PAGE = 1000;
+/** The longest JSON string an account name can be (25 characters of 4 UTF-8 bytes, quoted). */
+const MAX_NAME_JSON_BYTES = 2 + 4 * MAX_NAME_LENGTH;
+const utf8Encoder = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A SCRAM exchange between its first and final message. */
+interface PendingScram {
+  key: string;
+  exchange: ScramServerExchange;
+  /** The user's, or the decoy's for a login that does not exist. */
+  credentials: ScramCredentials;
+  /** The login in display case; undefined for a decoy. */
+  login: string | undefined;
+  /** Whether the user last logged in from this address. */
+  trusted: boolean;
+}
 
 /** A connection's session. Created and owned by {@linkcode JimServer}. */
 export class Session {
@@ -94,9 +130,17 @@ export class Session {
   #out: Uint8Array[] = [];
   #outBytes = 0;
   #writing = false;
+  #drainWaiters: { below: number; resolve: () => void }[] = [];
 
   #challenge: { key: string; token: string } | undefined;
-  #scram: { key: string; exchange: ScramServerExchange; creds: UserCredentials } | undefined;
+  #scram: PendingScram | undefined;
+  /** Waiting for the throttle or for a takeover: the login deadline does not run. */
+  #waiting = false;
+  /** Aborted at close: ends waits on the session's behalf. */
+  readonly #lifetime = new AbortController();
+  /** A takeover probe awaiting any sign of life. */
+  #liveness: { deadline: number; resolve: (alive: boolean) => void } | undefined;
+  #alive: Promise<boolean> | undefined;
 
   #readTask: Promise<void> = Promise.resolve();
   #writeTask: Promise<void> = Promise.resolve();
@@ -110,10 +154,10 @@ export class Session {
     this.port = addr.port;
     this.#conn = conn;
     this.#ctx = ctx;
-    this.connectedAt = this.lastActivity = Date.now();
+    this.connectedAt = this.lastActivity = ctx.clock.now();
     this.#decoder = new FrameDecoder({ maxFrameBytes: ctx.limits.maxFrameBytes });
     this.#bucket = ctx.limits.rateLimit > 0
-      ? new TokenBucket(ctx.limits.rateLimit, ctx.limits.rateBurst)
+      ? new TokenBucket(ctx.limits.rateLimit, ctx.limits.rateBurst, () => ctx.clock.now())
       : undefined;
   }
 
@@ -127,6 +171,34 @@ export class Session {
   /** Whether the session is closed. */
   get closed(): boolean {
     return this.#state === "closed";
+  }
+
+  /** Whether the session still takes requests. */
+  get open(): boolean {
+    return this.#state === "open";
+  }
+
+  /**
+   * Probes the client now, because someone else proved the password of this session's
+   * account. Resolves true as soon as anything arrives; false when nothing does within the
+   * takeover timeout (the client is then told {@linkcode TAKEN_OVER} and the session ends,
+   * freeing the login) or when the session closes first.
+   */
+  checkAlive(): Promise<boolean> {
+    if (this.#state !== "open") return Promise.resolve(false);
+    if (!this.#alive) {
+      const { promise, resolve } = Promise.withResolvers<boolean>();
+      const now = this.#ctx.clock.now();
+      this.#liveness = { deadline: now + this.#ctx.limits.takeoverTimeoutMs, resolve };
+      this.#alive = promise.finally(() => (this.#alive = undefined));
+      this.#push({ action: "probe", time: Math.floor(now / 1000) });
+    }
+    return this.#alive;
+  }
+
+  /** Requests received and not yet handled. */
+  get pendingRequests(): number {
+    return this.#inbox.length;
   }
 
   /** Bytes waiting to be written to this connection. */
@@ -151,8 +223,16 @@ export class Session {
   tick(now: number): void {
     if (this.#state !== "open") return;
     const limits = this.#ctx.limits;
+    if (this.#liveness && now >= this.#liveness.deadline) {
+      const { resolve } = this.#liveness;
+      this.#liveness = undefined;
+      this.#reply({ response: Status.FORBIDDEN, error: TAKEN_OVER });
+      this.#end(TAKEN_OVER);
+      resolve(false);
+      return;
+    }
     if (this.user === undefined) {
-      if (now - this.connectedAt >= limits.authTimeoutMs) {
+      if (!this.#waiting && now - this.connectedAt >= limits.authTimeoutMs) {
         this.#reply({
           response: Status.UNAUTHORIZED,
           error: `Authentication timed out: no login within ${limits.authTimeoutMs / 1000} s`,
@@ -175,12 +255,12 @@ export class Session {
    * Queues a chat message for this connection. A consumer too slow to take it is
    * disconnected and false is returned, so the sender can be told.
    */
-  deliver(message: Record<string, unknown>): boolean {
+  deliver(message: Record<string, unknown>, frame: Uint8Array = encodeFrame(message)): boolean {
     if (this.#state !== "open") return false;
     if (this.#ctx.events.wants("push")) {
       this.#ctx.events.publish("push", { conn: this.info, payload: message });
     }
-    if (this.#enqueue(encodeFrame(message))) return true;
+    if (this.#enqueue(frame)) return true;
     this.close(`Slow consumer: more than ${this.#ctx.limits.maxOutboundBytes} bytes queued`);
     return false;
   }
@@ -220,9 +300,16 @@ export class Session {
     }
     this.#out = [];
     this.#outBytes = 0;
+    this.#wakeDrained();
     this.#inbox = [];
     this.#scram = undefined;
     this.#challenge = undefined;
+    this.#lifetime.abort(new Error("Connection closed"));
+    if (this.#liveness) {
+      const { resolve } = this.#liveness;
+      this.#liveness = undefined;
+      resolve(false);
+    }
     this.#goOffline();
     this.#ctx.sessionClosed(this);
     this.#ctx.events.publish("disconnect", { conn: this.info, message: reason });
@@ -231,7 +318,7 @@ export class Session {
   #goOffline(): void {
     if (this.userKey !== undefined && this.#ctx.online.get(this.userKey) === this) {
       this.#ctx.online.delete(this.userKey);
-      this.#ctx.recordLogout(this.user!, Date.now());
+      this.#ctx.recordLogout(this.user!, this.#ctx.clock.now());
     }
   }
 
@@ -274,9 +361,14 @@ export class Session {
   }
 
   #onData(chunk: Uint8Array): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = this.#ctx.clock.now();
     this.probeSentAt = 0;
     if (this.#discard || this.#state !== "open") return;
+    if (this.#liveness) {
+      const { resolve } = this.#liveness;
+      this.#liveness = undefined;
+      resolve(true);
+    }
     let frames;
     try {
       frames = this.#decoder.push(chunk);
@@ -433,7 +525,9 @@ export class Session {
       case "get_contacts":
         return this.#getContacts();
       case "add_contact": {
-        const login = this.#ctx.store.addContact(this.user, request.user_id);
+        const login = this.#ctx.store.addContact(this.user, request.user_id, {
+          max: this.#ctx.limits.maxContacts,
+        });
         this.#reply({ response: Status.OK, alert: `Added to contacts: ${login}` });
         return;
       }
@@ -443,7 +537,7 @@ export class Session {
         return;
       }
       case "get_users":
-        this.#reply({ response: Status.ACCEPTED, users: this.#ctx.store.logins() });
+        this.#getUsers(request.after);
         return;
       case "quit":
         return this.#quit();
@@ -454,13 +548,13 @@ export class Session {
     return this.#ctx.legacyAuth ? [SCRAM_SHA_256, HMAC_MD5] : [SCRAM_SHA_256];
   }
 
+  /**
+   * Starts a login. Every name gets the same answer, known or not, online or not, and the
+   * store is not even asked: nothing before a valid proof tells accounts apart.
+   */
   #presence(name: string): void {
-    const login = this.#ctx.store.canonicalLogin(name);
-    if (login === undefined) throw new JimError(Status.NOT_FOUND, `No such client: ${name}`);
-    const key = loginKey(login);
-    if (this.#ctx.online.has(key)) throw new JimError(Status.CONFLICT, "Client already online");
     const token = newToken();
-    this.#challenge = { key, token };
+    this.#challenge = { key: loginKey(name), token };
     this.#reply({
       response: Status.UNAUTHORIZED,
       error: AUTH_REQUIRED,
@@ -476,7 +570,7 @@ export class Session {
         `Invalid field: user.account_name must be this session's login, ${this.user}`,
       );
     }
-    this.#ctx.recordLogout(this.user!, Date.now());
+    this.#ctx.recordLogout(this.user!, this.#ctx.clock.now());
     this.#reply({ response: Status.OK, alert: "OK" });
   }
 
@@ -487,18 +581,16 @@ export class Session {
 
   #authenticate(request: JimRequest & { action: "authenticate" }): Promise<void> | void {
     const key = loginKey(request.user.account_name);
-    const failures = this.#ctx.failures;
-    const wait = Math.max(
-      failures.retryAfter(`login:${key}`),
-      failures.retryAfter(`ip:${this.ip}`),
-    );
-    if (wait > 0) {
+    const refusal = this.#ctx.throttle.refusal(this.ip, key);
+    if (refusal) {
       this.#challenge = undefined;
       this.#scram = undefined;
-      const seconds = Math.ceil(wait / 1000);
+      const seconds = Math.ceil(refusal.retryAfterMs / 1000);
       this.#ctx.events.publish("error", {
         conn: this.info,
-        message: `Login as ${key} refused: locked out for ${seconds} s after failed logins`,
+        message: refusal.scope === "login"
+          ? `Login as ${key} refused for ${seconds} s: failed logins of it from ${this.ip}`
+          : `Login as ${key} refused for ${seconds} s: failed logins from ${this.ip}`,
       });
       this.#reply({
         response: Status.FORBIDDEN,
@@ -511,14 +603,46 @@ export class Session {
     return this.#legacy(request.user.account_name, request.user.password ?? "", key);
   }
 
-  #loginFailed(key: string): JimError {
-    this.#ctx.failures.fail(`login:${key}`);
-    this.#ctx.failures.fail(`ip:${this.ip}`);
+  #loginFailed(key: string, text = "Access denied"): JimError {
     this.#ctx.events.publish("error", { conn: this.info, message: `Failed login as ${key}` });
-    return new JimError(Status.AUTH_FAILED, "Access denied");
+    return new JimError(Status.AUTH_FAILED, text);
   }
 
-  #legacy(name: string, digest: string, key: string): void {
+  /**
+   * Waits, when the throttle says so, for the right to check a proof of `key`. Undefined
+   * when the session closed meanwhile.
+   */
+  async #turn(key: string, trusted: boolean): Promise<Turn | undefined> {
+    const throttle = this.#ctx.throttle;
+    this.#waiting = true;
+    let turn: Turn;
+    const onWait = () => {
+      this.#ctx.events.publish("error", {
+        conn: this.info,
+        message: `Login as ${key} waits its turn: ${
+          throttle.accountFailures(key)
+        } failed logins of it in the window`,
+      });
+    };
+    try {
+      turn = await throttle.admit(this.ip, key, {
+        trusted,
+        signal: this.#lifetime.signal,
+        onWait,
+      });
+    } catch {
+      return undefined; // Closed while waiting.
+    } finally {
+      this.#waiting = false;
+    }
+    if (this.#state !== "open") {
+      turn.release();
+      return undefined;
+    }
+    return turn;
+  }
+
+  async #legacy(name: string, digest: string, key: string): Promise<void> {
     const challenge = this.#challenge;
     this.#challenge = undefined;
     this.#scram = undefined;
@@ -535,17 +659,24 @@ export class Session {
       );
     }
     const creds = this.#ctx.store.credentials(name);
-    if (!creds) throw new JimError(Status.NOT_FOUND, `No such client: ${name}`);
-    if (creds.legacyHash === null) {
-      throw new JimError(
-        Status.AUTH_FAILED,
-        `Access denied: no legacy password is stored for this client; use ${SCRAM_SHA_256}`,
-      );
+    const decoy = await this.#ctx.decoys.for(key);
+    const turn = await this.#turn(key, creds?.lastIp === this.ip);
+    if (!turn) return;
+    // The digest is checked against a decoy when there is nothing real to check it against,
+    // so that a wrong password, no legacy hash and no such user take the same path.
+    const hash = creds?.legacyHash ?? decoy.legacyHash;
+    let matches = false;
+    try {
+      matches = verifyLegacyDigest(hash, challenge.token, digest);
+    } catch {
+      // Not hex: a wrong digest like any other.
     }
-    if (!verifyLegacyDigest(creds.legacyHash, challenge.token, digest)) {
-      throw this.#loginFailed(key);
+    if (!matches || !creds || creds.legacyHash === null) {
+      turn.failed();
+      throw this.#loginFailed(key, LEGACY_DENIED);
     }
-    this.#loggedIn(creds.login, { response: Status.OK, alert: "OK" });
+    turn.succeeded();
+    await this.#loggedIn(creds.login, { response: Status.OK, alert: "OK" });
   }
 
   async #scramStep(
@@ -567,22 +698,32 @@ export class Session {
           "Cannot authenticate: SCRAM client-final-message before client-first-message",
         );
       }
+      const turn = await this.#turn(key, scram.trusted);
+      if (!turn) return;
       let serverFinal: string;
       try {
-        serverFinal = await scram.exchange.serverFinal(text, scram.creds.scram);
+        serverFinal = await scram.exchange.serverFinal(text, scram.credentials);
       } catch (error) {
         if (error instanceof JimError && error.code === Status.AUTH_FAILED) {
+          turn.failed();
           throw this.#loginFailed(key);
         }
+        turn.release();
         throw error;
       }
+      if (scram.login === undefined) {
+        // A proof that matched a decoy: not possible without the server's secret.
+        turn.failed();
+        throw this.#loginFailed(key);
+      }
+      turn.succeeded();
       if (this.#state !== "open") return;
       // The proof was checked against credentials read before the await; a removal that
       // committed meanwhile would otherwise leave a session for a deleted account.
-      if (this.#ctx.store.canonicalLogin(scram.creds.login) === undefined) {
-        throw new JimError(Status.NOT_FOUND, `No such client: ${scram.creds.login}`);
+      if (this.#ctx.store.canonicalLogin(scram.login) === undefined) {
+        throw new JimError(Status.NOT_FOUND, `No such client: ${scram.login}`);
       }
-      this.#loggedIn(scram.creds.login, {
+      await this.#loggedIn(scram.login, {
         response: Status.OK,
         alert: "OK",
         data: toBase64(serverFinal),
@@ -597,14 +738,21 @@ export class Session {
         "Invalid SCRAM message: user does not match user.account_name",
       );
     }
+    // Known or not, the same work and the same answer: an unknown login gets its decoy's
+    // stable salt and the default iteration count, and fails at the proof.
     const creds = this.#ctx.store.credentials(request.user.account_name);
-    if (!creds) {
-      throw new JimError(Status.NOT_FOUND, `No such client: ${request.user.account_name}`);
-    }
-    if (this.#ctx.online.has(key)) throw new JimError(Status.CONFLICT, "Client already online");
+    const decoy = await this.#ctx.decoys.for(key);
+    if (this.#state !== "open") return;
+    const credentials = creds?.scram ?? decoy;
     const exchange = new ScramServerExchange();
-    const serverFirst = exchange.serverFirst(text, creds.scram);
-    this.#scram = { key, exchange, creds };
+    const serverFirst = exchange.serverFirst(text, credentials);
+    this.#scram = {
+      key,
+      exchange,
+      credentials,
+      login: creds?.login,
+      trusted: creds !== undefined && creds.lastIp === this.ip,
+    };
     this.#reply({
       response: Status.UNAUTHORIZED,
       error: AUTH_REQUIRED,
@@ -613,17 +761,26 @@ export class Session {
     });
   }
 
-  #loggedIn(login: string, response: Record<string, unknown>): void {
+  /** Takes the login (see {@linkcode LoginClaims}), then answers the proof. */
+  async #loggedIn(login: string, response: Record<string, unknown>): Promise<void> {
     const key = loginKey(login);
-    // Checked again here: another connection may have finished logging in meanwhile.
-    if (this.#ctx.online.has(key)) throw new JimError(Status.CONFLICT, "Client already online");
+    this.#waiting = true;
+    let claimed: boolean;
+    try {
+      claimed = await this.#ctx.claims.claim(key, this);
+    } finally {
+      this.#waiting = false;
+    }
+    if (this.#state !== "open") {
+      if (claimed && this.#ctx.online.get(key) === this) this.#ctx.online.delete(key);
+      return;
+    }
+    if (!claimed) throw new JimError(Status.CONFLICT, "Client already online");
     this.user = login;
     this.userKey = key;
-    this.#ctx.online.set(key, this);
-    this.#ctx.failures.clear(`login:${key}`);
     this.#challenge = undefined;
     this.#scram = undefined;
-    this.#ctx.recordLogin({ login, time: Date.now(), ip: this.ip, port: this.port });
+    this.#ctx.recordLogin({ login, time: this.#ctx.clock.now(), ip: this.ip, port: this.port });
     this.#ctx.events.publish("login", { conn: this.info, message: "Logged in" });
     this.#reply(response);
   }
@@ -643,7 +800,17 @@ export class Session {
       encoding: "utf-8",
       message: text,
     };
-    if (!target.deliver(message)) {
+    // The request fitted; what the recipient gets has `from` and `encoding` added, and a
+    // client drops a connection whose frame exceeds what it accepts.
+    const frame = encodeFrame(message);
+    const max = this.#ctx.limits.maxFrameBytes;
+    if (frame.length > max) {
+      throw new JimError(
+        Status.TOO_LARGE,
+        `Message not delivered: with sender and encoding added it exceeds ${max} bytes`,
+      );
+    }
+    if (!target.deliver(message, frame)) {
       throw new JimError(
         Status.UNAVAILABLE,
         `Message not delivered: ${target.user} is not reading fast enough`,
@@ -652,10 +819,44 @@ export class Session {
     this.#replyOk();
   }
 
-  #getContacts(): void {
+  /**
+   * One page of logins: as many as fit in a frame, with `next` when more follow. The list
+   * is unbounded, the frame is not.
+   */
+  #getUsers(after: string | undefined): void {
+    const page = this.#ctx.store.loginsAfter(after, USERS_PER_PAGE + 1);
+    const max = this.#ctx.limits.maxFrameBytes;
+    // Room for the frame around the names, with a `next` as long as any name can be.
+    let size = encodeFrame({ response: Status.ACCEPTED, users: [], next: "" }).length +
+      MAX_NAME_JSON_BYTES;
+    const users: string[] = [];
+    for (const login of page.slice(0, USERS_PER_PAGE)) {
+      const bytes = utf8Encoder.encode(JSON.stringify(login)).length + 1;
+      if (users.length > 0 && size + bytes > max) break;
+      size += bytes;
+      users.push(login);
+    }
+    this.#reply(
+      users.length < page.length
+        ? { response: Status.ACCEPTED, users, next: users.at(-1)! }
+        : { response: Status.ACCEPTED, users },
+    );
+  }
+
+  /**
+   * The contact list, pushed under backpressure: a long list waits for the client to read
+   * instead of filling the outbound queue, which would drop the client as too slow.
+   */
+  async #getContacts(): Promise<void> {
     const contacts = this.#ctx.store.contacts(this.user!);
     this.#reply({ response: Status.ACCEPTED, quantity: contacts.length });
+    const highWater = Math.min(
+      STREAM_HIGH_WATER,
+      Math.floor(this.#ctx.limits.maxOutboundBytes / 2),
+    );
     for (const login of contacts) {
+      if (this.#outBytes > highWater) await this.#drained(highWater);
+      if (this.#state !== "open") return;
       this.#push({
         action: "contact_list",
         user_id: login,
@@ -692,6 +893,15 @@ export class Session {
 
   #send(bytes: Uint8Array): void {
     if (this.#state === "closed") return;
+    if (bytes.length > this.#ctx.limits.maxFrameBytes) {
+      // Every reply is built to fit; one that does not is a bug, and sending it would
+      // disconnect the client. Say so instead, in a frame that fits.
+      this.#ctx.events.publish("error", {
+        conn: this.info,
+        message: `Internal error: a reply of ${bytes.length} bytes exceeds the frame limit`,
+      });
+      bytes = encodeFrame({ response: Status.SERVER_ERROR, error: "Internal server error" });
+    }
     if (!this.#enqueue(bytes)) {
       this.close(`Slow consumer: more than ${this.#ctx.limits.maxOutboundBytes} bytes queued`);
     }
@@ -707,6 +917,23 @@ export class Session {
       this.#writeTask = this.#writeLoop();
     }
     return true;
+  }
+
+  /** Resolves once at most `below` bytes are queued, or the session has closed. */
+  #drained(below: number): Promise<void> {
+    if (this.#outBytes <= below || this.#state === "closed") return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#drainWaiters.push({ below, resolve });
+    return promise;
+  }
+
+  #wakeDrained(): void {
+    const closed = this.#state === "closed";
+    this.#drainWaiters = this.#drainWaiters.filter((waiter) => {
+      if (!closed && this.#outBytes > waiter.below) return true;
+      waiter.resolve();
+      return false;
+    });
   }
 
   #takeChunk(): Uint8Array {
@@ -740,6 +967,7 @@ export class Session {
           written += await this.#conn.write(written === 0 ? chunk : chunk.subarray(written));
         }
         this.#outBytes -= chunk.length;
+        if (this.#drainWaiters.length > 0) this.#wakeDrained();
       }
     } catch (error) {
       this.#writing = false;
@@ -765,6 +993,12 @@ export class Session {
     this.#state = "ending";
     this.#reason = reason;
     this.#inbox = [];
+    if (this.#liveness) {
+      // Leaving anyway: whoever probed may take the login now.
+      const { resolve } = this.#liveness;
+      this.#liveness = undefined;
+      resolve(false);
+    }
     // An ending session takes no more messages; the login is free again at once.
     this.#goOffline();
     clearTimeout(this.#rateTimer);

@@ -113,36 +113,47 @@ Deno.test("JimServer answers random input without crashing or disturbing others"
   await using carol = watcher!;
 
   for (let round = 0; round < 60; round++) {
-    await using conn = await connectRaw(srv, { timeoutMs: 2000 });
+    await using conn = await connectRaw(srv, { timeoutMs: 5000 });
     if (rand() < 0.5) {
       assert.equal((await conn.login("alice", "pw-a")).response, 200, `seed ${seed}`);
     }
-    const frames = rand() < 0.3
-      ? [randomBytes(rand)]
-      : Array.from({ length: 1 + Math.floor(rand() * 10) }, () =>
-        new TextEncoder().encode(JSON.stringify(randomObject(rand))));
+    const objects = rand() >= 0.3
+      ? Array.from({ length: 1 + Math.floor(rand() * 10) }, () => randomObject(rand))
+      : undefined;
+    const frames = objects
+      ? objects.map((o) => new TextEncoder().encode(JSON.stringify(o)))
+      : [randomBytes(rand)];
+    let replies: Record<string, unknown>[];
     try {
       for (const frame of frames) await conn.write(frame);
-      // Each reply must be a well-formed JIM object; read whatever comes until quiet or closed.
-      for (;;) {
-        const reply = await conn.next(150);
-        assert.ok(
-          typeof reply.response === "number" || typeof reply.action === "string",
-          `seed ${seed}: ${JSON.stringify(reply)}`,
-        );
-        if (typeof reply.response === "number") {
-          assert.ok(reply.response !== 500, `seed ${seed}: server error ${JSON.stringify(reply)}`);
-        }
-      }
+      // Then a quit and the end of our side: the server answers everything it got, in order,
+      // and closes, so every reply is read and none is missed by giving up early.
+      await conn.write(JSON.stringify({ action: "quit", time: 1 }));
+      await conn.closeWrite();
+      replies = await conn.closedByServer();
     } catch (error) {
-      if (!(error instanceof Error) || !/Cannot read frame/.test(error.message)) {
-        // Writes into a connection the server already closed are expected.
-        if (
-          !(error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset)
-        ) {
-          throw error;
-        }
+      // Writes into a connection the server already closed (after a fatal frame) are fine.
+      if (
+        !(error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset)
+      ) {
+        throw error;
       }
+      replies = await conn.closedByServer();
+    }
+    for (const reply of replies) {
+      assert.ok(
+        typeof reply.response === "number" || typeof reply.action === "string",
+        `seed ${seed}: ${JSON.stringify(reply)}`,
+      );
+      if (typeof reply.response === "number") {
+        assert.ok(reply.response !== 500, `seed ${seed}: server error ${JSON.stringify(reply)}`);
+      }
+    }
+    const responses = replies.filter((r) => typeof r.response === "number");
+    const quitsEarly = objects?.some((o) => o.action === "quit" || o.action === "exit");
+    if (objects && !quitsEarly && responses.at(-1)?.alert === "Bye") {
+      // The stream stayed whole: exactly one response per object sent, the quit included.
+      assert.equal(responses.length, frames.length + 1, `seed ${seed}: ${JSON.stringify(replies)}`);
     }
   }
 

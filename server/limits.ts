@@ -23,10 +23,21 @@ export interface ServerLimits {
   rateBurst: number;
   /** Requests waiting in one connection's backlog before it is closed (100). */
   maxBacklog: number;
-  /** Failed logins per login or per IP within the window before 403 (5). */
+  /**
+   * Failed logins of one login from one address within the window before that pair gets
+   * 403 (5); also how many failures of one login, from anywhere, before its proofs are
+   * checked one at a time with growing delays.
+   */
   maxFailedLogins: number;
+  /** Failed logins from one address, over all logins, within the window before 403 (20). */
+  maxFailedLoginsPerIp: number;
   /** The failed-login window (5 min). */
   failedLoginWindowMs: number;
+  /**
+   * How long a session holding a login has to answer a probe when someone logs in to the
+   * same account with valid credentials; a silent one is taken over (5 s).
+   */
+  takeoverTimeoutMs: number;
   /** Connections in total (20,000). */
   maxConnections: number;
   /** Connections from one IP address (64). */
@@ -37,6 +48,8 @@ export interface ServerLimits {
   readBufferBytes: number;
   /** How long a closing connection may take to flush its last reply (2 s). */
   lingerMs: number;
+  /** Contacts one user may keep (1000); add_contact past it gets 403. */
+  maxContacts: number;
 }
 
 /**
@@ -58,12 +71,15 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   rateBurst: 20,
   maxBacklog: 100,
   maxFailedLogins: 5,
+  maxFailedLoginsPerIp: 20,
   failedLoginWindowMs: 5 * 60_000,
+  takeoverTimeoutMs: 5000,
   maxConnections: 20_000,
   maxConnectionsPerIp: 64,
   maxOutboundBytes: 1024 * 1024,
   readBufferBytes: 16384,
   lingerMs: 2000,
+  maxContacts: 1000,
 });
 
 /**
@@ -94,11 +110,14 @@ export function resolveLimits(partial: Partial<ServerLimits> = {}): ServerLimits
     "probeGraceMs",
     "maxBacklog",
     "maxFailedLogins",
+    "maxFailedLoginsPerIp",
     "failedLoginWindowMs",
+    "takeoverTimeoutMs",
     "maxConnections",
     "maxConnectionsPerIp",
     "maxOutboundBytes",
     "readBufferBytes",
+    "maxContacts",
   ];
   for (const key of positive) {
     if (limits[key] <= 0) throw new RangeError(`Invalid limit: ${key} must be above 0`);

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
-import { EventFeed, type ServerEvent } from "./events.ts";
-import { connectRaw, loginAll, now, type RawConnection, startTestServer } from "./testing.ts";
+import { EventFeed, type ServerEvent, type Subscription } from "./events.ts";
+import {
+  connectRaw,
+  loginAll,
+  ManualClock,
+  now,
+  type RawConnection,
+  startTestServer,
+} from "./testing.ts";
 
 const USERS = [
   { login: "alice", password: "alice-pw" },
@@ -9,6 +16,18 @@ const USERS = [
 ];
 
 const getUsers = () => ({ action: "get_users", time: now() });
+
+/** Waits for an event whose message matches `pattern`; fails after 5 s. */
+async function waitForEvent(subscription: Subscription, pattern: RegExp): Promise<ServerEvent> {
+  let found: ServerEvent | undefined;
+  await eventually(() => {
+    for (let e = subscription.poll(); e && !found; e = subscription.poll()) {
+      if (pattern.test(e.message ?? "")) found = e;
+    }
+    return found !== undefined;
+  });
+  return found!;
+}
 
 /** Polls `check` every 10 ms until it holds; fails after `ms`. Never asserts on timing. */
 async function eventually(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
@@ -20,10 +39,13 @@ async function eventually(check: () => boolean | Promise<boolean>, ms = 5000): P
 }
 
 Deno.test("limits: a connection that does not log in in time is told and closed", async () => {
-  await using srv = await startTestServer({ users: USERS, limits: { authTimeoutMs: 100 } });
+  const clock = new ManualClock();
+  await using srv = await startTestServer({ users: USERS, clock, limits: { authTimeoutMs: 100 } });
   await using idle = await connectRaw(srv);
   await using loggedIn = await connectRaw(srv);
   assert.equal((await loggedIn.login("alice", "alice-pw")).response, 200);
+  // Time stood still while alice logged in; now the deadline passes for both connections.
+  clock.advance(100);
   const frames = await idle.closedByServer();
   assert.equal(frames.length, 1);
   assert.equal(frames[0]!.response, 401);
@@ -33,40 +55,66 @@ Deno.test("limits: a connection that does not log in in time is told and closed"
 });
 
 Deno.test("limits: an idle connection is probed, kept when it answers, closed when silent", async () => {
+  const clock = new ManualClock();
   await using srv = await startTestServer({
     users: USERS,
+    clock,
     limits: { idleProbeMs: 100, probeGraceMs: 150 },
   });
   const [alice] = await loginAll(srv, USERS.slice(0, 1));
   await using conn = alice!;
+  clock.advance(100);
   const probe = await conn.next();
   assert.equal(probe.action, "probe");
   assert.equal(typeof probe.time, "number");
+  // However long the answer takes in real time, only the clock decides.
   assert.deepEqual(
     await conn.request({ action: "presence", time: now(), user: { account_name: "alice" } }),
     { response: 200, alert: "OK" },
   );
-  // Silent from now on: another probe, then the server hangs up.
+  clock.advance(149);
+  assert.equal((await conn.request(getUsers())).response, 202, "activity, not a probe");
+  clock.advance(100);
+  // Silent from now on: another probe, then the server hangs up once the grace is over.
   assert.equal((await conn.next()).action, "probe");
+  clock.advance(149);
+  assert.equal(srv.server.isOnline("alice"), true);
+  clock.advance(1);
   assert.deepEqual(await conn.closedByServer(), []);
   await eventually(() => srv.server.connectionCount === 0);
 });
 
 Deno.test("limits: requests over the rate are delayed, not dropped", async () => {
+  const clock = new ManualClock();
   await using srv = await startTestServer({
     users: USERS,
+    clock,
     limits: { rateLimit: 50, rateBurst: 5, maxBacklog: 100 },
   });
   const [alice] = await loginAll(srv, USERS.slice(0, 1));
   await using conn = alice!;
-  const started = performance.now();
-  // One write: 25 requests arrive together, 20 over the burst.
+  // The login used three tokens of the burst; time has not moved, so none came back.
+  const pending = () => srv.server.sessions()[0]!.pendingRequests;
+  // One write: 25 requests arrive together, 23 over what is left of the burst.
   await conn.write(
     Array.from({ length: 25 }, (_, i) => JSON.stringify({ action: "get_users", time: i })).join(""),
   );
-  for (let i = 0; i < 25; i++) assert.equal((await conn.next()).response, 202);
-  // 20 requests beyond the burst at 50/s need at least 0.4 s; a lower bound cannot flake.
-  assert.ok(performance.now() - started >= 350, "requests were not delayed");
+  for (let i = 0; i < 2; i++) assert.equal((await conn.next()).response, 202);
+  await eventually(() => pending() === 23);
+  assert.equal(conn.buffered, 0, "the rest wait for time to pass");
+  // One token comes back every 20 ms at 50 per second.
+  clock.advance(20);
+  assert.equal((await conn.next()).response, 202);
+  await eventually(() => pending() === 22);
+  // Time that passes at once buys no more than the burst: the rest stays paced.
+  clock.advance(22 * 20);
+  for (let i = 0; i < 5; i++) assert.equal((await conn.next()).response, 202);
+  await eventually(() => pending() === 17);
+  for (let i = 0; i < 17; i++) {
+    clock.advance(20);
+    assert.equal((await conn.next()).response, 202);
+  }
+  assert.equal(pending(), 0);
 });
 
 Deno.test("limits: a backlog over the limit closes the connection with 413", async () => {
@@ -96,44 +144,81 @@ Deno.test("limits: rate limit 0 turns limiting off", async () => {
   for (let i = 0; i < 500; i++) assert.equal((await conn.next()).response, 202);
 });
 
-Deno.test("limits: repeated failed logins lock the login and the address out", async (t) => {
+Deno.test("limits: failed logins refuse the failing address, never the owner elsewhere", async (t) => {
+  const clock = new ManualClock();
+  const events = new EventFeed();
+  using errors = events.subscribe({ types: ["error"] });
+  const waitsItsTurn = (login: string) =>
+    waitForEvent(errors, new RegExp(`^Login as ${login} waits`));
   await using srv = await startTestServer({
     users: USERS,
-    limits: { maxFailedLogins: 3, failedLoginWindowMs: 400 },
+    clock,
+    events,
+    limits: { maxFailedLogins: 3, maxFailedLoginsPerIp: 5, failedLoginWindowMs: 10_000 },
   });
-  await using conn = await connectRaw(srv);
+  const from = (localAddress: string) => connectRaw(srv, { localAddress });
+  await using attacker = await from("127.0.0.2");
   await t.step("three failures are answered 402", async () => {
     for (let i = 0; i < 3; i++) {
-      assert.deepEqual(await conn.scramLogin("bob", "wrong"), {
+      assert.deepEqual(await attacker.scramLogin("bob", "wrong"), {
         response: 402,
         error: "Access denied",
       });
     }
   });
-  await t.step("then even the right password gets 403 with the wait", async () => {
-    const reply = await conn.scramLogin("bob", "bob-pw");
+  await t.step("then even the right password gets 403 from that address", async () => {
+    const reply = await attacker.scramLogin("bob", "bob-pw");
     assert.equal(reply.response, 403);
     assert.match(String(reply.error), /^Too many failed logins: try again in \d+ seconds$/);
-    assert.ok(typeof reply.retry_after === "number" && reply.retry_after >= 1);
+    assert.equal(reply.retry_after, 10);
   });
-  await t.step("the address is locked for other logins too", async () => {
-    await using other = await connectRaw(srv);
-    assert.equal((await other.scramLogin("carol", "carol-pw")).response, 403);
-    const legacyTry = await other.request({
+  await t.step("bob logs in from an address that has not been failing", async () => {
+    await using owner = await from("127.0.0.3");
+    const login = owner.login("bob", "bob-pw");
+    // Three failures of bob anywhere slow his account: the proof waits a second, no more.
+    await waitsItsTurn("bob");
+    clock.advance(1000);
+    assert.equal((await login).response, 200);
+  });
+  await t.step("the failing address may still try other logins, up to its own limit", async () => {
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await attacker.scramLogin("carol", "wrong")).response, 402);
+    }
+    await using again = await from("127.0.0.2");
+    assert.equal((await again.scramLogin("carol", "carol-pw")).response, 403);
+    const legacyTry = await again.request({
       action: "authenticate",
       time: now(),
-      user: { account_name: "carol", password: "00" },
+      user: { account_name: "alice", password: "00" },
     });
-    assert.equal(legacyTry.response, 403);
+    assert.equal(legacyTry.response, 403, "whatever the mechanism");
   });
-  await t.step("the lock lifts when the window passes", async () => {
-    let reply: Record<string, unknown> = {};
-    await eventually(async () => {
-      reply = await conn.scramLogin("bob", "bob-pw");
-      return reply.response !== 403;
-    });
-    assert.equal(reply.response, 200);
+  await t.step("the refusal lifts when the window passes", async () => {
+    // The first failures were 1 s before carol's; the window is 10 s.
+    clock.advance(8999);
+    assert.equal((await attacker.scramLogin("carol", "carol-pw")).response, 403);
+    clock.advance(1);
+    assert.equal((await attacker.scramLogin("carol", "carol-pw")).response, 200);
   });
+});
+
+Deno.test("limits: an account guessed from many addresses is slowed, not locked", async () => {
+  const clock = new ManualClock();
+  const events = new EventFeed();
+  using errors = events.subscribe({ types: ["error"] });
+  await using srv = await startTestServer({ users: USERS, clock, events });
+  // The defect: five wrong proofs from five addresses locked the owner out everywhere.
+  for (let i = 2; i <= 6; i++) {
+    await using guesser = await connectRaw(srv, { localAddress: `127.0.0.${i}` });
+    assert.equal((await guesser.scramLogin("alice", "wrong")).response, 402);
+  }
+  await using owner = await connectRaw(srv, { localAddress: "127.0.0.7" });
+  const login = owner.login("alice", "alice-pw");
+  // Slowed: the proof waits for its turn, a second after the last failure...
+  await waitForEvent(errors, /^Login as alice waits its turn: 5 failed logins/);
+  clock.advance(1000);
+  // ...and is then answered, with the right password, from an address that never failed.
+  assert.equal((await login).response, 200);
 });
 
 Deno.test("limits: connections over the per-IP cap are refused with 503", async () => {

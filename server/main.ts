@@ -26,6 +26,7 @@ import {
 import { EVENT_TYPES, EventFeed, type ServerEvent, type ServerEventType } from "./events.ts";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
 import { JimServer } from "./server.ts";
+import { connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
 import { openServeResources, STOP_SIGNALS } from "./serve_resources.ts";
 import { Store, type UserRow } from "./store.ts";
 import { GUI_HELP, parseGuiPort, runGuiCommand } from "../ui/server/cli.ts";
@@ -171,8 +172,15 @@ export const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     env: "JIM_MAX_FAILED_LOGINS",
     commands: SERVE,
-    help: "Failed logins per login or IP before lockout",
+    help: "Failed logins of one login from one address before it is refused there",
     limit: ["maxFailedLogins", 1],
+  },
+  "max-failed-logins-per-ip": {
+    type: "string",
+    env: "JIM_MAX_FAILED_LOGINS_PER_IP",
+    commands: SERVE,
+    help: "Failed logins from one address, any login, before it is refused",
+    limit: ["maxFailedLoginsPerIp", 1],
   },
   "lockout-window": {
     type: "string",
@@ -180,6 +188,13 @@ export const FLAGS: Record<string, FlagSpec> = {
     commands: SERVE,
     help: "Seconds over which failed logins count",
     limit: ["failedLoginWindowMs", 1000],
+  },
+  "takeover-timeout": {
+    type: "string",
+    env: "JIM_TAKEOVER_TIMEOUT",
+    commands: SERVE,
+    help: "Seconds an online session has to answer before a new login takes it over",
+    limit: ["takeoverTimeoutMs", 1000],
   },
   "max-connections": {
     type: "string",
@@ -208,6 +223,13 @@ export const FLAGS: Record<string, FlagSpec> = {
     commands: SERVE,
     help: "Largest read buffer of a busy connection, in bytes",
     limit: ["readBufferBytes", 1],
+  },
+  "max-contacts": {
+    type: "string",
+    env: "JIM_MAX_CONTACTS",
+    commands: SERVE,
+    help: "Contacts one user may keep",
+    limit: ["maxContacts", 1],
   },
   "legacy": {
     type: "boolean",
@@ -546,7 +568,7 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
   switch (inv.command) {
     case "serve":
       expectArgs(inv, 0);
-      return await serve(serveSettings(inv.values), io);
+      return await serve(serveSettings(inv.values), io, inv.values);
     case "user list":
       expectArgs(inv, 0);
       return withStore(inv, (store) => {
@@ -771,7 +793,7 @@ export function formatEvent(event: ServerEvent, format: "text" | "json"): string
   return parts.join(" ");
 }
 
-function settingsLines(s: ServeSettings): [string, unknown][] {
+function settingsLines(s: ServeSettings, openFileLimit: number | undefined): [string, unknown][] {
   return [
     ["version", VERSION],
     ["host", s.host],
@@ -782,11 +804,29 @@ function settingsLines(s: ServeSettings): [string, unknown][] {
     ["log-level", s.logLevel],
     ["log-format", s.logFormat],
     ...Object.entries(s.limits),
+    ["openFileLimit", openFileLimit ?? "unknown"],
   ];
 }
 
-async function serve(settings: ServeSettings, io: CliIo): Promise<number> {
-  const shown = settingsLines(settings);
+async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Promise<number> {
+  // The cap the server will apply, shown before it starts: a cap above the descriptor limit
+  // would make clients time out instead of getting the 503.
+  const openFileLimit = readOpenFileLimit();
+  const cap = connectionCap(requested.limits.maxConnections, openFileLimit);
+  const settings = {
+    ...requested,
+    limits: { ...requested.limits, maxConnections: cap.maxConnections },
+  };
+  if (
+    explicit["max-connections"] !== undefined &&
+    cap.maxConnections < requested.limits.maxConnections
+  ) {
+    io.err(
+      `${PROGRAM}: --max-connections lowered from ${requested.limits.maxConnections} to ` +
+        `${cap.maxConnections} to fit the open-file limit of ${openFileLimit} (raise it with ulimit -n)`,
+    );
+  }
+  const shown = settingsLines(settings, openFileLimit);
   if (settings.logFormat === "json") {
     io.out(
       JSON.stringify({
@@ -835,6 +875,7 @@ async function serve(settings: ServeSettings, io: CliIo): Promise<number> {
         legacyAuth: settings.legacyAuth,
         tls,
         limits: settings.limits,
+        openFileLimit,
         events,
         signal: stop.signal,
       });

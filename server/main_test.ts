@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
+import { parseInvocation, serveSettings } from "./main.ts";
 import { JimServer } from "./server.ts";
 import { Store } from "./store.ts";
-import { connectRaw, now, selfSignedCert, startTestServer } from "./testing.ts";
+import {
+  connectRaw,
+  now,
+  type RawConnection,
+  requireTool,
+  selfSignedCert,
+  startTestServer,
+} from "./testing.ts";
+import { BASE_RESERVE } from "./_fd_limit.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
@@ -41,9 +50,11 @@ class ServerProcess implements AsyncDisposable {
   readonly #stderr: Promise<string>;
   #waiters: (() => void)[] = [];
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, ...args],
+  /** `wrap` runs the server under another program, e.g. `["prlimit", "--nofile=150"]`. */
+  constructor(args: string[], env: Record<string, string> = {}, wrap: string[] = []) {
+    const command = [...wrap, Deno.execPath(), "run", "-A", MAIN, ...args];
+    this.child = new Deno.Command(command[0]!, {
+      args: command.slice(1),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -534,4 +545,87 @@ Deno.test("jim-server serve at the default level prints no requests", async () =
   assert.match(log, / ERROR error #1 .*Failed login as a/);
   assert.match(log, / login #1 127\.0\.0\.1:\d+ a Logged in/);
   assert.ok(!/ (request|response|push) #/.test(log), log);
+});
+
+const PRLIMIT = requireTool("prlimit", "a server with a low descriptor limit");
+
+Deno.test({
+  name:
+    "jim-server serve fits its connection cap under the descriptor limit and answers 503 past it",
+  ignore: PRLIMIT.skip,
+  async fn() {
+    await using dir = await tempDir();
+    const limit = 150;
+    await using server = new ServerProcess(
+      ["--port", "0", "--db", `${dir.path}/fd.db`, "--max-connections-per-ip", "1000"],
+      {},
+      [PRLIMIT.path(), `--nofile=${limit}:${limit}`],
+    );
+    const port = await server.port();
+    const settings = (await server.line(/^jim-server settings: /)).input!;
+    assert.match(settings, new RegExp(` openFileLimit=${limit}(\\s|$)`));
+    const cap = Number(settings.match(/ maxConnections=(\d+) /)?.[1]);
+    assert.ok(cap > 0 && cap <= limit - BASE_RESERVE, `maxConnections=${cap} under ${limit}`);
+    const admitted: RawConnection[] = [];
+    try {
+      for (let i = 0; i < cap; i++) {
+        const conn = await connectRaw({ host: "127.0.0.1", port });
+        admitted.push(conn);
+        assert.equal((await conn.request({ action: "get_users", time: now() })).response, 401);
+      }
+      // One past the cap: told and closed, not left to time out.
+      await using extra = await connectRaw({ host: "127.0.0.1", port });
+      assert.deepEqual(await extra.closedByServer(), [{
+        response: 503,
+        error: `Too many connections: the server allows ${cap}`,
+      }]);
+      // A freed place is taken again.
+      admitted.shift()!.close();
+      let reply: Record<string, unknown> | undefined;
+      for (let attempt = 0; attempt < 100 && reply?.response !== 401; attempt++) {
+        await using again = await connectRaw({ host: "127.0.0.1", port });
+        reply = await again.request({ action: "get_users", time: now() });
+      }
+      assert.equal(reply?.response, 401);
+    } finally {
+      for (const conn of admitted) conn.close();
+    }
+  },
+});
+
+Deno.test("serveSettings() wires the login, takeover and contact limits from flags and variables", async (t) => {
+  await t.step("flags, seconds turned into milliseconds", () => {
+    const { limits } = serveSettings(
+      parseInvocation([
+        "--max-failed-logins-per-ip",
+        "7",
+        "--takeover-timeout",
+        "3",
+        "--max-contacts",
+        "50",
+      ], { out() {}, err() {}, env: () => undefined }).values,
+    );
+    assert.equal(limits.maxFailedLoginsPerIp, 7);
+    assert.equal(limits.takeoverTimeoutMs, 3000);
+    assert.equal(limits.maxContacts, 50);
+  });
+  await t.step("JIM_* variables", () => {
+    const env: Record<string, string> = {
+      JIM_MAX_FAILED_LOGINS_PER_IP: "9",
+      JIM_TAKEOVER_TIMEOUT: "0.5",
+      JIM_MAX_CONTACTS: "2",
+    };
+    const { limits } = serveSettings(
+      parseInvocation([], { out() {}, err() {}, env: (name) => env[name] }).values,
+    );
+    assert.equal(limits.maxFailedLoginsPerIp, 9);
+    assert.equal(limits.takeoverTimeoutMs, 500);
+    assert.equal(limits.maxContacts, 2);
+  });
+  await t.step("0 is refused", () => {
+    assert.throws(
+      () => serveSettings({ "max-contacts": "0" }),
+      /Invalid value for --max-contacts: must be above 0/,
+    );
+  });
 });

@@ -13,6 +13,7 @@
  *
  * @module
  */
+export * from "./clock.ts";
 export * from "./events.ts";
 export * from "./limits.ts";
 export * from "./server.ts";

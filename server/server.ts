@@ -4,8 +4,13 @@
  * @module
  */
 import { encodeFrame, loginKey, Status } from "../protocol/mod.ts";
+import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import { type ConnInfo, EventFeed } from "./events.ts";
-import { FailedLogins } from "./_lockout.ts";
+import { acceptErrorKind, FIRST_ACCEPT_PAUSE_MS, MAX_ACCEPT_PAUSE_MS } from "./_accept_errors.ts";
+import { type ConnectionCap, connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
+import { Decoys } from "./_decoy.ts";
+import { FIRST_LOGIN_DELAY_MS, LoginThrottle, MAX_LOGIN_DELAY_MS } from "./_login_throttle.ts";
+import { LoginClaims } from "./_takeover.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
 import { Session, type SessionContext } from "./_session.ts";
 import type { LoginRecord, Store } from "./store.ts";
@@ -30,14 +35,27 @@ export interface JimServerOptions {
   legacyAuth?: boolean;
   /** Serve TLS instead of plain TCP. */
   tls?: TlsOptions;
-  /** Overrides of {@linkcode DEFAULT_SERVER_LIMITS}. */
+  /**
+   * Overrides of {@linkcode DEFAULT_SERVER_LIMITS}. `maxConnections` is lowered to fit the
+   * process's descriptor limit; {@linkcode JimServer.limits} shows what is in force.
+   */
   limits?: Partial<ServerLimits>;
+  /**
+   * RLIMIT_NOFILE to fit the connection cap under; read from /proc/self/limits by default
+   * (where that cannot be read, the cap is not lowered).
+   */
+  openFileLimit?: number;
   /** Closes the server when aborted. */
   signal?: AbortSignal;
   /** A feed to publish to, e.g. one that outlives this server; a new one by default. */
   events?: EventFeed;
   /** How long login history may wait before it is written, ms; 200 by default. */
   historyFlushMs?: number;
+  /**
+   * Where every time-based decision reads the time (login deadline, probes, rate limit,
+   * login throttle, takeover); the real clock by default. Tests pass one they move by hand.
+   */
+  clock?: Clock;
 }
 
 /** A connection as the admin GUI lists it. */
@@ -46,10 +64,11 @@ export interface SessionInfo extends ConnInfo {
   connectedAt: number;
   /** Unix ms of the last bytes received. */
   lastActivity: number;
+  /** Requests received and not yet answered, e.g. held back by the rate limit. */
+  pendingRequests: number;
 }
 
 const MAX_PENDING_HISTORY = 10_000;
-const MAX_REJECTING = 256;
 
 /**
  * The chat server. Start it with {@linkcode JimServer.listen}; stop it with `close()` or
@@ -72,8 +91,10 @@ export class JimServer {
   readonly addr: { hostname: string; port: number };
   /** Every event of this server. */
   readonly events: EventFeed;
-  /** The limits in force. */
+  /** The limits in force, with `maxConnections` lowered to fit the descriptor limit. */
   readonly limits: Readonly<ServerLimits>;
+  /** RLIMIT_NOFILE the connection cap was fitted under, when known. */
+  readonly openFileLimit: number | undefined;
   /** Whether the seed's HMAC-MD5 login is allowed. */
   readonly legacyAuth: boolean;
   /** Whether the listener is TLS. */
@@ -88,7 +109,8 @@ export class JimServer {
   readonly #perIp = new Map<string, number>();
   readonly #online = new Map<string, Session>();
   readonly #rejecting = new Set<Promise<void>>();
-  readonly #failures: FailedLogins;
+  readonly #maxRejecting: number;
+  readonly #throttle: LoginThrottle;
   readonly #historyFlushMs: number;
   #pendingLogins: LoginRecord[] = [];
   #pendingLogouts: { login: string; time: number }[] = [];
@@ -96,6 +118,8 @@ export class JimServer {
   #sweepTimer: ReturnType<typeof setInterval>;
   #acceptTask: Promise<void>;
   #nextId = 1;
+  #acceptFailures = 0;
+  #acceptReportedAt = -Infinity;
   #dataVersion: number;
   #closing: Promise<void> | undefined;
   #resolveFinished!: () => void;
@@ -103,17 +127,32 @@ export class JimServer {
   #onAbort = () => void this.close();
   readonly #context: SessionContext;
 
-  private constructor(listener: Deno.Listener, options: JimServerOptions) {
+  private constructor(
+    listener: Deno.Listener,
+    options: JimServerOptions,
+    limits: ServerLimits,
+    cap: ConnectionCap,
+  ) {
     this.#listener = listener;
     const addr = listener.addr as Deno.NetAddr;
     this.addr = { hostname: addr.hostname, port: addr.port };
     this.events = options.events ?? new EventFeed();
-    this.limits = Object.freeze(resolveLimits(options.limits));
+    this.limits = Object.freeze({ ...limits, maxConnections: cap.maxConnections });
+    this.openFileLimit = cap.openFileLimit;
+    this.#maxRejecting = cap.rejectSlots;
     this.legacyAuth = options.legacyAuth ?? false;
     this.tls = options.tls !== undefined;
     this.store = options.store;
     this.#historyFlushMs = options.historyFlushMs ?? 200;
-    this.#failures = new FailedLogins(this.limits.maxFailedLogins, this.limits.failedLoginWindowMs);
+    const clock = options.clock ?? SYSTEM_CLOCK;
+    this.#throttle = new LoginThrottle({
+      windowMs: this.limits.failedLoginWindowMs,
+      maxPerPair: this.limits.maxFailedLogins,
+      maxPerAddress: this.limits.maxFailedLoginsPerIp,
+      slowAfter: this.limits.maxFailedLogins,
+      firstDelayMs: FIRST_LOGIN_DELAY_MS,
+      maxDelayMs: MAX_LOGIN_DELAY_MS,
+    }, clock);
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
     this.#dataVersion = this.store.dataVersion();
     this.#context = {
@@ -121,8 +160,11 @@ export class JimServer {
       limits: this.limits,
       legacyAuth: this.legacyAuth,
       events: this.events,
-      failures: this.#failures,
+      clock,
+      throttle: this.#throttle,
+      decoys: new Decoys(this.store.secret("decoy-credentials")),
       online: this.#online,
+      claims: new LoginClaims(this.#online),
       recordLogin: (record) => {
         this.#pendingLogins.push(record);
         this.#scheduleFlush();
@@ -142,6 +184,7 @@ export class JimServer {
       this.limits.authTimeoutMs,
       this.limits.idleProbeMs,
       this.limits.probeGraceMs,
+      this.limits.takeoverTimeoutMs,
     );
     // One timer for all connections instead of one each: idle connections stay cheap.
     const sweepMs = Math.max(5, Math.min(1000, Math.floor(shortest / 4)));
@@ -156,16 +199,21 @@ export class JimServer {
   /**
    * Binds and starts serving.
    *
-   * @throws {Deno.errors.AddrInUse} and other listen errors; {RangeError} for bad limits.
+   * @throws {Deno.errors.AddrInUse} and other listen errors; {RangeError} for bad limits or
+   *   a descriptor limit that leaves no room for connections.
    */
   static listen(options: JimServerOptions): Promise<JimServer> {
-    resolveLimits(options.limits);
+    const limits = resolveLimits(options.limits);
+    const cap = connectionCap(
+      limits.maxConnections,
+      options.openFileLimit ?? readOpenFileLimit(),
+    );
     const hostname = options.host ?? "127.0.0.1";
     const port = options.port ?? 7777;
     const listener = options.tls
       ? Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key })
       : Deno.listen({ hostname, port });
-    const server = new JimServer(listener, options);
+    const server = new JimServer(listener, options, limits, cap);
     server.events.publish("start", {
       message: `Listening on ${server.addr.hostname}:${server.addr.port}${
         server.tls ? " (TLS)" : ""
@@ -219,6 +267,7 @@ export class JimServer {
       ...s.info,
       connectedAt: s.connectedAt,
       lastActivity: s.lastActivity,
+      pendingRequests: s.pendingRequests,
     }));
   }
 
@@ -265,21 +314,24 @@ export class JimServer {
   }
 
   async #acceptLoop(): Promise<void> {
+    let pause = FIRST_ACCEPT_PAUSE_MS;
     for (;;) {
       let conn: Deno.Conn;
       try {
         conn = await this.#listener.accept();
       } catch (error) {
-        if (this.#closing || error instanceof Deno.errors.BadResource) return;
-        if (error instanceof Deno.errors.Interrupted) return;
-        // E.g. out of file descriptors: report, pause briefly, keep serving.
-        this.events.publish("error", {
-          message: `Cannot accept: ${error instanceof Error ? error.message : String(error)}`,
-        });
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        if (this.#closing) return;
+        const kind = acceptErrorKind(error);
+        if (kind === "closed") return;
+        this.#acceptFailed(error);
+        if (kind === "connection") continue;
+        // Out of descriptors or memory: retrying at once would spin until sessions free some.
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        pause = Math.min(MAX_ACCEPT_PAUSE_MS, pause * 2);
         if (this.#closing) return;
         continue;
       }
+      pause = FIRST_ACCEPT_PAUSE_MS;
       if (this.#closing) {
         conn.close();
         return;
@@ -296,6 +348,25 @@ export class JimServer {
         }
       }
     }
+  }
+
+  /**
+   * Reports accept errors, at most one event a second: a flood of connections reset before
+   * they were accepted must not flood the log too.
+   */
+  #acceptFailed(error: unknown): void {
+    this.#acceptFailures++;
+    const now = this.#context.clock.now();
+    if (now - this.#acceptReportedAt < 1000) return;
+    const count = this.#acceptFailures;
+    const detail = error instanceof Error ? error.message : String(error);
+    this.events.publish("error", {
+      message: count === 1
+        ? `Cannot accept a connection: ${detail}`
+        : `Cannot accept ${count} connections: ${detail}, and similar`,
+    });
+    this.#acceptFailures = 0;
+    this.#acceptReportedAt = now;
   }
 
   #admit(conn: Deno.Conn): void {
@@ -329,7 +400,7 @@ export class JimServer {
       conn: { id: 0, ip: addr.hostname, port: addr.port },
       message: reason,
     });
-    if (this.#rejecting.size >= MAX_REJECTING) {
+    if (this.#rejecting.size >= this.#maxRejecting) {
       conn.close();
       return;
     }
@@ -348,8 +419,9 @@ export class JimServer {
   }
 
   #sweep(): void {
-    const now = Date.now();
+    const now = this.#context.clock.now();
     this.#noticeOutsideChanges();
+    this.#throttle.tick();
     for (const session of this.#sessions) {
       try {
         session.tick(now);

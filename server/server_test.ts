@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { JimClient } from "../client/mod.ts";
 import {
+  DEFAULT_LIMITS,
+  encodeFrame,
   fromBase64,
   legacyDigest,
   legacyStoredHash,
@@ -8,7 +11,22 @@ import {
   toBase64,
 } from "../protocol/mod.ts";
 import { EventFeed, REDACTED, type ServerEvent } from "./events.ts";
-import { connectRaw, loginAll, now, type RawConnection, startTestServer } from "./testing.ts";
+import { LEGACY_DENIED, TAKEN_OVER } from "./_session.ts";
+import { JimServer } from "./server.ts";
+import { Store } from "./store.ts";
+import {
+  connectRaw,
+  loginAll,
+  ManualClock,
+  now,
+  type RawConnection,
+  requireTool,
+  resetFloodBlocking,
+  ResetPeerSession,
+  startTestServer,
+} from "./testing.ts";
+
+const PYTHON = requireTool("python3", "real TCP resets with SO_LINGER 0");
 
 const USERS = [
   { login: "Alice", password: "alice-pw" },
@@ -153,26 +171,6 @@ Deno.test("JimServer logs in with SCRAM-SHA-256", async (t) => {
     assert.equal((await conn.request({ action: "get_users", time: now() })).response, 401);
   });
 
-  await t.step("answers 404 for an unknown login", async () => {
-    await using conn = await connectRaw(srv);
-    assert.deepEqual(
-      await conn.request({ action: "presence", time: now(), user: { account_name: "zed" } }),
-      { response: 404, error: "No such client: zed" },
-    );
-    assert.equal((await conn.scramLogin("zed", "x")).response, 404);
-  });
-
-  await t.step("answers 409 when the login is online elsewhere", async () => {
-    await using first = await connectRaw(srv);
-    assert.equal((await first.login("carol", "carol-pw")).response, 200);
-    await using second = await connectRaw(srv);
-    assert.deepEqual(
-      await second.request({ action: "presence", time: now(), user: { account_name: "Carol" } }),
-      { response: 409, error: "Client already online" },
-    );
-    assert.equal((await second.scramLogin("carol", "carol-pw")).response, 409);
-  });
-
   await t.step("answers presence on its own session with 200", async () => {
     await using conn = await connectRaw(srv);
     assert.equal((await conn.login("bob", "bob-pw")).response, 200);
@@ -236,15 +234,24 @@ Deno.test("JimServer logs in the seed's legacy way only when allowed", async (t)
     { login: "modern", password: "secret" },
   ];
 
-  await t.step("the reference vector matches the protocol maths", async () => {
-    const stored = await legacyStoredHash("secret");
-    assert.equal(
-      legacyDigest(stored, "00112233445566778899aabbccddeeff"),
-      "bdfe4c7d0c0da4ab8bef3f2b7013c92b",
-    );
-  });
-
   await using srv = await startTestServer({ users, legacyAuth: true });
+
+  await t.step("stores the seed's reference value and takes a digest made from it", async () => {
+    const vector = "f6d5e52e48897f9b8dd785461f1d68ea83c2233e35443872713cccde747cda31";
+    assert.equal(srv.store.credentials("seed")?.legacyHash, vector);
+    await using conn = await connectRaw(srv);
+    const challenge = await conn.request({
+      action: "presence",
+      time: "1560964883",
+      user: { account_name: "seed" },
+    });
+    const reply = await conn.request({
+      action: "authenticate",
+      time: "1560964883",
+      user: { account_name: "seed", password: legacyDigest(vector, String(challenge.token)) },
+    });
+    assert.deepEqual(reply, { response: 200, alert: "OK" });
+  });
 
   await t.step("presence offers HMAC-MD5 too", async () => {
     await using conn = await connectRaw(srv);
@@ -261,13 +268,18 @@ Deno.test("JimServer logs in the seed's legacy way only when allowed", async (t)
     assert.deepEqual(await conn.legacyLogin("seed", "secret"), { response: 200, alert: "OK" });
   });
 
-  await t.step("answers 402 Access denied for a wrong digest", async () => {
-    await using conn = await connectRaw(srv);
-    assert.deepEqual(await conn.legacyLogin("seed", "wrong"), {
-      response: 402,
-      error: "Access denied",
-    });
-  });
+  await t.step(
+    "answers 402 for a wrong digest, no legacy hash and no such user alike",
+    async () => {
+      for (const [login, password] of [["seed", "wrong"], ["modern", "secret"], ["nobody", "x"]]) {
+        await using conn = await connectRaw(srv);
+        assert.deepEqual(await conn.legacyLogin(login!, password!), {
+          response: 402,
+          error: LEGACY_DENIED,
+        }, login);
+      }
+    },
+  );
 
   await t.step("a token is single-use", async () => {
     await using conn = await connectRaw(srv);
@@ -413,36 +425,76 @@ Deno.test("JimServer closes the connection on fatal framing errors without harmi
 });
 
 Deno.test("JimServer survives abrupt disconnects at any point", async (t) => {
-  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  const events = new EventFeed();
+  using disconnects = events.subscribe({ types: ["disconnect"] });
+  await using srv = await startTestServer({ users: USERS, events, limits: { rateLimit: 0 } });
   const [watcher] = await loginAll(srv, USERS.slice(2, 3));
   await using carol = watcher!;
+  /** The reason the server gave when the connection from `port` ended. */
+  const endOf = async (port: number) => {
+    let reason: string | undefined;
+    await waitUntil(() => {
+      for (let e = disconnects.poll(); e; e = disconnects.poll()) {
+        if (e.conn?.port === port) reason = e.message;
+      }
+      return reason !== undefined;
+    });
+    return reason!;
+  };
+  const localPort = (conn: RawConnection) =>
+    ((conn.conn as Deno.Conn).localAddr as Deno.NetAddr).port;
+  /** Only carol's connection is left, and alice can log in at once. */
+  const cleanAfter = async () => {
+    await waitUntil(() => srv.server.connectionCount === 1);
+    assert.deepEqual(srv.server.onlineUsers(), ["carol"]);
+    await using again = await connectRaw(srv);
+    assert.equal((await again.login("alice", "alice-pw")).response, 200);
+    await again.send({ action: "quit", time: now() });
+    await again.closedByServer();
+  };
 
   await t.step("mid-frame", async () => {
     const conn = await connectRaw(srv);
     await conn.write('{"action":"presence","time":1,"user":{"acc');
+    const port = localPort(conn);
     conn.close();
+    assert.equal(await endOf(port), "Client disconnected");
+    await cleanAfter();
   });
   await t.step("mid-authentication", async () => {
     const conn = await connectRaw(srv);
     const client = new ScramClient("alice", "alice-pw");
-    await conn.request({
+    const first = await conn.request({
       action: "authenticate",
       time: now(),
       mechanism: SCRAM_SHA_256,
       user: { account_name: "alice" },
       data: toBase64(client.clientFirst()),
     });
+    assert.equal(first.response, 401);
+    const port = localPort(conn);
     conn.close();
+    assert.equal(await endOf(port), "Client disconnected");
+    // Nothing of the half-done login is left: not online, no lockout, a fresh login works.
+    await cleanAfter();
   });
-  await t.step(
-    "with a reset (SO_LINGER 0 is not available, so close with unread data)",
-    async () => {
-      const [alice] = await loginAll(srv, USERS.slice(0, 1));
-      // Ask for lots of output and vanish without reading it.
-      for (let i = 0; i < 50; i++) await alice!.send({ action: "get_users", time: now() });
-      alice!.close();
+  await t.step({
+    name: "with a real reset (SO_LINGER 0) of a logged-in session with output queued",
+    ignore: PYTHON.skip,
+    async fn() {
+      await using peer = new ResetPeerSession(PYTHON.path(), srv.port, "alice", "alice-pw");
+      assert.equal((await peer.loggedIn).response, 200);
+      await waitUntil(() => srv.server.isOnline("alice"));
+      const session = srv.server.sessions().find((s) => s.user === "Alice")!;
+      for (let i = 0; i < 50; i++) {
+        await peer.command(`send ${JSON.stringify({ action: "get_users", time: now() })}`);
+      }
+      await peer.command("reset");
+      assert.match(await endOf(session.port), /^Connection lost: .*(reset|Broken pipe)/i);
+      assert.equal(srv.server.isOnline("alice"), false);
+      await cleanAfter();
     },
-  );
+  });
   await t.step("with queued output to a vanished recipient", async () => {
     const [alice, bob] = await loginAll(srv, USERS.slice(0, 2));
     await using _a = alice!;
@@ -459,6 +511,15 @@ Deno.test("JimServer survives abrupt disconnects at any point", async (t) => {
     assert.equal((await again.login("alice", "alice-pw")).response, 200);
   });
 });
+
+/** Polls `check` every 10 ms until it holds; fails after 5 s. */
+async function waitUntil(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("Condition not reached in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 Deno.test("JimServer publishes redacted events to bounded subscribers", async (t) => {
   const events = new EventFeed();
@@ -515,7 +576,7 @@ Deno.test("JimServer publishes redacted events to bounded subscribers", async (t
   });
 });
 
-Deno.test("JimServer records login history and last seen without blocking routing", async () => {
+Deno.test("JimServer records login history and last seen, written behind the login", async () => {
   await using srv = await startTestServer({ users: USERS });
   {
     await using conn = await connectRaw(srv);
@@ -570,4 +631,314 @@ Deno.test("JimServer ends a logged-in session on quit or its exit alias and free
       assert.equal(srv.server.isOnline("alice"), false);
     });
   }
+});
+
+Deno.test({
+  name: "JimServer serves a login at once after 1,000 connections reset before accept",
+  ignore: PYTHON.skip,
+  async fn() {
+    const events = new EventFeed();
+    using errors = events.subscribe({ types: ["error"] });
+    // Time stands still, so the accept errors are reported once in all.
+    await using srv = await startTestServer({ users: USERS, events, clock: new ManualClock() });
+    // 4 rounds of 250: each stays under Deno's listen backlog of 511.
+    for (let round = 0; round < 4; round++) {
+      resetFloodBlocking(PYTHON.path(), srv.port, 250);
+      // This login queues behind the 250 resets: each reply must come within 1 s.
+      await using conn = await connectRaw(srv, { timeoutMs: 1000 });
+      assert.equal((await conn.login("bob", "bob-pw")).response, 200, `round ${round}`);
+      await conn.send({ action: "quit", time: now() });
+      assert.deepEqual(await conn.closedByServer(), [{ response: 200, alert: "Bye" }]);
+    }
+    const messages: string[] = [];
+    for (let e = errors.poll(); e; e = errors.poll()) messages.push(e.message ?? "");
+    // The resets did reach accept(): the loop saw them and went on.
+    assert.equal(messages.length, 1, JSON.stringify(messages));
+    assert.match(messages[0]!, /^Cannot accept a connection: .*not connected/);
+  },
+});
+
+Deno.test("JimServer never sends a msg larger than its recipient's JimClient accepts", async (t) => {
+  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  const [alice] = await loginAll(srv, USERS.slice(0, 1));
+  await using sender = alice!;
+  await using bob = await JimClient.connect({ host: srv.host, port: srv.port });
+  await bob.login("bob", "bob-pw");
+  const inbox = bob.messages();
+  const max = DEFAULT_LIMITS.maxFrameBytes;
+  /** A text of 4-byte characters (so it stays under 4096 characters) padded to `bytes`. */
+  const textOf = (bytes: number) => "😀".repeat(Math.floor(bytes / 4)) + "x".repeat(bytes % 4);
+  const pushSize = (text: string) =>
+    encodeFrame({
+      action: "msg",
+      time: 1,
+      to: "bob",
+      from: "Alice",
+      encoding: "utf-8",
+      message: text,
+    }).length;
+
+  await t.step("a request at the limit whose push would not fit is refused with 413", async () => {
+    const request = { action: "msg", time: 1, to: "bob", message: "" };
+    const text = textOf(max - encodeFrame(request).length);
+    assert.equal(encodeFrame({ ...request, message: text }).length, max);
+    assert.ok(pushSize(text) > max);
+    assert.deepEqual(await sender.request({ ...request, message: text }), {
+      response: 413,
+      error: `Message not delivered: with sender and encoding added it exceeds ${max} bytes`,
+    });
+  });
+  await t.step("a push of exactly the limit is delivered", async () => {
+    const overhead = pushSize("");
+    const text = textOf(max - overhead);
+    assert.equal(pushSize(text), max);
+    assert.equal((await sender.request(msg("bob", text, { time: 1 }))).response, 200);
+    const got = await inbox.next();
+    assert.equal(got.value?.text, text);
+  });
+  await t.step("the recipient stayed connected and still receives", async () => {
+    assert.equal(bob.connected, true);
+    assert.equal((await sender.request(msg("bob", "still there?"))).response, 200);
+    assert.equal((await inbox.next()).value?.text, "still there?");
+  });
+});
+
+/** `count` users with 25-character names, cheap to create (they never log in). */
+async function manyUsers(store: Store, count: number, prefix = "u"): Promise<string[]> {
+  const logins = Array.from(
+    { length: count },
+    (_, i) => `${prefix}${String(i).padStart(5, "0")}`.padEnd(25, "x"),
+  );
+  for (const login of logins) await store.addUser(login, "pw", { iterations: 1 });
+  return logins;
+}
+
+Deno.test("JimServer pages get_users so that no frame exceeds the limit", async (t) => {
+  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  await manyUsers(srv.store, 700);
+  const everyone = srv.store.logins();
+  const [alice] = await loginAll(srv, USERS.slice(0, 1));
+  await using raw = alice!;
+  await t.step("each page fits in a frame and names where to go on", async () => {
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const reply = await raw.request({
+        action: "get_users",
+        time: now(),
+        ...(after === undefined ? {} : { after }),
+      });
+      assert.equal(reply.response, 202);
+      assert.ok(encodeFrame(reply).length <= DEFAULT_LIMITS.maxFrameBytes);
+      seen.push(...(reply.users as string[]));
+      if (reply.next === undefined) break;
+      assert.equal(reply.next, seen.at(-1));
+      after = String(reply.next);
+    }
+    assert.ok(everyone.length > 700);
+    assert.deepEqual(seen, everyone);
+  });
+  await t.step("JimClient.users() follows the pages and stays connected", async () => {
+    await using bob = await JimClient.connect({ host: srv.host, port: srv.port });
+    await bob.login("bob", "bob-pw");
+    assert.deepEqual(await bob.users(), everyone);
+    assert.equal(bob.connected, true);
+  });
+  await t.step("a page after an unknown or last login is empty or short", async () => {
+    assert.deepEqual(
+      await raw.request({ action: "get_users", time: now(), after: everyone.at(-1) }),
+      { response: 202, users: [] },
+    );
+    // "u00695" is no login: the page starts at the first one after it.
+    const tail = await raw.request({ action: "get_users", time: now(), after: "u00695" });
+    assert.deepEqual(tail.users, everyone.slice(everyone.indexOf("u00695".padEnd(25, "x"))));
+    assert.equal((tail.users as string[]).length, 5);
+  });
+});
+
+Deno.test("JimServer streams a long contact list instead of dropping its reader", async () => {
+  const events = new EventFeed();
+  using disconnects = events.subscribe({ types: ["disconnect"] });
+  await using srv = await startTestServer({
+    users: USERS,
+    events,
+    limits: { rateLimit: 0, maxOutboundBytes: 64 * 1024, maxContacts: 5000 },
+  });
+  const logins = await manyUsers(srv.store, 1500);
+  for (const login of logins) srv.store.addContact("Alice", login);
+  await using alice = await JimClient.connect({ host: srv.host, port: srv.port });
+  await alice.login("alice", "alice-pw");
+  // About 100 KB of contact_list frames against a 64 KiB queue: sent as the client reads.
+  const contacts = await alice.contacts();
+  assert.deepEqual(contacts.map((c) => c.login), logins);
+  assert.equal(alice.connected, true);
+  assert.equal(srv.server.isOnline("alice"), true);
+  for (let e = disconnects.poll(); e; e = disconnects.poll()) {
+    assert.doesNotMatch(String(e.message), /Slow consumer/);
+  }
+});
+
+Deno.test("JimServer caps the contacts of one user", async (t) => {
+  await using srv = await startTestServer({ users: USERS, limits: { maxContacts: 2 } });
+  const [alice] = await loginAll(srv, USERS.slice(0, 1));
+  await using conn = alice!;
+  const add = (user_id: string) => conn.request({ action: "add_contact", time: now(), user_id });
+  await t.step("up to the cap", async () => {
+    assert.equal((await add("bob")).response, 200);
+    assert.equal((await add("carol")).response, 200);
+  });
+  await t.step("past it: 403 naming the limit, and nothing stored", async () => {
+    assert.deepEqual(await add("alice"), {
+      response: 403,
+      error: "Too many contacts: the limit is 2",
+    });
+    assert.deepEqual(srv.store.contacts("alice"), ["bob", "carol"]);
+  });
+  await t.step("a contact already there is still a 409", async () => {
+    assert.equal((await add("bob")).response, 409);
+  });
+  await t.step("removing one makes room", async () => {
+    assert.equal(
+      (await conn.request({ action: "del_contact", time: now(), user_id: "bob" })).response,
+      200,
+    );
+    assert.equal((await add("alice")).response, 200);
+  });
+});
+
+/** The server-first-message's attributes for `login`, from a fresh connection. */
+async function serverFirst(target: { host: string; port: number }, login: string) {
+  await using conn = await connectRaw(target);
+  const presence = await conn.request({
+    action: "presence",
+    time: now(),
+    user: { account_name: login },
+  });
+  const client = new ScramClient(login, "unused");
+  const reply = await conn.request({
+    action: "authenticate",
+    time: now(),
+    mechanism: SCRAM_SHA_256,
+    user: { account_name: login },
+    data: toBase64(client.clientFirst()),
+  });
+  const text = new TextDecoder().decode(fromBase64(String(reply.data)));
+  const attrs = Object.fromEntries(text.split(",").map((p) => [p[0], p.slice(2)]));
+  return { presence, reply, salt: attrs.s!, iterations: Number(attrs.i), keys: Object.keys(attrs) };
+}
+
+Deno.test("JimServer answers an unknown login exactly like a known one until the proof", async (t) => {
+  await using srv = await startTestServer({ users: USERS });
+  // A user made the way `user add` makes them, with the default iteration count.
+  await srv.store.addUser("dave", "dave-pw");
+  const [carolOnline] = await loginAll(srv, [USERS[2]!]);
+  await using _c = carolOnline!;
+  const shape = (reply: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(reply).map(([k, v]) => [k, k === "token" ? "hex" : v]));
+
+  await t.step("presence: the same challenge for known, online and unknown logins", async () => {
+    const known = await serverFirst(srv, "dave");
+    for (const login of ["zed", "carol", "bob"]) {
+      const other = await serverFirst(srv, login);
+      assert.deepEqual(shape(other.presence), shape(known.presence), login);
+      assert.match(String(other.presence.token), /^[0-9a-f]{32}$/);
+    }
+  });
+  await t.step("SCRAM first step: a stable salt and the default count", async () => {
+    const known = await serverFirst(srv, "dave");
+    const unknown = await serverFirst(srv, "zed");
+    assert.equal(unknown.reply.response, 401);
+    assert.deepEqual(unknown.keys, known.keys);
+    assert.equal(unknown.iterations, known.iterations);
+    assert.equal(fromBase64(unknown.salt).length, fromBase64(known.salt).length);
+    assert.equal((await serverFirst(srv, "zed")).salt, unknown.salt, "the same every time");
+    assert.equal((await serverFirst(srv, "ZED")).salt, unknown.salt, "in any case");
+    assert.notEqual((await serverFirst(srv, "zoe")).salt, unknown.salt, "its own per name");
+    // An online login gets its challenge like any other, not 409.
+    assert.equal((await serverFirst(srv, "carol")).reply.response, 401);
+  });
+  await t.step("the salt survives a restart: it comes from a secret in the database", async () => {
+    const before = (await serverFirst(srv, "zed")).salt;
+    using store = Store.open(srv.dbPath);
+    await using restarted = await JimServer.listen({ store, port: 0 });
+    const again = await serverFirst({ host: srv.host, port: restarted.addr.port }, "zed");
+    assert.equal(again.salt, before);
+  });
+  await t.step("the proof fails with the text of a wrong password", async () => {
+    await using wrong = await connectRaw(srv);
+    const known = await wrong.login("bob", "wrong-pw");
+    await using conn = await connectRaw(srv);
+    const client = new ScramClient("zed", "unused");
+    const first = await conn.request({
+      action: "authenticate",
+      time: now(),
+      mechanism: SCRAM_SHA_256,
+      user: { account_name: "zed" },
+      data: toBase64(client.clientFirst()),
+    });
+    const nonce = new TextDecoder().decode(fromBase64(String(first.data))).split(",")[0]!.slice(2);
+    // Any proof: the decoy's keys are HMACs of a secret that no password reproduces.
+    const final = `c=biws,r=${nonce},p=${toBase64(crypto.getRandomValues(new Uint8Array(32)))}`;
+    const reply = await conn.request({
+      action: "authenticate",
+      time: now(),
+      mechanism: SCRAM_SHA_256,
+      user: { account_name: "zed" },
+      data: toBase64(final),
+    });
+    assert.deepEqual(reply, known);
+    assert.deepEqual(reply, { response: 402, error: "Access denied" });
+  });
+});
+
+Deno.test("JimServer lets a valid login take over a session that does not answer", async (t) => {
+  const clock = new ManualClock();
+  await using srv = await startTestServer({ users: USERS, clock });
+
+  await t.step("a holder that answers the probe keeps its login: 409", async () => {
+    const [first] = await loginAll(srv, USERS.slice(0, 1));
+    await using holder = first!;
+    await using second = await connectRaw(srv);
+    const login = second.login("alice", "alice-pw");
+    assert.equal((await holder.next()).action, "probe", "probed at once");
+    await holder.send({ action: "presence", time: now(), user: { account_name: "alice" } });
+    assert.deepEqual(await login, { response: 409, error: "Client already online" });
+    assert.deepEqual(await holder.next(), { response: 200, alert: "OK" });
+    assert.equal((await holder.request({ action: "get_users", time: now() })).response, 202);
+  });
+  await t.step("a silent holder is told and closed, and the new login takes over", async () => {
+    const [first] = await loginAll(srv, USERS.slice(1, 2));
+    await using holder = first!;
+    await using second = await connectRaw(srv);
+    const login = second.login("bob", "bob-pw");
+    assert.equal((await holder.next()).action, "probe");
+    // The holder stays silent; the takeover waits for the timeout on the server's clock.
+    clock.advance(srv.server.limits.takeoverTimeoutMs);
+    assert.equal((await login).response, 200);
+    assert.deepEqual(await holder.closedByServer(), [{ response: 403, error: TAKEN_OVER }]);
+    assert.equal((await second.request({ action: "get_users", time: now() })).response, 202);
+    assert.deepEqual(srv.server.onlineUsers().filter((u) => u === "bob"), ["bob"]);
+  });
+  await t.step("a live JimClient answers by itself and keeps its session", async () => {
+    await using client = await JimClient.connect({ host: srv.host, port: srv.port });
+    await client.login("carol", "carol-pw");
+    await using other = await connectRaw(srv);
+    assert.deepEqual(await other.login("carol", "carol-pw"), {
+      response: 409,
+      error: "Client already online",
+    });
+    assert.equal(client.connected, true);
+  });
+  await t.step("a wrong password never probes the holder", async () => {
+    const events = srv.server.events.subscribe({ types: ["push"] });
+    try {
+      await using other = await connectRaw(srv);
+      assert.equal((await other.login("carol", "wrong")).response, 402);
+      for (let e = events.poll(); e; e = events.poll()) {
+        assert.notEqual((e.payload as Record<string, unknown>)?.action, "probe");
+      }
+    } finally {
+      events.unsubscribe();
+    }
+  });
 });

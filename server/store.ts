@@ -47,6 +47,8 @@ export interface UserCredentials {
   scram: ScramCredentials;
   /** The seed's password-equivalent hash, only for users allowed to log in from seed clients. */
   legacyHash: string | null;
+  /** Address of the last successful login, or null. */
+  lastIp: string | null;
 }
 
 /** One row of the login history. */
@@ -140,6 +142,13 @@ const MIGRATIONS: readonly Migration[] = [
   ALTER TABLE users ADD COLUMN name_conflict TEXT;
   CREATE UNIQUE INDEX users_login_skeleton ON users(login_skeleton);
   CREATE TABLE name_rules (id INTEGER PRIMARY KEY CHECK (id = 1), version TEXT NOT NULL) STRICT;
+  `,
+  // 3: secrets the server keeps across restarts (the key of the decoy SCRAM salts).
+  `
+  CREATE TABLE server_secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+  ) STRICT, WITHOUT ROWID;
   `,
 ];
 
@@ -427,7 +436,24 @@ export class Store {
         serverKey: row.server_key as Uint8Array,
       },
       legacyHash: (row.legacy_hash as string | null) ?? null,
+      lastIp: (row.last_ip as string | null) ?? null,
     };
+  }
+
+  /**
+   * A random 32-byte secret stored under `name`, made on first use and the same ever after,
+   * in this process and in every later one on the same database. Never shown or logged.
+   *
+   * @example
+   * ```ts
+   * import { Store } from "./store.ts";
+   * using store = Store.open(":memory:");
+   * store.secret("decoy-salt").length; // 32
+   * ```
+   */
+  secret(name: string): Uint8Array {
+    this.#q.insertSecret.run(name, crypto.getRandomValues(new Uint8Array(32)));
+    return new Uint8Array(this.#q.secretByName.get(name)!.value as Uint8Array);
   }
 
   /** Every user, newest first. */
@@ -438,6 +464,24 @@ export class Store {
   /** Every login in display case, sorted case-insensitively. */
   logins(): string[] {
     return this.#q.listLogins.all().map((row) => row.login as string);
+  }
+
+  /**
+   * Up to `limit` logins in display case, in the order of {@linkcode logins}, starting after
+   * `after` (any case; it need not exist). Pages follow each other without gaps or repeats
+   * while users are added or removed between them.
+   *
+   * @example
+   * ```ts
+   * import { Store } from "./store.ts";
+   * using store = Store.open(":memory:");
+   * const first = store.loginsAfter(undefined, 100);
+   * const second = store.loginsAfter(first.at(-1), 100);
+   * ```
+   */
+  loginsAfter(after: string | undefined, limit: number): string[] {
+    return this.#q.loginsAfter.all(after === undefined ? "" : loginKey(after), limit)
+      .map((row) => row.login as string);
   }
 
   /** How many users exist. */
@@ -451,22 +495,27 @@ export class Store {
   }
 
   /**
-   * Adds `contact` to `owner`'s contacts and returns its display-case login.
+   * Adds `contact` to `owner`'s contacts and returns its display-case login. With
+   * `options.max`, an owner who already has that many contacts is refused.
    *
-   * @throws {JimError} 404 "No such client: X", 409 "Client already in contacts: X".
+   * @throws {JimError} 404 "No such client: X", 409 "Client already in contacts: X",
+   *   403 "Too many contacts: the limit is N".
    */
-  addContact(owner: string, contact: string): string {
+  addContact(owner: string, contact: string, options: { max?: number } = {}): string {
     const ownerRow = this.#q.loginByKey.get(loginKey(owner));
     if (!ownerRow) throw noSuchClient(owner);
     const contactRow = this.#q.loginByKey.get(loginKey(contact));
     if (!contactRow) throw noSuchClient(contact);
-    const result = this.#q.insertContact.run(
-      ownerRow.id as number,
-      contactRow.id as number,
-      Date.now(),
-    );
+    const ownerId = ownerRow.id as number;
+    const contactId = contactRow.id as number;
+    const max = options.max ?? Number.MAX_SAFE_INTEGER;
+    // One statement: the count and the insert cannot be split by another writer.
+    const result = this.#q.insertContact.run(ownerId, contactId, Date.now(), ownerId, max);
     if (result.changes === 0) {
-      throw new JimError(Status.CONFLICT, `Client already in contacts: ${contact}`);
+      if (this.#q.hasContact.get(ownerId, contactId)) {
+        throw new JimError(Status.CONFLICT, `Client already in contacts: ${contact}`);
+      }
+      throw new JimError(Status.FORBIDDEN, `Too many contacts: the limit is ${max}`);
     }
     return contactRow.login as string;
   }
@@ -639,8 +688,15 @@ function prepareAll(db: DatabaseSync) {
        JOIN users c ON c.id = k.contact_id WHERE o.login_key = ? ORDER BY c.login_key`,
     ),
     insertContact: p(
-      "INSERT INTO contacts (owner_id, contact_id, added) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+      `INSERT INTO contacts (owner_id, contact_id, added) SELECT ?, ?, ?
+       WHERE (SELECT count(*) FROM contacts WHERE owner_id = ?) < ? ON CONFLICT DO NOTHING`,
     ),
+    insertSecret: p(
+      "INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    ),
+    secretByName: p("SELECT value FROM server_secrets WHERE name = ?"),
+    hasContact: p("SELECT 1 AS yes FROM contacts WHERE owner_id = ? AND contact_id = ?"),
+    loginsAfter: p("SELECT login FROM users WHERE login_key > ? ORDER BY login_key LIMIT ?"),
     deleteContact: p("DELETE FROM contacts WHERE owner_id = ? AND contact_id = ?"),
     insertHistory: p("INSERT INTO login_history (user_id, time, ip, port) VALUES (?, ?, ?, ?)"),
     touchUser: p("UPDATE users SET last_seen = ?, last_ip = ? WHERE id = ?"),

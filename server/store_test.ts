@@ -27,7 +27,13 @@ Deno.test("Store.open() sets WAL, foreign keys and the schema version", async ()
     assert.equal(raw.prepare("PRAGMA user_version").get()!.user_version, SCHEMA_VERSION);
     const tables = raw.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
       .all().map((r) => r.name);
-    assert.deepEqual(tables, ["contacts", "login_history", "name_rules", "users"]);
+    assert.deepEqual(tables, [
+      "contacts",
+      "login_history",
+      "name_rules",
+      "server_secrets",
+      "users",
+    ]);
   } finally {
     raw.close();
   }
@@ -188,4 +194,15 @@ Deno.test("Store.close() is idempotent", async () => {
   s.store.close();
   s.store.close();
   assert.equal(s.store.closed, true);
+});
+
+Deno.test("Store.secret() makes a secret once and keeps it across reopenings", async () => {
+  await using t = await tempStore();
+  const first = t.store.secret("decoy");
+  assert.equal(first.length, 32);
+  assert.deepEqual(t.store.secret("decoy"), first);
+  assert.notDeepEqual(t.store.secret("other"), first);
+  t.store.close();
+  using again = Store.open(t.path);
+  assert.deepEqual(again.secret("decoy"), first);
 });

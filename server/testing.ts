@@ -22,6 +22,8 @@ import {
   ScramClient,
   toBase64,
 } from "../protocol/mod.ts";
+import { connect as netConnect, type Socket } from "node:net";
+import type { Clock } from "./clock.ts";
 import type { EventFeed } from "./events.ts";
 import type { ServerLimits } from "./limits.ts";
 import { JimServer, type TlsOptions } from "./server.ts";
@@ -44,6 +46,41 @@ export interface TestServerOptions {
   /** PBKDF2 iterations for the fixture's users; 4096 (RFC 7677's minimum) keeps tests fast. */
   iterations?: number;
   events?: EventFeed;
+  /** The server's clock; the real one by default. See {@linkcode ManualClock}. */
+  clock?: Clock;
+}
+
+/**
+ * A clock that stands still until the test moves it, so that a test checks the order of
+ * events (a deadline passes, then the server acts) instead of racing real time. The server's
+ * sweep still runs on real timers and reads this clock each time.
+ *
+ * @example
+ * ```ts
+ * import { ManualClock, startTestServer } from "./testing.ts";
+ * const clock = new ManualClock();
+ * await using srv = await startTestServer({ clock, limits: { authTimeoutMs: 1000 } });
+ * clock.advance(1000); // connections that have not logged in are now overdue
+ * ```
+ */
+export class ManualClock implements Clock {
+  #now: number;
+
+  /** Starts at `start`, the real time by default. */
+  constructor(start: number = Date.now()) {
+    this.#now = start;
+  }
+
+  /** The time the test has set. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** Moves time forward by `ms`. */
+  advance(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError("Cannot move a clock backwards");
+    this.#now += ms;
+  }
 }
 
 /** A running test server; `await using` closes it and deletes its database. */
@@ -92,6 +129,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       tls: options.tls,
       limits: options.limits,
       events: options.events,
+      clock: options.clock,
       historyFlushMs: 10,
     });
     return {
@@ -120,6 +158,21 @@ export interface RawConnectOptions {
   caCert?: string;
   /** Milliseconds `next()` waits by default; 5000. */
   timeoutMs?: number;
+  /**
+   * Connect from this local address, e.g. "127.0.0.5" (all of 127.0.0.0/8 is loopback on
+   * Linux), to look like another client address. Deno.connect cannot bind one; node:net can.
+   */
+  localAddress?: string;
+}
+
+/** The part of a connection a {@linkcode RawConnection} uses. */
+export interface RawTransport {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  close(): void;
+  /** Settles once the transport has let go of everything it holds. */
+  readonly closed?: Promise<void>;
 }
 
 /**
@@ -127,7 +180,7 @@ export interface RawConnectOptions {
  * It does not reply to probes or hide anything.
  */
 export class RawConnection implements AsyncDisposable {
-  readonly conn: Deno.Conn;
+  readonly conn: RawTransport;
   readonly #decoder = new FrameDecoder({ maxFrameBytes: 1 << 24 });
   readonly #frames: Record<string, unknown>[] = [];
   readonly #buffer = new Uint8Array(16 * 1024);
@@ -136,7 +189,7 @@ export class RawConnection implements AsyncDisposable {
   #closed = false;
   #reading: Promise<boolean> | undefined;
 
-  constructor(conn: Deno.Conn, timeoutMs = 5000) {
+  constructor(conn: RawTransport, timeoutMs = 5000) {
     this.conn = conn;
     this.#timeoutMs = timeoutMs;
   }
@@ -151,6 +204,11 @@ export class RawConnection implements AsyncDisposable {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     let written = 0;
     while (written < bytes.length) written += await this.conn.write(bytes.subarray(written));
+  }
+
+  /** Ends the sending side (TCP half-close); the server sees the end of the stream. */
+  async closeWrite(): Promise<void> {
+    await this.conn.closeWrite();
   }
 
   /** Sends a request and returns the next frame. */
@@ -305,6 +363,84 @@ export class RawConnection implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await this.#reading?.catch(() => {});
+    await this.conn.closed;
+  }
+}
+
+/** A node:net socket as a {@linkcode RawTransport}, for a chosen local address. */
+class NodeSocketTransport implements RawTransport {
+  readonly #socket: Socket;
+  readonly #chunks: Uint8Array[] = [];
+  #ended = false;
+  #failure: Error | undefined;
+  #wake: (() => void) | undefined;
+  readonly closed: Promise<void>;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(new Uint8Array(chunk));
+      this.#wake?.();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#wake?.();
+    });
+    socket.on("error", (error: Error) => {
+      this.#failure = error;
+      this.#wake?.();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#wake?.();
+    });
+  }
+
+  static open(host: string, port: number, localAddress: string): Promise<NodeSocketTransport> {
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host, port, localAddress });
+      socket.once("error", reject);
+      socket.once("connect", () => {
+        socket.off("error", reject);
+        socket.setNoDelay(true);
+        resolve(new NodeSocketTransport(socket));
+      });
+    });
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    while (this.#chunks.length === 0) {
+      if (this.#failure && !this.#ended) {
+        throw new Deno.errors.ConnectionReset(this.#failure.message);
+      }
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = undefined;
+    }
+    const chunk = this.#chunks[0]!;
+    const n = Math.min(buffer.length, chunk.length);
+    buffer.set(chunk.subarray(0, n));
+    if (n === chunk.length) this.#chunks.shift();
+    else this.#chunks[0] = chunk.subarray(n);
+    return n;
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#socket.write(bytes, (error?: Error | null) => {
+        if (error) reject(new Deno.errors.BrokenPipe(error.message));
+        else resolve(bytes.length);
+      });
+    });
+  }
+
+  closeWrite(): Promise<void> {
+    return new Promise((resolve) => this.#socket.end(() => resolve()));
+  }
+
+  close(): void {
+    this.#socket.destroy();
   }
 }
 
@@ -328,6 +464,14 @@ export async function connectRaw(
   target: { host: string; port: number },
   options: RawConnectOptions = {},
 ): Promise<RawConnection> {
+  if (options.localAddress !== undefined) {
+    const transport = await NodeSocketTransport.open(
+      target.host,
+      target.port,
+      options.localAddress,
+    );
+    return new RawConnection(transport, options.timeoutMs);
+  }
   const conn = options.caCert
     ? await Deno.connectTls({
       hostname: target.host,
@@ -403,4 +547,147 @@ export async function selfSignedCert(dir: string): Promise<{ cert: string; key: 
     cert: await Deno.readTextFile(`${dir}/cert.pem`),
     key: await Deno.readTextFile(`${dir}/key.pem`),
   };
+}
+
+/**
+ * The path of an executable `name` found on PATH, or undefined.
+ *
+ * @example
+ * ```ts
+ * import { findOnPath } from "./testing.ts";
+ * console.log(findOnPath("python3") ?? "no python3");
+ * ```
+ */
+export function findOnPath(name: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir === "") continue;
+    const path = `${dir}/${name}`;
+    try {
+      const info = Deno.statSync(path);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return path;
+    } catch {
+      // Not in this directory.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A tool a test needs, found on PATH. When it is missing, the test is skipped with a line
+ * saying so, except under CI=true, where the test runs and fails naming the tool.
+ *
+ * @example
+ * ```ts
+ * import { requireTool } from "./testing.ts";
+ * const python = requireTool("python3", "real TCP resets");
+ * Deno.test({ name: "x", ignore: python.skip, fn: () => void python.path() });
+ * ```
+ */
+export function requireTool(name: string, why: string): { skip: boolean; path(): string } {
+  const found = findOnPath(name);
+  const ci = Deno.env.get("CI") === "true";
+  if (found === undefined && !ci) {
+    console.warn(`Skipping the tests that need ${name} (${why}): ${name} is not on PATH`);
+  }
+  return {
+    skip: found === undefined && !ci,
+    path() {
+      if (found === undefined) throw new Error(`Cannot run the test: ${name} is not on PATH`);
+      return found;
+    },
+  };
+}
+
+const RESET_PEER = new URL("./testdata/reset_peer.py", import.meta.url).pathname;
+
+/**
+ * Opens `count` connections to `port` and resets each at once (SO_LINGER 0, then close), in
+ * a python3 child, and returns when it is done. It blocks this process on purpose: a server
+ * running in it cannot accept meanwhile, so every reset lands before `accept()`. Keep
+ * `count` under the listen backlog (511 for Deno) or the child waits for room forever.
+ *
+ * @example
+ * ```ts
+ * import { resetFloodBlocking, requireTool } from "./testing.ts";
+ * resetFloodBlocking(requireTool("python3", "resets").path(), 7777, 100);
+ * ```
+ */
+export function resetFloodBlocking(python: string, port: number, count: number): void {
+  const out = new Deno.Command(python, {
+    args: [RESET_PEER, "flood", String(port), String(count)],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success || text !== `done ${count}`) {
+    throw new Error(`reset_peer.py flood failed: ${text} ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/**
+ * A python3 child logged in over its own connection, which it resets on command: the way
+ * to test what a real reset of a live session does.
+ *
+ * @example
+ * ```ts
+ * import { ResetPeerSession, requireTool } from "./testing.ts";
+ * await using peer = new ResetPeerSession(requireTool("python3", "resets").path(), 7777, "bob", "pw");
+ * console.log(await peer.loggedIn); // { response: 200, ... }
+ * await peer.command("reset");
+ * ```
+ */
+export class ResetPeerSession implements AsyncDisposable {
+  readonly #child: Deno.ChildProcess;
+  readonly #lines: AsyncIterator<string>;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** The server's reply to the SCRAM final step. */
+  readonly loggedIn: Promise<Record<string, unknown>>;
+
+  constructor(python: string, port: number, user: string, password: string) {
+    this.#child = new Deno.Command(python, {
+      args: [RESET_PEER, "session", String(port), user, password],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#writer = this.#child.stdin.getWriter();
+    this.#lines = lines(this.#child.stdout)[Symbol.asyncIterator]();
+    this.loggedIn = this.#line().then((line) => JSON.parse(line));
+  }
+
+  async #line(): Promise<string> {
+    const { value, done } = await this.#lines.next();
+    if (done) throw new Error("reset_peer.py ended early");
+    return value;
+  }
+
+  /** Sends `send JSON` or `reset` and waits for the child's "ok". */
+  async command(line: string): Promise<void> {
+    await this.loggedIn;
+    await this.#writer.write(new TextEncoder().encode(line + "\n"));
+    const answer = await this.#line();
+    if (answer !== "ok") throw new Error(`reset_peer.py: ${answer}`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#writer.close().catch(() => {});
+    await this.#lines.return?.();
+    const status = await this.#child.status;
+    if (!status.success && status.signal === null) {
+      throw new Error(`reset_peer.py exited with ${status.code}`);
+    }
+  }
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let rest = "";
+  const utf8 = new TextDecoder();
+  for await (const bytes of stream) {
+    const chunk = utf8.decode(bytes, { stream: true });
+    const parts = (rest + chunk).split("\n");
+    rest = parts.pop()!;
+    yield* parts;
+  }
+  if (rest) yield rest;
 }

@@ -29,8 +29,14 @@ export const PROGRAMS: readonly Program[] = [
     name: "jim-server",
     entry: new URL("server/main.ts", root).pathname,
     // Network: the chat port and the GUI port; files: the database and TLS key pair;
-    // environment: the JIM_* settings.
-    permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", OPENERS],
+    // environment: the JIM_* settings; prlimit: the open-file limit the connection cap fits under.
+    permissions: [
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      `${OPENERS},prlimit`,
+    ],
     runtimeFlags: [SERVER_V8_FLAGS],
   },
   {

@@ -167,17 +167,20 @@ Deno.test("chat routes: connect reports each login failure in the page's terms",
       assert.equal(res.status, 502);
       assert.match(String(res.body.error), /^Server unreachable: Cannot connect to 127\.0\.0\.1:/);
     });
-    await t.step("unknown user is 404 on the user field", async () => {
-      const res = await gui.api("POST", "/api/connect", {
-        user: "nobody",
-        password: "x",
-        host: srv.host,
-        port: srv.port,
-      });
-      assert.equal(res.status, 404);
-      assert.equal(res.body.field, "user");
-      assert.equal(res.body.error, "Unknown user: No such client: nobody");
-    });
+    await t.step(
+      "unknown user looks like a wrong password: the server tells them apart for no one",
+      async () => {
+        const res = await gui.api("POST", "/api/connect", {
+          user: "nobody",
+          password: "x",
+          host: srv.host,
+          port: srv.port,
+        });
+        assert.equal(res.status, 401);
+        assert.equal(res.body.field, "password");
+        assert.equal(res.body.error, "Wrong password: Access denied");
+      },
+    );
     await t.step("wrong password is 401 on the password field", async () => {
       const res = await gui.api("POST", "/api/connect", {
         user: "alice",
