@@ -3,18 +3,11 @@
  * sent with send-keys and the screen is read with capture-pane, polled until a deadline.
  */
 import { startTestServer } from "../server/testing.ts";
+import { testWithTools } from "../tests/_tools.ts";
 import { assert } from "./_assert.ts";
 import { type IncomingMessage, JimClient } from "./jim_client.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
-const TMUX = "/usr/bin/tmux";
-const hasTmux = (() => {
-  try {
-    return Deno.statSync(TMUX).isFile;
-  } catch {
-    return false;
-  }
-})();
 
 const USERS = [
   { login: "alice", password: "alice-pw" },
@@ -24,9 +17,14 @@ const USERS = [
 /** One private tmux server with one 100x30 window running a command. */
 class Tmux implements AsyncDisposable {
   readonly socket = `jim-tty-test-${crypto.randomUUID().slice(0, 8)}`;
+  readonly #tmux: string;
+
+  constructor(tmux: string) {
+    this.#tmux = tmux;
+  }
 
   async run(...args: string[]): Promise<string> {
-    const out = await new Deno.Command(TMUX, {
+    const out = await new Deno.Command(this.#tmux, {
       args: ["-L", this.socket, "-f", "/dev/null", ...args],
       stdout: "piped",
       stderr: "piped",
@@ -107,14 +105,14 @@ function lines(screen: string): string[] {
   return all;
 }
 
-Deno.test({
-  name: "jim-client on a TTY: the password is not echoed",
-  ignore: !hasTmux,
-  async fn() {
+testWithTools(
+  ["tmux"],
+  "jim-client on a TTY: the password is not echoed",
+  async (_t, { tmux: bin }) => {
     await using srv = await startTestServer({ users: USERS });
     const dataDir = await Deno.makeTempDir({ prefix: "jim-tty-test-" });
     try {
-      await using tmux = new Tmux();
+      await using tmux = new Tmux(bin);
       await tmux.start({ JIM_DATA_DIR: dataDir, TERM: "xterm-256color" }, [
         "--user",
         "alice",
@@ -138,16 +136,16 @@ Deno.test({
       await Deno.remove(dataDir, { recursive: true });
     }
   },
-});
+);
 
-Deno.test({
-  name: "jim-client on a TTY: an incoming message does not garble the line being typed",
-  ignore: !hasTmux,
-  async fn() {
+testWithTools(
+  ["tmux"],
+  "jim-client on a TTY: an incoming message does not garble the line being typed",
+  async (_t, { tmux: bin }) => {
     await using srv = await startTestServer({ users: USERS });
     const dataDir = await Deno.makeTempDir({ prefix: "jim-tty-test-" });
     try {
-      await using tmux = new Tmux();
+      await using tmux = new Tmux(bin);
       await tmux.start({
         JIM_DATA_DIR: dataDir,
         JIM_PASSWORD: "alice-pw",
@@ -205,4 +203,4 @@ Deno.test({
       await Deno.remove(dataDir, { recursive: true });
     }
   },
-});
+);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { JimServer } from "./server.ts";
 import { Store } from "./store.ts";
 import { connectRaw, now, selfSignedCert, startTestServer } from "./testing.ts";
+import { testWithTools } from "../tests/_tools.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
@@ -349,27 +350,18 @@ Deno.test("jim-server serve logs JSON and fails with exit 1 on a busy port", asy
   assert.equal((await first.finish()).code, 0);
 });
 
-const HAS_SCRIPT = (() => {
-  try {
-    Deno.statSync("/usr/bin/script");
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-Deno.test({
-  name: "jim-server user add prompts for the password on a terminal without echo",
-  // util-linux `script` provides the pseudo-terminal; without it there is no TTY to test.
-  ignore: !HAS_SCRIPT,
-  fn: async () => {
+// util-linux `script` provides the pseudo-terminal; without it there is no TTY to test.
+testWithTools(
+  ["script"],
+  "jim-server user add prompts for the password on a terminal without echo",
+  async (_t, { script }) => {
     await using dir = await tempDir();
     const db = `${dir.path}/pty.db`;
     const command = [Deno.execPath(), "run", "-A", MAIN, "user", "add", "ptyuser", "--db", db]
       .concat(["--iterations", "4096"])
       .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
       .join(" ");
-    const child = new Deno.Command("/usr/bin/script", {
+    const child = new Deno.Command(script, {
       args: ["-qfec", command, "/dev/null"],
       stdin: "piped",
       stdout: "piped",
@@ -406,7 +398,7 @@ Deno.test({
     await using conn = await connectRaw({ host: "127.0.0.1", port: server.addr.port });
     assert.equal((await conn.login("ptyuser", "tty-secret")).response, 200);
   },
-});
+);
 
 Deno.test("jim-server serve over TLS logs requests at debug level with secrets redacted", async () => {
   await using dir = await tempDir();
