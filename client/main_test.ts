@@ -4,7 +4,7 @@ import { startTestServer } from "../server/testing.ts";
 import { assert, waitFor } from "./_assert.ts";
 import { ClientProcess, runClient } from "./_spawn.ts";
 import { JimClient } from "./jim_client.ts";
-import type { MessageRecord } from "./history.ts";
+import { History, historyPath, type MessageRecord } from "./history.ts";
 import { seedDisguise } from "./_fake_peer.ts";
 
 const USERS = [
@@ -72,6 +72,128 @@ Deno.test("jim-client: two console clients chat, with the offline error shown", 
     ["out", "are you there?", "delivered"],
     ["in", "yes, Привет!", "delivered"],
   ]);
+});
+
+Deno.test("jim-client --password-stdin reads the password and then the commands from one pipe", async () => {
+  await using srv = await startTestServer({
+    users: [{ login: "fay", password: "fay-pw" }, { login: "dave", password: "dave-pw" }],
+  });
+  await using dir = await tempDir();
+  await using dave = await JimClient.connect({ port: srv.port });
+  await dave.login("dave", "dave-pw");
+  const inbox = dave.messages();
+  // printf 'pw\n/msg dave hi\n/quit\n' | jim-client -u fay --password-stdin: one write, so
+  // the password line and the commands arrive in one read.
+  const run = await runClient(
+    ["-u", "fay", "--password-stdin", "-p", String(srv.port)],
+    { JIM_DATA_DIR: String(dir) },
+    "fay-pw\n/msg dave hi\n/quit\n",
+  );
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.equal(run.stderr, "");
+  assert.match(run.stdout, /\] fay → dave: hi\n/);
+  const got = await inbox.next();
+  assert.deepEqual([got.value?.from, got.value?.text], ["fay", "hi"]);
+  assert.ok(!run.stdout.includes("fay-pw"));
+});
+
+Deno.test("jim-client reports a refused login or an unreachable server once, before any password is read", async (t) => {
+  await using srv = await startTestServer({ users: USERS });
+  await using dir = await tempDir();
+  const env = { JIM_DATA_DIR: String(dir), JIM_PORT: String(srv.port) };
+  const cases: [string, string[], Record<string, string>, string][] = [
+    ["wrong password", ["-u", "alice"], { JIM_PASSWORD: "wrong" }, "Access denied"],
+    ["already online", ["-u", "bob"], { JIM_PASSWORD: "bob-pw" }, "Client already online"],
+  ];
+  await using bob = await JimClient.connect({ port: srv.port });
+  await bob.login("bob", "bob-pw");
+  for (const [name, args, extra, reason] of cases) {
+    await t.step(name, async () => {
+      const run = await runClient(args, { ...env, ...extra });
+      assert.equal(run.code, 1);
+      assert.equal(run.stderr, `jim-client: ${reason}\n`);
+      // The server's reason alone: no "Disconnected: Connection closed" before it.
+      assert.ok(!run.stdout.includes("Disconnected"), run.stdout);
+      assert.ok(!run.stdout.includes(reason), run.stdout);
+    });
+  }
+  await t.step("unreachable: the connection is tried before the password is read", async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const closedPort = String((listener.addr as Deno.NetAddr).port);
+    listener.close();
+    // Had the password been read first, the empty stdin would be the error (exit 2).
+    const run = await runClient(["-u", "alice", "--password-stdin", "-p", closedPort], env, "");
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(`^jim-client: Cannot connect to 127\\.0\\.0\\.1:${closedPort}: `),
+    );
+    assert.equal(run.stderr.split("\n").length, 2, run.stderr);
+    assert.equal(run.stdout, `* Connecting to 127.0.0.1:${closedPort}\n`);
+  });
+  await t.step(
+    "reachable with nothing on stdin: the usage error comes after connecting",
+    async () => {
+      const run = await runClient(["-u", "alice", "--password-stdin"], env, "");
+      assert.equal(run.code, 2);
+      assert.equal(run.stderr, "jim-client: No password on stdin\n");
+      assert.match(run.stdout, /\* Connected to 127\.0\.0\.1:\d+\n/);
+    },
+  );
+});
+
+Deno.test("jim-client console: /add, /del, /chat alone and /chat NAME with the last 10 messages", async () => {
+  await using srv = await startTestServer({ users: USERS });
+  await using dir = await tempDir();
+  {
+    using history = History.open({
+      path: historyPath(String(dir), "alice", "127.0.0.1", srv.port),
+    });
+    for (let i = 1; i <= 12; i++) {
+      history.addMessage({
+        contact: "bob",
+        direction: i % 2 ? "in" : "out",
+        text: `old message ${i}`,
+        time: 1_700_000_000_000 + i * 1000,
+        status: "delivered",
+      });
+    }
+  }
+  const env = { JIM_PORT: String(srv.port), JIM_DATA_DIR: String(dir), JIM_PASSWORD: "alice-pw" };
+  await using alice = new ClientProcess(["-u", "alice"], env);
+  await alice.waitFor("* Type /help");
+
+  await alice.line("/add bob");
+  await alice.waitFor("* Added bob to your contacts\n");
+  assert.deepEqual(srv.store.contacts("alice"), ["bob"]);
+  await alice.line("/add");
+  await alice.waitFor("! Usage: /add NAME\n");
+
+  await alice.line("/chat bob");
+  await alice.waitFor("* Chatting with bob: plain lines go to bob\n");
+  await alice.waitFor("] alice → bob: old message 12\n");
+  const shown = alice.stdout.slice(alice.stdout.indexOf("* Chatting with bob"));
+  const recent = [...shown.matchAll(/old message (\d+)/g)].map((m) => Number(m[1]));
+  assert.deepEqual(recent, [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  assert.match(shown, /\] bob: old message 3\n/);
+
+  await alice.line("/chat");
+  await alice.waitFor("* Chat closed: plain lines go nowhere; /chat NAME to start one\n");
+  await alice.line("this goes nowhere");
+  await alice.waitFor("! No chat open: /chat NAME first, or /msg NAME text\n");
+
+  await alice.line("/chat bob");
+  await alice.line("/del bob");
+  await alice.waitFor("* Removed bob from your contacts\n");
+  assert.deepEqual(srv.store.contacts("alice"), []);
+  // Removing the contact open in the chat closes the chat too.
+  await alice.line("still there?");
+  await alice.waitFor(/\* Removed bob from your contacts\n! No chat open: /);
+  await alice.line("/del bob");
+  await alice.waitFor("! Client not in contacts: bob\n");
+  await alice.line("/quit");
+  assert.equal(await alice.exit(), 0);
+  assert.equal(alice.stderr, "");
 });
 
 Deno.test("jim-client send: exit 0 when delivered, 1 with the server's error", async () => {

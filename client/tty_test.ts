@@ -119,7 +119,18 @@ testWithTools(
         "--port",
         String(srv.port),
       ]);
-      await tmux.waitFor((s) => s.includes(`Password for alice@127.0.0.1:${srv.port}:`), "prompt");
+      const prompted = await tmux.waitFor(
+        (s) => s.includes(`Password for alice@127.0.0.1:${srv.port}:`),
+        "prompt",
+      );
+      // The server was reached before the password was asked for.
+      const shown = lines(prompted);
+      assert.ok(
+        shown.indexOf(`* Connected to 127.0.0.1:${srv.port}`) >= 0 &&
+          shown.indexOf(`* Connected to 127.0.0.1:${srv.port}`) <
+            shown.findIndex((l) => l.startsWith("Password for")),
+        prompted,
+      );
       await tmux.type("alice-pw");
       await tmux.keys("Enter");
       // The prompt on the last line means the login output is complete.
@@ -132,6 +143,55 @@ testWithTools(
       await tmux.type("/quit");
       await tmux.keys("Enter");
       await tmux.waitFor((s) => s.includes("[exited 0]"), "exit 0");
+    } finally {
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
+);
+
+testWithTools(
+  ["tmux"],
+  "jim-client on a TTY: an unreachable server is reported before any prompt, a refusal once",
+  async (t, { tmux: bin }) => {
+    await using srv = await startTestServer({ users: USERS });
+    const dataDir = await Deno.makeTempDir({ prefix: "jim-tty-test-" });
+    try {
+      await t.step("unreachable: no password prompt, one line, exit 1", async () => {
+        const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const closedPort = String((listener.addr as Deno.NetAddr).port);
+        listener.close();
+        await using tmux = new Tmux(bin);
+        await tmux.start({ JIM_DATA_DIR: dataDir, NO_COLOR: "1", TERM: "xterm-256color" }, [
+          "-u",
+          "alice",
+          "-p",
+          closedPort,
+        ]);
+        const screen = await tmux.waitFor((s) => s.includes("[exited 1]"), "exit 1");
+        assert.ok(!screen.includes("Password for"), screen);
+        assert.equal(screen.match(/Cannot connect to 127\.0\.0\.1/g)?.length, 1, screen);
+        assert.match(
+          screen,
+          new RegExp(`jim-client: Cannot connect to 127\\.0\\.0\\.1:${closedPort}: `),
+        );
+      });
+      await t.step("wrong password: the server's reason, once", async () => {
+        await using tmux = new Tmux(bin);
+        await tmux.start({ JIM_DATA_DIR: dataDir, NO_COLOR: "1", TERM: "xterm-256color" }, [
+          "-u",
+          "alice",
+          "-p",
+          String(srv.port),
+        ]);
+        await tmux.waitFor((s) => s.includes("Password for alice@"), "prompt");
+        await tmux.type("not-the-password");
+        await tmux.keys("Enter");
+        const screen = await tmux.waitFor((s) => s.includes("[exited 1]"), "exit 1");
+        assert.equal(screen.match(/Access denied/g)?.length, 1, screen);
+        assert.match(screen, /^jim-client: Access denied$/m);
+        assert.ok(!screen.includes("Disconnected"), screen);
+        assert.ok(!screen.includes("not-the-password"), screen);
+      });
     } finally {
       await Deno.remove(dataDir, { recursive: true });
     }
