@@ -518,7 +518,9 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     this.#state = retry ? "reconnecting" : this.#state === "new" ? "new" : "ended";
     // A failed open() is reported once, by its caller, with the server's reason; the close
     // that follows it is not news.
-    if (this.#login !== undefined) this.#service(info.error ? "error" : "info", `Disconnected: ${info.reason}`);
+    if (this.#login !== undefined) {
+      this.#service(info.error ? "error" : "info", `Disconnected: ${info.reason}`);
+    }
     if (refusal) this.#service("error", refusal);
     if (!retry) this.#forget();
     this.emit("disconnected", { ...info, reconnecting: retry });

@@ -238,3 +238,52 @@ Deno.test("ChatSession does not reconnect after a legacy login: it has nothing t
     alice.lines().join("|"),
   );
 });
+
+Deno.test("ChatSession waits 0.5 s, doubling up to 30 s, with up to half dropped as jitter", async (t) => {
+  const ceilings = [500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000];
+  const cases: [string, number, number[]][] = [
+    ["no jitter drawn", 0.999_999, ceilings],
+    ["all the jitter", 0, ceilings.map((c) => c / 2)],
+    ["half of it", 0.5, ceilings.map((c) => (3 * c) / 4)],
+  ];
+  for (const [name, draw, expected] of cases) {
+    await t.step(name, async () => {
+      await using srv = await startTestServer({ users: USERS });
+      await using dir = await tempDir();
+      const delays: number[] = [];
+      const done = Promise.withResolvers<void>();
+      // The delays are taken from here instead of waited for; each attempt runs at once and
+      // fails on the closed port, which schedules the next.
+      const schedule = (attempt: () => void, delay: number) => {
+        delays.push(delay);
+        if (delays.length === expected.length) {
+          done.resolve();
+          return () => {};
+        }
+        let cancelled = false;
+        queueMicrotask(() => cancelled || attempt());
+        return () => (cancelled = true);
+      };
+      const alice = await watched({
+        port: srv.port,
+        dataDir: String(dir),
+        user: "alice",
+        password: "alice-pw",
+        reconnect: { random: () => draw, schedule },
+      });
+      await srv.server.close();
+      await done.promise;
+      await alice.session.close();
+      assert.deepEqual(delays, expected);
+      const announced = alice.events.filter((e) => e.startsWith("reconnecting:"));
+      assert.deepEqual(announced, expected.map((_, i) => `reconnecting:${i + 1}`));
+      const said = alice.lines().filter((l) => l.startsWith("Reconnecting in "));
+      const seconds = (ms: number) =>
+        ms < 10_000 ? Math.round(ms / 100) / 10 : Math.round(ms / 1000);
+      assert.deepEqual(
+        said,
+        expected.map((ms, i) => `Reconnecting in ${seconds(ms)} s (attempt ${i + 1})`),
+      );
+    });
+  }
+});
