@@ -5,7 +5,7 @@ import { assert, waitFor } from "./_assert.ts";
 import { ClientProcess, runClient } from "./_spawn.ts";
 import { JimClient } from "./jim_client.ts";
 import { History, historyPath, type MessageRecord } from "./history.ts";
-import { seedDisguise } from "./_fake_peer.ts";
+import { FakePeer, seedDisguise, serveScram } from "./_fake_peer.ts";
 
 const USERS = [
   { login: "alice", password: "alice-pw" },
@@ -282,6 +282,59 @@ Deno.test("jim-client reports usage errors with exit 2 and changes nothing", asy
     assert.equal(json.stdout, "[]\n");
     assert.deepEqual([...Deno.readDirSync(String(dir))], []);
   });
+});
+
+Deno.test("jim-client send never reconnects: a lost connection ends it with exit 1", async () => {
+  await using dir = await tempDir();
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const sentinel = Promise.withResolvers<number>();
+  let accepted = 0;
+  const serving = (async () => {
+    // The first connection logs in, syncs contacts and is dropped at the message; any later
+    // one but the test's own last connection would be a reconnect.
+    for await (const conn of listener) {
+      accepted++;
+      const peer = new FakePeer(conn);
+      if (accepted > 1) {
+        peer.close();
+        const from = (conn.remoteAddr as Deno.NetAddr).port;
+        if (from === await sentinel.promise) return;
+        continue;
+      }
+      try {
+        await serveScram(peer, "fay-pw");
+        assert.equal((await peer.receive()).action, "get_contacts");
+        await peer.send({ response: 202, quantity: 0 });
+        assert.equal((await peer.receive()).action, "msg");
+      } finally {
+        peer.close();
+      }
+    }
+  })();
+  await using send = new ClientProcess(
+    ["send", "--to", "dave", "hi", "-u", "fay", "-p", `${port}`],
+    {
+      JIM_DATA_DIR: String(dir),
+      JIM_PASSWORD: "fay-pw",
+    },
+  );
+  await send.endInput();
+  let code: number | undefined;
+  send.child.status.then((s) => (code = s.code));
+  await waitFor(() => code !== undefined, "send to end on its own", 30_000);
+  assert.equal(code, 1, send.stdout + send.stderr);
+  await send.exit();
+  assert.equal(
+    send.stderr,
+    "jim-client: Not delivered to dave: Connection lost: server closed the connection\n",
+  );
+  // Connections are accepted in order: once this one is, any reconnect would have been too.
+  const last = await Deno.connect({ hostname: "127.0.0.1", port });
+  sentinel.resolve((last.localAddr as Deno.NetAddr).port);
+  await serving;
+  last.close();
+  assert.equal(accepted, 2, "one connection from send, one from the test");
 });
 
 Deno.test("jim-client exits 1 with a clear line when it cannot connect, or loses the server with --no-reconnect", async () => {
