@@ -210,6 +210,13 @@ export const FLAGS: Record<string, FlagSpec> = {
     help: "Largest read buffer of a busy connection, in bytes",
     limit: ["readBufferBytes", 1],
   },
+  "linger": {
+    type: "string",
+    env: "JIM_LINGER",
+    commands: SERVE,
+    help: "Seconds a closing connection may take to flush its last reply",
+    limit: ["lingerMs", 1000],
+  },
   "legacy": {
     type: "boolean",
     env: "JIM_LEGACY",

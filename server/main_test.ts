@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { DEFAULT_ITERATIONS } from "../protocol/mod.ts";
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
+import { type CliIo, FLAGS, parseInvocation, serveSettings } from "./main.ts";
 import { JimServer } from "./server.ts";
 import { Store } from "./store.ts";
 import { connectRaw, now, selfSignedCert, startTestServer } from "./testing.ts";
@@ -228,6 +231,96 @@ Deno.test("jim-server user commands manage users with flags before or after", as
     assert.equal(run.code, 0, run.stderr);
     const list = await cli(["user", "list", "--db", db]);
     assert.ok(!list.stdout.includes("bob"));
+  });
+});
+
+Deno.test("jim-server user add stores 600,000 PBKDF2 iterations when --iterations is not given", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/default.db`;
+  const add = await cli(["user", "add", "erin", "--db", db, "--password-stdin"], {
+    stdin: "erin-pw\n",
+  });
+  assert.equal(add.code, 0, add.stderr);
+  using store = Store.open(db);
+  assert.equal(DEFAULT_ITERATIONS, 600_000);
+  assert.equal(store.credentials("erin")!.scram.iterations, 600_000);
+  // And the flag, when given, wins.
+  const fast = await cli(["user", "add", "finn", "--db", db, "--password-stdin"], {
+    stdin: "finn-pw\n",
+    env: { JIM_ITERATIONS: "5000" },
+  });
+  assert.equal(fast.code, 0, fast.stderr);
+  assert.equal(store.credentials("finn")!.scram.iterations, 5000);
+});
+
+/** One value per limit flag, each distinct, with what the server must get. */
+const LIMIT_FLAGS: [flag: string, value: string, key: keyof ServerLimits, expected: number][] = [
+  ["max-frame-bytes", "20000", "maxFrameBytes", 20_000],
+  ["max-message-length", "2000", "maxMessageLength", 2000],
+  ["auth-timeout", "1.5", "authTimeoutMs", 1500],
+  ["idle-timeout", "7", "idleProbeMs", 7000],
+  ["probe-timeout", "0.25", "probeGraceMs", 250],
+  ["rate-limit", "2.5", "rateLimit", 2.5],
+  ["rate-burst", "3", "rateBurst", 3],
+  ["max-backlog", "11", "maxBacklog", 11],
+  ["max-failed-logins", "4", "maxFailedLogins", 4],
+  ["lockout-window", "90", "failedLoginWindowMs", 90_000],
+  ["max-connections", "500", "maxConnections", 500],
+  ["max-connections-per-ip", "1", "maxConnectionsPerIp", 1],
+  ["max-outbound-bytes", "65536", "maxOutboundBytes", 65_536],
+  ["read-buffer-bytes", "4096", "readBufferBytes", 4096],
+  ["linger", "0.5", "lingerMs", 500],
+];
+
+Deno.test("jim-server serve wires every limit flag and variable to the server, seconds as ms", async (t) => {
+  const expected = { ...DEFAULT_SERVER_LIMITS };
+  for (const [, , key, value] of LIMIT_FLAGS) expected[key] = value;
+  await t.step("every limit has exactly one flag, and the table here covers them all", () => {
+    const wired = Object.values(FLAGS).flatMap((spec) => spec.limit ? [spec.limit[0]] : []);
+    assert.deepEqual([...wired].sort(), Object.keys(DEFAULT_SERVER_LIMITS).sort());
+    assert.deepEqual(
+      LIMIT_FLAGS.map(([f]) => f).sort(),
+      Object.keys(FLAGS).filter((f) => FLAGS[f]!.limit).sort(),
+    );
+  });
+  const noEnv: CliIo = { out: () => {}, err: () => {}, env: () => undefined };
+  await t.step("from flags", () => {
+    const argv = ["serve", ...LIMIT_FLAGS.flatMap(([flag, value]) => [`--${flag}`, value])];
+    assert.deepEqual(serveSettings(parseInvocation(argv, noEnv).values).limits, expected);
+  });
+  await t.step("from JIM_* variables", () => {
+    const env = new Map(LIMIT_FLAGS.map(([flag, value]) => [FLAGS[flag]!.env!, value]));
+    const io: CliIo = { ...noEnv, env: (name) => env.get(name) };
+    assert.deepEqual(serveSettings(parseInvocation(["serve"], io).values).limits, expected);
+  });
+  await t.step("in a running server", async () => {
+    await using dir = await tempDir();
+    await using server = new ServerProcess([
+      "serve",
+      "--port",
+      "0",
+      "--db",
+      `${dir.path}/limits.db`,
+      ...LIMIT_FLAGS.flatMap(([flag, value]) => [`--${flag}`, value]),
+    ]);
+    const port = await server.port();
+    const settings = (await server.line(/^jim-server settings: /)).input!;
+    for (const [key, value] of Object.entries(expected)) {
+      assert.match(settings, new RegExp(` ${key}=${value}( |$)`), key);
+    }
+    // The server itself enforces them: a second connection from one address is refused.
+    await using first = await connectRaw({ host: "127.0.0.1", port });
+    assert.equal(
+      (await first.request({ action: "presence", time: now(), user: { account_name: "x" } }))
+        .response,
+      404,
+    );
+    await using second = await connectRaw({ host: "127.0.0.1", port });
+    assert.deepEqual(await second.closedByServer(), [
+      { response: 503, error: "Too many connections from 127.0.0.1: the limit is 1" },
+    ]);
+    server.child.kill("SIGTERM");
+    assert.equal((await server.finish()).code, 0);
   });
 });
 
