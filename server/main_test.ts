@@ -422,17 +422,91 @@ Deno.test("jim-server serve prints its settings and stops gracefully on SIGTERM 
   });
 });
 
-Deno.test("jim-server serve logs JSON and fails with exit 1 on a busy port", async (t) => {
+/** Every value under a secret-bearing key, at any depth. */
+function secretFields(value: unknown, out: unknown[] = []): unknown[] {
+  if (value === null || typeof value !== "object") return out;
+  for (const [key, item] of Object.entries(value)) {
+    if (["password", "token", "data", "digest", "proof"].includes(key)) out.push(item);
+    else secretFields(item, out);
+  }
+  return out;
+}
+
+Deno.test("jim-server serve logs JSON: connections, logins, messages and errors, no secret", async (t) => {
   await using dir = await tempDir();
   const db = `${dir.path}/json.db`;
-  await using first = new ServerProcess(["--port", "0", "--db", db, "--log-format", "json"]);
+  const passwords = { alice: "alice-json-secret", bob: "bob-json-secret" };
+  for (const [login, password] of Object.entries(passwords)) {
+    const add = await cli(
+      ["user", "add", login, "--db", db, "--password-stdin", "--iterations", "4096", "--legacy"],
+      { stdin: `${password}\n` },
+    );
+    assert.equal(add.code, 0, add.stderr);
+  }
+  await using first = new ServerProcess(
+    ["--port", "0", "--db", db, "--log-format", "json", "--log-level", "debug", "--legacy-auth"],
+  );
   const port = await first.port();
-  await t.step("every line is JSON", () => {
-    for (const line of first.lines) {
-      const record = JSON.parse(line);
-      assert.equal(typeof record.time, "string");
-      assert.equal(typeof record.level, "string");
+  {
+    await using alice = await connectRaw({ host: "127.0.0.1", port });
+    await using bob = await connectRaw({ host: "127.0.0.1", port });
+    assert.equal((await alice.login("alice", "wrong-guess")).response, 402);
+    assert.equal((await alice.login("alice", passwords.alice)).response, 200);
+    assert.equal((await bob.legacyLogin("bob", passwords.bob)).response, 200);
+    const sent = await alice.request({ action: "msg", time: now(), to: "bob", message: "hi json" });
+    assert.equal(sent.response, 200);
+    assert.equal((await bob.next()).message, "hi json");
+    await alice.request({ action: "quit", time: now() });
+  }
+  await first.line(/"type":"push".*"message":"hi json"/);
+  await first.line(/"type":"disconnect".*"user":"alice"/);
+  const records = first.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  const find = (what: string, check: (r: Record<string, unknown>) => boolean) => {
+    const found = records.find(check);
+    assert.ok(found, `no ${what} in:\n${first.lines.join("\n")}`);
+    return found;
+  };
+  const conn = (r: Record<string, unknown>) => r.conn as Record<string, unknown> | undefined;
+  const payload = (r: Record<string, unknown>) => r.payload as Record<string, unknown> | undefined;
+
+  await t.step("every line is JSON with an ISO time and a level", () => {
+    for (const record of records) {
+      assert.match(String(record.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.ok(["debug", "info", "error"].includes(String(record.level)), String(record.level));
     }
+    assert.equal(records[0]!.type, "settings");
+    find("start", (r) => r.type === "start" && r.message === `Listening on 127.0.0.1:${port}`);
+  });
+  await t.step("connect, error, login, message, push and disconnect events", () => {
+    const connect = find("connect", (r) => r.type === "connect");
+    assert.equal(connect.level, "info");
+    assert.equal(conn(connect)?.ip, "127.0.0.1");
+    assert.equal(typeof conn(connect)?.port, "number");
+    const error = find("error", (r) => r.type === "error");
+    assert.equal(error.level, "error");
+    assert.match(String(error.message), /Failed login as alice/);
+    const login = find("login", (r) => r.type === "login" && conn(r)?.user === "alice");
+    assert.equal(login.message, "Logged in");
+    find("bob's login", (r) => r.type === "login" && conn(r)?.user === "bob");
+    const msg = find("msg", (r) => r.type === "request" && payload(r)?.action === "msg");
+    assert.equal(msg.level, "debug");
+    assert.deepEqual([conn(msg)?.user, payload(msg)?.to, payload(msg)?.message], [
+      "alice",
+      "bob",
+      "hi json",
+    ]);
+    const push = find("push", (r) => r.type === "push" && payload(r)?.action === "msg");
+    assert.deepEqual([conn(push)?.user, payload(push)?.from], ["bob", "alice"]);
+    find("disconnect", (r) => r.type === "disconnect" && conn(r)?.user === "alice");
+  });
+  await t.step("no secret: passwords, digests, tokens and SCRAM data are redacted", () => {
+    const text = first.lines.join("\n");
+    for (const secret of [...Object.values(passwords), "wrong-guess"]) {
+      assert.ok(!text.includes(secret), `${secret} was logged`);
+    }
+    const secrets = records.flatMap((r) => secretFields(r));
+    assert.ok(secrets.length >= 5, `expected redacted fields, got ${secrets.length}`);
+    assert.deepEqual(new Set(secrets), new Set(["[redacted]"]));
   });
   await t.step("a second server on the same port exits 1", async () => {
     const run = await cli(["--port", String(port), "--db", db]);
