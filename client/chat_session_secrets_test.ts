@@ -6,22 +6,13 @@
 import { saltPassword } from "../protocol/mod.ts";
 import { JimServer } from "../server/mod.ts";
 import { startTestServer, TEST_ITERATIONS, type TestServer } from "../server/testing.ts";
-import { assert, waitFor } from "./_assert.ts";
+import { assert, tempDir, waitFor } from "./_assert.ts";
 import { heldSecrets } from "./_held_secrets.ts";
 import { seedDisguise } from "./_fake_peer.ts";
 import { ChatSession, type ChatSessionOptions } from "./chat_session.ts";
 
 const USERS = [{ login: "alice", password: "alice-pw" }];
 const FAST = { initialDelay: 10, maxDelay: 80 };
-
-async function tempDir(): Promise<string & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "jim-secrets-test-" });
-  return Object.assign(path, {
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true });
-    },
-  }) as string & AsyncDisposable;
-}
 
 /** Opens a session and checks what it holds: the salted password of the server's salt. */
 async function openChecked(srv: TestServer, options: Partial<ChatSessionOptions> = {}) {
@@ -47,7 +38,7 @@ function wiped(bytes: Uint8Array): boolean {
 
 Deno.test("ChatSession keeps only the SaltedPassword and wipes it on quit, close and giving up", async (t) => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-secrets-test-");
   const dataDir = String(dir);
 
   for (const how of ["quit", "close"] as const) {
@@ -78,7 +69,7 @@ Deno.test("ChatSession keeps only the SaltedPassword and wipes it on quit, close
 
 Deno.test("ChatSession wipes the SaltedPassword when the server ends the account", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-secrets-test-");
   const { session, salted } = await openChecked(srv, { dataDir: String(dir) });
   await using _ = session;
   srv.store.removeUser("alice");
@@ -93,7 +84,7 @@ Deno.test("ChatSession keeps nothing when it will not reconnect: reconnect off, 
     users: [{ login: "alice", password: "alice-pw", legacy: true }],
     legacyAuth: true,
   });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-secrets-test-");
   await t.step("reconnect: false", async () => {
     await using session = await ChatSession.connect({
       port: srv.port,
@@ -121,7 +112,7 @@ Deno.test("ChatSession keeps nothing when it will not reconnect: reconnect off, 
 Deno.test("ChatSession leaves no copy of the password on the heap once logged in", async () => {
   const password = `heap-probe-${crypto.randomUUID()}`;
   await using srv = await startTestServer({ users: [{ login: "alice", password }] });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-secrets-test-");
   const probe = new URL("./testdata/password_heap_probe.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", probe, String(srv.port), "alice", `${dir}/data`, String(dir)],

@@ -1,7 +1,7 @@
 /** The console client driven through piped stdin/stdout against the real server. */
 import { JimServer } from "../server/mod.ts";
 import { startTestServer } from "../server/testing.ts";
-import { assert, waitFor } from "./_assert.ts";
+import { assert, tempDir, waitFor } from "./_assert.ts";
 import { ClientProcess, runClient } from "./_spawn.ts";
 import { JimClient } from "./jim_client.ts";
 import { History, historyPath, type MessageRecord } from "./history.ts";
@@ -12,18 +12,9 @@ const USERS = [
   { login: "bob", password: "bob-pw" },
 ];
 
-async function tempDir(): Promise<string & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "jim-cli-test-" });
-  return Object.assign(path, {
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true });
-    },
-  }) as string & AsyncDisposable;
-}
-
 Deno.test("jim-client: two console clients chat, with the offline error shown", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   const env = { JIM_PORT: String(srv.port), JIM_DATA_DIR: String(dir) };
 
   await using alice = new ClientProcess(["--user", "alice"], { ...env, JIM_PASSWORD: "alice-pw" });
@@ -78,7 +69,7 @@ Deno.test("jim-client --password-stdin reads the password and then the commands 
   await using srv = await startTestServer({
     users: [{ login: "fay", password: "fay-pw" }, { login: "dave", password: "dave-pw" }],
   });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   await using dave = await JimClient.connect({ port: srv.port });
   await dave.login("dave", "dave-pw");
   const inbox = dave.messages();
@@ -99,7 +90,7 @@ Deno.test("jim-client --password-stdin reads the password and then the commands 
 
 Deno.test("jim-client reports a refused login or an unreachable server once, before any password is read", async (t) => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   const env = { JIM_DATA_DIR: String(dir), JIM_PORT: String(srv.port) };
   const cases: [string, string[], Record<string, string>, string][] = [
     ["wrong password", ["-u", "alice"], { JIM_PASSWORD: "wrong" }, "Access denied"],
@@ -144,7 +135,7 @@ Deno.test("jim-client reports a refused login or an unreachable server once, bef
 
 Deno.test("jim-client console: /add, /del, /chat alone and /chat NAME with the last 10 messages", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   {
     using history = History.open({
       path: historyPath(String(dir), "alice", "127.0.0.1", srv.port),
@@ -198,7 +189,7 @@ Deno.test("jim-client console: /add, /del, /chat alone and /chat NAME with the l
 
 Deno.test("jim-client send: exit 0 when delivered, 1 with the server's error", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   const env = { JIM_DATA_DIR: String(dir), JIM_PASSWORD: "alice-pw" };
   const port = String(srv.port);
 
@@ -238,7 +229,7 @@ Deno.test("jim-client send: exit 0 when delivered, 1 with the server's error", a
 });
 
 Deno.test("jim-client reports usage errors with exit 2 and changes nothing", async (t) => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   const env = { JIM_DATA_DIR: String(dir) };
   const cases: [string, string[], Record<string, string>, string][] = [
     ["unknown flag", ["--bogus"], {}, "Unknown option '--bogus'"],
@@ -285,7 +276,7 @@ Deno.test("jim-client reports usage errors with exit 2 and changes nothing", asy
 });
 
 Deno.test("jim-client send never reconnects: a lost connection ends it with exit 1", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   const sentinel = Promise.withResolvers<number>();
@@ -338,7 +329,7 @@ Deno.test("jim-client send never reconnects: a lost connection ends it with exit
 });
 
 Deno.test("jim-client exits 1 with a clear line when it cannot connect, or loses the server with --no-reconnect", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const closedPort = String((listener.addr as Deno.NetAddr).port);
   listener.close();
@@ -380,7 +371,7 @@ Deno.test("jim-client exits 1 with a clear line when it cannot connect, or loses
 
 Deno.test("jim-client stays through a server restart, reconnects and keeps working", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   const env = { JIM_PORT: String(srv.port), JIM_DATA_DIR: String(dir) };
   await using alice = new ClientProcess(["-u", "alice"], { ...env, JIM_PASSWORD: "alice-pw" });
   await using bob = new ClientProcess(["-u", "bob"], { ...env, JIM_PASSWORD: "bob-pw" });
@@ -421,7 +412,7 @@ Deno.test("jim-client exits 1 when its account is removed, without reconnecting"
   for (const env of [{}, { JIM_NO_RECONNECT: "1" }] as Record<string, string>[]) {
     await t.step(Object.keys(env).length ? "JIM_NO_RECONNECT=1" : "reconnecting on", async () => {
       await using srv = await startTestServer({ users: USERS });
-      await using dir = await tempDir();
+      await using dir = await tempDir("jim-cli-test-");
       await using alice = new ClientProcess(["-u", "alice", "-p", String(srv.port)], {
         JIM_DATA_DIR: String(dir),
         JIM_PASSWORD: "alice-pw",
@@ -446,7 +437,7 @@ Deno.test("jim-client --legacy-auth logs in to a seed-like server, and only with
     users: [{ login: "alice", password: "alice-pw", legacy: true }],
     legacyAuth: true,
   });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   const env = { JIM_DATA_DIR: String(dir), JIM_PASSWORD: "alice-pw" };
 
   await t.step("without the flag the client refuses", async () => {
