@@ -38,6 +38,8 @@ export interface CommandContext {
   errPaint: Painter;
   /** Standard input as text, shared by the password prompt and the command reader. */
   input: InputText;
+  /** Lines of piped input: the password line of --password-stdin, then the commands. */
+  lines: PlainLineReader;
   stdinIsTerminal: boolean;
 }
 
@@ -52,26 +54,38 @@ class Exit extends Error {
   }
 }
 
-async function password(context: CommandContext): Promise<string> {
+/**
+ * Where the password will come from. Checked before connecting, so that a missing one is a
+ * usage error at once; read only once the server was reached, so that an unreachable server
+ * is reported before anyone types a password.
+ */
+function passwordSource(context: CommandContext): () => Promise<string> {
   const { config, env, input, err } = context;
   if (config.passwordStdin) {
-    const line = await new PlainLineReader(input).readLine();
-    if (line === null || line === "") throw new UsageError("No password on stdin");
-    return line;
+    return async () => {
+      // The same reader then takes the commands: a second one would lose what the first
+      // had already read past the password line.
+      const line = await context.lines.readLine();
+      if (line === null || line === "") throw new UsageError("No password on stdin");
+      return line;
+    };
   }
-  if (env.JIM_PASSWORD) return env.JIM_PASSWORD;
+  const fromEnv = env.JIM_PASSWORD;
+  if (fromEnv) return () => Promise.resolve(fromEnv);
   if (!context.stdinIsTerminal) {
     throw new UsageError(
       "No password: set JIM_PASSWORD, pass --password-stdin, or run on a terminal",
     );
   }
-  const entered = await readHiddenLine(
-    err,
-    input,
-    `Password for ${config.user}@${config.host}:${config.port}: `,
-  );
-  if (entered === null) throw new Exit(130);
-  return entered;
+  return async () => {
+    const entered = await readHiddenLine(
+      err,
+      input,
+      `Password for ${config.user}@${config.host}:${config.port}: `,
+    );
+    if (entered === null) throw new Exit(130);
+    return entered;
+  };
 }
 
 async function openSession(
@@ -89,14 +103,13 @@ async function openSession(
       throw new UsageError(`Cannot read --ca ${config.ca}: ${(cause as Error).message}`);
     }
   }
-  const secret = await password(context);
   const session = new ChatSession({
     host: config.host,
     port: config.port,
     tls: config.tls || caCert !== undefined,
     ...(caCert ? { caCert } : {}),
     user: config.user,
-    password: secret,
+    password: passwordSource(context),
     allowLegacy: config.legacyAuth,
     reconnect,
     ...(config.dataDir ? { dataDir: config.dataDir } : {}),
@@ -128,7 +141,7 @@ async function chat(context: CommandContext): Promise<number> {
     Deno.stdin.setRaw(true);
     source = new LineEditor(out, context.input);
   } else {
-    source = new PlainLineReader(context.input);
+    source = context.lines;
   }
   try {
     return await runConsole(session, source, out, paint);
@@ -240,6 +253,7 @@ export async function main(
     await out.print(`jim-client ${VERSION} (Deno ${Deno.version.deno})`);
     return 0;
   }
+  const input = new InputText(Deno.stdin);
   const context: CommandContext = {
     config,
     env,
@@ -247,7 +261,8 @@ export async function main(
     err,
     paint,
     errPaint,
-    input: new InputText(Deno.stdin),
+    input,
+    lines: new PlainLineReader(input),
     stdinIsTerminal,
   };
   try {

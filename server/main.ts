@@ -231,6 +231,13 @@ export const FLAGS: Record<string, FlagSpec> = {
     help: "Contacts one user may keep",
     limit: ["maxContacts", 1],
   },
+  "linger": {
+    type: "string",
+    env: "JIM_LINGER",
+    commands: SERVE,
+    help: "Seconds a closing connection may take to flush its last reply",
+    limit: ["lingerMs", 1000],
+  },
   "legacy": {
     type: "boolean",
     env: "JIM_LEGACY",

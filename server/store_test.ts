@@ -19,7 +19,7 @@ async function tempStore(): Promise<{ store: Store; path: string } & AsyncDispos
   };
 }
 
-Deno.test("Store.open() sets WAL, foreign keys and the schema version", async () => {
+Deno.test("Store.open() sets WAL and the schema version", async () => {
   await using t = await tempStore();
   const raw = new DatabaseSync(t.path);
   try {
@@ -34,6 +34,45 @@ Deno.test("Store.open() sets WAL, foreign keys and the schema version", async ()
       "server_secrets",
       "users",
     ]);
+  } finally {
+    raw.close();
+  }
+});
+
+Deno.test("Store enforces foreign keys: removing a user cascades to every row that names them", async () => {
+  await using t = await tempStore();
+  const { store } = t;
+  for (const name of ["alice", "bob", "carol"]) await store.addUser(name, "pw", FAST);
+  store.addContact("alice", "bob");
+  store.addContact("bob", "alice");
+  store.addContact("carol", "alice");
+  store.addContact("bob", "carol");
+  store.recordLogins([
+    { login: "alice", time: 1000, ip: "127.0.0.1", port: 1 },
+    { login: "bob", time: 2000, ip: "127.0.0.1", port: 2 },
+  ]);
+  // A second connection that enforces nothing: what it sees is what the store's own
+  // connection (PRAGMA foreign_keys = ON) did.
+  const raw = new DatabaseSync(t.path, { enableForeignKeyConstraints: false });
+  try {
+    assert.equal(raw.prepare("PRAGMA foreign_keys").get()!.foreign_keys, 0);
+    const id = (login: string) =>
+      raw.prepare("SELECT id FROM users WHERE login = ?").get(login)!.id as number;
+    const aliceId = id("alice");
+    const rows = (sql: string) => raw.prepare(sql).get(aliceId, aliceId)!.n;
+    const contactRows = "SELECT count(*) AS n FROM contacts WHERE owner_id = ? OR contact_id = ?";
+    const historyRows = "SELECT count(*) AS n FROM login_history WHERE user_id = ? OR user_id = ?";
+    assert.equal(rows(contactRows), 3);
+    assert.equal(rows(historyRows), 1);
+
+    store.removeUser("alice");
+    // The rows are gone from the tables, not merely hidden by the joins store.contacts() uses.
+    assert.equal(rows(contactRows), 0);
+    assert.equal(rows(historyRows), 0);
+    assert.deepEqual(raw.prepare("PRAGMA foreign_key_check").all(), []);
+    assert.equal(raw.prepare("SELECT count(*) AS n FROM contacts").get()!.n, 1); // bob → carol
+    assert.deepEqual(store.contacts("bob"), ["carol"]);
+    assert.deepEqual(store.loginHistory().map((r) => r.login), ["bob"]);
   } finally {
     raw.close();
   }

@@ -552,10 +552,49 @@ Deno.test("chat routes: the live stream needs the cookie and sends state changes
   });
 });
 
-Deno.test("chat routes: a session sent by another client lands live in the GUI", async () => {
+/** Reads an SSE response's data events, `{ topic, data }`, until `done` says stop. */
+async function readLive(
+  res: Response,
+  done: (events: { topic: string; data: unknown }[]) => boolean,
+): Promise<{ topic: string; data: unknown }[]> {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const events: { topic: string; data: unknown }[] = [];
+  let buffer = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out on the stream after ${JSON.stringify(events)}`)),
+      10_000,
+    );
+  });
+  try {
+    while (!done(events)) {
+      const { value, done: ended } = await Promise.race([reader.read(), timeout]);
+      if (ended) throw new Error(`The stream ended after ${JSON.stringify(events)}`);
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
+        const type = block.split("\n").find((l) => l.startsWith("event: "));
+        if (data.length > 0 && type === undefined) events.push(JSON.parse(data.join("\n")));
+      }
+    }
+    return events;
+  } finally {
+    clearTimeout(timer);
+    await reader.cancel().catch(() => {});
+  }
+}
+
+Deno.test("chat routes: a message sent by another client lands live on the event stream", async () => {
   await withServer(async (srv) => {
     await using gui = await openGui();
     await gui.connect("carol", srv);
+    const ac = new AbortController();
+    const res = await gui.raw("/api/events", { signal: ac.signal });
+    assert.equal(res.status, 200);
     await using bob = await ChatSession.connect({
       host: srv.host,
       port: srv.port,
@@ -565,11 +604,27 @@ Deno.test("chat routes: a session sent by another client lands live in the GUI",
     });
     const sent = await bob.send("carol", "ping");
     assert.equal(sent.status, "delivered");
-    await waitFor(
-      "carol sees bob",
-      () => gui.chat.contacts().contacts.some((c) => c.login === "bob"),
+    // What the page sees: the message itself and the contact it came from, unread, online.
+    const arrived = (e: { topic: string; data: unknown }) =>
+      e.topic === "message" && (e.data as MessageView).text === "ping";
+    const listed = (e: { topic: string; data: unknown }) =>
+      e.topic === "contacts" &&
+      (e.data as ContactsSnapshot).contacts.some((c) => c.login === "bob" && c.unread === 1);
+    const events = await readLive(res, (seen) => seen.some(arrived) && seen.some(listed));
+    ac.abort();
+    const message = events.find(arrived)!.data as MessageView;
+    assert.deepEqual(
+      [message.contact, message.direction, message.from, message.to, message.status],
+      ["bob", "in", "bob", "carol", "delivered"],
     );
+    const contacts = (events.find(listed)!.data as ContactsSnapshot).contacts;
+    assert.deepEqual(contacts.find((c) => c.login === "bob"), {
+      login: "bob",
+      online: true,
+      unread: 1,
+    });
+    // And the stored copy agrees with what was streamed.
     const m = gui.chat.messages("bob");
-    assert.deepEqual(m.messages.map((x) => [x.from, x.to, x.text]), [["bob", "carol", "ping"]]);
+    assert.deepEqual(m.messages.map((x) => [x.id, x.text]), [[message.id, "ping"]]);
   });
 });
