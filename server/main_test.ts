@@ -392,7 +392,7 @@ Deno.test("jim-server serve wires every limit flag and variable to the server, s
     assert.equal(
       (await first.request({ action: "presence", time: now(), user: { account_name: "x" } }))
         .response,
-      404,
+      401,
     );
     await using second = await connectRaw({ host: "127.0.0.1", port });
     assert.deepEqual(await second.closedByServer(), [
