@@ -3,8 +3,8 @@
  *
  * @module
  */
-// login_name.ts, not protocol/mod.ts: mod.ts also re-exports the legacy hash, which needs
-// node:crypto, and the confusables table, which the browser does not need.
+// login_name.ts, not protocol/mod.ts: the browser bundle needs only the name rules, not the
+// confusables table that mod.ts also re-exports.
 import { loginProblem as nameProblem } from "../../protocol/login_name.ts";
 
 /** Longest password the GUI accepts, in characters. */
