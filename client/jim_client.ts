@@ -20,7 +20,7 @@ import {
   toBase64,
   validateServerMessage,
 } from "../protocol/mod.ts";
-import { BoundedQueue } from "./_bounded_queue.ts";
+import { BoundedQueue } from "../common/bounded_queue.ts";
 import { ConnectionError } from "./errors.ts";
 import { TypedEventTarget } from "./_typed_event_target.ts";
 
@@ -632,10 +632,9 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
    * ```
    */
   messages(options: { bufferSize?: number } = {}): MessageStream {
-    const queue: BoundedQueue<IncomingMessage> = new BoundedQueue(
-      options.bufferSize ?? 256,
-      () => this.#queues.delete(queue),
-    );
+    const queue: BoundedQueue<IncomingMessage> = new BoundedQueue(options.bufferSize ?? 256, {
+      onEnd: () => this.#queues.delete(queue),
+    });
     if (this.#state === "closed") queue.end();
     else this.#queues.add(queue);
     return queue;
