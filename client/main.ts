@@ -182,21 +182,10 @@ async function history(context: CommandContext): Promise<number> {
 }
 
 /**
- * The subcommands. The client GUI adds its `gui` entry here (deno task client:gui runs
- * `client/main.ts gui`).
+ * The subcommands. A composition root may add more before calling {@linkcode main}:
+ * bin/jim-client.ts adds `gui`.
  */
-export const COMMANDS: Record<string, Command> = { chat, send, history, gui };
-
-/**
- * `gui` lives in ui/client/cli.ts with its own flags (--gui-port, --open); loaded on demand
- * so the console client does not load the web stack. Reached here only when global flags
- * come before `gui` (e.g. `--data-dir DIR gui`); `main` hands `gui …` over directly.
- */
-async function gui(context: CommandContext): Promise<number> {
-  const { guiMain } = await import("../ui/client/cli.ts");
-  const dataDir = context.config.dataDir ? ["--data-dir", context.config.dataDir] : [];
-  return await guiMain([...dataDir, ...context.config.args], context.env);
-}
+export const COMMANDS: Record<string, Command> = { chat, send, history };
 
 /**
  * Runs jim-client with `argv` and returns the exit code: 0 ok, 1 failure, 2 usage.
@@ -211,10 +200,6 @@ export async function main(
   argv: readonly string[],
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): Promise<number> {
-  if (argv[0] === "gui") {
-    const { guiMain } = await import("../ui/client/cli.ts");
-    return await guiMain(argv.slice(1), env);
-  }
   const stdoutTty = Deno.stdout.isTerminal();
   const stderrTty = Deno.stderr.isTerminal();
   const stdinIsTerminal = Deno.stdin.isTerminal();
@@ -266,8 +251,4 @@ export async function main(
     await out.flush();
     await err.flush();
   }
-}
-
-if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
 }

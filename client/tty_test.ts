@@ -6,7 +6,7 @@ import { startTestServer } from "../server/testing.ts";
 import { assert } from "./_assert.ts";
 import { type IncomingMessage, JimClient } from "./jim_client.ts";
 
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
+const MAIN = new URL("../bin/jim-client.ts", import.meta.url).pathname;
 const TMUX = "/usr/bin/tmux";
 const hasTmux = (() => {
   try {

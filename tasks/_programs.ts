@@ -27,7 +27,7 @@ const OPENERS = "--allow-run=xdg-open,open";
 export const PROGRAMS: readonly Program[] = [
   {
     name: "jim-server",
-    entry: new URL("server/main.ts", root).pathname,
+    entry: new URL("bin/jim-server.ts", root).pathname,
     // Network: the chat port and the GUI port; files: the database and TLS key pair;
     // environment: the JIM_* settings.
     permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", OPENERS],
@@ -35,7 +35,7 @@ export const PROGRAMS: readonly Program[] = [
   },
   {
     name: "jim-client",
-    entry: new URL("client/main.ts", root).pathname,
+    entry: new URL("bin/jim-client.ts", root).pathname,
     // Files: the history database under the data directory and a CA certificate;
     // environment: JIM_*, HOME, XDG_DATA_HOME and NO_COLOR.
     permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", OPENERS],
