@@ -1,7 +1,9 @@
 /**
  * `jim-client`: the client's program. This composition root puts client/main.ts's console
  * client (`chat`, `send`, `history`) together with the chat GUI's `gui` command from
- * ui/client, whose code (Hono, Preact, the browser bundle) is imported only when `gui` runs.
+ * ui/client, whose code (Hono, Preact, the browser bundle) is imported only when `gui` runs;
+ * the import's specifier is computed, so Deno does not even read the GUI's source for the
+ * console client. `deno compile` is told to include it (tasks/_programs.ts).
  *
  * ```sh
  * deno task client --user alice         # interactive chat
@@ -14,9 +16,13 @@ import { type CommandContext, COMMANDS, main } from "../client/main.ts";
 
 type Env = Record<string, string | undefined>;
 
+/** The chat GUI's command module; its type is checked, its code loads only for `gui`. */
+export const CHAT_GUI_MODULE: string = new URL("../ui/client/cli.ts", import.meta.url).href;
+type ChatGuiModule = typeof import("../ui/client/cli.ts");
+
 /** `jim-client gui ARGS`: the chat GUI, with its own flags (--gui-port, --open, …). */
 async function gui(argv: readonly string[], env: Env): Promise<number> {
-  const { guiMain } = await import("../ui/client/cli.ts");
+  const { guiMain }: ChatGuiModule = await import(CHAT_GUI_MODULE);
   return await guiMain(argv, env);
 }
 

@@ -2,7 +2,9 @@
  * `jim-server`: the chat server's program. This composition root puts server/main.ts's CLI
  * (`serve`, `user …`) together with the admin GUI's `gui` command from ui/server. The GUI's
  * code (Hono, Preact, the browser bundle) is imported only when `gui` runs, so `jim-server
- * serve` loads none of it.
+ * serve` loads none of it, not even its source: the import's specifier is computed, which
+ * keeps Deno from reading the GUI's module graph at start-up. `deno compile` is told to
+ * include it (tasks/_programs.ts).
  *
  * ```sh
  * deno task server                      # serve on 127.0.0.1:7777 with ./jim-server.db
@@ -13,6 +15,10 @@
  * @module
  */
 import { main, registerCommand } from "../server/main.ts";
+
+/** The admin GUI's command module; its type is checked, its code loads only for `gui`. */
+export const ADMIN_GUI_MODULE: string = new URL("../ui/server/cli.ts", import.meta.url).href;
+type AdminGuiModule = typeof import("../ui/server/cli.ts");
 
 registerCommand("gui", {
   help: "gui                    Run the chat server with the admin GUI in a browser",
@@ -31,7 +37,7 @@ registerCommand("gui", {
     "open": { type: "boolean", env: "JIM_OPEN", help: "Open the admin GUI in a browser" },
   },
   run: async (inv, io) => {
-    const { runGuiInvocation } = await import("../ui/server/cli.ts");
+    const { runGuiInvocation }: AdminGuiModule = await import(ADMIN_GUI_MODULE);
     return await runGuiInvocation(inv, io);
   },
 });

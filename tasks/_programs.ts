@@ -10,6 +10,11 @@ export interface Program {
   permissions: string[];
   /** Flags for the runtime, embedded in the binary or the installed command. */
   runtimeFlags: string[];
+  /**
+   * Modules the entry point imports with a computed specifier (the `gui` commands, so that the
+   * console programs never read them); `deno compile` must be told to embed them.
+   */
+  lazyModules: string[];
 }
 
 const root = new URL("..", import.meta.url);
@@ -32,6 +37,7 @@ export const PROGRAMS: readonly Program[] = [
     // environment: the JIM_* settings.
     permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", OPENERS],
     runtimeFlags: [SERVER_V8_FLAGS],
+    lazyModules: [new URL("ui/server/cli.ts", root).pathname],
   },
   {
     name: "jim-client",
@@ -40,6 +46,7 @@ export const PROGRAMS: readonly Program[] = [
     // environment: JIM_*, HOME, XDG_DATA_HOME and NO_COLOR.
     permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", OPENERS],
     runtimeFlags: [],
+    lazyModules: [new URL("ui/client/cli.ts", root).pathname],
   },
 ];
 
