@@ -12,6 +12,7 @@ import {
   type JimResponse,
   legacyDigest,
   legacyStoredHash,
+  MAX_PASSWORD_LENGTH,
   type Mechanism,
   type ProtocolLimits,
   SCRAM_SHA_256,
@@ -381,6 +382,12 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     options: LoginOptions = {},
   ): Promise<LoginResult> {
     requireName(user, "user");
+    if (typeof password === "string" && password.length > MAX_PASSWORD_LENGTH) {
+      throw new JimError(
+        Status.BAD_REQUEST,
+        `Invalid password: exceeds ${MAX_PASSWORD_LENGTH} characters`,
+      );
+    }
     if (this.#user !== undefined) {
       throw new JimError(Status.CONFLICT, `Already logged in: ${this.#user}`);
     }

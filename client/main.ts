@@ -5,6 +5,7 @@
  * @module
  */
 import denoConfig from "../deno.json" with { type: "json" };
+import { MAX_PASSWORD_LENGTH } from "../protocol/mod.ts";
 import { ChatSession } from "./chat_session.ts";
 import { History, historyPath } from "./history.ts";
 import { defaultDataDir } from "./history.ts";
@@ -90,6 +91,9 @@ async function openSession(
     }
   }
   const secret = await password(context);
+  if (secret.length > MAX_PASSWORD_LENGTH) {
+    throw new UsageError(`Invalid password: exceeds ${MAX_PASSWORD_LENGTH} characters`);
+  }
   const session = new ChatSession({
     host: config.host,
     port: config.port,

@@ -110,7 +110,10 @@ Deno.test("jim-server gui rejects a bad --gui-port with exit code 2", async () =
     stdin: "null",
   }).output();
   assert.equal(out.code, 2);
-  assert.match(new TextDecoder().decode(out.stderr), /Invalid --gui-port: expected a port from 0 to 65535, got "99999"/);
+  assert.match(
+    new TextDecoder().decode(out.stderr),
+    /Invalid --gui-port: expected a port from 0 to 65535, got "99999"/,
+  );
 });
 
 Deno.test("jim-server gui shows 'permission denied' when it may not bind the JIM port", async () => {
