@@ -1,5 +1,5 @@
 /**
- * `jim-client`: the client's program. This composition root puts client/main.ts's console
+ * `jim-client`: the client's program. This composition root puts client/cli.ts's console
  * client (`chat`, `send`, `history`) together with the chat GUI's `gui` command from
  * ui/client, whose code (Hono, Preact, the browser bundle) is imported only when `gui` runs;
  * the import's specifier is computed, so Deno does not even read the GUI's source for the
@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { type CommandContext, COMMANDS, main } from "../client/main.ts";
+import { type CommandContext, COMMANDS, main } from "../client/cli.ts";
 
 type Env = Record<string, string | undefined>;
 

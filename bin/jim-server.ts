@@ -1,5 +1,5 @@
 /**
- * `jim-server`: the chat server's program. This composition root puts server/main.ts's CLI
+ * `jim-server`: the chat server's program. This composition root puts server/cli.ts's CLI
  * (`serve`, `user …`) together with the admin GUI's `gui` command from ui/server. The GUI's
  * code (Hono, Preact, the browser bundle) is imported only when `gui` runs, so `jim-server
  * serve` loads none of it, not even its source: the import's specifier is computed, which
@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { main, registerCommand } from "../server/main.ts";
+import { main, registerCommand } from "../server/cli.ts";
 
 /** The admin GUI's command module; its type is checked, its code loads only for `gui`. */
 export const ADMIN_GUI_MODULE: string = new URL("../ui/server/cli.ts", import.meta.url).href;

@@ -196,7 +196,7 @@ export const COMMANDS: Record<string, Command> = { chat, send, history };
  *
  * @example
  * ```ts
- * import { main } from "./main.ts";
+ * import { main } from "./cli.ts";
  * Deno.exit(await main(["history", "bob", "--user", "alice", "--json"]));
  * ```
  */

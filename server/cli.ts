@@ -266,7 +266,7 @@ export const EXTRA_COMMANDS: Map<string, ExtraCommand> = new Map();
  *
  * @example
  * ```ts
- * import { main, registerCommand } from "./main.ts";
+ * import { main, registerCommand } from "./cli.ts";
  * registerCommand("hello", {
  *   help: "hello                  Say hello",
  *   run: (_inv, io) => {
@@ -498,7 +498,7 @@ Exit codes: 0 success, 1 runtime failure, 2 usage error.`;
  *
  * @example
  * ```ts
- * import { main } from "./main.ts";
+ * import { main } from "./cli.ts";
  * const code = await main(["user", "list", "--db", "test.db"]);
  * ```
  */

@@ -123,10 +123,10 @@ Deno.test("the layering rules catch each kind of forbidden import", () => {
       { from: f("protocol/mod.ts"), to: f("common/mod.ts") },
       { from: f("common/usage.ts"), to: f("client/mod.ts") },
       { from: f("common/usage.ts"), to: "node:util" },
-      { from: f("server/main.ts"), to: f("ui/server/cli.ts") },
-      { from: f("server/main.ts"), to: f("client/mod.ts") },
-      { from: f("client/main.ts"), to: f("ui/client/cli.ts") },
-      { from: f("client/main.ts"), to: f("server/mod.ts") },
+      { from: f("server/cli.ts"), to: f("ui/server/cli.ts") },
+      { from: f("server/cli.ts"), to: f("client/mod.ts") },
+      { from: f("client/cli.ts"), to: f("ui/client/cli.ts") },
+      { from: f("client/cli.ts"), to: f("server/mod.ts") },
       { from: f("ui/app.ts"), to: f("bin/jim-server.ts") },
     ]).length,
     10,
@@ -135,10 +135,10 @@ Deno.test("the layering rules catch each kind of forbidden import", () => {
     violations([
       { from: f("protocol/legacy.ts"), to: "npm:/@noble/hashes@2.4.0/hmac.js" },
       { from: f("common/usage.ts"), to: f("protocol/mod.ts") },
-      { from: f("server/main.ts"), to: f("common/usage.ts") },
-      { from: f("server/main.ts"), to: f("deno.json") },
+      { from: f("server/cli.ts"), to: f("common/usage.ts") },
+      { from: f("server/cli.ts"), to: f("deno.json") },
       { from: f("client/jim_client.ts"), to: "node:net" },
-      { from: f("ui/server/cli.ts"), to: f("server/main.ts") },
+      { from: f("ui/server/cli.ts"), to: f("server/cli.ts") },
       { from: f("bin/jim-server.ts"), to: f("ui/server/cli.ts") },
     ]),
     [],
@@ -183,7 +183,7 @@ Deno.test("protocol/ uses no Deno API: it runs in a browser as it is", async () 
 });
 
 Deno.test("what deno run reads for jim-server and jim-client holds no GUI code", async (t) => {
-  const programs = { "bin/jim-server.ts": "server/main.ts", "bin/jim-client.ts": "client/main.ts" };
+  const programs = { "bin/jim-server.ts": "server/cli.ts", "bin/jim-client.ts": "client/cli.ts" };
   for (const [program, cli] of Object.entries(programs)) {
     await t.step(program, async () => {
       const modules = await denoInfo(join(ROOT_PATH, program));

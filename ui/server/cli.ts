@@ -1,6 +1,6 @@
 /**
  * `jim-server gui`: the admin GUI with the JIM server in the same process. bin/jim-server.ts
- * registers the command with server/main.ts, which parses the flags (all of `serve`'s plus
+ * registers the command with server/cli.ts, which parses the flags (all of `serve`'s plus
  * `--gui-host`, `--gui-port`, `--open`), and loads this module only when `gui` runs.
  *
  * @module
@@ -15,7 +15,7 @@ import {
   LEVEL_TYPES,
   type ServeSettings,
   serveSettings,
-} from "../../server/main.ts";
+} from "../../server/cli.ts";
 import type { ServerEvent, ServerEventType } from "../../server/mod.ts";
 import { openServeResources } from "../../server/serve_resources.ts";
 import { isLoopbackHost } from "../mod.ts";
@@ -49,7 +49,7 @@ export interface GuiIo {
  *
  * @example
  * ```ts
- * import { parseInvocation } from "../../server/main.ts";
+ * import { parseInvocation } from "../../server/cli.ts";
  * const code = await runGuiInvocation(parseInvocation(["gui", "--gui-port", "0"]), {
  *   out: console.log,
  *   err: console.error,
@@ -83,7 +83,7 @@ export function runGuiInvocation(inv: Invocation, io: CliIo): Promise<number> {
  *
  * @example
  * ```ts
- * import { serveSettings } from "../../server/main.ts";
+ * import { serveSettings } from "../../server/cli.ts";
  * await runGuiCommand(serveSettings({}), { guiPort: 8080 }, { out: console.log, err: console.error });
  * ```
  */
