@@ -7,7 +7,7 @@ import { testWithTools } from "../tests/_tools.ts";
 import { assert } from "./_assert.ts";
 import { type IncomingMessage, JimClient } from "./jim_client.ts";
 
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
+const MAIN = new URL("../bin/jim-client.ts", import.meta.url).pathname;
 
 const USERS = [
   { login: "alice", password: "alice-pw" },

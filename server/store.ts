@@ -18,6 +18,7 @@ import {
   loginKey,
   loginProblem,
   loginSkeleton,
+  MAX_PASSWORD_LENGTH,
   normalizeLogin,
   type ScramCredentials,
   Status,
@@ -77,8 +78,8 @@ export interface StoreOptions {
   busyTimeoutMs?: number;
 }
 
-/** Longest accepted password, in UTF-16 units; PBKDF2 cost grows with it. */
-export const MAX_PASSWORD_LENGTH = 1024;
+/** Longest accepted password, in UTF-16 units: the protocol's one limit. */
+export { MAX_PASSWORD_LENGTH };
 
 /** An account created before the name rules whose name another account already has. */
 export interface NameConflict {

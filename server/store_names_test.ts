@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { nameConflictLines } from "./main.ts";
+import { nameConflictLines } from "./cli.ts";
 import { Store } from "./store.ts";
 
 const FAST = { iterations: 4096 };

@@ -4,12 +4,18 @@
  *
  * @module
  */
-import { accountNameProblem, DEFAULT_LIMITS, isAccountName, Status } from "../../protocol/mod.ts";
+import {
+  accountNameProblem,
+  DEFAULT_LIMITS,
+  isAccountName,
+  MAX_PASSWORD_LENGTH,
+  Status,
+} from "../../protocol/mod.ts";
 import { ChatInputError } from "./chat_controller.ts";
 import type { ConnectParams } from "./chat_controller.ts";
 
-/** Longest password the GUI passes on, like the server's store. */
-export const MAX_PASSWORD_LENGTH = 1024;
+/** Longest password the GUI passes on: the store's, in UTF-16 units. */
+export { MAX_PASSWORD_LENGTH };
 /** Room for the text in one frame, leaving space for the msg envelope and the logins. */
 export const MAX_TEXT_FRAME_BYTES = DEFAULT_LIMITS.maxFrameBytes - 512;
 /** Longest host name (DNS limit). */

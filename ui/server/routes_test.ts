@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { JimServer, Store } from "../../server/mod.ts";
+import { JimServer, MAX_PASSWORD_LENGTH, Store } from "../../server/mod.ts";
 import { connectRaw, now } from "../../server/testing.ts";
 import { LiveHub } from "../mod.ts";
 import { AdminController, describeListenError } from "./controller.ts";
@@ -156,7 +156,13 @@ Deno.test("POST /api/clients validates every field and changes nothing on error"
     ["duplicate", { login: "alice", password: "p" }, 409, /taken: alice/, "login"],
     ["duplicate other case", { login: "ALICE", password: "p" }, 409, /taken/, "login"],
     ["empty password", { login: "bob", password: "" }, 400, /Password is required/, "password"],
-    ["long password", { login: "bob", password: "p".repeat(129) }, 400, /too long/, "password"],
+    [
+      "long password",
+      { login: "bob", password: "p".repeat(MAX_PASSWORD_LENGTH + 1) },
+      400,
+      /too long/,
+      "password",
+    ],
     ["control chars", { login: "bob", password: "a\u0000b" }, 400, /bad characters/, "password"],
     ["missing login", { password: "p" }, 400, /Login is required/, "login"],
     ["login not a string", { login: 5, password: "p" }, 400, /Login is required/, "login"],
@@ -193,7 +199,11 @@ Deno.test("DELETE and password reset of clients", async (t) => {
 
   await t.step("reset validates the password", async () => {
     const before = fx.store.credentials("alice")?.scram.salt;
-    for (const body of [{}, { password: "" }, { password: 7 }, { password: "x".repeat(200) }]) {
+    for (
+      const body of [{}, { password: "" }, { password: 7 }, {
+        password: "x".repeat(MAX_PASSWORD_LENGTH + 1),
+      }]
+    ) {
       const res = await fx.call("POST", "/api/clients/alice/password", body);
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal(res.body.field, "password");

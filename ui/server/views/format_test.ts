@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { formatDateTime, formatLogEvent, toMillis } from "./format.ts";
-import { hostProblem, loginProblem, passwordProblem, portProblem } from "../_validate.ts";
+import {
+  hostProblem,
+  loginProblem,
+  MAX_PASSWORD_LENGTH,
+  passwordProblem,
+  portProblem,
+} from "../_validate.ts";
 
 Deno.test("toMillis() accepts seconds and milliseconds", () => {
   assert.equal(toMillis(1560964883), 1560964883000);
@@ -48,7 +54,7 @@ Deno.test("admin input checks name the problem", async (t) => {
   await t.step("password", () => {
     assert.equal(passwordProblem("pässwörd 🙂"), null);
     assert.equal(passwordProblem(""), "Password is required");
-    assert.match(passwordProblem("x".repeat(129))!, /too long/);
+    assert.match(passwordProblem("x".repeat(MAX_PASSWORD_LENGTH + 1))!, /too long/);
     assert.match(passwordProblem("a\nb")!, /bad characters/);
   });
   await t.step("host and port", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_ITERATIONS } from "../protocol/mod.ts";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
-import { type CliIo, FLAGS, parseInvocation, serveSettings } from "./main.ts";
+import { type CliIo, FLAGS, parseInvocation, serveSettings } from "./cli.ts";
 import { JimServer } from "./server.ts";
 import { Store } from "./store.ts";
 import {
@@ -15,7 +15,7 @@ import {
 import { BASE_RESERVE } from "./_fd_limit.ts";
 import { testWithTools } from "../tests/_tools.ts";
 
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
+const MAIN = new URL("../bin/jim-server.ts", import.meta.url).pathname;
 
 interface Run {
   code: number;
@@ -157,11 +157,21 @@ Deno.test("jim-server reports usage errors with exit 2 and failures with exit 1"
   const cases: [string, string[], number, RegExp][] = [
     ["unknown command", ["frobnicate"], 2, /Unknown command: frobnicate/],
     ["unknown flag", ["--frob"], 2, /Unknown option '--frob'/],
-    ["bad number", ["--port", "seven"], 2, /Invalid value for --port: seven/],
+    [
+      "bad number",
+      ["--port", "seven"],
+      2,
+      /Invalid --port: expected a port from 0 to 65535, got "seven"/,
+    ],
     ["flag of another command", ["serve", "--legacy"], 2, /Invalid flag for serve: --legacy/],
     ["missing name", ["user", "add", "--password-stdin"], 2, /Missing argument/],
     ["tls half given", ["--tls-cert", "x.pem"], 2, /--tls-cert and --tls-key go together/],
-    ["bad log level", ["--log-level", "loud"], 2, /Invalid value for --log-level/],
+    [
+      "bad log level",
+      ["--log-level", "loud"],
+      2,
+      /Invalid --log-level: expected error, warn, info or debug, got "loud"/,
+    ],
     ["bad iterations", ["user", "add", "x", "--iterations", "10", "--password-stdin"], 2, /4096/],
     [
       "no tty for the prompt",

@@ -5,6 +5,7 @@
  * @module
  */
 import denoConfig from "../deno.json" with { type: "json" };
+import { MAX_PASSWORD_LENGTH } from "../protocol/mod.ts";
 import { ChatSession } from "./chat_session.ts";
 import { History, historyPath } from "./history.ts";
 import { defaultDataDir } from "./history.ts";
@@ -67,11 +68,14 @@ function passwordSource(context: CommandContext): () => Promise<string> {
       // had already read past the password line.
       const line = await context.lines.readLine();
       if (line === null || line === "") throw new UsageError("No password on stdin");
-      return line;
+      return checkPasswordLength(line);
     };
   }
   const fromEnv = env.JIM_PASSWORD;
-  if (fromEnv) return () => Promise.resolve(fromEnv);
+  if (fromEnv) {
+    checkPasswordLength(fromEnv);
+    return () => Promise.resolve(fromEnv);
+  }
   if (!context.stdinIsTerminal) {
     throw new UsageError(
       "No password: set JIM_PASSWORD, pass --password-stdin, or run on a terminal",
@@ -84,8 +88,15 @@ function passwordSource(context: CommandContext): () => Promise<string> {
       `Password for ${config.user}@${config.host}:${config.port}: `,
     );
     if (entered === null) throw new Exit(130);
-    return entered;
+    return checkPasswordLength(entered);
   };
+}
+
+function checkPasswordLength(password: string): string {
+  if (password.length > MAX_PASSWORD_LENGTH) {
+    throw new UsageError(`Invalid password: exceeds ${MAX_PASSWORD_LENGTH} characters`);
+  }
+  return password;
 }
 
 async function openSession(
@@ -195,28 +206,17 @@ async function history(context: CommandContext): Promise<number> {
 }
 
 /**
- * The subcommands. The client GUI adds its `gui` entry here (deno task client:gui runs
- * `client/main.ts gui`).
+ * The subcommands. A composition root may add more before calling {@linkcode main}:
+ * bin/jim-client.ts adds `gui`.
  */
-export const COMMANDS: Record<string, Command> = { chat, send, history, gui };
-
-/**
- * `gui` lives in ui/client/cli.ts with its own flags (--gui-port, --open); loaded on demand
- * so the console client does not load the web stack. Reached here only when global flags
- * come before `gui` (e.g. `--data-dir DIR gui`); `main` hands `gui …` over directly.
- */
-async function gui(context: CommandContext): Promise<number> {
-  const { guiMain } = await import("../ui/client/cli.ts");
-  const dataDir = context.config.dataDir ? ["--data-dir", context.config.dataDir] : [];
-  return await guiMain([...dataDir, ...context.config.args], context.env);
-}
+export const COMMANDS: Record<string, Command> = { chat, send, history };
 
 /**
  * Runs jim-client with `argv` and returns the exit code: 0 ok, 1 failure, 2 usage.
  *
  * @example
  * ```ts
- * import { main } from "./main.ts";
+ * import { main } from "./cli.ts";
  * Deno.exit(await main(["history", "bob", "--user", "alice", "--json"]));
  * ```
  */
@@ -224,10 +224,6 @@ export async function main(
   argv: readonly string[],
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): Promise<number> {
-  if (argv[0] === "gui") {
-    const { guiMain } = await import("../ui/client/cli.ts");
-    return await guiMain(argv.slice(1), env);
-  }
   const stdoutTty = Deno.stdout.isTerminal();
   const stderrTty = Deno.stderr.isTerminal();
   const stdinIsTerminal = Deno.stdin.isTerminal();
@@ -281,8 +277,4 @@ export async function main(
     await out.flush();
     await err.flush();
   }
-}
-
-if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
 }
