@@ -796,7 +796,7 @@ Deno.test("serveSettings() wires the login, takeover and contact limits from fla
   await t.step("0 is refused", () => {
     assert.throws(
       () => serveSettings({ "max-contacts": "0" }),
-      /Invalid value for --max-contacts: must be above 0/,
+      /Invalid --max-contacts: expected a number above 0, got "0"/,
     );
   });
 });
