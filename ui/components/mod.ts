@@ -13,3 +13,5 @@ export {
   type LogViewProps,
   useLog,
 } from "./log_view.tsx";
+export { ThemeSelect } from "./theme_select.tsx";
+export { type Store, useStore } from "./use_store.ts";
