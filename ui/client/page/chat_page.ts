@@ -180,6 +180,8 @@ export class ChatPage {
   #atBottom = true;
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
+  /** When this page started: the live stream replays older events, which are not news. */
+  #since = Date.now();
   readonly #drafts = new Map<string, string>();
 
   constructor(options: ChatPageOptions = {}) {
@@ -229,6 +231,7 @@ export class ChatPage {
   /** Loads the state and follows the live stream. */
   start(): void {
     this.#stopped = false;
+    this.#since = Date.now();
     // The first snapshot comes before the stream, so older snapshots the stream replays for
     // catch-up are recognised by their rev and ignored.
     void this.#refetch().finally(() => {
@@ -627,15 +630,15 @@ export class ChatPage {
         return;
       case "message": {
         const m = data as MessageView;
+        // The GUI stamps an incoming message when it arrives, on this machine's clock.
+        const news = m.direction === "in" && m.time >= this.#since;
         const seen = this.#inView(m.contact) && this.#atBottom;
         const conv = this.#state.conversation;
-        if (
-          m.direction === "in" && conv?.contact === m.contact && !seen && conv.unreadFrom === null
-        ) {
+        if (news && conv?.contact === m.contact && !seen && conv.unreadFrom === null) {
           this.#patchConversation({ unreadFrom: m.id });
         }
         this.#stored(m);
-        if (m.direction === "in") {
+        if (news) {
           if (this.#state.notify === "on" && !this.#inView(m.contact)) {
             notifyDesktop(m.contact, m.text, () => this.open(m.contact));
           }

@@ -13,7 +13,7 @@ export type TextSegment =
 
 // Up to the next space or a character no URL holds unescaped; trailing punctuation is trimmed
 // below, so "see https://example.com." links without the full stop.
-const CANDIDATE = /\bhttps?:\/\/[^\s<>"'`\u0000-\u001f\u007f]+/giu;
+const CANDIDATE = /\bhttps?:\/\/[^\s<>"'`\p{Cc}]+/giu;
 const TRAILING = /[.,;:!?'")\]}>]+$/u;
 
 /** Closing brackets stay when the URL opened them: https://en.wikipedia.org/wiki/Deno_(software). */
