@@ -68,10 +68,12 @@ Deno.test({
       await context.grantPermissions(["notifications"], { origin: gui.origin });
       // Records the notifications the page creates; the browser still shows them.
       await context.addInitScript(() => {
-        const w = window as unknown as { __notes: { title: string; body?: string }[] };
+        const w = globalThis as unknown as {
+          __notes: { title: string; body?: string }[];
+          Notification: typeof Notification;
+        };
         w.__notes = [];
-        const Real = window.Notification;
-        window.Notification = new Proxy(Real, {
+        w.Notification = new Proxy(w.Notification, {
           construct(target, args: [string, NotificationOptions?]) {
             w.__notes.push({ title: args[0], body: args[1]?.body });
             return Reflect.construct(target, args);
@@ -84,7 +86,7 @@ Deno.test({
       const input = page.locator("#message-input");
       const notes = () =>
         page.evaluate(() =>
-          (window as unknown as { __notes: { title: string; body?: string }[] }).__notes
+          (globalThis as unknown as { __notes: { title: string; body?: string }[] }).__notes
         );
 
       await page.goto(gui.url);
@@ -217,7 +219,7 @@ Deno.test({
         const [popup] = await Promise.all([context.waitForEvent("page"), link.click()]);
         await popup.waitForLoadState();
         assert.equal(popup.url(), "https://example.com/path?q=1");
-        assert.equal(await popup.evaluate(() => window.opener), null, "noopener");
+        assert.equal(await popup.evaluate(() => globalThis.opener), null, "noopener");
         assert.equal(await popup.evaluate(() => document.referrer), "", "noreferrer");
         await popup.close();
         await context.unroute("https://example.com/**");
