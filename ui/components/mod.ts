@@ -15,3 +15,4 @@ export {
 } from "./log_view.tsx";
 export { ThemeSelect } from "./theme_select.tsx";
 export { type Store, useStore } from "./use_store.ts";
+export { VirtualList, type VirtualListProps } from "./virtual_list.tsx";

@@ -45,6 +45,8 @@ export function categorize(event: LogEvent): LogCategory {
       if (action === "authenticate" || action === "presence") return "logins";
       return "other";
     case "response":
+      // 401 is the first half of every login (the SCRAM challenge), not a failure.
+      if (code === 401) return "logins";
       return code !== undefined && code >= 400 ? "errors" : "other";
     default:
       return "other";

@@ -22,6 +22,7 @@ Deno.test("categorize() sorts events into the page's filters", () => {
     [{ time: 1, type: "error", conn, message: "Failed login as bob" }, "errors"],
     [{ time: 1, type: "response", conn, payload: { response: 410, error: "x" } }, "errors"],
     [{ time: 1, type: "response", conn, payload: { response: 200 } }, "other"],
+    [{ time: 1, type: "response", conn, payload: { response: 401, data: "x" } }, "logins"],
     [{ time: 1, type: "request", conn, payload: { action: "get_contacts" } }, "other"],
     [{ time: 1, type: "gui", message: "Client added: x" }, "other"],
     [{ time: 1, type: "request", conn, payload: "not an object" }, "other"],
