@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { ChatSession } from "../client/mod.ts";
 import { startTestServer } from "../server/testing.ts";
 import { startChatGui } from "../ui/client/mod.ts";
-import { launchBrowser, skipBrowserTests, wantScreenshot } from "./_browser.ts";
+import { launchBrowser, skipBrowserTests } from "./_browser.ts";
 import {
   closeServiceLog,
   connect,
@@ -19,9 +19,6 @@ import {
   valueBecomes,
 } from "./_chat_page.ts";
 import { measureContrast } from "./_contrast.ts";
-
-const NARROW_SHOT = new URL("../docs/img/client-gui-narrow.png", import.meta.url);
-const DARK_SHOT = new URL("../docs/img/client-gui-dark.png", import.meta.url);
 
 const USERS = ["erin", "frank", "gina", "hal", "ivan"].map((login) => ({
   login,
@@ -401,9 +398,6 @@ Deno.test({
           document.documentElement.scrollWidth - document.documentElement.clientWidth
         );
         assert.equal(sideways, 0, "no sideways scroll at 400 px");
-        await page.locator("#message-input").fill("On my way 🚲");
-        await page.screenshot(wantScreenshot(NARROW_SHOT) ? { path: NARROW_SHOT.pathname } : {});
-        await page.locator("#message-input").fill("");
         await page.setViewportSize({ width: 1280, height: 800 });
       });
 
@@ -452,16 +446,6 @@ Deno.test({
         }
         await closeServiceLog(page);
         await input.fill("");
-      });
-
-      await t.step("screenshot of the dark theme", async () => {
-        await page.emulateMedia({ colorScheme: "dark" });
-        await contact(page, "frank").click();
-        await messageText(page, "see https://deno.com").waitFor();
-        await input.fill("Dark suits the evening 🌙");
-        await page.screenshot(wantScreenshot(DARK_SHOT) ? { path: DARK_SHOT.pathname } : {});
-        await input.fill("");
-        await page.emulateMedia({ colorScheme: "light" });
       });
 
       await t.step("no console errors", () => {

@@ -20,6 +20,8 @@ import {
 } from "./_chat_page.ts";
 
 const SCREENSHOT = new URL("../docs/img/client-gui.png", import.meta.url);
+const NARROW_SHOT = new URL("../docs/img/client-gui-narrow.png", import.meta.url);
+const DARK_SHOT = new URL("../docs/img/client-gui-dark.png", import.meta.url);
 
 const PASSWORDS: Record<string, string> = {
   Client5: "Password5",
@@ -177,6 +179,18 @@ Deno.test({
         await composeScreenshot(canvas, shotA, shotB);
         await canvas.close();
         await b.locator("#message-input").fill("");
+        // The same conversation in a narrow window, and in the dark theme.
+        await a.bringToFront();
+        await a.setViewportSize({ width: 400, height: 720 });
+        await a.locator("#message-input").fill("On my way 🚲");
+        await a.screenshot(wantScreenshot(NARROW_SHOT) ? { path: NARROW_SHOT.pathname } : {});
+        await a.setViewportSize({ width: 1024, height: 640 });
+        await a.emulateMedia({ colorScheme: "dark" });
+        await a.locator("#message-input").fill("Dark suits the evening 🌙");
+        await a.screenshot(wantScreenshot(DARK_SHOT) ? { path: DARK_SHOT.pathname } : {});
+        await a.emulateMedia({ colorScheme: "light" });
+        await a.setViewportSize({ width: 1024, height: 720 });
+        await a.locator("#message-input").fill("");
       });
 
       await t.step("history is there again after a page reload", async () => {
