@@ -133,6 +133,15 @@ function formError(err: unknown): FormError {
   return { text: err instanceof Error ? err.message : String(err) };
 }
 
+/**
+ * Whose outbox items are whose: `user@host:port` while logged in. Queued messages of one
+ * account never leave under another.
+ */
+export function accountOf(state: ChatState | null | undefined): string | null {
+  if (!state?.user || !state.host || state.port === null) return null;
+  return `${state.user}@${state.host.toLowerCase()}:${state.port}`;
+}
+
 function sameLogin(a: string, b: string): boolean {
   return a.normalize("NFC").toLowerCase() === b.normalize("NFC").toLowerCase();
 }
@@ -188,7 +197,9 @@ export class ChatPage {
     this.#history = options.history ?? guiHistory;
     this.#outbox = new Outbox({
       storage: storage(),
-      canSend: () => this.#state.live === "open" && this.#state.server?.phase === "connected",
+      canSend: (item) =>
+        this.#state.live === "open" && this.#state.server?.phase === "connected" &&
+        item.account === accountOf(this.#state.server),
       post: (item) => this.#post(item),
       onChange: () => this.#set({ outbox: this.#outbox.items }),
       onStored: (_item, message) => this.#stored(message as MessageView),
@@ -422,7 +433,7 @@ export class ChatPage {
       return;
     }
     try {
-      this.#outbox.add(to, text);
+      this.#outbox.add(accountOf(server)!, to, text);
     } catch (err) {
       this.#set({ inputNote: (err as Error).message });
       return;

@@ -28,16 +28,17 @@ export interface ConversationItem extends TimelineItem {
 }
 
 /**
- * Merges the stored messages with the outbox items addressed to `contact`.
+ * Merges the stored messages with the outbox items `account` addressed to `contact`.
  *
  * @example
  * ```ts
- * conversationItems("bob", "alice", [], []); // []
+ * conversationItems("bob", "alice", "alice@127.0.0.1:7777", [], []); // []
  * ```
  */
 export function conversationItems(
   contact: string,
   me: string,
+  account: string | null,
   messages: readonly MessageView[],
   outbox: readonly OutboxItem[],
 ): ConversationItem[] {
@@ -57,7 +58,7 @@ export function conversationItems(
   });
   const stored = new Set(messages.map((m) => m.clientId).filter((id) => id !== undefined));
   for (const o of outbox) {
-    if (o.to !== contact || stored.has(o.clientId)) continue;
+    if (o.to !== contact || o.account !== account || stored.has(o.clientId)) continue;
     const item: ConversationItem = {
       key: `c${o.clientId}`,
       from: me,

@@ -16,6 +16,7 @@ const stored = (id: number, time: number, clientId?: string): MessageView => ({
 });
 const queued = (clientId: string, to: string, time: number, state: OutboxItem["state"]) => ({
   clientId,
+  account: "alice@h:1",
   to,
   text: clientId,
   time,
@@ -26,8 +27,10 @@ Deno.test("conversationItems() puts this contact's queued messages after the sto
   const items = conversationItems(
     "bob",
     "alice",
+    "alice@h:1",
     [stored(1, 100), stored(2, 300, "aaaaaaaa1")],
     [
+      { ...queued("aaaaaaaa5", "bob", 200, "queued"), account: "erin@h:1" }, // someone else's
       queued("aaaaaaaa1", "bob", 290, "sending"), // stored already: shown once
       queued("aaaaaaaa2", "bob", 200, "queued"), // typed with a clock behind: still last
       queued("aaaaaaaa3", "carol", 400, "queued"), // another conversation

@@ -21,6 +21,8 @@ export type OutboxState =
 export interface OutboxItem {
   /** The page's id for it: 22 URL-safe base64 characters. */
   clientId: string;
+  /** Who sends it, e.g. `alice@127.0.0.1:7777`: it waits while another account is on. */
+  account: string;
   to: string;
   text: string;
   /** When it was typed, in ms since the epoch. */
@@ -46,8 +48,8 @@ export type OutboxStorage = Pick<Storage, "getItem" | "setItem" | "removeItem">;
 export interface OutboxOptions {
   /** Posts one item; must not throw (report a failure as its outcome). */
   post(item: OutboxItem): Promise<PostOutcome>;
-  /** Whether posting may start now (connected, GUI reachable). */
-  canSend(): boolean;
+  /** Whether `item` may be posted now (its account connected, the GUI reachable). */
+  canSend(item: OutboxItem): boolean;
   /** Called after every change of the items. */
   onChange?(): void;
   /** Called with what the GUI stored for an item. */
@@ -80,21 +82,22 @@ export function newClientId(): string {
 function isItem(value: unknown): value is OutboxItem {
   const v = value as Partial<OutboxItem> | null;
   return typeof v === "object" && v !== null && typeof v.clientId === "string" &&
-    /^[A-Za-z0-9_-]{8,64}$/.test(v.clientId) && typeof v.to === "string" &&
+    /^[A-Za-z0-9_-]{8,64}$/.test(v.clientId) && typeof v.account === "string" &&
+    typeof v.to === "string" &&
     typeof v.text === "string" && typeof v.time === "number" &&
     (v.state === "queued" || v.state === "sending" || v.state === "failed");
 }
 
 /**
- * Sends queued messages one at a time, in the order they were added.
+ * Sends queued messages one at a time, in the order they were added (per account).
  *
  * @example
  * ```ts
  * const outbox = new Outbox({
- *   canSend: () => true,
+ *   canSend: (item) => item.account === "alice@127.0.0.1:7777",
  *   post: async (item) => ({ kind: "stored", message: item }),
  * });
- * outbox.add("bob", "hi");
+ * outbox.add("alice@127.0.0.1:7777", "bob", "hi");
  * ```
  */
 export class Outbox {
@@ -103,6 +106,7 @@ export class Outbox {
   readonly #limit: number;
   #items: OutboxItem[] = [];
   #running = false;
+  #again = false;
 
   constructor(options: OutboxOptions) {
     this.#options = options;
@@ -121,9 +125,16 @@ export class Outbox {
    *
    * @throws {OutboxFullError} when `limit` items wait already.
    */
-  add(to: string, text: string, now: number = Date.now()): OutboxItem {
+  add(account: string, to: string, text: string, now: number = Date.now()): OutboxItem {
     if (this.#items.length >= this.#limit) throw new OutboxFullError(this.#limit);
-    const item: OutboxItem = { clientId: newClientId(), to, text, time: now, state: "queued" };
+    const item: OutboxItem = {
+      clientId: newClientId(),
+      account,
+      to,
+      text,
+      time: now,
+      state: "queued",
+    };
     this.#items = [...this.#items, item];
     this.#changed();
     this.kick();
@@ -157,16 +168,29 @@ export class Outbox {
 
   /** Starts sending, if it may and is not already: after a reconnect, or a new item. */
   kick(): void {
-    if (this.#running) return;
+    // A kick while a run is on makes it look again when it ends: an item added just as the
+    // run found nothing to send is not left waiting.
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
     this.#running = true;
-    void this.#run().finally(() => {
-      this.#running = false;
-    });
+    void (async () => {
+      try {
+        do {
+          this.#again = false;
+          await this.#run();
+        } while (this.#again);
+      } finally {
+        this.#running = false;
+      }
+    })();
   }
 
   async #run(): Promise<void> {
-    while (this.#options.canSend()) {
-      const next = this.#items.find((i) => i.state === "queued");
+    while (true) {
+      // The first queued item that may go; items of an account not connected keep waiting.
+      const next = this.#items.find((i) => i.state === "queued" && this.#options.canSend(i));
       if (!next) return;
       const sending: OutboxItem = { ...next, state: "sending" };
       this.#replace(sending);

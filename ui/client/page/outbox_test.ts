@@ -45,9 +45,9 @@ Deno.test("Outbox sends one at a time in the order typed", async () => {
     onStored: (item) => stored.push(item.text),
   });
   const first = post.next();
-  outbox.add("bob", "one");
-  outbox.add("bob", "two");
-  outbox.add("carol", "three");
+  outbox.add("me", "bob", "one");
+  outbox.add("me", "bob", "two");
+  outbox.add("me", "carol", "three");
   const a = await first;
   assert.equal(a.item.text, "one");
   assert.deepEqual(outbox.items.map((i) => i.state), ["sending", "queued", "queued"]);
@@ -67,8 +67,8 @@ Deno.test("Outbox waits while it may not send and keeps the order after", async 
   const post = manualPost();
   let online = false;
   const outbox = new Outbox({ canSend: () => online, post: post.post });
-  outbox.add("bob", "one");
-  outbox.add("bob", "two");
+  outbox.add("me", "bob", "one");
+  outbox.add("me", "bob", "two");
   await settled();
   assert.equal(post.calls.length, 0);
   online = true;
@@ -93,8 +93,8 @@ Deno.test("Outbox marks a refused item failed and goes on; Retry and Discard", a
   const post = manualPost();
   const outbox = new Outbox({ canSend: () => true, post: post.post });
   const first = post.next();
-  const bad = outbox.add("bob", "too long");
-  outbox.add("bob", "fine");
+  const bad = outbox.add("me", "bob", "too long");
+  outbox.add("me", "bob", "fine");
   const second = post.next();
   (await first).answer({ kind: "refused", error: "Too long: 5,000 characters" });
   (await second).answer({ kind: "stored", message: {} });
@@ -114,7 +114,7 @@ Deno.test("Outbox.settle() drops an item the live stream reported stored", async
   const post = manualPost();
   const outbox = new Outbox({ canSend: () => true, post: post.post });
   const first = post.next();
-  const item = outbox.add("bob", "hi");
+  const item = outbox.add("me", "bob", "hi");
   const call = await first;
   assert.equal(outbox.settle(item.clientId), true);
   assert.deepEqual(outbox.items, []);
@@ -128,8 +128,8 @@ Deno.test("Outbox survives a reload through storage and ignores junk in it", asy
   const post = manualPost();
   const outbox = new Outbox({ canSend: () => true, post: post.post, storage });
   const first = post.next();
-  outbox.add("bob", "one");
-  outbox.add("bob", "two");
+  outbox.add("me", "bob", "one");
+  outbox.add("me", "bob", "two");
   await first;
   await t.step("a new page restores both, the one in flight queued again", () => {
     const reloaded = new Outbox({ canSend: () => false, post: post.post, storage });
@@ -148,7 +148,7 @@ Deno.test("Outbox survives a reload through storage and ignores junk in it", asy
   await t.step("an empty queue leaves nothing behind", async () => {
     storage.removeItem("jim-chat:outbox");
     const empty = new Outbox({ canSend: () => false, post: post.post, storage });
-    const item = empty.add("bob", "x");
+    const item = empty.add("me", "bob", "x");
     assert.ok(storage.getItem("jim-chat:outbox"));
     empty.discard(item.clientId);
     assert.equal(storage.getItem("jim-chat:outbox"), null);
@@ -162,8 +162,26 @@ Deno.test("Outbox is bounded: past the limit add() throws and keeps what it has"
     post: () => Promise.resolve({ kind: "wait" }),
     limit: 2,
   });
-  outbox.add("bob", "1");
-  outbox.add("bob", "2");
-  assert.throws(() => outbox.add("bob", "3"), OutboxFullError);
+  outbox.add("me", "bob", "1");
+  outbox.add("me", "bob", "2");
+  assert.throws(() => outbox.add("me", "bob", "3"), OutboxFullError);
   assert.deepEqual(outbox.items.map((i) => i.text), ["1", "2"]);
+});
+
+Deno.test("Outbox sends an account's items only while that account is on", async () => {
+  const post = manualPost();
+  let on = "alice@h:1";
+  const outbox = new Outbox({ canSend: (i) => i.account === on, post: post.post });
+  const first = post.next();
+  outbox.add("bob@h:1", "carol", "from bob, queued before the switch");
+  outbox.add("alice@h:1", "carol", "from alice");
+  const a = await first;
+  assert.equal(a.item.text, "from alice", "bob's waits while alice is on");
+  a.answer({ kind: "stored", message: {} });
+  await settled();
+  assert.deepEqual(outbox.items.map((i) => i.account), ["bob@h:1"]);
+  on = "bob@h:1";
+  const second = post.next();
+  outbox.kick();
+  assert.equal((await second).item.text, "from bob, queued before the switch");
 });

@@ -1,6 +1,6 @@
 import { useEffect, useMemo } from "preact/hooks";
 import { useStore } from "../../components/mod.ts";
-import type { ChatPage } from "../page/chat_page.ts";
+import { accountOf, type ChatPage } from "../page/chat_page.ts";
 import { conversationItems } from "../page/conversation_items.ts";
 import { AddContactPanel } from "./add_contact.tsx";
 import { ChatHeader } from "./chat_header.tsx";
@@ -33,12 +33,13 @@ export function ChatApp({ page }: { page: ChatPage }) {
   const connected = phase === "connected";
   const on = connected || phase === "reconnecting";
   const me = s.server?.user ?? s.server?.last.user ?? "";
+  const account = accountOf(s.server);
   const items = useMemo(
     () =>
       s.selected === null
         ? []
-        : conversationItems(s.selected, me, s.conversation?.messages ?? [], s.outbox),
-    [s.selected, me, s.conversation?.messages, s.outbox],
+        : conversationItems(s.selected, me, account, s.conversation?.messages ?? [], s.outbox),
+    [s.selected, me, account, s.conversation?.messages, s.outbox],
   );
   const contact = s.contacts.find((c) => c.login === s.selected) ?? null;
 

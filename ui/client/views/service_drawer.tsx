@@ -26,7 +26,6 @@ export function ServiceDrawer(props: ServiceDrawerProps) {
   useEffect(() => {
     if (focusSeq !== 0 && props.open) ref.current?.querySelector<HTMLElement>("input")?.focus();
   }, [focusSeq, props.open]);
-  const log = { entries: props.entries, append: () => {}, clear: props.onClear };
   const close = () => {
     props.onClose();
     document.getElementById("service-toggle")?.focus();
@@ -51,7 +50,14 @@ export function ServiceDrawer(props: ServiceDrawerProps) {
         </button>
       </div>
       <Panel title="Service info" class="chat-service">
-        {props.open && <LogView label="Service info" log={log} idPrefix="service" />}
+        {props.open && (
+          <LogView
+            label="Service info"
+            entries={props.entries}
+            onClear={props.onClear}
+            idPrefix="service"
+          />
+        )}
       </Panel>
     </aside>
   );
