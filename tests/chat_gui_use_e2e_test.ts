@@ -246,6 +246,23 @@ Deno.test({
         await contact(page, "hal").locator(".unread").waitFor();
         await until("one notification", async () => (await notes()).length === 1);
         assert.deepEqual(await notes(), [{ title: "hal", body: "hal, not in view" }]);
+        // A hidden tab: even the open conversation is out of sight. Headless chromium never
+        // hides a tab, so the page is told it is hidden, as the browser would tell it.
+        const visibility = (state: string) =>
+          page.evaluate((s) => {
+            Object.defineProperty(document, "visibilityState", {
+              get: () => s,
+              configurable: true,
+            });
+            document.dispatchEvent(new Event("visibilitychange"));
+          }, state);
+        await visibility("hidden");
+        await gina.session.send("erin", "while you are away");
+        await until("two notifications", async () => (await notes()).length === 2);
+        assert.deepEqual((await notes())[1], { title: "gina", body: "while you are away" });
+        await contact(page, "gina").locator(".unread").getByText("1").waitFor();
+        await visibility("visible");
+        await contact(page, "gina").locator(".unread").waitFor({ state: "detached" });
         // The choice is kept across a reload.
         await page.reload();
         await connected(page, "erin");
