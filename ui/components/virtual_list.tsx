@@ -48,9 +48,22 @@ export function VirtualList<T>(props: VirtualListProps<T>) {
 
   // While following, the view is at the bottom whatever the last scroll event said.
   const top = follow ? Math.max(0, total - height) : Math.min(scrollTop, total);
+  /** Where following last put the view; -1 when it did not. */
+  const placed = useRef(-1);
   useLayoutEffect(() => {
     const el = box.current;
-    if (el && follow && el.scrollTop !== top) el.scrollTop = top;
+    if (!el || !follow) return;
+    // The user scrolled up and new rows came before the scroll event did: stop following
+    // rather than pull the view back down.
+    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < rowHeight / 2;
+    if (placed.current >= 0 && el.scrollTop < placed.current - 1 && !atBottom) {
+      placed.current = -1;
+      setScrollTop(el.scrollTop);
+      setFollow(false);
+      return;
+    }
+    if (el.scrollTop !== top) el.scrollTop = top;
+    placed.current = el.scrollTop;
   }, [top, follow]);
 
   useLayoutEffect(() => {
@@ -69,7 +82,10 @@ export function VirtualList<T>(props: VirtualListProps<T>) {
     if (!el) return;
     setScrollTop(el.scrollTop);
     const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < rowHeight / 2;
-    if (atBottom !== follow) setFollow(atBottom);
+    if (atBottom !== follow) {
+      placed.current = -1;
+      setFollow(atBottom);
+    }
   };
 
   const first = Math.max(0, Math.floor(top / rowHeight) - overscan);
@@ -103,7 +119,14 @@ export function VirtualList<T>(props: VirtualListProps<T>) {
         <div class="vlist-spacer" style={{ height: `${total}px` }}>{rows}</div>
       </div>
       {!follow && (
-        <button type="button" class="jump" onClick={() => setFollow(true)}>
+        <button
+          type="button"
+          class="jump"
+          onClick={() => {
+            placed.current = -1;
+            setFollow(true);
+          }}
+        >
           Jump to latest
         </button>
       )}

@@ -69,7 +69,10 @@ export function MessagesPanel(props: MessagesPanelProps) {
       // Older messages came in above: keep the ones on screen where they are.
       el.scrollTop += el.scrollHeight - prev.height;
     } else if (end !== prev.end) {
-      if (atBottom || newest?.direction === "out") {
+      // Where the view was before these rows came, not what the last scroll event said: the
+      // user may have scrolled up a moment ago.
+      const wasAtBottom = prev.height - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX;
+      if (wasAtBottom || newest?.direction === "out") {
         el.scrollTop = el.scrollHeight;
         setFresh(0);
       } else {
