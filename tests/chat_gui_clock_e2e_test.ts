@@ -178,6 +178,7 @@ Deno.test({
       await browser.context.clock.fastForward("05:00");
       await timer.waitFor({ state: "detached" });
       assert.equal(await connectButton.isEnabled(), true);
+      assert.equal(await page.locator("#connection-error").textContent(), "", "no stale wait");
       assert.deepEqual(browser.consoleErrors, []);
     } finally {
       await Deno.remove(dataDir, { recursive: true });

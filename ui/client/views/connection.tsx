@@ -142,7 +142,8 @@ export function ConnectionPanel(props: ConnectionPanelProps) {
           </button>
         </div>
         <p id="connection-error" class="error-text" role="alert">
-          {locked ? "" : error?.text ?? ""}
+          {/* A lockout's own error ends with the countdown: Connect may be tried again. */}
+          {state?.retryAt != null ? "" : error?.text ?? ""}
         </p>
         {locked && (
           <p id="lockout" class="error-text" role="timer" aria-live="off">
