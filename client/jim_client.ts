@@ -199,10 +199,12 @@ function now(): number {
   return Math.floor(Date.now() / 1000);
 }
 
+/** The reply rides along as `cause`, so callers can read fields such as `retry_after`. */
 function refusal(reply: JimResponse): JimError {
   return new JimError(
     reply.response,
     reply.error ?? reply.alert ?? `Unexpected reply: ${reply.response}`,
+    { cause: reply },
   );
 }
 
