@@ -108,8 +108,8 @@ Deno.test({
         );
         // An unknown login fails like a wrong password: the server does not say which.
         await connect(a, "Nobody", "x", srv.host, srv.port);
-        await a.getByRole("log", { name: "Service info" }).getByText(/Wrong password/).nth(1)
-          .waitFor();
+        await (await serviceLog(a)).getByText(/Wrong password/).nth(1).waitFor();
+        await closeServiceLog(a);
         await connect(a, "Client5", "x", "127.0.0.1", freePort());
         await a.locator("#connection-error").getByText(/^Server unreachable: /).waitFor();
         await (await serviceLog(a)).getByText(/Cannot connect: Server/).waitFor();
