@@ -5,7 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { launchBrowser, skipBrowserTests } from "./_browser.ts";
+import { CHROMIUM, launchBrowser } from "./_browser.ts";
+import { testWithTools } from "./_tools.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -53,9 +54,8 @@ async function bundleProtocol(): Promise<string> {
   }
 }
 
-Deno.test({
+testWithTools([CHROMIUM], {
   name: "protocol/mod.ts bundles for the browser and its auth maths run in chromium",
-  ignore: skipBrowserTests(),
   async fn() {
     const bundle = await bundleProtocol();
     assert.doesNotMatch(bundle, /from\s*["']node:/, "the bundle imports no node: module");
