@@ -3,7 +3,7 @@
  * sent with send-keys and the screen is read with capture-pane, polled until a deadline.
  */
 import { startTestServer } from "../server/testing.ts";
-import { testWithTools } from "../tests/_tools.ts";
+import { testWithTools, TMUX } from "../tests/_tools.ts";
 import { assert } from "./_assert.ts";
 import { type IncomingMessage, JimClient } from "./jim_client.ts";
 
@@ -106,7 +106,7 @@ function lines(screen: string): string[] {
 }
 
 testWithTools(
-  ["tmux"],
+  [TMUX],
   "jim-client on a TTY: the password is not echoed",
   async (_t, { tmux: bin }) => {
     await using srv = await startTestServer({ users: USERS });
@@ -150,7 +150,7 @@ testWithTools(
 );
 
 testWithTools(
-  ["tmux"],
+  [TMUX],
   "jim-client on a TTY: an unreachable server is reported before any prompt, a refusal once",
   async (t, { tmux: bin }) => {
     await using srv = await startTestServer({ users: USERS });
@@ -199,7 +199,7 @@ testWithTools(
 );
 
 testWithTools(
-  ["tmux"],
+  [TMUX],
   "jim-client on a TTY: an incoming message does not garble the line being typed",
   async (_t, { tmux: bin }) => {
     await using srv = await startTestServer({ users: USERS });

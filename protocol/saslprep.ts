@@ -7,7 +7,7 @@
  *
  * @module
  */
-import saslprep from "@mongodb-js/saslprep";
+import { saslprep, type SaslprepRefusal } from "./_saslprep.ts";
 import { JimError } from "./errors.ts";
 import { Status } from "./status.ts";
 
@@ -34,37 +34,26 @@ export interface PreparePasswordOptions {
  *   it maps to nothing at all.
  */
 export function preparePassword(password: string, options: PreparePasswordOptions = {}): string {
-  // The library fails on input it maps to nothing; say so plainly first.
-  if (MAPPED_TO_NOTHING_ONLY.test(password)) throw nothingLeft();
-  let prepared: string;
-  try {
-    prepared = saslprep(password, { allowUnassigned: !options.stored });
-  } catch (cause) {
-    const detail = cause instanceof Error ? cause.message : String(cause);
-    throw new JimError(Status.BAD_REQUEST, `Invalid password: ${reason(detail)} (RFC 4013)`, {
-      cause,
-    });
+  const result = saslprep(password, !options.stored);
+  if (!result.ok) {
+    throw new JimError(
+      Status.BAD_REQUEST,
+      `Invalid password: ${REASONS[result.refusal]} (RFC 4013)`,
+    );
   }
-  if (prepared === "" && password !== "") throw nothingLeft();
-  return prepared;
-}
-
-/** RFC 3454 table B.1, less U+200B, which RFC 4013 maps to a space as table C.1.2 says. */
-const MAPPED_TO_NOTHING_ONLY =
-  /^[\u00AD\u034F\u1806\u180B-\u180D\u200C\u200D\u2060\uFE00-\uFE0F\uFEFF]+$/;
-
-function nothingLeft(): JimError {
-  return new JimError(
-    Status.BAD_REQUEST,
-    "Invalid password: nothing is left after SASLprep (RFC 4013)",
-  );
-}
-
-function reason(detail: string): string {
-  if (/^prohibited character/i.test(detail)) return "it contains a prohibited character";
-  if (/^unassigned code point/i.test(detail)) return "it contains an unassigned code point";
-  if (/bidirectional/i.test(detail)) {
-    return "right-to-left text must start and end the password and not mix with left-to-right";
+  if (result.value === "" && password !== "") {
+    throw new JimError(
+      Status.BAD_REQUEST,
+      "Invalid password: nothing is left after SASLprep (RFC 4013)",
+    );
   }
-  return detail.replace(/, see https?:\/\/\S+$/, "");
+  return result.value;
 }
+
+/** Why, in words; never which character, since that would be part of the password. */
+const REASONS: Readonly<Record<SaslprepRefusal, string>> = {
+  prohibited: "it contains a prohibited character",
+  unassigned: "it contains an unassigned code point",
+  "bidi-mixed": "right-to-left text must not mix with left-to-right",
+  "bidi-ends": "right-to-left text must start and end the password",
+};

@@ -4,16 +4,9 @@ import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
 import { type CliIo, FLAGS, parseInvocation, serveSettings } from "./cli.ts";
 import { JimServer } from "./server.ts";
 import { Store } from "./store.ts";
-import {
-  connectRaw,
-  now,
-  type RawConnection,
-  requireTool,
-  selfSignedCert,
-  startTestServer,
-} from "./testing.ts";
+import { connectRaw, now, type RawConnection, selfSignedCert, startTestServer } from "./testing.ts";
 import { BASE_RESERVE } from "./_fd_limit.ts";
-import { testWithTools } from "../tests/_tools.ts";
+import { PRLIMIT, SCRIPT, testWithTools } from "../tests/_tools.ts";
 
 const MAIN = new URL("../bin/jim-server.ts", import.meta.url).pathname;
 
@@ -608,7 +601,7 @@ Deno.test("jim-server serve logs JSON: connections, logins, messages and errors,
 
 // util-linux `script` provides the pseudo-terminal; without it there is no TTY to test.
 testWithTools(
-  ["script"],
+  [SCRIPT],
   "jim-server user add prompts for the password on a terminal without echo",
   async (_t, { script }) => {
     await using dir = await tempDir();
@@ -718,19 +711,16 @@ Deno.test("jim-server serve at the default level prints no requests", async () =
   assert.ok(!/ (request|response|push) #/.test(log), log);
 });
 
-const PRLIMIT = requireTool("prlimit", "a server with a low descriptor limit");
-
-Deno.test({
+testWithTools([PRLIMIT], {
   name:
     "jim-server serve fits its connection cap under the descriptor limit and answers 503 past it",
-  ignore: PRLIMIT.skip,
-  async fn() {
+  async fn(_t, { prlimit }) {
     await using dir = await tempDir();
     const limit = 150;
     await using server = new ServerProcess(
       ["--port", "0", "--db", `${dir.path}/fd.db`, "--max-connections-per-ip", "1000"],
       {},
-      [PRLIMIT.path(), `--nofile=${limit}:${limit}`],
+      [prlimit, `--nofile=${limit}:${limit}`],
     );
     const port = await server.port();
     const settings = (await server.line(/^jim-server settings: /)).input!;

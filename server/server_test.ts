@@ -20,13 +20,11 @@ import {
   ManualClock,
   now,
   type RawConnection,
-  requireTool,
   resetFloodBlocking,
   ResetPeerSession,
   startTestServer,
 } from "./testing.ts";
-
-const PYTHON = requireTool("python3", "real TCP resets with SO_LINGER 0");
+import { PYTHON3, testWithTools, withTools } from "../tests/_tools.ts";
 
 const USERS = [
   { login: "Alice", password: "alice-pw" },
@@ -478,11 +476,10 @@ Deno.test("JimServer survives abrupt disconnects at any point", async (t) => {
     // Nothing of the half-done login is left: not online, no lockout, a fresh login works.
     await cleanAfter();
   });
-  await t.step({
+  await t.step(withTools([PYTHON3], {
     name: "with a real reset (SO_LINGER 0) of a logged-in session with output queued",
-    ignore: PYTHON.skip,
-    async fn() {
-      await using peer = new ResetPeerSession(PYTHON.path(), srv.port, "alice", "alice-pw");
+    async fn(_t, { python3 }) {
+      await using peer = new ResetPeerSession(python3, srv.port, "alice", "alice-pw");
       assert.equal((await peer.loggedIn).response, 200);
       await waitUntil(() => srv.server.isOnline("alice"));
       const session = srv.server.sessions().find((s) => s.user === "Alice")!;
@@ -494,7 +491,7 @@ Deno.test("JimServer survives abrupt disconnects at any point", async (t) => {
       assert.equal(srv.server.isOnline("alice"), false);
       await cleanAfter();
     },
-  });
+  }));
   await t.step("with queued output to a vanished recipient", async () => {
     const [alice, bob] = await loginAll(srv, USERS.slice(0, 2));
     await using _a = alice!;
@@ -633,17 +630,16 @@ Deno.test("JimServer ends a logged-in session on quit or its exit alias and free
   }
 });
 
-Deno.test({
+testWithTools([PYTHON3], {
   name: "JimServer serves a login at once after 1,000 connections reset before accept",
-  ignore: PYTHON.skip,
-  async fn() {
+  async fn(_t, { python3 }) {
     const events = new EventFeed();
     using errors = events.subscribe({ types: ["error"] });
     // Time stands still, so the accept errors are reported once in all.
     await using srv = await startTestServer({ users: USERS, events, clock: new ManualClock() });
     // 4 rounds of 250: each stays under Deno's listen backlog of 511.
     for (let round = 0; round < 4; round++) {
-      resetFloodBlocking(PYTHON.path(), srv.port, 250);
+      resetFloodBlocking(python3, srv.port, 250);
       // This login queues behind the 250 resets: each reply must come within 1 s.
       await using conn = await connectRaw(srv, { timeoutMs: 1000 });
       assert.equal((await conn.login("bob", "bob-pw")).response, 200, `round ${round}`);

@@ -549,55 +549,6 @@ export async function selfSignedCert(dir: string): Promise<{ cert: string; key: 
   };
 }
 
-/**
- * The path of an executable `name` found on PATH, or undefined.
- *
- * @example
- * ```ts
- * import { findOnPath } from "./testing.ts";
- * console.log(findOnPath("python3") ?? "no python3");
- * ```
- */
-export function findOnPath(name: string): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir === "") continue;
-    const path = `${dir}/${name}`;
-    try {
-      const info = Deno.statSync(path);
-      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return path;
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return undefined;
-}
-
-/**
- * A tool a test needs, found on PATH. When it is missing, the test is skipped with a line
- * saying so, except under CI=true, where the test runs and fails naming the tool.
- *
- * @example
- * ```ts
- * import { requireTool } from "./testing.ts";
- * const python = requireTool("python3", "real TCP resets");
- * Deno.test({ name: "x", ignore: python.skip, fn: () => void python.path() });
- * ```
- */
-export function requireTool(name: string, why: string): { skip: boolean; path(): string } {
-  const found = findOnPath(name);
-  const ci = Deno.env.get("CI") === "true";
-  if (found === undefined && !ci) {
-    console.warn(`Skipping the tests that need ${name} (${why}): ${name} is not on PATH`);
-  }
-  return {
-    skip: found === undefined && !ci,
-    path() {
-      if (found === undefined) throw new Error(`Cannot run the test: ${name} is not on PATH`);
-      return found;
-    },
-  };
-}
-
 const RESET_PEER = new URL("./testdata/reset_peer.py", import.meta.url).pathname;
 
 /**
@@ -608,8 +559,8 @@ const RESET_PEER = new URL("./testdata/reset_peer.py", import.meta.url).pathname
  *
  * @example
  * ```ts
- * import { resetFloodBlocking, requireTool } from "./testing.ts";
- * resetFloodBlocking(requireTool("python3", "resets").path(), 7777, 100);
+ * import { resetFloodBlocking } from "./testing.ts";
+ * resetFloodBlocking("/usr/bin/python3", 7777, 100);
  * ```
  */
 export function resetFloodBlocking(python: string, port: number, count: number): void {
@@ -631,8 +582,8 @@ export function resetFloodBlocking(python: string, port: number, count: number):
  *
  * @example
  * ```ts
- * import { ResetPeerSession, requireTool } from "./testing.ts";
- * await using peer = new ResetPeerSession(requireTool("python3", "resets").path(), 7777, "bob", "pw");
+ * import { ResetPeerSession } from "./testing.ts";
+ * await using peer = new ResetPeerSession("/usr/bin/python3", 7777, "bob", "pw");
  * console.log(await peer.loggedIn); // { response: 200, ... }
  * await peer.command("reset");
  * ```

@@ -2,12 +2,10 @@
  * Browser test harness: Debian's chromium driven by playwright-core, one fresh profile per
  * launch, console errors collected, disposable with `await using`.
  *
- * Browser tests skip with a message only when chromium is missing and CI is not set; under
- * CI=true a missing chromium fails the test.
- *
  * @module
  */
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Tool, toolPath } from "./_tools.ts";
 
 /** Where Debian installs chromium. */
 export const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -23,36 +21,23 @@ export const CHROMIUM_ARGS: readonly string[] = [
   "--no-first-run",
 ];
 
-/** Whether the chromium binary is installed. */
-export function chromiumAvailable(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM_PATH).isFile;
-  } catch {
-    return false;
-  }
-}
-
-function underCi(): boolean {
-  const ci = Deno.env.get("CI");
-  return ci !== undefined && ci !== "" && ci !== "0" && ci.toLowerCase() !== "false";
-}
-
-let skipNoted = false;
-
 /**
- * Whether browser tests must be skipped: only when chromium is absent outside CI. Prints why.
+ * Debian's chromium. Browser tests are registered with `testWithTools([CHROMIUM], …)`
+ * (tests/_tools.ts), so a missing chromium fails them under CI=true and skips them aloud
+ * elsewhere.
  */
-export function skipBrowserTests(): boolean {
-  if (chromiumAvailable() || underCi()) return false;
-  if (!skipNoted) {
-    skipNoted = true;
-    console.error(
-      `SKIPPING browser tests: ${CHROMIUM_PATH} not found (apt-get install chromium). ` +
-        "Under CI=true this is a failure.",
-    );
-  }
-  return true;
-}
+export const CHROMIUM: Tool<"chromium"> = {
+  name: "chromium",
+  debian: "chromium",
+  where: `at ${CHROMIUM_PATH}`,
+  locate() {
+    try {
+      return Deno.statSync(CHROMIUM_PATH).isFile ? CHROMIUM_PATH : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+};
 
 /** A running browser with one page; dispose it to close everything and delete the profile. */
 export interface BrowserHarness extends AsyncDisposable {
@@ -86,15 +71,13 @@ export interface LaunchOptions {
  * ```
  */
 export async function launchBrowser(options: LaunchOptions = {}): Promise<BrowserHarness> {
-  if (!chromiumAvailable()) {
-    throw new Error(`Cannot launch browser: ${CHROMIUM_PATH} not found (apt-get install chromium)`);
-  }
+  const executablePath = toolPath(CHROMIUM);
   const profile = await Deno.makeTempDir({ prefix: "jim-chromium-" });
   const ignore = options.ignoreConsole ?? [];
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM_PATH,
+      executablePath,
       headless: true,
       args: [...CHROMIUM_ARGS],
       viewport: options.viewport ?? { width: 1280, height: 800 },

@@ -3,9 +3,10 @@
  * throwaway PostgreSQL cluster. Each runs on a free 127.0.0.1 port out of its own temporary
  * directory and is `await using`-disposable; closing kills it and deletes the directory.
  *
- * Outside CI a missing binary makes the tests that need it skip with a printed reason
- * ({@linkcode skipWithoutNats}, {@linkcode skipWithoutPostgres}); under CI=true they run and
- * fail with a message naming the tool and its Debian package.
+ * Tests that need them are registered with `testWithTools([NATS_SERVER], …)` or
+ * `testWithTools([POSTGRESQL], …)` (tests/_tools.ts): outside CI a missing binary skips them
+ * with a printed reason; under CI=true they run and fail naming the tool and its Debian
+ * package.
  *
  * Nothing here imports server/ or client/, so tests anywhere and tasks/ can use it.
  *
@@ -20,6 +21,8 @@
  * @module
  */
 
+import { findTool, type Tool, toolPath } from "./_tools.ts";
+
 // ------------------------------------------------------------------ shared plumbing
 
 const LOOPBACK = "127.0.0.1";
@@ -28,11 +31,6 @@ const START_TIMEOUT_MS = 60_000;
 /** How long a graceful stop may take before the process is killed. */
 const STOP_TIMEOUT_MS = 15_000;
 const decoder = new TextDecoder();
-
-function underCi(): boolean {
-  const ci = Deno.env.get("CI");
-  return ci !== undefined && ci !== "" && ci !== "0" && ci.toLowerCase() !== "false";
-}
 
 function isFile(path: string): boolean {
   try {
@@ -44,17 +42,7 @@ function isFile(path: string): boolean {
 
 /** The first executable named `name` on PATH, then in `extraDirs`. */
 function findExecutable(name: string, extraDirs: readonly string[]): string | undefined {
-  const dirs = [...(Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== ""), ...extraDirs];
-  for (const dir of dirs) {
-    const path = `${dir}/${name}`;
-    try {
-      const info = Deno.statSync(path);
-      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return path;
-    } catch {
-      // not there
-    }
-  }
-  return undefined;
+  return findTool(name, [Deno.env.get("PATH") ?? "", ...extraDirs].join(":"));
 }
 
 function isRoot(): boolean {
@@ -182,19 +170,6 @@ class Serial {
   }
 }
 
-const skipsNoted = new Set<string>();
-
-function skipUnless(tool: string, found: boolean, install: string): boolean {
-  if (found || underCi()) return false;
-  if (!skipsNoted.has(tool)) {
-    skipsNoted.add(tool);
-    console.error(
-      `SKIPPING ${tool} tests: ${tool} not found (${install}). Under CI=true this is a failure.`,
-    );
-  }
-  return true;
-}
-
 // ------------------------------------------------------------------------------ NATS
 
 /** Where Debian installs nats-server, searched after PATH. */
@@ -211,18 +186,23 @@ export function natsServerPath(): string | undefined {
 }
 
 /**
- * Whether tests needing nats-server must be skipped: only when it is absent outside CI.
- * Prints why, once.
+ * nats-server, for `testWithTools([NATS_SERVER], …)`.
  *
  * @example
  * ```ts
- * import { skipWithoutNats } from "./_services.ts";
- * Deno.test({ name: "needs NATS", ignore: skipWithoutNats(), fn() {} });
+ * import { testWithTools } from "./_tools.ts";
+ * import { NATS_SERVER, startNats } from "./_services.ts";
+ * testWithTools([NATS_SERVER], "needs NATS", async () => {
+ *   await using _nats = await startNats();
+ * });
  * ```
  */
-export function skipWithoutNats(): boolean {
-  return skipUnless("nats-server", natsServerPath() !== undefined, "apt-get install nats-server");
-}
+export const NATS_SERVER: Tool<"nats-server"> = {
+  name: "nats-server",
+  debian: "nats-server",
+  where: "at $JIM_NATS_SERVER if set, else on PATH or in /usr/sbin",
+  locate: natsServerPath,
+};
 
 /** Options for {@linkcode startNats}. */
 export interface NatsOptions {
@@ -454,13 +434,7 @@ async function readNatsInfo(port: number): Promise<Record<string, unknown>> {
  */
 export async function startNats(options: NatsOptions = {}): Promise<NatsServer> {
   options.signal?.throwIfAborted();
-  const binary = natsServerPath();
-  if (binary === undefined) {
-    throw new Error(
-      "Cannot start NATS: nats-server not found on PATH or in /usr/sbin " +
-        "(apt-get install nats-server, or set JIM_NATS_SERVER to its path)",
-    );
-  }
+  const binary = toolPath(NATS_SERVER);
   const dir = await serviceDir("jim-nats-");
   const nats = new NatsProcess(binary, dir, options);
   try {
@@ -504,18 +478,23 @@ export function postgresBinDir(): string | undefined {
 }
 
 /**
- * Whether tests needing PostgreSQL must be skipped: only when it is absent outside CI.
- * Prints why, once.
+ * PostgreSQL's server programs (its bin directory), for `testWithTools([POSTGRESQL], …)`.
  *
  * @example
  * ```ts
- * import { skipWithoutPostgres } from "./_services.ts";
- * Deno.test({ name: "needs PostgreSQL", ignore: skipWithoutPostgres(), fn() {} });
+ * import { testWithTools } from "./_tools.ts";
+ * import { POSTGRESQL, startPostgres } from "./_services.ts";
+ * testWithTools([POSTGRESQL], "needs PostgreSQL", async () => {
+ *   await using _pg = await startPostgres();
+ * });
  * ```
  */
-export function skipWithoutPostgres(): boolean {
-  return skipUnless("PostgreSQL", postgresBinDir() !== undefined, "apt-get install postgresql");
-}
+export const POSTGRESQL: Tool<"postgresql"> = {
+  name: "postgresql",
+  debian: "postgresql",
+  where: `(initdb) in $JIM_PG_BIN if set, else in /usr/lib/postgresql/*/bin or on PATH`,
+  locate: postgresBinDir,
+};
 
 /** Options for {@linkcode startPostgres}. */
 export interface PostgresOptions {
@@ -883,13 +862,7 @@ async function serviceDir(prefix: "jim-nats-" | "jim-pg-"): Promise<string> {
  */
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
   options.signal?.throwIfAborted();
-  const bin = postgresBinDir();
-  if (bin === undefined) {
-    throw new Error(
-      `Cannot start PostgreSQL: initdb not found in /usr/lib/postgresql/${POSTGRES_MAJOR}/bin ` +
-        "or on PATH (apt-get install postgresql, or set JIM_PG_BIN to its bin directory)",
-    );
-  }
+  const bin = toolPath(POSTGRESQL);
   const dir = await serviceDir("jim-pg-");
   const pg = new PostgresProcess(bin, dir, options);
   try {

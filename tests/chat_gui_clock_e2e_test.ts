@@ -8,7 +8,8 @@ import { History } from "../client/mod.ts";
 import { startTestServer } from "../server/testing.ts";
 import { startChatGui } from "../ui/client/mod.ts";
 import { clockTime, dayLabel } from "../ui/client/page/timeline.ts";
-import { launchBrowser, skipBrowserTests } from "./_browser.ts";
+import { CHROMIUM, launchBrowser } from "./_browser.ts";
+import { testWithTools } from "./_tools.ts";
 import { connect, connected, contact, until } from "./_chat_page.ts";
 
 const DAY = 24 * 3600_000;
@@ -37,9 +38,8 @@ function rows(page: import("playwright-core").Page): Promise<string[]> {
   );
 }
 
-Deno.test({
+testWithTools([CHROMIUM], {
   name: "chat GUI: day separators, grouping and HH:MM with the page's clock two days ahead",
-  ignore: skipBrowserTests(),
   async fn(t) {
     await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
     srv.store.addContact("erin", "frank");
@@ -133,9 +133,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testWithTools([CHROMIUM], {
   name: "chat GUI: a login lockout counts down on the page and holds Connect",
-  ignore: skipBrowserTests(),
   async fn() {
     await using srv = await startTestServer({
       users: USERS,

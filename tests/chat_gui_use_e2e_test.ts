@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { ChatSession } from "../client/mod.ts";
 import { startTestServer } from "../server/testing.ts";
 import { startChatGui } from "../ui/client/mod.ts";
-import { launchBrowser, skipBrowserTests } from "./_browser.ts";
+import { CHROMIUM, launchBrowser } from "./_browser.ts";
+import { testWithTools } from "./_tools.ts";
 import {
   closeServiceLog,
   connect,
@@ -25,9 +26,8 @@ const USERS = ["erin", "frank", "gina", "hal", "ivan"].map((login) => ({
   password: `${login}-secret`,
 }));
 
-Deno.test({
+testWithTools([CHROMIUM], {
   name: "chat GUI in use: typing, focus, links, unread, notifications, limits, states, layout",
-  ignore: skipBrowserTests(),
   async fn(t) {
     await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
     for (const peer of ["frank", "gina", "hal"]) srv.store.addContact("erin", peer);

@@ -7,7 +7,8 @@ import type { Page } from "playwright-core";
 import { ChatSession } from "../client/mod.ts";
 import { startTestServer } from "../server/testing.ts";
 import { type ChatGui, startChatGui } from "../ui/client/mod.ts";
-import { launchBrowser, skipBrowserTests, wantScreenshot } from "./_browser.ts";
+import { CHROMIUM, launchBrowser, wantScreenshot } from "./_browser.ts";
+import { testWithTools } from "./_tools.ts";
 import {
   closeServiceLog,
   connect,
@@ -55,9 +56,8 @@ async function composeScreenshot(page: Page, left: Uint8Array, right: Uint8Array
   await page.screenshot(wantScreenshot(SCREENSHOT) ? { path: SCREENSHOT.pathname } : {});
 }
 
-Deno.test({
+testWithTools([CHROMIUM], {
   name: "chat GUI: two users connect, add each other, chat, reload, restart, retry, delete",
-  ignore: skipBrowserTests(),
   async fn(t) {
     await using srv = await startTestServer({
       users: Object.entries(PASSWORDS).map(([login, password]) => ({ login, password })),

@@ -7,16 +7,16 @@ import { ChatSession } from "../client/mod.ts";
 import { JimServer } from "../server/mod.ts";
 import { startTestServer } from "../server/testing.ts";
 import { startChatGui } from "../ui/client/mod.ts";
-import { launchBrowser, skipBrowserTests } from "./_browser.ts";
+import { CHROMIUM, launchBrowser } from "./_browser.ts";
+import { testWithTools } from "./_tools.ts";
 
 const USERS = [
   { login: "alice", password: "alice-pw" },
   { login: "bob", password: "bob-pw" },
 ];
 
-Deno.test({
+testWithTools([CHROMIUM], {
   name: "chat GUI: after a server restart the page shows Reconnecting…, then Connected, and sends",
-  ignore: skipBrowserTests(),
   async fn() {
     await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
     const dataDir = await Deno.makeTempDir({ prefix: "jim-chat-e2e-reconnect-" });

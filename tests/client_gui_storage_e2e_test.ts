@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../server/testing.ts";
 import { startChatGui } from "../ui/client/mod.ts";
-import { launchBrowser, skipBrowserTests } from "./_browser.ts";
+import { CHROMIUM, launchBrowser } from "./_browser.ts";
+import { testWithTools } from "./_tools.ts";
 
 const PASSWORD = `gui-storage-${crypto.randomUUID()}`;
 const DRAFT = `draft-${crypto.randomUUID()}`;
@@ -43,9 +44,8 @@ const DUMP_STORAGE = async () => {
   return JSON.stringify({ local, session, databases, caches, cookie: document.cookie });
 };
 
-Deno.test({
+testWithTools([CHROMIUM], {
   name: "chat GUI: after a login the password is in no browser storage",
-  ignore: skipBrowserTests(),
   async fn() {
     await using srv = await startTestServer({
       users: [{ login: "alice", password: PASSWORD }, { login: "bob", password: "bob-pw" }],

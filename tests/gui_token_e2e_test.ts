@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import { Store } from "../server/mod.ts";
 import { startChatGui } from "../ui/client/mod.ts";
 import { startAdminGui } from "../ui/server/mod.ts";
-import { launchBrowser, skipBrowserTests } from "./_browser.ts";
+import { CHROMIUM, launchBrowser } from "./_browser.ts";
+import { testWithTools } from "./_tools.ts";
 
-Deno.test({
+testWithTools([CHROMIUM], {
   name: "GUIs in chromium: the token URL works once, a fresh URL works, the old one stays dead",
-  ignore: skipBrowserTests(),
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "jim-gui-token-" });
     try {

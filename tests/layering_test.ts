@@ -23,12 +23,18 @@ interface Rule {
   only?: readonly Target[];
   /** Targets refused; everything else is allowed. */
   never?: readonly Target[];
+  /** When set, the only npm packages allowed, and why. */
+  npm?: { only: RegExp; why: string };
   why: string;
 }
 
 const RULES: Record<Part, Rule> = {
   protocol: {
     only: ["protocol", "npm"],
+    npm: {
+      only: /^npm:\/?@noble\/(hashes|ciphers)@/,
+      why: "protocol/ runs in a browser as it is: only npm packages that need no Node global",
+    },
     why: "protocol/ is pure: no node:, no Deno I/O, nothing else of ours",
   },
   common: { only: ["common", "protocol"], why: "common/ imports only protocol/" },
@@ -75,10 +81,12 @@ function violations(edges: readonly Edge[]): string[] {
     const rule = RULES[part];
     const target = targetOf(to);
     const refused = rule.only ? !rule.only.includes(target) : rule.never!.includes(target);
+    const name = (s: string) =>
+      s.startsWith("file:") ? relative(ROOT_PATH, new URL(s).pathname) : s;
     if (refused) {
-      const name = (s: string) =>
-        s.startsWith("file:") ? relative(ROOT_PATH, new URL(s).pathname) : s;
       found.push(`${name(from)} imports ${name(to)}: ${rule.why}`);
+    } else if (target === "npm" && rule.npm && !rule.npm.only.test(to)) {
+      found.push(`${name(from)} imports ${name(to)}: ${rule.npm.why}`);
     }
   }
   return found;
@@ -128,12 +136,14 @@ Deno.test("the layering rules catch each kind of forbidden import", () => {
       { from: f("client/cli.ts"), to: f("ui/client/cli.ts") },
       { from: f("client/cli.ts"), to: f("server/mod.ts") },
       { from: f("ui/app.ts"), to: f("bin/jim-server.ts") },
+      { from: f("protocol/saslprep.ts"), to: "npm:/@mongodb-js/saslprep@1.6.3" },
     ]).length,
-    10,
+    11,
   );
   assert.deepEqual(
     violations([
       { from: f("protocol/legacy.ts"), to: "npm:/@noble/hashes@2.4.0/hmac.js" },
+      { from: f("protocol/bytes.ts"), to: "npm:/@noble/ciphers@2.4.0/utils.js" },
       { from: f("common/usage.ts"), to: f("protocol/mod.ts") },
       { from: f("server/cli.ts"), to: f("common/usage.ts") },
       { from: f("server/cli.ts"), to: f("deno.json") },

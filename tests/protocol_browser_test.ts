@@ -5,9 +5,21 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { launchBrowser, skipBrowserTests } from "./_browser.ts";
+import { CHROMIUM, launchBrowser } from "./_browser.ts";
+import { testWithTools } from "./_tools.ts";
 
 const ROOT = new URL("../", import.meta.url);
+
+/** Passwords for SASLprep in the browser: mapping, NFKC, and each kind of refusal. */
+const SASLPREP_INPUTS = [
+  "I\u00adX",
+  "\u2168",
+  "a\u3000b",
+  "\u0007",
+  "\u0221",
+  "\u0627a\u0628",
+  "\u0627\u0031\u0628",
+];
 
 async function bundleProtocol(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "jim-protocol-bundle-" });
@@ -42,12 +54,14 @@ async function bundleProtocol(): Promise<string> {
   }
 }
 
-Deno.test({
+testWithTools([CHROMIUM], {
   name: "protocol/mod.ts bundles for the browser and its auth maths run in chromium",
-  ignore: skipBrowserTests(),
   async fn() {
     const bundle = await bundleProtocol();
     assert.doesNotMatch(bundle, /from\s*["']node:/, "the bundle imports no node: module");
+    assert.doesNotMatch(bundle, /(?<![\w$.])(Buffer\.|process\.|require\()/, "no Node global");
+    // The SASLprep tables of @mongodb-js/saslprep alone were 560 kB; ours are 4 kB.
+    assert.ok(bundle.length < 256 * 1024, `the bundle is ${bundle.length} bytes`);
     // Web Crypto needs a secure context: a loopback http origin is one.
     await using server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
@@ -61,7 +75,7 @@ Deno.test({
     await page.goto(`http://127.0.0.1:${server.addr.port}/`);
     await page.addScriptTag({ content: bundle, type: "module" });
     await page.waitForFunction(() => "jimProtocol" in globalThis);
-    const results = await page.evaluate(async () => {
+    const results = await page.evaluate(async (SASLPREP_INPUTS) => {
       // deno-lint-ignore no-explicit-any
       const p = (globalThis as any).jimProtocol;
       const hex = (text: string) => p.toHex(new TextEncoder().encode(text));
@@ -76,11 +90,18 @@ Deno.test({
         verified: p.verifyLegacyDigest(stored, token, p.legacyDigest(stored, token)),
         equal: [p.constantTimeEqual("abc", "abc"), p.constantTimeEqual("abc", "abd")],
         key: p.loginKey("ＡLICE"),
+        saslprep: SASLPREP_INPUTS.map((input) => {
+          try {
+            return p.preparePassword(input, { stored: true });
+          } catch (error) {
+            return (error as Error).message;
+          }
+        }),
         clientFinal: await client.clientFinal(
           "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
         ),
       };
-    });
+    }, SASLPREP_INPUTS);
     assert.deepEqual(results, {
       hmacMd5: "750c783e6ab0b503eaa86e310a5db738",
       stored: "f6d5e52e48897f9b8dd785461f1d68ea83c2233e35443872713cccde747cda31",
@@ -88,6 +109,15 @@ Deno.test({
       verified: true,
       equal: [true, false],
       key: "alice",
+      saslprep: [
+        "IX",
+        "IX",
+        "a b",
+        "Invalid password: it contains a prohibited character (RFC 4013)",
+        "Invalid password: it contains an unassigned code point (RFC 4013)",
+        "Invalid password: right-to-left text must not mix with left-to-right (RFC 4013)",
+        "\u0627\u0031\u0628",
+      ],
       clientFinal: "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0," +
         "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
     });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { JimClient } from "../client/mod.ts";
 import { startTestServer } from "../server/testing.ts";
-import { testWithTools } from "./_tools.ts";
+import { PYTHON3, testWithTools } from "./_tools.ts";
 
 const SEED_CLIENT = new URL("./seed/seed_client.py", import.meta.url).pathname;
 
@@ -74,7 +74,7 @@ class Steps {
 }
 
 testWithTools(
-  ["python3"],
+  [PYTHON3],
   "a seed-style client logs in with HMAC-MD5 and chats with a jim client",
   async (_t, { python3 }) => {
     await using srv = await startTestServer({
@@ -124,7 +124,7 @@ testWithTools(
 );
 
 testWithTools(
-  ["python3"],
+  [PYTHON3],
   "a seed-style client is refused with a reason where legacy login is off",
   async (t, { python3 }) => {
     for (

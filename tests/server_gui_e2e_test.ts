@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { JimClient } from "../client/mod.ts";
 import { Store } from "../server/mod.ts";
 import { startAdminGui } from "../ui/server/mod.ts";
-import { launchBrowser, skipBrowserTests, wantScreenshot } from "./_browser.ts";
+import { CHROMIUM, launchBrowser, wantScreenshot } from "./_browser.ts";
+import { testWithTools } from "./_tools.ts";
 import { until } from "./_chat_page.ts";
 import { measureContrast } from "./_contrast.ts";
 
@@ -20,9 +21,8 @@ function freePort(): number {
 const SCREENSHOT = new URL("../docs/img/server-gui.png", import.meta.url);
 const SECRET = "Hey! Why money? We are friends, by the way!";
 
-Deno.test({
+testWithTools([CHROMIUM], {
   name: "admin GUI: token, stop/start, clients, live logins, and Service info at scale",
-  ignore: skipBrowserTests(),
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "jim-gui-e2e-" });
     using store = Store.open(`${dir}/jim.db`);

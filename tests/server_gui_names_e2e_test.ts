@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { Store } from "../server/mod.ts";
 import { startAdminGui } from "../ui/server/mod.ts";
-import { launchBrowser, skipBrowserTests } from "./_browser.ts";
+import { CHROMIUM, launchBrowser } from "./_browser.ts";
+import { testWithTools } from "./_tools.ts";
 
-Deno.test({
+testWithTools([CHROMIUM], {
   name: "admin GUI: Add client refuses look-alike and invisible names and keeps single scripts",
-  ignore: skipBrowserTests(),
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "jim-gui-names-" });
     try {

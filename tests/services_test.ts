@@ -19,13 +19,14 @@ import { jetstream } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import postgres from "postgres";
 import {
+  NATS_SERVER,
   type NatsServer,
+  POSTGRESQL,
   type PostgresServer,
-  skipWithoutNats,
-  skipWithoutPostgres,
   startNats,
   startPostgres,
 } from "./_services.ts";
+import { testWithTools } from "./_tools.ts";
 
 /** Generous: an upper bound for things that happen "soon" on a loaded machine, never a speed. */
 const SOON_MS = 30_000;
@@ -98,9 +99,8 @@ async function noUnhandledRejections(fn: () => Promise<void>): Promise<void> {
 
 // ------------------------------------------------------------------------------ fixtures
 
-Deno.test({
+testWithTools([NATS_SERVER], {
   name: "startNats() serves JetStream on a free port, restarts on that port, and cleans up",
-  ignore: skipWithoutNats(),
   async fn(t) {
     const nats = await startNats();
     const { port, dir } = nats;
@@ -160,9 +160,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testWithTools([NATS_SERVER], {
   name: "startNats() honours its signal",
-  ignore: skipWithoutNats(),
   async fn(t) {
     await t.step("an aborted signal starts nothing", async () => {
       const controller = new AbortController();
@@ -190,9 +189,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testWithTools([POSTGRESQL], {
   name: "startPostgres() honours its signal",
-  ignore: skipWithoutPostgres(),
   async fn(t) {
     await t.step("aborting during start-up rejects with the reason, leaving nothing", async () => {
       const before = await ownServiceDirs("jim-pg-");
@@ -205,9 +203,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testWithTools([POSTGRESQL], {
   name: "startPostgres() makes a throwaway cluster with a password role, restarts, and cleans up",
-  ignore: skipWithoutPostgres(),
   async fn(t) {
     const pg = await startPostgres();
     const { port, dir } = pg;
@@ -315,9 +312,8 @@ function natsClient(nats: NatsServer): Promise<NatsConnection> {
   });
 }
 
-Deno.test({
+testWithTools([NATS_SERVER], {
   name: "@nats-io/transport-node publishes, subscribes, requests and drains",
-  ignore: skipWithoutNats(),
   async fn(t) {
     await using nats = await startNats();
     const nc = await natsClient(nats);
@@ -398,9 +394,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testWithTools([NATS_SERVER], {
   name: "@nats-io/transport-node reconnects by itself after the server dies and comes back",
-  ignore: skipWithoutNats(),
   async fn(t) {
     await using nats = await startNats();
     const nc = await natsClient(nats);
@@ -460,9 +455,8 @@ async function nextEntry(
   return found!;
 }
 
-Deno.test({
+testWithTools([NATS_SERVER], {
   name: "@nats-io/kv on nats-server 2.9: put, get, compare-and-set, watch",
-  ignore: skipWithoutNats(),
   async fn(t) {
     await using nats = await startNats();
     const nc = await natsClient(nats);
@@ -577,9 +571,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testWithTools([NATS_SERVER], {
   name: "@nats-io/kv on nats-server 2.9: bucket TTL expires entries silently",
-  ignore: skipWithoutNats(),
   async fn(t) {
     await using nats = await startNats();
     const nc = await natsClient(nats);
@@ -662,9 +655,8 @@ function pgClient(pg: PostgresServer, max = 4) {
   });
 }
 
-Deno.test({
+testWithTools([POSTGRESQL], {
   name: "npm:postgres: bounded pool, parameterised queries, transactions",
-  ignore: skipWithoutPostgres(),
   async fn(t) {
     await using pg = await startPostgres();
     const sql = pgClient(pg, 2);
@@ -746,9 +738,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testWithTools([POSTGRESQL], {
   name: "npm:postgres while PostgreSQL is down: clear errors, no crash, recovery by itself",
-  ignore: skipWithoutPostgres(),
   async fn(t) {
     await using pg = await startPostgres();
     const sql = pgClient(pg, 2);

@@ -2,26 +2,16 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { legacyDigest } from "../../protocol/mod.ts";
 import { benchCacheDir, compileLoadgen } from "./compile_loadgen.ts";
-import { findGenerator, type GeneratorProgram, GeneratorRun } from "./generator.ts";
+import { findGenerator, GeneratorRun } from "./generator.ts";
 import type { Pinning } from "./pinning.ts";
 import { startTarget, type TargetKind } from "./target.ts";
 import { registerUsers } from "./users.ts";
+import { CC, testWithTools, withTools } from "../../tests/_tools.ts";
 
 const UNPINNED: Pinning = { server: [], generator: [], description: "unpinned" };
 
-async function hasCc(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("cc", { args: ["--version"], stdout: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
-const CC = await hasCc();
-
-Deno.test({
+testWithTools([CC], {
   name: "loadgen.c computes MD5 and the legacy digest like protocol/",
-  ignore: !CC,
   fn: async () => {
     const binary = await compileLoadgen(benchCacheDir());
     assert.ok(binary);
@@ -35,7 +25,7 @@ Deno.test({
   },
 });
 
-Deno.test("loadgen.c refuses bad arguments with a usage line", { ignore: !CC }, async () => {
+testWithTools([CC], "loadgen.c refuses bad arguments with a usage line", async () => {
   const binary = (await compileLoadgen(benchCacheDir()))!;
   const { code, stderr } = await new Deno.Command(binary, {
     args: ["--port", "1", "--mode", "dance", "--stored", "00", "--count", "2"],
@@ -63,47 +53,49 @@ Deno.test("GeneratorRun logs in and drives jim-server and the relay", async (t) 
       "pw",
       4096,
     );
-    const generators: GeneratorProgram[] = [await findGenerator({ prefer: "deno" })];
-    if (CC) generators.unshift(await findGenerator({ prefer: "c" }));
-    for (const program of generators) {
+    for (const generator of ["c", "deno"] as const) {
       for (const kind of ["jim-server", "relay"] as TargetKind[]) {
-        await t.step(`${program.kind} generator, ${kind}`, async (t) => {
-          await using server = await startTarget({
-            kind,
-            dbPath,
-            pinning: UNPINNED,
-            connectionLimit: 100,
-          });
-          const start = (mode: "pingpong" | "flood" | "idle", prefix: string, count: number) =>
-            GeneratorRun.start(program, UNPINNED, {
-              mode,
-              port: server.port,
-              prefix,
-              count,
-              stored: users.legacyStored,
-              window: 4,
+        await t.step(withTools(generator === "c" ? [CC] : [], {
+          name: `${generator} generator, ${kind}`,
+          async fn(t) {
+            const program = await findGenerator({ prefer: generator });
+            await using server = await startTarget({
+              kind,
+              dbPath,
+              pinning: UNPINNED,
+              connectionLimit: 100,
             });
-          await t.step("ping-pong", async () => {
-            await using run = start("pingpong", "p", 4);
-            assert.equal((await run.ready()).logins, 4);
-            const result = await measure(run, 20);
-            assert.ok(result.messages >= 20);
-            assert.equal(result.errors, 0);
-            assert.ok(result.p50Ms >= 0 && result.p99Ms >= result.p50Ms);
-          });
-          await t.step("flood", async () => {
-            await using run = start("flood", "p", 2);
-            await run.ready();
-            const result = await measure(run, 20);
-            assert.ok(result.messages >= 20);
-            assert.equal(result.errors, 0);
-          });
-          await t.step("idle", async () => {
-            await using run = start("idle", "i", 3);
-            assert.equal((await run.ready()).logins, 3);
-            assert.equal((await run.stop()).messages, 0);
-          });
-        });
+            const start = (mode: "pingpong" | "flood" | "idle", prefix: string, count: number) =>
+              GeneratorRun.start(program, UNPINNED, {
+                mode,
+                port: server.port,
+                prefix,
+                count,
+                stored: users.legacyStored,
+                window: 4,
+              });
+            await t.step("ping-pong", async () => {
+              await using run = start("pingpong", "p", 4);
+              assert.equal((await run.ready()).logins, 4);
+              const result = await measure(run, 20);
+              assert.ok(result.messages >= 20);
+              assert.equal(result.errors, 0);
+              assert.ok(result.p50Ms >= 0 && result.p99Ms >= result.p50Ms);
+            });
+            await t.step("flood", async () => {
+              await using run = start("flood", "p", 2);
+              await run.ready();
+              const result = await measure(run, 20);
+              assert.ok(result.messages >= 20);
+              assert.equal(result.errors, 0);
+            });
+            await t.step("idle", async () => {
+              await using run = start("idle", "i", 3);
+              assert.equal((await run.ready()).logins, 3);
+              assert.equal((await run.stop()).messages, 0);
+            });
+          },
+        }));
       }
     }
     await t.step("a wrong stored value fails the login with the server's answer", async () => {
@@ -113,7 +105,7 @@ Deno.test("GeneratorRun logs in and drives jim-server and the relay", async (t) 
         pinning: UNPINNED,
         connectionLimit: 100,
       });
-      await using run = GeneratorRun.start(generators[0]!, UNPINNED, {
+      await using run = GeneratorRun.start(await findGenerator(), UNPINNED, {
         mode: "idle",
         port: server.port,
         prefix: "i",
