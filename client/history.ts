@@ -266,7 +266,6 @@ function toRecord(row: MessageRow): MessageRecord {
   return record;
 }
 
-
 /**
  * The local history of one account on one server: a mirror of the contact list and every
  * message sent or received, in a SQLite file. The schema is versioned with PRAGMA
@@ -446,20 +445,20 @@ export class History {
 
   /**
    * Records the server's answer to a send: its id, time and state. Should another row hold
-   * that id already (the server's copy arrived first, e.g. through the history), that copy
-   * gives way to this one, and its local id is returned as `replaced`.
+   * that id already (the server's copy arrived first: a carbon stored by another process on
+   * this file, or a history page), that row stays, takes the answer's state, and this one is
+   * deleted: its local id is returned as `replaced`, and `record` is the one that stays.
    */
   confirmSent(
     id: number,
     answer: { status: "stored" | "delivered" | "read"; serverId?: number; time?: number },
   ): { record: MessageRecord | undefined; replaced?: number } {
     return this.#transaction(() => {
-      let replaced: number | undefined;
       if (answer.serverId !== undefined) {
         const other = this.messageByServerId(answer.serverId);
-        if (other && other.id !== id) {
-          this.#stmt("DELETE FROM messages WHERE id = ?").run(other.id);
-          replaced = other.id;
+        if (other && other.id !== id && this.message(id)) {
+          this.#stmt("DELETE FROM messages WHERE id = ?").run(id);
+          return { record: this.#advance(other.id, answer.status) ?? other, replaced: id };
         }
       }
       const row = this.#stmt(
@@ -472,8 +471,7 @@ export class History {
         answer.time === undefined ? null : Math.round(answer.time),
         id,
       ) as unknown as MessageRow | undefined;
-      const record = row ? toRecord(row) : undefined;
-      return replaced === undefined ? { record } : { record, replaced };
+      return { record: row ? toRecord(row) : undefined };
     });
   }
 
@@ -630,10 +628,22 @@ export class History {
 
   /** Whether the server has nothing older with `contact` than what is cached. */
   isComplete(contact: string): boolean {
+    const all = this.#stmt("SELECT value FROM sync WHERE key = 'complete'").get() as
+      | { value: number }
+      | undefined;
+    if (all?.value === 1) return true;
     const row = this.#stmt("SELECT complete FROM conversations WHERE contact = ?").get(
       contact,
     ) as { complete: number } | undefined;
     return row?.complete === 1;
+  }
+
+  /** Records that the server has nothing older in any conversation than what is cached. */
+  setAllComplete(): void {
+    this.#stmt(
+      `INSERT INTO sync (key, value) VALUES ('complete', 1)
+       ON CONFLICT (key) DO UPDATE SET value = 1`,
+    ).run();
   }
 
   /** Records that the server has nothing older with `contact` than what is cached. */

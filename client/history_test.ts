@@ -358,10 +358,11 @@ Deno.test("History.confirmSent() takes the server's id, time and state", () => {
     time: 100,
     status: "delivered",
   });
-  const confirmed = history.confirmSent(again.id, { status: "delivered", serverId: 1044 });
-  assert.equal(confirmed.replaced, copy.record.id);
-  assert.equal(history.message(copy.record.id), undefined);
-  assert.equal(history.messageByServerId(1044)?.id, again.id);
+  const confirmed = history.confirmSent(again.id, { status: "read", serverId: 1044 });
+  assert.equal(confirmed.replaced, again.id);
+  assert.equal(history.message(again.id), undefined);
+  assert.deepEqual([confirmed.record?.id, confirmed.record?.status], [copy.record.id, "read"]);
+  assert.equal(history.messages("bob").length, 2);
   assert.equal(history.confirmSent(9999, { status: "stored" }).record, undefined);
 });
 
@@ -518,7 +519,7 @@ Deno.test("History.search() finds words by prefix in any case, and no input can 
       text: "zebra",
       status: "sent",
     });
-    history.storeServerMessage({
+    const copy = history.storeServerMessage({
       serverId: 9,
       contact: "bob",
       direction: "out",
@@ -529,8 +530,8 @@ Deno.test("History.search() finds words by prefix in any case, and no input can 
     history.confirmSent(other.id, { status: "read", serverId: 9 });
     assert.deepEqual(
       history.search("zebra").map((r) => r.id),
-      [other.id],
-      "the replaced copy left the index",
+      [copy.record.id],
+      "the replaced row left the index",
     );
   });
   assert.equal(ftsQuery('a "b"'), '"a"* """b"""*');
