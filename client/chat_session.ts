@@ -132,6 +132,8 @@ export interface ChatSessionEventMap {
   history: CustomEvent<HistoryChange>;
   /** The contact list or an online mark changed. */
   contacts: CustomEvent<Contact[]>;
+  /** A contact came online or went offline (a presence push; servers with `presence`). */
+  presence: CustomEvent<PresenceChange>;
   /** A "Service info" line. */
   service: CustomEvent<ServiceEntry>;
   /**
@@ -999,6 +1001,7 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     if (!this.#history?.hasContact(change.login)) return;
     if (this.#online.get(change.login) === change.online) return;
     this.#online.set(change.login, change.online);
+    this.emit("presence", change);
     this.emit("contacts", this.contacts());
   }
 

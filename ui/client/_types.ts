@@ -45,11 +45,12 @@ export interface ContactsSnapshot {
 }
 
 /**
- * Delivery state of a message, as the client history keeps it: "sent" while the server's
- * reply is awaited, "delivered" once the server accepted it (and every incoming message),
- * "failed" with the error.
+ * Delivery state of a message, as the client history keeps it. Own messages: "sent" while the
+ * server's reply is awaited, "stored" while the server keeps it for an offline recipient,
+ * "delivered" once a session of the recipient got it, "read" once the recipient read it,
+ * "failed" with the error. Incoming: "delivered" until read here, then "read".
  */
-export type MessageStatus = "sent" | "delivered" | "failed";
+export type MessageStatus = "sent" | "stored" | "delivered" | "read" | "failed";
 
 /** One message of a conversation, from the local history. */
 export interface MessageView {
