@@ -143,7 +143,8 @@ const MIGRATIONS: readonly string[] = [
      coalesce((SELECT max(id) FROM messages_v2), 0));
    DROP TABLE messages;
    ALTER TABLE messages_v2 RENAME TO messages;
-   CREATE INDEX messages_by_contact ON messages (contact, time, id);
+   -- Conversation order: time, then the server's id (messages of one millisecond), then ours.
+   CREATE INDEX messages_by_contact ON messages (contact, time, coalesce(server_id, 0), id);
    CREATE INDEX messages_unread ON messages (contact) WHERE direction = 'in' AND status = 'delivered';
    CREATE TABLE conversations (
      contact TEXT PRIMARY KEY NOT NULL,
@@ -781,8 +782,9 @@ export class History {
 
   /**
    * The last `limit` messages with `contact` (default 50), oldest first. With `before` (a
-   * message's time and id), the last `limit` that sort before it: the page before that one;
-   * with `after`, the first `limit` that sort after it.
+   * message, or its time, server id and id), the last `limit` that sort before it: the page
+   * before that one; with `after`, the first `limit` that sort after it. The order is time,
+   * then the server's id (many messages can share a millisecond), then the local id.
    *
    * @example
    * ```ts
@@ -796,8 +798,8 @@ export class History {
     contact: string,
     options: {
       limit?: number;
-      before?: { time: number; id: number };
-      after?: { time: number; id: number };
+      before?: { time: number; id: number; serverId?: number };
+      after?: { time: number; id: number; serverId?: number };
     } = {},
   ): MessageRecord[] {
     const limit = options.limit ?? 50;
@@ -808,23 +810,28 @@ export class History {
     if (after !== undefined) {
       // The first `limit` after it: the page below, towards the newest.
       const rows = this.#stmt(
-        `SELECT * FROM messages WHERE contact = ? AND (time, id) > (?, ?)
-         ORDER BY time, id LIMIT ?`,
-      ).all(contact, Math.round(after.time), after.id, limit) as unknown as MessageRow[];
+        `SELECT * FROM messages
+         WHERE contact = ? AND (time, coalesce(server_id, 0), id) > (?, ?, ?)
+         ORDER BY time, coalesce(server_id, 0), id LIMIT ?`,
+      ).all(contact, Math.round(after.time), after.serverId ?? 0, after.id, limit) as unknown as
+        MessageRow[];
       return rows.map(toRecord);
     }
     const rows = (before === undefined
       ? this.#stmt(
         `SELECT * FROM (
-           SELECT * FROM messages WHERE contact = ? ORDER BY time DESC, id DESC LIMIT ?
-         ) ORDER BY time, id`,
+           SELECT * FROM messages WHERE contact = ?
+           ORDER BY time DESC, coalesce(server_id, 0) DESC, id DESC LIMIT ?
+         ) ORDER BY time, coalesce(server_id, 0), id`,
       ).all(contact, limit)
       : this.#stmt(
         `SELECT * FROM (
-           SELECT * FROM messages WHERE contact = ? AND (time, id) < (?, ?)
-           ORDER BY time DESC, id DESC LIMIT ?
-         ) ORDER BY time, id`,
-      ).all(contact, Math.round(before.time), before.id, limit)) as unknown as MessageRow[];
+           SELECT * FROM messages
+           WHERE contact = ? AND (time, coalesce(server_id, 0), id) < (?, ?, ?)
+           ORDER BY time DESC, coalesce(server_id, 0) DESC, id DESC LIMIT ?
+         ) ORDER BY time, coalesce(server_id, 0), id`,
+      ).all(contact, Math.round(before.time), before.serverId ?? 0, before.id, limit)) as unknown as
+        MessageRow[];
     return rows.map(toRecord);
   }
 
