@@ -12,7 +12,15 @@ import assert from "node:assert/strict";
 import { ChatSession } from "../client/mod.ts";
 import { startChatGui } from "../ui/client/mod.ts";
 import { launchBrowser, skipBrowserTests } from "./_browser.ts";
-import { connect, connected, contact, messageText, send, until } from "./_chat_page.ts";
+import {
+  connect,
+  connected,
+  contact,
+  messageText,
+  send,
+  setVisibility,
+  until,
+} from "./_chat_page.ts";
 import { type Backend, realServerSpeaks12, startBackend } from "./_conversation_backend.ts";
 
 const REAL = skipBrowserTests() ? false : await realServerSpeaks12(
@@ -178,14 +186,7 @@ Deno.test({
           await f.send("erin", "read me now");
           await messageText(page, "read me now").waitFor();
           await until("frank sees it read", () => lastFromErin()?.status === "read");
-          const visibility = (state: string) =>
-            page.evaluate((s) => {
-              Object.defineProperty(document, "visibilityState", {
-                get: () => s,
-                configurable: true,
-              });
-              document.dispatchEvent(new Event("visibilitychange"));
-            }, state);
+          const visibility = (state: "hidden" | "visible") => setVisibility(page, state);
           await visibility("hidden");
           await f.send("erin", "while the tab is hidden");
           await messageText(page, "while the tab is hidden").waitFor();

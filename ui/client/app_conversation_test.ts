@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { ChatSession } from "../../client/mod.ts";
 import { FakeConvServer } from "../../client/_fake_server.ts";
-import { openGui, PASSWORDS, readLive, USERS, waitFor } from "./_app_testing.ts";
+import { type Gui, openGui, PASSWORDS, readLive, USERS, waitFor } from "./_app_testing.ts";
 import type {
   ChatState,
   ContactsSnapshot,
@@ -15,6 +15,16 @@ import type {
   MessageView,
   SearchReply,
 } from "./_types.ts";
+
+/** Waits until the GUI's history holds `count` messages with `contact` (the login's sync). */
+function cached(gui: Gui, contact: string, count: number): Promise<void> {
+  return waitFor(
+    `${count} messages with ${contact}`,
+    async () =>
+      (await gui.api<MessagesReply>("GET", `/api/messages/${contact}?limit=500`)).body.messages
+        .length === count,
+  );
+}
 
 function peer(srv: FakeConvServer, user: string, dataDir: string): Promise<ChatSession> {
   return ChatSession.connect({
@@ -163,12 +173,7 @@ Deno.test("chat routes: search, open at a message, page newer; bad queries chang
   }
   await using gui = await openGui();
   await gui.connect("alice", srv);
-  await waitFor(
-    "the sync",
-    async () =>
-      (await gui.api<MessagesReply>("GET", "/api/messages/bob?limit=500")).body.messages.length ===
-        120,
-  );
+  await cached(gui, "bob", 120);
   let hit: MessageView;
   await t.step("search finds an old message", async () => {
     const found = await gui.api<SearchReply>("GET", "/api/search?q=PINEApp");
@@ -259,12 +264,7 @@ Deno.test("chat routes: Load older goes on to the server once the cache is exhau
   for (let i = 1; i <= 640; i++) srv.append("bob", "alice", `m${i}`, "read");
   await using gui = await openGui();
   await gui.connect("alice", srv);
-  await waitFor(
-    "the sync",
-    async () =>
-      (await gui.api<MessagesReply>("GET", "/api/messages/bob?limit=500")).body.messages.length ===
-        500,
-  );
+  await cached(gui, "bob", 500);
   const seen: MessageView[] = [];
   let page = (await gui.api<MessagesReply>("GET", "/api/messages/bob?limit=200")).body;
   seen.unshift(...page.messages);

@@ -183,6 +183,21 @@ function upsert(list: readonly MessageView[], m: MessageView): MessageView[] {
   return out;
 }
 
+/** A conversation whose first page is on its way. */
+function loadingConversation(contact: string, focusId: number | null): Conversation {
+  return {
+    contact,
+    messages: [],
+    more: false,
+    loading: true,
+    loadingOlder: false,
+    unreadFrom: null,
+    newer: false,
+    loadingNewer: false,
+    focusId,
+  };
+}
+
 /** Options for {@linkcode ChatPage}. */
 export interface ChatPageOptions {
   /** Where conversations page from; the GUI's local history by default. */
@@ -490,19 +505,7 @@ export class ChatPage {
 
   async #loadAround(contact: string, id: number): Promise<void> {
     const ticket = ++this.#ticket;
-    this.#set({
-      conversation: {
-        contact,
-        messages: [],
-        more: false,
-        loading: true,
-        loadingOlder: false,
-        unreadFrom: null,
-        newer: false,
-        loadingNewer: false,
-        focusId: id,
-      },
-    });
+    this.#set({ conversation: loadingConversation(contact, id) });
     try {
       const page = await this.#history.around(contact, id, PAGE_SIZE);
       if (ticket !== this.#ticket) return;
@@ -664,19 +667,7 @@ export class ChatPage {
     const ticket = ++this.#ticket;
     if (login === null) return;
     const unread = this.#state.contacts.find((c) => c.login === login)?.unread ?? 0;
-    this.#set({
-      conversation: {
-        contact: login,
-        messages: [],
-        more: false,
-        loading: true,
-        loadingOlder: false,
-        unreadFrom: null,
-        newer: false,
-        loadingNewer: false,
-        focusId: null,
-      },
-    });
+    this.#set({ conversation: loadingConversation(login, null) });
     try {
       const page = await this.#history.latest(login, Math.max(PAGE_SIZE, unread + 1));
       if (ticket !== this.#ticket) return;

@@ -32,6 +32,22 @@ export interface MessagesPanelProps {
 
 const NEAR_BOTTOM_PX = 32;
 
+/** "Load older messages" above the list, or "Load newer messages" below it. */
+function PageButton(props: { which: "older" | "newer"; loading: boolean; onClick(): void }) {
+  return (
+    <div class={props.which}>
+      <button
+        type="button"
+        id={`load-${props.which}`}
+        disabled={props.loading}
+        onClick={props.onClick}
+      >
+        {props.loading ? "Loading…" : `Load ${props.which} messages`}
+      </button>
+    </div>
+  );
+}
+
 /**
  * The seed's Messages panel: the conversation with day separators, messages grouped by
  * sender, an unread line where the user left off, "Load older messages" at the top, and a
@@ -175,16 +191,11 @@ export function MessagesPanel(props: MessagesPanelProps) {
       >
         {selected === null && <p class="empty">Select a contact to see your conversation.</p>}
         {conv?.more && (
-          <div class="older">
-            <button
-              type="button"
-              id="load-older"
-              disabled={conv.loadingOlder}
-              onClick={props.onLoadOlder}
-            >
-              {conv.loadingOlder ? "Loading…" : "Load older messages"}
-            </button>
-          </div>
+          <PageButton
+            which="older"
+            loading={conv.loadingOlder}
+            onClick={props.onLoadOlder}
+          />
         )}
         {conv && !conv.loading && !conv.more && items.length > 0 && (
           <p class="history-start">Start of your history with {name}</p>
@@ -218,16 +229,11 @@ export function MessagesPanel(props: MessagesPanelProps) {
             )
         )}
         {conv?.newer && (
-          <div class="newer">
-            <button
-              type="button"
-              id="load-newer"
-              disabled={conv.loadingNewer}
-              onClick={props.onLoadNewer}
-            >
-              {conv.loadingNewer ? "Loading…" : "Load newer messages"}
-            </button>
-          </div>
+          <PageButton
+            which="newer"
+            loading={conv.loadingNewer}
+            onClick={props.onLoadNewer}
+          />
         )}
       </div>
       {(!atBottom || conv?.newer) && (
