@@ -813,8 +813,13 @@ export class History {
         `SELECT * FROM messages
          WHERE contact = ? AND (time, coalesce(server_id, 0), id) > (?, ?, ?)
          ORDER BY time, coalesce(server_id, 0), id LIMIT ?`,
-      ).all(contact, Math.round(after.time), after.serverId ?? 0, after.id, limit) as unknown as
-        MessageRow[];
+      ).all(
+        contact,
+        Math.round(after.time),
+        after.serverId ?? 0,
+        after.id,
+        limit,
+      ) as unknown as MessageRow[];
       return rows.map(toRecord);
     }
     const rows = (before === undefined
@@ -830,8 +835,13 @@ export class History {
            WHERE contact = ? AND (time, coalesce(server_id, 0), id) < (?, ?, ?)
            ORDER BY time DESC, coalesce(server_id, 0) DESC, id DESC LIMIT ?
          ) ORDER BY time, coalesce(server_id, 0), id`,
-      ).all(contact, Math.round(before.time), before.serverId ?? 0, before.id, limit)) as unknown as
-        MessageRow[];
+      ).all(
+        contact,
+        Math.round(before.time),
+        before.serverId ?? 0,
+        before.id,
+        limit,
+      )) as unknown as MessageRow[];
     return rows.map(toRecord);
   }
 
