@@ -1058,7 +1058,9 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     } else {
       const stored = history.storeServerMessage({ ...fields, serverId: message.id });
       // Delivered before (live, then again in the backlog): not news.
-      if (!this.#firstTime(message.id) || stored.record.direction !== "in") return;
+      // A server id cached for another conversation changes nothing and is no news.
+      const same = stored.record.direction === "in" && stored.record.contact === contact;
+      if (!same || !this.#firstTime(message.id)) return;
       record = stored.record;
     }
     if (!history.hasContact(contact)) {
@@ -1122,7 +1124,8 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
       // A carbon says nothing of delivery: "stored" until a receipt says more.
       const status = toSelf ? "delivered" : "stored";
       const stored = history.storeServerMessage({ ...fields, status, serverId: message.id });
-      if (!this.#firstTime(message.id) || stored.record.contact !== message.to) return;
+      const same = stored.record.direction === "out" && stored.record.contact === message.to;
+      if (!same || !this.#firstTime(message.id)) return;
       record = stored.record;
     }
     this.emit("message", { ...record, via: toSelf ? "self" : "carbon" });

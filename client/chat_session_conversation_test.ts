@@ -229,8 +229,12 @@ Deno.test("ChatSession: presence pushes flip the online marks at once", async ()
   await bob.session.quit();
   await waitFor(() => marks() === "bob:false carol:false", "bob offline");
   // A push about someone who is not a contact changes nothing.
+  const pushes: string[] = [];
+  alice.session.addEventListener("presence", (e) => pushes.push(e.detail.login));
   srv.inject("alice", { action: "presence", user: { account_name: "mallory", status: "online" } });
-  await waitFor(() => true);
+  // A round trip after the push: it has been handled.
+  await alice.session.users();
+  assert.deepEqual(pushes, []);
   assert.equal(marks(), "bob:false carol:false");
 });
 
@@ -343,10 +347,25 @@ Deno.test("ChatSession: forged and malformed frames change nothing and keep the 
       id: toBob.serverId,
       ts: 1,
     });
+    // And an id of something bob wrote, now "from carol".
+    await bob.session.send("alice", "bob's own words");
+    await waitFor(() => alice.arrived.some((m) => m.text === "bob's own words"), "bob's message");
+    const bobs = alice.arrived.find((m) => m.text === "bob's own words")!;
+    const arrivedBefore = alice.arrived.length;
+    srv.inject("alice", {
+      action: "msg",
+      time: 1,
+      from: "carol",
+      to: "alice",
+      message: "stolen id",
+      id: bobs.serverId,
+      ts: 1,
+    });
+    // A round trip after the pushes: everything before it has been handled.
     await alice.session.syncContacts();
-    await waitFor(() => true);
-    assert.equal(snapshot(), before);
+    assert.equal(alice.arrived.length, arrivedBefore, "no event for a reused id");
     assert.deepEqual(alice.session.history.messages("carol").map((m) => m.text), ["for carol"]);
+    assert.equal(alice.session.history.messageByServerId(bobs.serverId!)?.contact, "bob");
   });
   assert.equal(alice.session.connected, true);
   // And it still works.
