@@ -170,6 +170,13 @@ const RECEIPT_UPDATES = 50;
  * on the server. Every message is stored; a failed send is stored as failed with its error
  * and can be retried by id. The console client and the client GUI both use this.
  *
+ * With a server that keeps messages (it answers `ids`, issue 12) the history is a cache of
+ * the server's: a send the server stored for an offline recipient is a success ("stored"),
+ * receipts move own messages on to "delivered" and "read", carbons are one's own messages,
+ * each server id is cached and announced once, the login fetches what the cache lacks
+ * ({@linkcode ChatSession.synced}), {@linkcode ChatSession.page} goes on to the server once
+ * the cache is exhausted, and read marks travel both ways. Without it, all of that is local.
+ *
  * Listeners attached between `new ChatSession(options)` and `open()` also see the
  * connection and login; `ChatSession.connect()` does both at once.
  *

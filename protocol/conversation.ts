@@ -106,9 +106,6 @@ export interface HistoryItemMessage {
   state?: DeliveryState;
 }
 
-/** The largest message id the protocol allows: ids are integers below 2^53. */
-export const MAX_MESSAGE_ID: number = Number.MAX_SAFE_INTEGER;
-
 /**
  * Whether `value` is a message id: a positive integer below 2^53.
  *
