@@ -10,7 +10,7 @@ import { DEFAULT_HOST, DEFAULT_PORT } from "./jim_client.ts";
 export { UsageError };
 
 /** The subcommands; "chat" (interactive) is the default. */
-export const COMMAND_NAMES = ["chat", "send", "history"] as const;
+export const COMMAND_NAMES = ["chat", "send", "history", "import-seed"] as const;
 
 /** Flags shared by every subcommand, with their environment variables. */
 export interface GlobalConfig {
@@ -169,6 +169,11 @@ function checkCommandFlags(config: CliConfig): void {
         throw new UsageError('Missing message text: send --to NAME "text"');
       }
       break;
+    case "import-seed":
+      if (config.args.length !== 1) {
+        throw new UsageError("Expected one file: import-seed FILE --user NAME");
+      }
+      break;
     case "history":
       if (config.args.length !== 1) {
         throw new UsageError("Expected one contact: history NAME [--limit N] [--json]");
@@ -187,8 +192,11 @@ export function usage(commands: readonly string[] = COMMAND_NAMES): string {
 
 Usage:
   jim-client [flags]                              interactive chat (type /help inside)
-  jim-client send --to NAME "text" [flags]        send one message; exit 0 when delivered
+  jim-client send --to NAME "text" [flags]        send one message; exit 0 when the server
+                                                  took it (delivered, or stored for later)
   jim-client history NAME [--limit N] [--json]    print the local history with NAME
+  jim-client import-seed FILE [flags]             import a seed client's contacts and
+                                                  messages into the local history
 ${extra.map((c) => `  jim-client ${c} [flags]\n`).join("")}
 Flags (environment variable in brackets):
   -u, --user NAME        Your login [JIM_USER]
@@ -212,7 +220,7 @@ Flags (environment variable in brackets):
 The password comes from --password-stdin, else JIM_PASSWORD, else a prompt without echo.
 Flags may come before or after the command. NO_COLOR turns colors off.
 
-Exit codes: 0 ok, 1 failure (e.g. not delivered, login refused, connection lost for good),
-2 usage error.
+Exit codes: 0 ok, 1 failure (e.g. not delivered, login refused, connection lost for good,
+not a seed database), 2 usage error.
 `;
 }

@@ -1,7 +1,8 @@
 /** The interactive console: slash commands over a ChatSession. */
 import { isAccountName, sameLogin } from "../protocol/mod.ts";
 import type { ChatSession } from "./chat_session.ts";
-import { formatContacts, formatMessage } from "./_format.ts";
+import type { MessageRecord } from "./history.ts";
+import { describeState, formatContacts, formatMessage, stamp } from "./_format.ts";
 import type { Painter, Screen } from "./_terminal.ts";
 
 /** Where lines come from: the TTY line editor or a plain reader. */
@@ -14,11 +15,20 @@ export const CONSOLE_HELP = `Commands:
   /contacts          show your contacts (● online, ○ offline)
   /add NAME          add a contact           /del NAME   remove a contact
   /users             every registered login
-  /chat NAME         talk to NAME: plain lines go there (/chat alone stops)
+  /chat NAME         talk to NAME: plain lines go there, and NAME's messages count as read
+                     (/chat alone stops)
   /msg NAME text     send one message
-  /history NAME [N]  the last N messages with NAME (default 20)
+  /history NAME [N]  the last N messages with NAME (default 20), completed from the server
+  /history NAME more the N before those shown last
+  /search TEXT       find messages in your local history (words, by their beginnings)
+  /status ID         where message #ID stands: stored, delivered, read, or failed
   /retry ID          send a failed message again
-  /help              this help               /quit       leave`;
+  /help              this help               /quit       leave
+Marks on your messages in /history: ✓ stored (waits for the recipient), ✓✓ delivered,
+✓✓ read.`;
+
+/** Most hits /search prints. */
+const SEARCH_HITS = 20;
 
 /**
  * Runs the command loop until /quit, end of input, or a connection lost for good (the
@@ -42,14 +52,27 @@ export async function runConsole(
   session.addEventListener("disconnected", (e) => {
     if (e.detail.error && !e.detail.reconnecting) loseConnection("lost");
   });
+  // What arrives in the open chat is on screen: it counts as read.
+  session.addEventListener("message", (e) => {
+    if (target !== undefined && e.detail.direction === "in" && e.detail.contact === target) {
+      void session.markRead(target).catch(() => {});
+    }
+  });
+  /** The oldest message /history showed per contact, for "/history NAME more". */
+  const shown = new Map<string, { oldest: MessageRecord | undefined; count: number }>();
 
   const send = async (to: string, text: string) => {
     const record = await session.send(to, text);
-    if (record.status === "delivered") {
-      await say(formatMessage(record, session.user, paint));
-    } else {
+    if (record.status === "failed") {
       await fail(
         `Not delivered to ${to}: ${record.error} (kept as #${record.id}; /retry ${record.id})`,
+      );
+      return;
+    }
+    await say(formatMessage(record, session.user, paint));
+    if (record.status === "stored") {
+      await info(
+        `${to} is offline: the server keeps it until ${to} logs in (/status ${record.id})`,
       );
     }
   };
@@ -59,7 +82,9 @@ export async function runConsole(
       await say(CONSOLE_HELP);
     },
     async contacts() {
-      await say(formatContacts(await session.syncContacts(), paint));
+      // With presence pushes the marks are current already; without, ask the server.
+      const list = session.presencePush ? session.contacts() : await session.syncContacts();
+      await say(formatContacts(list, paint));
     },
     async add([name]) {
       if (!name) return fail("Usage: /add NAME");
@@ -95,27 +120,67 @@ export async function runConsole(
       );
       const recent = session.messages(name, 10);
       for (const m of recent) await say(formatMessage(m, session.user, paint));
+      await session.markRead(name);
     },
     async msg([name], rest) {
       const text = rest.slice(rest.indexOf(name ?? "") + (name ?? "").length).trim();
       if (!name || !text) return fail("Usage: /msg NAME text");
       await send(name, text);
     },
-    async history([name, count]) {
-      if (!name) return fail("Usage: /history NAME [N]");
-      const n = count === undefined ? 20 : Number(count);
-      if (!Number.isInteger(n) || n < 1) return fail("Usage: /history NAME [N] (N ≥ 1)");
-      const records = session.messages(name, n);
-      if (records.length === 0) return info(`No messages with ${name}`);
-      await say(
-        records.map((m) => formatMessage(m, session.user, paint, { date: true })).join("\n"),
+    async history([name, count, extra]) {
+      if (!name || extra !== undefined) return fail("Usage: /history NAME [N | more]");
+      if (!isAccountName(name)) return fail(`Invalid login: ${name}`);
+      const more = count === "more";
+      const last = shown.get(name);
+      const n = more ? last?.count ?? 20 : count === undefined ? 20 : Number(count);
+      if (!Number.isInteger(n) || n < 1 || n > 500) {
+        return fail("Usage: /history NAME [N | more] (N from 1 to 500)");
+      }
+      if (more && last?.oldest === undefined) {
+        return info(last ? `No older messages with ${name}` : `/history ${name} first`);
+      }
+      const page = await session.page(name, {
+        limit: n,
+        ...(more ? { before: last!.oldest } : {}),
+      });
+      shown.set(name, { oldest: page.more ? page.messages[0] : undefined, count: n });
+      if (page.messages.length === 0) {
+        return info(more ? `No older messages with ${name}` : `No messages with ${name}`);
+      }
+      const lines = page.messages.map((m) =>
+        formatMessage(m, session.user, paint, { date: true, marks: true })
       );
+      await say(lines.join("\n"));
+      if (page.more) await info(`Older messages: /history ${name} more`);
+    },
+    async search(_args, rest) {
+      const query = rest.trim();
+      if (query === "") return fail("Usage: /search TEXT");
+      const hits = session.search(query, { limit: SEARCH_HITS + 1 });
+      if (hits.length === 0) return info(`No messages match ${JSON.stringify(query)}`);
+      const lines = hits.slice(0, SEARCH_HITS).map((m) =>
+        formatMessage(m, session.user, paint, { date: true, marks: true })
+      );
+      await say(lines.join("\n"));
+      await info(
+        hits.length > SEARCH_HITS
+          ? `The ${SEARCH_HITS} newest matches; add words to narrow it down`
+          : `${hits.length} match${hits.length === 1 ? "" : "es"}, newest first`,
+      );
+    },
+    async status([id]) {
+      const n = Number(id);
+      if (!id || !Number.isSafeInteger(n) || n < 1) return fail("Usage: /status ID");
+      const m = session.history.message(n);
+      if (!m) return fail(`No such message: #${id}`);
+      const server = m.serverId === undefined ? "" : `, server id ${m.serverId}`;
+      await say(`#${m.id} ${stamp(m.time)} ${describeState(m)}${server}`);
     },
     async retry([id]) {
       const n = Number(id);
       if (!id || !Number.isInteger(n)) return fail("Usage: /retry ID");
       const record = await session.retry(n);
-      if (record.status === "delivered") await say(formatMessage(record, session.user, paint));
+      if (record.status !== "failed") await say(formatMessage(record, session.user, paint));
       else await fail(`Not delivered to ${record.contact}: ${record.error} (still #${record.id})`);
     },
   };

@@ -105,12 +105,17 @@ export function fakeServer(script: (peer: FakePeer) => Promise<void>): FakeServe
 
 const text = (b64: unknown) => new TextDecoder().decode(fromBase64(String(b64)));
 
-/** Plays the server side of a SCRAM login; `forge` replaces the server's final message. */
+/**
+ * Plays the server side of a SCRAM login; `forge` replaces the server's final message, and
+ * `capabilities` goes into the 401 as the server's answer (issue 12). Returns the presence
+ * the client sent.
+ */
 export async function serveScram(
   peer: FakePeer,
   password: string,
   forge?: { data?: string },
-): Promise<void> {
+  options: { capabilities?: unknown } = {},
+): Promise<Record<string, unknown>> {
   const creds = await deriveScramCredentials(password, { iterations: 4096 });
   const presence = await peer.receive();
   assert.equal(presence.action, "presence");
@@ -119,6 +124,7 @@ export async function serveScram(
     error: "Authentication required",
     token: "00112233445566778899aabbccddeeff",
     mechanisms: ["SCRAM-SHA-256"],
+    ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities }),
   });
   const exchange = new ScramServerExchange();
   const first = await peer.receive();
@@ -133,6 +139,7 @@ export async function serveScram(
   const final = await peer.receive();
   const serverFinal = await exchange.serverFinal(text(final.data), creds);
   await peer.send({ response: 200, alert: "OK", ...(forge ?? { data: toBase64(serverFinal) }) });
+  return presence;
 }
 
 /**

@@ -1,15 +1,18 @@
-import { isAccountName, JimError, sameLogin, Status } from "../protocol/mod.ts";
+import { isAccountName, JimError, MAX_HISTORY_PAGE, sameLogin, Status } from "../protocol/mod.ts";
 import { ConnectionError } from "./errors.ts";
 import { TypedEventTarget } from "./_typed_event_target.ts";
 import { registerSecrets } from "./_held_secrets.ts";
-import { History, type MessageRecord } from "./history.ts";
+import { History, type MessageRecord, type SearchHit, type ServerMessage } from "./history.ts";
 import {
   type Contact,
   type DisconnectInfo,
+  type HistoryItem,
   type IncomingMessage,
   JimClient,
   type JimClientOptions,
   type LoginResult,
+  type PresenceChange,
+  type Receipt,
   type SaltedPassword,
 } from "./jim_client.ts";
 
@@ -81,14 +84,56 @@ export interface ServiceEntry {
   text: string;
 }
 
+/**
+ * A message that arrived on the connection and was stored: `live` from a contact,
+ * `backlog` kept by the server while this account was offline, `carbon` sent by another
+ * session of this account (one's own message), `self` a note to oneself from another session.
+ */
+export interface ArrivedMessage extends MessageRecord {
+  /** How it came. */
+  via: "live" | "backlog" | "carbon" | "self";
+}
+
+/** Details of the "history" event: cached messages changed in bulk. */
+export interface HistoryChange {
+  /** The conversations that changed. */
+  contacts: string[];
+  /**
+   * `sync`: messages from the server's history; `read`: read marks made elsewhere (unread
+   * counts changed); `receipts`: many own messages changed state at once; `merge`: a
+   * duplicate was folded into one message.
+   */
+  reason: "sync" | "read" | "receipts" | "merge";
+  /** How many messages were added to the cache. */
+  added: number;
+}
+
+/** A page of a conversation from {@linkcode ChatSession.page}. */
+export interface ConversationPage {
+  /** Oldest first. */
+  messages: MessageRecord[];
+  /** Whether older messages remain, in the cache or on the server. */
+  more: boolean;
+}
+
 /** The events a {@linkcode ChatSession} dispatches, all as CustomEvents. */
 export interface ChatSessionEventMap {
-  /** An incoming message, already stored. */
-  message: CustomEvent<MessageRecord>;
-  /** An outgoing message was stored or changed status (sent → delivered | failed). */
+  /**
+   * A message arrived and is stored: incoming (live or kept while offline), or one's own
+   * sent from another session (carbon). Each server id is announced once.
+   */
+  message: CustomEvent<ArrivedMessage>;
+  /**
+   * An outgoing message was stored or changed status (sent → stored | delivered | failed;
+   * stored → delivered → read by receipts).
+   */
   update: CustomEvent<MessageRecord>;
+  /** Cached messages changed in bulk: reload what is shown of those conversations. */
+  history: CustomEvent<HistoryChange>;
   /** The contact list or an online mark changed. */
   contacts: CustomEvent<Contact[]>;
+  /** A contact came online or went offline (a presence push; servers with `presence`). */
+  presence: CustomEvent<PresenceChange>;
   /** A "Service info" line. */
   service: CustomEvent<ServiceEntry>;
   /**
@@ -111,6 +156,12 @@ const FINAL_LOGIN_CODES: ReadonlySet<number> = new Set([
   Status.NOT_FOUND,
 ]);
 const RECONNECTING_ERROR = "Not connected: reconnecting to the server";
+/** History pages fetched back from the newest at the first login with an empty cache. */
+const FIRST_SYNC_PAGES = 5;
+/** History pages fetched back to close a gap when the sync cursor is gone from the server. */
+const GAP_SYNC_PAGES = 50;
+/** Receipts that change more messages than this are announced as one "history" event. */
+const RECEIPT_UPDATES = 50;
 
 /**
  * A logged-in chat: a {@linkcode JimClient} plus the local {@linkcode History}, with the
@@ -118,6 +169,13 @@ const RECONNECTING_ERROR = "Not connected: reconnecting to the server";
  * is the source of truth). A message from a login not in the contacts adds it, locally and
  * on the server. Every message is stored; a failed send is stored as failed with its error
  * and can be retried by id. The console client and the client GUI both use this.
+ *
+ * With a server that keeps messages (it answers `ids`, issue 12) the history is a cache of
+ * the server's: a send the server stored for an offline recipient is a success ("stored"),
+ * receipts move own messages on to "delivered" and "read", carbons are one's own messages,
+ * each server id is cached and announced once, the login fetches what the cache lacks
+ * ({@linkcode ChatSession.synced}), {@linkcode ChatSession.page} goes on to the server once
+ * the cache is exhausted, and read marks travel both ways. Without it, all of that is local.
  *
  * Listeners attached between `new ChatSession(options)` and `open()` also see the
  * connection and login; `ChatSession.connect()` does both at once.
@@ -164,6 +222,21 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
   #login: LoginResult | undefined;
   #inFlight = new Set<Promise<unknown>>();
   #contactOps: Promise<unknown> = Promise.resolve();
+  #synced: Promise<void> = Promise.resolve();
+  /**
+   * Texts this session sent to itself: the server echoes each such message to every session
+   * of the account, this one included, and this one has it already. The echo takes its
+   * entry; a failed send gives it back.
+   */
+  #selfSends = new Map<string, number>();
+  /** Read marks on their way to the server, by contact. */
+  #reading = new Map<string, Promise<void>>();
+  /**
+   * Server ids this session has announced. The file may be shared with another process of
+   * the same account (the GUI and the console), which can have cached a message first: it is
+   * still news here, once.
+   */
+  #announced = new Set<number>();
 
   /** Creates a session without connecting; call {@linkcode ChatSession.open} next. */
   constructor(options: ChatSessionOptions) {
@@ -237,6 +310,25 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     return this.client.connected;
   }
 
+  /**
+   * Settles when the history sync started by the last login (or reconnect) has finished;
+   * at once with a server without `ids`. It never rejects: a failed sync is a Service info
+   * line, and the next login fetches what is still missing.
+   */
+  get synced(): Promise<void> {
+    return this.#synced;
+  }
+
+  /** Whether the server keeps messages for this session (it answered `ids` at login). */
+  get serverHistory(): boolean {
+    return this.client.supports("ids");
+  }
+
+  /** Whether the server pushes contacts' presence (it answered `presence` at login). */
+  get presencePush(): boolean {
+    return this.client.supports("presence");
+  }
+
   /** The most recent "Service info" lines, oldest first (at most 500). */
   serviceLog(): ServiceEntry[] {
     return [...this.#log];
@@ -261,10 +353,12 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
         port: this.client.port,
       });
       await this.syncContacts();
+      await this.#serial(() => this.#addPendingContacts());
       if (this.#state === "new") this.#state = "open";
       // Incoming messages are stored from here on; they waited so that the first sync
       // cannot undo a stranger's auto-add.
       this.#ready.resolve();
+      this.#startSync(this.client);
     } catch (error) {
       this.#ready.reject(error);
       await this.close();
@@ -433,17 +527,247 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
 
   async #deliver(record: MessageRecord): Promise<MessageRecord> {
     let updated: MessageRecord | undefined;
+    const toSelf = sameLogin(record.contact, this.user);
+    if (toSelf) this.#expectEcho(record.text, +1);
+    let sentOk = false;
+    // Once the request is on its way, a lost connection may have lost only the reply.
+    let attempted = false;
     try {
       if (this.#state === "reconnecting") throw new ConnectionError(RECONNECTING_ERROR);
-      await this.client.send(record.contact, record.text);
-      updated = this.#history?.setStatus(record.id, "delivered");
+      const client = this.client;
+      attempted = client.connected;
+      const sent = await client.send(record.contact, record.text);
+      sentOk = true;
+      if (sent.id !== undefined) this.#firstTime(sent.id);
+      const history = this.#history;
+      if (history) {
+        const confirmed = history.confirmSent(record.id, {
+          status: sent.state,
+          ...(sent.id === undefined ? {} : { serverId: sent.id }),
+          ...(sent.ts === undefined ? {} : { time: sent.ts }),
+        });
+        updated = confirmed.record;
+        if (confirmed.replaced !== undefined) {
+          this.emit("history", { contacts: [record.contact], reason: "merge", added: 0 });
+        }
+      }
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error);
-      updated = this.#history?.setStatus(record.id, "failed", { error: text });
+      // A lost connection may have lost only the reply: the server's copy, if it has one,
+      // takes this message's place when the history comes in.
+      updated = this.#history?.setStatus(record.id, "failed", {
+        error: text,
+        uncertain: attempted && error instanceof ConnectionError,
+      });
+    } finally {
+      if (toSelf && !sentOk) this.#expectEcho(record.text, -1);
     }
     const result = updated ?? { ...record, status: "failed", error: "History closed" };
     this.emit("update", result);
     return result;
+  }
+
+  /**
+   * A page of the conversation with `contact`, oldest first: the last `limit` messages, or
+   * with `before` the `limit` before that message. The local cache answers first; once it is
+   * exhausted and the server keeps history, older pages are fetched from the server, cached,
+   * and merged in. `more` tells whether older messages remain anywhere.
+   *
+   * @example
+   * ```ts
+   * import { ChatSession } from "./chat_session.ts";
+   * const chat = await ChatSession.connect({ port: 7777, user: "alice", password: "secret" });
+   * let page = await chat.page("bob", { limit: 20 });
+   * if (page.more) page = await chat.page("bob", { limit: 20, before: page.messages[0] });
+   * ```
+   */
+  async page(
+    contact: string,
+    options: { limit?: number; before?: MessageRecord } = {},
+  ): Promise<ConversationPage> {
+    const limit = options.limit ?? 50;
+    const history = this.history;
+    const read = () => history.messages(contact, { limit: limit + 1, before: options.before });
+    let rows = read();
+    // Each fetch adds up to a server page; a few of them fill any page this asks for.
+    for (let i = 0; i < 5 && rows.length <= limit && this.#canFetch(contact); i++) {
+      try {
+        if ((await this.#fetchOlder(contact)) === 0 && !history.isComplete(contact)) break;
+      } catch (error) {
+        this.#service("error", `Cannot load older messages: ${(error as Error).message}`);
+        break;
+      }
+      rows = read();
+    }
+    const more = rows.length > limit || this.#canFetch(contact);
+    return { messages: rows.length > limit ? rows.slice(1) : rows, more };
+  }
+
+  /**
+   * Searches the local history (cached and sent messages alike), newest first; see
+   * {@linkcode History.search}.
+   */
+  search(query: string, options: { limit?: number; contact?: string } = {}): SearchHit[] {
+    return this.history.search(query, options);
+  }
+
+  /**
+   * Marks what `contact` sent read here, and, when the server keeps history, on the server
+   * (read up to the newest one), which tells `contact` and this account's other sessions.
+   * Returns how many messages were unread. A mark the server did not take is sent again at
+   * the next login.
+   */
+  async markRead(contact: string): Promise<number> {
+    const changed = this.history.markConversationRead(contact);
+    await this.#sendReadMark(contact);
+    return changed;
+  }
+
+  #sendReadMark(contact: string): Promise<void> {
+    const running = this.#reading.get(contact);
+    if (running) return running.then(() => this.#sendReadMark(contact));
+    const work = (async () => {
+      const history = this.#history;
+      const client = this.client;
+      if (!history || !client.connected || !client.supports("ids")) return;
+      const last = history.lastReadIncoming(contact);
+      if (last === 0 || last <= history.readMark(contact)) return;
+      try {
+        await client.markRead(contact, last);
+        this.#history?.setReadMark(contact, last);
+      } catch (error) {
+        if (error instanceof JimError) {
+          // The server does not know it as a message to us: nothing to send again.
+          this.#history?.setReadMark(contact, last);
+          this.#service("error", `Cannot mark ${contact} read: ${error.message}`);
+        }
+      }
+    })().finally(() => this.#reading.delete(contact));
+    this.#reading.set(contact, work);
+    return this.#track(work);
+  }
+
+  #canFetch(contact: string): boolean {
+    return this.client.connected && this.client.supports("ids") &&
+      this.#history !== undefined && !this.#history.isComplete(contact);
+  }
+
+  /** One server page of `contact` older than the cache; returns how many were added. */
+  async #fetchOlder(contact: string): Promise<number> {
+    const history = this.history;
+    const oldest = history.oldestServerId(contact);
+    const page = await this.client.history({
+      with: contact,
+      ...(oldest === undefined ? {} : { before: oldest }),
+      limit: MAX_HISTORY_PAGE,
+    });
+    // The caller reads the page from the cache; no "history" event for what it asked for.
+    const added = this.#cacheItems(page.items).added;
+    if (!page.more) history.setComplete(contact);
+    return added;
+  }
+
+  /** Caches history items; returns how many were new and which conversations changed. */
+  #cacheItems(items: readonly HistoryItem[]): { added: number; contacts: Set<string> } {
+    const history = this.history;
+    const contacts = new Set<string>();
+    let added = 0;
+    history.transaction(() => {
+      for (const item of items) {
+        const result = history.storeServerMessage(this.#fromItem(item), { adopt: true });
+        if (result.outcome === "same") continue;
+        contacts.add(result.record.contact);
+        if (result.outcome === "added") added++;
+      }
+    });
+    return { added, contacts };
+  }
+
+  #fromItem(item: HistoryItem): ServerMessage {
+    const out = sameLogin(item.from, this.user);
+    return {
+      serverId: item.id,
+      contact: out ? item.to : item.from,
+      direction: out ? "out" : "in",
+      text: item.text,
+      time: item.ts,
+      status: out ? item.state ?? "stored" : item.state === "read" ? "read" : "delivered",
+    };
+  }
+
+  #startSync(client: JimClient): void {
+    if (!client.supports("ids")) {
+      this.#synced = Promise.resolve();
+      return;
+    }
+    this.#synced = this.#track(this.#syncHistory(client)).catch((error) => {
+      if (client.connected) {
+        this.#service("error", `Cannot sync the history: ${(error as Error).message}`);
+      }
+    });
+  }
+
+  /**
+   * Fetches what the cache lacks: everything after the sync cursor, page by page; with an
+   * empty cache, the newest pages. Then read marks made here that the server lacks.
+   */
+  async #syncHistory(client: JimClient): Promise<void> {
+    const history = this.history;
+    const changed = new Set<string>();
+    let added = 0;
+    const take = (items: readonly HistoryItem[]) => {
+      const result = this.#cacheItems(items);
+      added += result.added;
+      for (const c of result.contacts) changed.add(c);
+    };
+    let cursor = history.syncCursor();
+    let backFrom: { stopAt: number; pages: number } | undefined = cursor === 0
+      ? { stopAt: 0, pages: FIRST_SYNC_PAGES }
+      : undefined;
+    while (!backFrom) {
+      let page;
+      try {
+        page = await client.history({ after: cursor, limit: MAX_HISTORY_PAGE });
+      } catch (error) {
+        if (!(error instanceof JimError && error.code === Status.NOT_FOUND)) throw error;
+        // The server no longer has the cursor's message (retention): page back from the
+        // newest until the gap is closed.
+        this.#service("info", `History sync: ${error.message}; fetching back from the newest`);
+        backFrom = { stopAt: cursor, pages: GAP_SYNC_PAGES };
+        break;
+      }
+      take(page.items);
+      const last = page.items.at(-1)?.id;
+      if (last !== undefined) {
+        cursor = Math.max(cursor, last);
+        history.setSyncCursor(cursor);
+      }
+      if (!page.more || last === undefined) break;
+    }
+    if (backFrom) {
+      let page = await client.history({ limit: MAX_HISTORY_PAGE });
+      take(page.items);
+      const newest = page.items.at(-1)?.id;
+      // The newest page is whole: everything up to its last id is cached from here on.
+      if (newest !== undefined) history.setSyncCursor(newest);
+      let pages = 1;
+      let oldest = page.items[0]?.id;
+      while (page.more && oldest !== undefined && oldest > backFrom.stopAt) {
+        if (pages >= backFrom.pages) break;
+        page = await client.history({ before: oldest, limit: MAX_HISTORY_PAGE });
+        take(page.items);
+        oldest = page.items[0]?.id;
+        pages++;
+      }
+      if (!page.more) history.setAllComplete();
+    }
+    if (added > 0) {
+      this.#service("info", `History synced: ${added} message(s) from the server`);
+    }
+    if (changed.size > 0) {
+      this.emit("history", { contacts: [...changed].sort(), reason: "sync", added });
+    }
+    for (const { contact } of history.unsentReadMarks()) await this.#sendReadMark(contact);
   }
 
   /** Says goodbye to the server, closes the connection and the history; no reconnecting. */
@@ -566,12 +890,14 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
       this.#state = "open";
       try {
         await this.syncContacts();
+        await this.#serial(() => this.#addPendingContacts());
       } catch (error) {
         // A loss during the sync is handled by the "disconnected" listener.
         if (client.connected) {
           this.#service("error", `Cannot sync contacts: ${(error as Error).message}`);
         }
       }
+      if (client.connected) this.#startSync(client);
       if (this.#client === client && client.connected) {
         this.#service("info", "Reconnected");
         this.emit("reconnected", login);
@@ -635,6 +961,80 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
         this.#service("error", `Cannot store message: ${(error as Error).message}`);
       });
     });
+    c.addEventListener("receipt", (e) => {
+      if (!live()) return;
+      const receipt = e.detail;
+      this.#incoming = this.#incoming.then(() => this.#receipt(receipt)).catch((error) => {
+        this.#service("error", `Cannot apply receipt: ${(error as Error).message}`);
+      });
+    });
+    c.addEventListener("presence", (e) => {
+      if (live()) this.#presence(e.detail);
+    });
+  }
+
+  async #receipt(receipt: Receipt): Promise<void> {
+    try {
+      await this.#ready.promise;
+    } catch {
+      return;
+    }
+    const history = this.#history;
+    if (!history) return;
+    const { user, id } = receipt;
+    if (receipt.own) {
+      // Read on another session of this account: the same messages are read here.
+      const changed = history.markConversationRead(user, id);
+      history.setReadMark(user, id);
+      if (changed > 0) this.emit("history", { contacts: [user], reason: "read", added: 0 });
+      return;
+    }
+    if (receipt.state === "delivered") {
+      // An unknown id, or one of another conversation, changes nothing.
+      const record = history.markDelivered(user, id);
+      if (record) this.emit("update", record);
+      return;
+    }
+    const changed = history.markReadByPeer(user, id);
+    if (changed.length > RECEIPT_UPDATES) {
+      this.emit("history", { contacts: [user], reason: "receipts", added: 0 });
+    } else {
+      for (const record of changed) this.emit("update", record);
+    }
+  }
+
+  #presence(change: PresenceChange): void {
+    // Only contacts have a dot to flip; a push about anyone else is ignored.
+    if (!this.#history?.hasContact(change.login)) return;
+    if (this.#online.get(change.login) === change.online) return;
+    this.#online.set(change.login, change.online);
+    this.emit("presence", change);
+    this.emit("contacts", this.contacts());
+  }
+
+  /** Adds imported contacts (see import-seed) on the server, once each. */
+  async #addPendingContacts(): Promise<void> {
+    const history = this.#history;
+    if (!history) return;
+    for (const login of history.pendingContacts()) {
+      if (history.hasContact(login) || sameLogin(login, this.user)) {
+        history.removePendingContact(login);
+        continue;
+      }
+      try {
+        await this.client.addContact(login);
+        this.#mirrorAdd(login, false);
+        this.#service("info", `Imported contact added on the server: ${login}`);
+      } catch (error) {
+        if (error instanceof ConnectionError) return; // Next login.
+        if (error instanceof JimError && error.code === Status.CONFLICT) this.#mirrorAdd(login);
+        else {this.#service(
+            "error",
+            `Cannot add imported contact ${login}: ${(error as Error).message}`,
+          );}
+      }
+      history.removePendingContact(login);
+    }
   }
 
   async #store(message: IncomingMessage): Promise<void> {
@@ -645,16 +1045,31 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     }
     const history = this.#history;
     if (!history) return;
-    const contact = sameLogin(message.from, this.user) ? message.to : message.from;
-    const record = history.addMessage({
+    if (sameLogin(message.from, this.user)) {
+      this.#storeOwn(history, message);
+      return;
+    }
+    const contact = message.from;
+    const fields = {
       contact,
-      direction: "in",
+      direction: "in" as const,
       text: message.text,
-      // Arrival time: the wire has whole seconds from the sender's clock, which would sort a
-      // reply before the message it answers.
-      time: Date.now(),
-      status: "delivered",
-    });
+      // The server's time when it gives one; else arrival time: the wire has whole seconds
+      // from the sender's clock, which would sort a reply before the message it answers.
+      time: message.ts ?? Date.now(),
+      status: "delivered" as const,
+    };
+    let record: MessageRecord;
+    if (message.id === undefined) {
+      record = history.addMessage(fields);
+    } else {
+      const stored = history.storeServerMessage({ ...fields, serverId: message.id });
+      // Delivered before (live, then again in the backlog): not news.
+      // A server id cached for another conversation changes nothing and is no news.
+      const same = stored.record.direction === "in" && stored.record.contact === contact;
+      if (!same || !this.#firstTime(message.id)) return;
+      record = stored.record;
+    }
     if (!history.hasContact(contact)) {
       // The seed: a message from someone not in the list adds them, and it stays. Queued with
       // the other contact operations so that a sync in flight cannot drop the new contact.
@@ -674,7 +1089,53 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
         }
       });
     }
-    this.emit("message", record);
+    this.emit("message", { ...record, via: message.stored ? "backlog" : "live" });
+  }
+
+  #expectEcho(text: string, delta: number): void {
+    const left = (this.#selfSends.get(text) ?? 0) + delta;
+    if (left > 0) this.#selfSends.set(text, left);
+    else this.#selfSends.delete(text);
+    // An echo that never came must not keep a text from being shown forever.
+    if (this.#selfSends.size > 100) this.#selfSends.delete(this.#selfSends.keys().next().value!);
+  }
+
+  /** Whether `serverId` is news to this session (and remembers it). */
+  #firstTime(serverId: number): boolean {
+    if (this.#announced.has(serverId)) return false;
+    this.#announced.add(serverId);
+    if (this.#announced.size > 10_000) {
+      this.#announced.delete(this.#announced.values().next().value!);
+    }
+    return true;
+  }
+
+  /** A message this account sent from elsewhere: a carbon, or a note to oneself. */
+  #storeOwn(history: History, message: IncomingMessage): void {
+    const toSelf = sameLogin(message.to, this.user);
+    // This session's own note to itself comes back from the server: its send has it.
+    if (toSelf && !message.carbon && this.#selfSends.has(message.text)) {
+      this.#expectEcho(message.text, -1);
+      return;
+    }
+    const fields = {
+      contact: message.to,
+      direction: "out" as const,
+      text: message.text,
+      time: message.ts ?? Date.now(),
+    };
+    let record: MessageRecord;
+    if (message.id === undefined) {
+      record = history.addMessage({ ...fields, status: "delivered" });
+    } else {
+      // A carbon says nothing of delivery: "stored" until a receipt says more.
+      const status = toSelf ? "delivered" : "stored";
+      const stored = history.storeServerMessage({ ...fields, status, serverId: message.id });
+      const same = stored.record.direction === "out" && stored.record.contact === message.to;
+      if (!same || !this.#firstTime(message.id)) return;
+      record = stored.record;
+    }
+    this.emit("message", { ...record, via: toSelf ? "self" : "carbon" });
   }
 
   #mirrorAdd(login: string, online?: boolean): void {

@@ -12,6 +12,7 @@ import { defaultDataDir } from "./history.ts";
 import { type CliConfig, COMMAND_NAMES, parseCli, usage, UsageError } from "./_cli_args.ts";
 import { runConsole } from "./_console.ts";
 import { formatMessage } from "./_format.ts";
+import { importSeedClient, SeedImportError } from "./seed_import.ts";
 import {
   InputText,
   LineEditor,
@@ -134,7 +135,17 @@ async function chat(context: CommandContext): Promise<number> {
   const { out, paint } = context;
   const session = await openSession(context, !context.config.noReconnect, (s) => {
     s.addEventListener("message", (e) => {
-      out.print(formatMessage(e.detail, s.user, paint));
+      const m = e.detail;
+      // A carbon reads as one's own line; what waited on the server shows its date.
+      const note = m.via === "carbon" || m.via === "self" ? "(from another device)" : undefined;
+      out.print(formatMessage(m, s.user, paint, {
+        date: m.via === "backlog" && new Date(m.time).toDateString() !== new Date().toDateString(),
+        ...(note ? { note, state: false } : {}),
+      }));
+    });
+    s.addEventListener("presence", (e) => {
+      const { login, online } = e.detail;
+      out.print(paint.dim(`* ${login} ${online ? "is online" : "went offline"}`));
     });
     s.addEventListener("disconnected", (e) => {
       // One line for the loss; the attempts stay in the service log until "Reconnected".
@@ -169,8 +180,14 @@ async function send(context: CommandContext): Promise<number> {
   await using session = await openSession(context, false);
   const record = await session.send(to, text);
   await session.quit();
-  if (record.status === "delivered") {
+  if (record.status === "delivered" || record.status === "read") {
     await out.print(`Delivered to ${to} (#${record.id})`);
+    return 0;
+  }
+  if (record.status === "stored") {
+    await out.print(
+      `Stored for ${to}: the message waits on the server until ${to} logs in (#${record.id})`,
+    );
     return 0;
   }
   await err.print(errPaint.red(`jim-client: Not delivered to ${to}: ${record.error}`));
@@ -199,9 +216,45 @@ async function history(context: CommandContext): Promise<number> {
   } else if (records.length === 0) {
     await out.print(`No messages with ${contact}`);
   } else {
-    const lines = records.map((r) => formatMessage(r, config.user!, paint, { date: true }));
+    const lines = records.map((r) =>
+      formatMessage(r, config.user!, paint, { date: true, marks: true })
+    );
     await out.print(lines.join("\n"));
   }
+  return 0;
+}
+
+async function importSeed(context: CommandContext): Promise<number> {
+  const { config, out, err, errPaint } = context;
+  if (!config.user) throw new UsageError("Missing --user NAME (or JIM_USER): whose history it is");
+  const file = config.args[0]!;
+  const dataDir = config.dataDir ?? defaultDataDir(context.env);
+  using store = History.open({
+    dataDir,
+    account: config.user,
+    host: config.host,
+    port: config.port,
+  });
+  let report;
+  try {
+    report = await importSeedClient(file, config.user, store);
+  } catch (error) {
+    if (!(error instanceof SeedImportError)) throw error;
+    await err.print(errPaint.red(`jim-client: ${error.message}`));
+    return 1;
+  }
+  const lines = [
+    `Imported ${file} into ${store.path}:`,
+    `  ${report.added} message(s) added, ${report.duplicates} already there`,
+    `  ${report.contacts} contact(s) added` +
+    (report.contacts > 0 ? " (and on the server at your next login)" : ""),
+  ];
+  if (report.skipped.length > 0) {
+    lines.push(`  ${report.skipped.length} row(s) skipped:`);
+    for (const s of report.skipped.slice(0, 20)) lines.push(`    ${s.row}: ${s.reason}`);
+    if (report.skipped.length > 20) lines.push(`    … and ${report.skipped.length - 20} more`);
+  }
+  await out.print(lines.join("\n"));
   return 0;
 }
 
@@ -209,7 +262,12 @@ async function history(context: CommandContext): Promise<number> {
  * The subcommands. A composition root may add more before calling {@linkcode main}:
  * bin/jim-client.ts adds `gui`.
  */
-export const COMMANDS: Record<string, Command> = { chat, send, history };
+export const COMMANDS: Record<string, Command> = {
+  chat,
+  send,
+  history,
+  "import-seed": importSeed,
+};
 
 /**
  * Runs jim-client with `argv` and returns the exit code: 0 ok, 1 failure, 2 usage.

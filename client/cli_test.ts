@@ -46,7 +46,8 @@ Deno.test("jim-client: two console clients chat, with the offline error shown", 
   await alice.line("plain text with no chat open");
   await alice.waitFor("! No chat open: /chat NAME first, or /msg NAME text");
   await alice.line("/history bob 5");
-  await alice.waitFor(/alice → bob: are you there\?\n.*\] bob: yes, Привет!\n/);
+  // With its id and delivery mark: ✓✓ delivered.
+  await alice.waitFor(/#1 alice → bob: are you there\? ✓✓\n.*\] #2 bob: yes, Привет!\n/);
   await alice.line("/help");
   await alice.waitFor("/history NAME [N]");
   await alice.line("/quit");
@@ -223,7 +224,7 @@ Deno.test("jim-client send: exit 0 when delivered, 1 with the server's error", a
 
   const text = await runClient(["history", "bob", "-u", "alice", "-p", port, "--limit", "1"], env);
   assert.equal(text.code, 0);
-  assert.match(text.stdout, /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] alice → bob: hi there\n$/);
+  assert.match(text.stdout, /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] #2 alice → bob: hi there ✓✓\n$/);
   const all = await runClient(["-u", "alice", "history", "bob", "-p", port], env);
   assert.match(all.stdout, /alice → bob: hello \[not delivered: Client not online: bob; #1\]/);
 });

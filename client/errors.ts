@@ -26,3 +26,22 @@ export class ConnectionError extends Error {
     this.name = "ConnectionError";
   }
 }
+
+/**
+ * The server did not announce the capability a call needs, e.g. `history` against a server
+ * that keeps no messages (it answered no `ids` at login). Nothing was sent.
+ *
+ * @example
+ * ```ts
+ * import { UnsupportedError } from "./errors.ts";
+ * const err = new UnsupportedError("Not supported by the server: history");
+ * console.log(err.name); // "UnsupportedError"
+ * ```
+ */
+export class UnsupportedError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UnsupportedError";
+  }
+}

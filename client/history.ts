@@ -4,16 +4,20 @@ import { join } from "node:path";
 /** Which way a message went. */
 export type Direction = "in" | "out";
 /**
- * Where a message stands: "sent" while an outgoing message waits for the server's reply,
- * "delivered" once the server accepted it (and for every incoming message), "failed" with the
- * error when the server refused it or the connection was lost.
+ * Where a message stands. Outgoing: "sent" while it waits for the server's reply, "stored"
+ * when the server keeps it for an offline recipient, "delivered" once a session of the
+ * recipient got it, "read" once the recipient read it, "failed" with the error when the
+ * server refused it or the connection was lost. Incoming: "delivered" until this account
+ * read it, then "read".
  */
-export type MessageStatus = "sent" | "delivered" | "failed";
+export type MessageStatus = "sent" | "stored" | "delivered" | "read" | "failed";
 
 /** One stored message. */
 export interface MessageRecord {
   /** Unique within the database; used by retry. */
   id: number;
+  /** The server's id (servers with `ids`); absent while unconfirmed, failed, or local only. */
+  serverId?: number;
   /** The other side of the conversation. */
   contact: string;
   /** "in" received, "out" sent. */
@@ -42,7 +46,36 @@ export interface NewMessage {
   status: MessageStatus;
   /** Why it failed, for a failed message. */
   error?: string;
+  /** The server's id, when the server gave one. */
+  serverId?: number;
 }
+
+/** A message as a server page or push gives it: {@linkcode History.storeServerMessage}. */
+export interface ServerMessage {
+  /** The server's id. */
+  serverId: number;
+  /** The other side of the conversation. */
+  contact: string;
+  /** "in" received, "out" sent by this account (from any of its sessions). */
+  direction: Direction;
+  /** The text. */
+  text: string;
+  /** The server's time in milliseconds. */
+  time: number;
+  /** Where it stands; only ever moves forward for a message already cached. */
+  status: "stored" | "delivered" | "read";
+}
+
+/** What {@linkcode History.storeServerMessage} did. */
+export interface StoreOutcome {
+  /** The cached message as it is now. */
+  record: MessageRecord;
+  /** "added": new; "adopted": an unconfirmed local copy took the id; "updated": state moved on; "same". */
+  outcome: "added" | "adopted" | "updated" | "same";
+}
+
+/** One search hit. */
+export type SearchHit = MessageRecord;
 
 /** Which database to open: an explicit file, or the one for an account on a server. */
 export type HistoryLocation =
@@ -50,7 +83,18 @@ export type HistoryLocation =
   | { dataDir?: string; account: string; host: string; port: number };
 
 /** The schema version this code writes, kept in PRAGMA user_version. */
-export const HISTORY_SCHEMA_VERSION = 1;
+export const HISTORY_SCHEMA_VERSION = 2;
+
+/** How far a status has come; a server state never moves a cached message back. */
+const RANK_SQL = `CASE status WHEN 'stored' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3
+  ELSE 0 END`;
+const RANK: Record<MessageStatus, number> = {
+  sent: 0,
+  failed: 0,
+  stored: 1,
+  delivered: 2,
+  read: 3,
+};
 
 const MIGRATIONS: readonly string[] = [
   // 0 -> 1
@@ -68,7 +112,92 @@ const MIGRATIONS: readonly string[] = [
      error TEXT
    ) STRICT;
    CREATE INDEX messages_by_contact ON messages (contact, time, id);`,
+  // 1 -> 2: the cache of the server's history (issue 12). Messages get the server's id, the
+  // states stored and read, and full-text search; what was incoming before counts as read.
+  `CREATE TABLE messages_v2 (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     contact TEXT NOT NULL,
+     direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+     text TEXT NOT NULL,
+     time INTEGER NOT NULL,
+     status TEXT NOT NULL CHECK (
+       status IN ('sent', 'stored', 'delivered', 'read', 'failed')
+       AND (direction = 'out' OR status IN ('delivered', 'read'))
+     ),
+     error TEXT,
+     server_id INTEGER UNIQUE CHECK (server_id IS NULL OR server_id > 0),
+     -- 1 when a send may have reached the server though no reply said so (connection lost).
+     uncertain INTEGER NOT NULL DEFAULT 0 CHECK (uncertain IN (0, 1)),
+     -- Where an imported message came from, so that importing again adds nothing.
+     import_key TEXT UNIQUE
+   ) STRICT;
+   INSERT INTO messages_v2 (id, contact, direction, text, time, status, error, uncertain)
+     SELECT id, contact, direction, text, time,
+       CASE WHEN direction = 'in' THEN 'read' ELSE status END,
+       error, CASE WHEN status = 'sent' THEN 1 ELSE 0 END
+     FROM messages;
+   -- AUTOINCREMENT's promise (no id handed out twice) carries over to the new table.
+   DELETE FROM sqlite_sequence WHERE name = 'messages_v2';
+   INSERT INTO sqlite_sequence (name, seq) SELECT 'messages_v2', max(
+     coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
+     coalesce((SELECT max(id) FROM messages_v2), 0));
+   DROP TABLE messages;
+   ALTER TABLE messages_v2 RENAME TO messages;
+   -- Conversation order: time, then the server's id (messages of one millisecond), then ours.
+   CREATE INDEX messages_by_contact ON messages (contact, time, coalesce(server_id, 0), id);
+   CREATE INDEX messages_unread ON messages (contact) WHERE direction = 'in' AND status = 'delivered';
+   CREATE TABLE conversations (
+     contact TEXT PRIMARY KEY NOT NULL,
+     -- 1 once the server said nothing older is left than what is cached.
+     complete INTEGER NOT NULL DEFAULT 0 CHECK (complete IN (0, 1)),
+     -- The highest incoming id the server has as read for this conversation.
+     read_mark INTEGER NOT NULL DEFAULT 0
+   ) STRICT;
+   CREATE TABLE sync (
+     key TEXT PRIMARY KEY NOT NULL,
+     value INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE pending_contacts (login TEXT PRIMARY KEY NOT NULL) STRICT;
+   CREATE VIRTUAL TABLE messages_fts USING fts5(
+     text, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+   );
+   CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+     INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+   END;
+   CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+     INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+   END;
+   CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+     INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+     INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+   END;
+   INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');`,
 ];
+
+/** Most terms of one search; the rest of the query is ignored. */
+const MAX_SEARCH_TERMS = 16;
+/** Longest search query, in characters. */
+export const MAX_SEARCH_LENGTH = 256;
+
+/**
+ * A user's search text as an FTS5 query that cannot fail to parse: each whitespace-separated
+ * term becomes a quoted phrase (quotes doubled) matched as a prefix, and all terms must match.
+ * Operators typed by the user (AND, NEAR, `*`, `:`, parentheses) are just text, and control
+ * characters are spaces. Empty when nothing is left to search for.
+ *
+ * @example
+ * ```ts
+ * import { ftsQuery } from "./history.ts";
+ * ftsQuery('say "hi" OR'); // '"say"* """hi"""* "OR"*'
+ * ```
+ */
+export function ftsQuery(text: string): string {
+  // A NUL would end the query early in SQLite's C string; control characters are no words.
+  // deno-lint-ignore no-control-regex
+  const clean = text.slice(0, MAX_SEARCH_LENGTH).replace(/[\x00-\x1f\x7f]/g, " ");
+  return clean.split(/\s+/u).filter((t) => t !== "")
+    .slice(0, MAX_SEARCH_TERMS).map((t) => `"${t.replaceAll('"', '""')}"*`).join(" ");
+}
 
 /**
  * The data directory: `$XDG_DATA_HOME/jim`, else `~/.local/share/jim`.
@@ -121,6 +250,7 @@ interface MessageRow {
   time: number;
   status: MessageStatus;
   error: string | null;
+  server_id: number | null;
 }
 
 function toRecord(row: MessageRow): MessageRecord {
@@ -132,6 +262,7 @@ function toRecord(row: MessageRow): MessageRecord {
     time: Number(row.time),
     status: row.status,
   };
+  if (row.server_id !== null) record.serverId = Number(row.server_id);
   if (row.error !== null) record.error = row.error;
   return record;
 }
@@ -267,12 +398,16 @@ export class History {
     return { added, removed };
   }
 
-  /** Stores a message and returns it with its id. */
+  /**
+   * Stores a message and returns it with its id.
+   *
+   * @throws {Error} when `serverId` is cached already (see {@linkcode storeServerMessage}).
+   */
   addMessage(message: NewMessage): MessageRecord {
     const time = message.time ?? Date.now();
     const row = this.#stmt(
-      `INSERT INTO messages (contact, direction, text, time, status, error)
-       VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
+      `INSERT INTO messages (contact, direction, text, time, status, error, server_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
     ).get(
       message.contact,
       message.direction,
@@ -280,28 +415,361 @@ export class History {
       Math.round(time),
       message.status,
       message.error ?? null,
+      message.serverId ?? null,
     ) as unknown as MessageRow;
     return toRecord(row);
   }
 
   /**
    * Updates a message's status, and its error (cleared unless given) and time (kept unless
-   * given); returns the new record, or undefined for an unknown id.
+   * given); returns the new record, or undefined for an unknown id. `uncertain` marks a
+   * failure after which the server may have the message all the same (the connection was
+   * lost while it waited): a copy of it found in the server's history takes its place.
    */
   setStatus(
     id: number,
     status: MessageStatus,
-    options: { error?: string; time?: number } = {},
+    options: { error?: string; time?: number; uncertain?: boolean } = {},
   ): MessageRecord | undefined {
     const row = this.#stmt(
-      "UPDATE messages SET status = ?, error = ?, time = coalesce(?, time) WHERE id = ? RETURNING *",
+      `UPDATE messages SET status = ?, error = ?, time = coalesce(?, time), uncertain = ?
+       WHERE id = ? RETURNING *`,
     ).get(
       status,
       options.error ?? null,
       options.time === undefined ? null : Math.round(options.time),
+      options.uncertain ? 1 : 0,
       id,
     ) as unknown as MessageRow | undefined;
     return row ? toRecord(row) : undefined;
+  }
+
+  /**
+   * Records the server's answer to a send: its id, time and state. Should another row hold
+   * that id already (the server's copy arrived first: a carbon stored by another process on
+   * this file, or a history page), that row stays, takes the answer's state, and this one is
+   * deleted: its local id is returned as `replaced`, and `record` is the one that stays.
+   */
+  confirmSent(
+    id: number,
+    answer: { status: "stored" | "delivered" | "read"; serverId?: number; time?: number },
+  ): { record: MessageRecord | undefined; replaced?: number } {
+    return this.#transaction(() => {
+      if (answer.serverId !== undefined) {
+        const other = this.messageByServerId(answer.serverId);
+        if (other && other.id !== id && this.message(id)) {
+          this.#stmt("DELETE FROM messages WHERE id = ?").run(id);
+          return { record: this.#advance(other.id, answer.status) ?? other, replaced: id };
+        }
+      }
+      const row = this.#stmt(
+        `UPDATE messages SET status = ?, error = NULL, uncertain = 0,
+           server_id = coalesce(?, server_id), time = coalesce(?, time)
+         WHERE id = ? RETURNING *`,
+      ).get(
+        answer.status,
+        answer.serverId ?? null,
+        answer.time === undefined ? null : Math.round(answer.time),
+        id,
+      ) as unknown as MessageRow | undefined;
+      return { record: row ? toRecord(row) : undefined };
+    });
+  }
+
+  /**
+   * Caches a message the server gave (a push, a carbon or a history item), deduplicated by
+   * its server id: a message cached already only has its state moved forward (never back).
+   * With `adopt`, an outgoing message whose reply was lost (still "sent", or failed with the
+   * connection) with the same contact and text takes the id instead of a second copy being
+   * added.
+   */
+  storeServerMessage(message: ServerMessage, options: { adopt?: boolean } = {}): StoreOutcome {
+    return this.#transaction(() => {
+      const cached = this.messageByServerId(message.serverId);
+      if (cached) {
+        if (cached.contact !== message.contact || cached.direction !== message.direction) {
+          // The same id for another conversation: the first one stays; nothing is changed.
+          return { record: cached, outcome: "same" };
+        }
+        const moved = this.#advance(cached.id, message.status);
+        return moved ? { record: moved, outcome: "updated" } : { record: cached, outcome: "same" };
+      }
+      if (options.adopt && message.direction === "out") {
+        const row = this.#stmt(
+          `UPDATE messages SET server_id = ?, status = ?, time = ?, error = NULL, uncertain = 0
+           WHERE id = (
+             SELECT id FROM messages
+             WHERE direction = 'out' AND server_id IS NULL AND contact = ? AND text = ?
+               AND (status = 'sent' OR (status = 'failed' AND uncertain = 1))
+             ORDER BY id LIMIT 1
+           ) RETURNING *`,
+        ).get(
+          message.serverId,
+          message.status,
+          Math.round(message.time),
+          message.contact,
+          message.text,
+        ) as unknown as MessageRow | undefined;
+        if (row) return { record: toRecord(row), outcome: "adopted" };
+      }
+      const record = this.addMessage({
+        contact: message.contact,
+        direction: message.direction,
+        text: message.text,
+        time: message.time,
+        status: message.status,
+        serverId: message.serverId,
+      });
+      return { record, outcome: "added" };
+    });
+  }
+
+  /** Moves a message's state forward to `status`; undefined when it is there or beyond. */
+  #advance(id: number, status: MessageStatus): MessageRecord | undefined {
+    const row = this.#stmt(
+      `UPDATE messages SET status = ?, error = NULL, uncertain = 0
+       WHERE id = ? AND ${RANK_SQL} < ? RETURNING *`,
+    ).get(status, id, RANK[status]) as unknown as MessageRow | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** One message by its server id. */
+  messageByServerId(serverId: number): MessageRecord | undefined {
+    const row = this.#stmt("SELECT * FROM messages WHERE server_id = ?").get(serverId) as
+      | unknown
+      | undefined;
+    return row ? toRecord(row as MessageRow) : undefined;
+  }
+
+  /**
+   * A delivery receipt: the message this account sent to `contact` with `serverId` moves to
+   * "delivered" (from "stored"). Undefined when there is no such message, or it is further.
+   */
+  markDelivered(contact: string, serverId: number): MessageRecord | undefined {
+    const m = this.messageByServerId(serverId);
+    if (!m || m.direction !== "out" || m.contact !== contact) return undefined;
+    return this.#advance(m.id, "delivered");
+  }
+
+  /**
+   * A read receipt: everything this account sent to `contact` up to `serverId` is read.
+   * Returns the messages that changed.
+   */
+  markReadByPeer(contact: string, serverId: number): MessageRecord[] {
+    const rows = this.#stmt(
+      `UPDATE messages SET status = 'read', error = NULL, uncertain = 0
+       WHERE direction = 'out' AND contact = ? AND server_id IS NOT NULL AND server_id <= ?
+         AND status IN ('stored', 'delivered') RETURNING *`,
+    ).all(contact, serverId) as unknown as MessageRow[];
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Marks what `contact` sent read: up to the server id `upTo` when given (a read mark made
+   * elsewhere), else all of it. Returns how many messages changed.
+   */
+  markConversationRead(contact: string, upTo?: number): number {
+    const result = upTo === undefined
+      ? this.#stmt(
+        `UPDATE messages SET status = 'read'
+         WHERE direction = 'in' AND contact = ? AND status = 'delivered'`,
+      ).run(contact)
+      : this.#stmt(
+        `UPDATE messages SET status = 'read'
+         WHERE direction = 'in' AND contact = ? AND status = 'delivered'
+           AND server_id IS NOT NULL AND server_id <= ?`,
+      ).run(contact, upTo);
+    return Number(result.changes);
+  }
+
+  /** The highest server id among what `contact` sent that is marked read here, or 0. */
+  lastReadIncoming(contact: string): number {
+    const row = this.#stmt(
+      `SELECT max(server_id) AS id FROM messages
+       WHERE direction = 'in' AND contact = ? AND status = 'read'`,
+    ).get(contact) as { id: number | null };
+    return Number(row.id ?? 0);
+  }
+
+  /** Unread incoming messages per contact (only contacts with some). */
+  unreadCounts(): Map<string, number> {
+    const rows = this.#stmt(
+      `SELECT contact, count(*) AS n FROM messages
+       WHERE direction = 'in' AND status = 'delivered' GROUP BY contact`,
+    ).all() as { contact: string; n: number }[];
+    return new Map(rows.map((r) => [r.contact, Number(r.n)]));
+  }
+
+  /** The highest incoming id the server is known to have as read for `contact`, or 0. */
+  readMark(contact: string): number {
+    const row = this.#stmt("SELECT read_mark FROM conversations WHERE contact = ?").get(
+      contact,
+    ) as { read_mark: number } | undefined;
+    return Number(row?.read_mark ?? 0);
+  }
+
+  /** Raises the read mark of `contact` to `serverId` (never lowers it). */
+  setReadMark(contact: string, serverId: number): void {
+    this.#stmt(
+      `INSERT INTO conversations (contact, read_mark) VALUES (?, ?)
+       ON CONFLICT (contact) DO UPDATE SET read_mark = max(read_mark, excluded.read_mark)`,
+    ).run(contact, serverId);
+  }
+
+  /** Conversations whose read mark here is ahead of the one the server has. */
+  unsentReadMarks(): { contact: string; serverId: number }[] {
+    const rows = this.#stmt(
+      `SELECT m.contact AS contact, max(m.server_id) AS id FROM messages m
+       LEFT JOIN conversations c ON c.contact = m.contact
+       WHERE m.direction = 'in' AND m.status = 'read' AND m.server_id IS NOT NULL
+       GROUP BY m.contact HAVING max(m.server_id) > coalesce(max(c.read_mark), 0)`,
+    ).all() as { contact: string; id: number }[];
+    return rows.map((r) => ({ contact: r.contact, serverId: Number(r.id) }));
+  }
+
+  /** Whether the server has nothing older with `contact` than what is cached. */
+  isComplete(contact: string): boolean {
+    const all = this.#stmt("SELECT value FROM sync WHERE key = 'complete'").get() as
+      | { value: number }
+      | undefined;
+    if (all?.value === 1) return true;
+    const row = this.#stmt("SELECT complete FROM conversations WHERE contact = ?").get(
+      contact,
+    ) as { complete: number } | undefined;
+    return row?.complete === 1;
+  }
+
+  /** Records that the server has nothing older in any conversation than what is cached. */
+  setAllComplete(): void {
+    this.#stmt(
+      `INSERT INTO sync (key, value) VALUES ('complete', 1)
+       ON CONFLICT (key) DO UPDATE SET value = 1`,
+    ).run();
+  }
+
+  /** Records that the server has nothing older with `contact` than what is cached. */
+  setComplete(contact: string): void {
+    this.#stmt(
+      `INSERT INTO conversations (contact, complete) VALUES (?, 1)
+       ON CONFLICT (contact) DO UPDATE SET complete = 1`,
+    ).run(contact);
+  }
+
+  /** The lowest server id cached with `contact`, or undefined. */
+  oldestServerId(contact: string): number | undefined {
+    const row = this.#stmt(
+      "SELECT min(server_id) AS id FROM messages WHERE contact = ? AND server_id IS NOT NULL",
+    ).get(contact) as { id: number | null };
+    return row.id === null ? undefined : Number(row.id);
+  }
+
+  /**
+   * How far the server's history has been fetched without a gap: every message up to this id
+   * is cached (0 before the first fetch). Live messages do not move it; only history pages do.
+   */
+  syncCursor(): number {
+    const row = this.#stmt("SELECT value FROM sync WHERE key = 'cursor'").get() as
+      | { value: number }
+      | undefined;
+    return Number(row?.value ?? 0);
+  }
+
+  /** Moves the sync cursor forward to `serverId` (never back). */
+  setSyncCursor(serverId: number): void {
+    this.#stmt(
+      `INSERT INTO sync (key, value) VALUES ('cursor', ?)
+       ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`,
+    ).run(serverId);
+  }
+
+  /**
+   * Messages whose text has every term of `query` (as word prefixes, any case, accents
+   * ignored), newest first. The query is plain text: nothing in it is syntax (see
+   * {@linkcode ftsQuery}), so no input makes it fail.
+   *
+   * @example
+   * ```ts
+   * import { History } from "./history.ts";
+   * using history = History.open({ path: ":memory:" });
+   * history.addMessage({ contact: "bob", direction: "in", text: "Lunch at noon?", status: "read" });
+   * history.search("lunch"); // [{ contact: "bob", text: "Lunch at noon?", … }]
+   * ```
+   */
+  search(query: string, options: { limit?: number; contact?: string } = {}): SearchHit[] {
+    const match = ftsQuery(query);
+    if (match === "") return [];
+    const limit = Math.max(1, Math.min(options.limit ?? 50, 500));
+    const rows = (options.contact === undefined
+      ? this.#stmt(
+        `SELECT m.* FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+         WHERE messages_fts MATCH ? ORDER BY m.time DESC, m.id DESC LIMIT ?`,
+      ).all(match, limit)
+      : this.#stmt(
+        `SELECT m.* FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+         WHERE messages_fts MATCH ? AND m.contact = ? ORDER BY m.time DESC, m.id DESC LIMIT ?`,
+      ).all(match, options.contact, limit)) as unknown as MessageRow[];
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Imports a message from elsewhere (a seed client's database) once: `key` says where it
+   * came from, and a message imported under that key before is not added again. Returns
+   * whether it was added.
+   */
+  importMessage(message: NewMessage, key: string): boolean {
+    const result = this.#stmt(
+      `INSERT INTO messages (contact, direction, text, time, status, import_key)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (import_key) DO NOTHING`,
+    ).run(
+      message.contact,
+      message.direction,
+      message.text,
+      Math.round(message.time ?? Date.now()),
+      message.status,
+      key,
+    );
+    return Number(result.changes) > 0;
+  }
+
+  /** Contacts to add on the server at the next login (imported ones). */
+  pendingContacts(): string[] {
+    const rows = this.#stmt("SELECT login FROM pending_contacts ORDER BY login").all() as {
+      login: string;
+    }[];
+    return rows.map((r) => r.login);
+  }
+
+  /** Queues `login` to be added on the server at the next login; false when queued already. */
+  addPendingContact(login: string): boolean {
+    const result = this.#stmt("INSERT OR IGNORE INTO pending_contacts (login) VALUES (?)").run(
+      login,
+    );
+    return Number(result.changes) > 0;
+  }
+
+  /** Takes `login` off the queue of {@linkcode pendingContacts}. */
+  removePendingContact(login: string): void {
+    this.#stmt("DELETE FROM pending_contacts WHERE login = ?").run(login);
+  }
+
+  /** Runs `work` in one transaction (or inside the one already open). */
+  transaction<T>(work: () => T): T {
+    return this.#transaction(work);
+  }
+
+  #transaction<T>(work: () => T): T {
+    const db = this.#db;
+    if (!db) throw new Error("Cannot use history: it is closed");
+    if (db.isTransaction) return work();
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   /** One message by id. */
@@ -314,7 +782,9 @@ export class History {
 
   /**
    * The last `limit` messages with `contact` (default 50), oldest first. With `before` (a
-   * message's time and id), the last `limit` that sort before it: the page before that one.
+   * message, or its time, server id and id), the last `limit` that sort before it: the page
+   * before that one; with `after`, the first `limit` that sort after it. The order is time,
+   * then the server's id (many messages can share a millisecond), then the local id.
    *
    * @example
    * ```ts
@@ -326,25 +796,52 @@ export class History {
    */
   messages(
     contact: string,
-    options: { limit?: number; before?: { time: number; id: number } } = {},
+    options: {
+      limit?: number;
+      before?: { time: number; id: number; serverId?: number };
+      after?: { time: number; id: number; serverId?: number };
+    } = {},
   ): MessageRecord[] {
     const limit = options.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1) {
       throw new RangeError("Invalid limit: must be a positive integer");
     }
-    const before = options.before;
+    const { before, after } = options;
+    if (after !== undefined) {
+      // The first `limit` after it: the page below, towards the newest.
+      const rows = this.#stmt(
+        `SELECT * FROM messages
+         WHERE contact = ? AND (time, coalesce(server_id, 0), id) > (?, ?, ?)
+         ORDER BY time, coalesce(server_id, 0), id LIMIT ?`,
+      ).all(
+        contact,
+        Math.round(after.time),
+        after.serverId ?? 0,
+        after.id,
+        limit,
+      ) as unknown as MessageRow[];
+      return rows.map(toRecord);
+    }
     const rows = (before === undefined
       ? this.#stmt(
         `SELECT * FROM (
-           SELECT * FROM messages WHERE contact = ? ORDER BY time DESC, id DESC LIMIT ?
-         ) ORDER BY time, id`,
+           SELECT * FROM messages WHERE contact = ?
+           ORDER BY time DESC, coalesce(server_id, 0) DESC, id DESC LIMIT ?
+         ) ORDER BY time, coalesce(server_id, 0), id`,
       ).all(contact, limit)
       : this.#stmt(
         `SELECT * FROM (
-           SELECT * FROM messages WHERE contact = ? AND (time, id) < (?, ?)
-           ORDER BY time DESC, id DESC LIMIT ?
-         ) ORDER BY time, id`,
-      ).all(contact, Math.round(before.time), before.id, limit)) as unknown as MessageRow[];
+           SELECT * FROM messages
+           WHERE contact = ? AND (time, coalesce(server_id, 0), id) < (?, ?, ?)
+           ORDER BY time DESC, coalesce(server_id, 0) DESC, id DESC LIMIT ?
+         ) ORDER BY time, coalesce(server_id, 0), id`,
+      ).all(
+        contact,
+        Math.round(before.time),
+        before.serverId ?? 0,
+        before.id,
+        limit,
+      )) as unknown as MessageRow[];
     return rows.map(toRecord);
   }
 

@@ -1,21 +1,27 @@
 import {
   accountNameProblem,
+  type Capability,
   constantTimeEqual,
   type DecodedFrame,
   DEFAULT_LIMITS,
+  type DeliveryState,
   encodeFrame,
   FrameDecoder,
   fromBase64,
   HMAC_MD5,
   isAccountName,
+  isCapability,
+  isMessageId,
   JimError,
   type JimResponse,
   legacyDigest,
   legacyStoredHash,
+  MAX_HISTORY_PAGE,
   MAX_PASSWORD_LENGTH,
   type Mechanism,
   type ProtocolLimits,
   RECEIVE_MARGIN_BYTES,
+  sameLogin,
   SCRAM_SHA_256,
   ScramClient,
   Status,
@@ -23,13 +29,23 @@ import {
   validateServerMessage,
 } from "../protocol/mod.ts";
 import { BoundedQueue } from "../common/bounded_queue.ts";
-import { ConnectionError } from "./errors.ts";
+import { ConnectionError, UnsupportedError } from "./errors.ts";
 import { TypedEventTarget } from "./_typed_event_target.ts";
 
 /** The host a client connects to when none is given. */
 export const DEFAULT_HOST = "127.0.0.1";
 /** The seed's port, used when none is given. */
 export const DEFAULT_PORT = 7777;
+/**
+ * What a JimClient announces at login unless told otherwise: every capability it handles.
+ * `rooms` is left to the rooms issue; without it the server sends no room frame.
+ */
+export const CLIENT_CAPABILITIES: readonly Capability[] = [
+  "ids",
+  "carbons",
+  "presence",
+  "receipts",
+];
 
 /** Where and how to connect. */
 export interface JimClientOptions {
@@ -55,18 +71,115 @@ export interface JimClientOptions {
    * exceed `maxFrameBytes` by {@linkcode RECEIVE_MARGIN_BYTES}.
    */
   limits?: Partial<ProtocolLimits>;
+  /**
+   * What to announce in the presence that starts the login ({@linkcode CLIENT_CAPABILITIES}
+   * by default). `[]` announces nothing, and the server then speaks the seed's dialect.
+   */
+  capabilities?: readonly Capability[];
 }
 
 /** A chat message received from the server. */
 export interface IncomingMessage {
   /** The sender's login, as set by the server. */
   from: string;
-  /** The recipient: this client's login. */
+  /** The recipient: this client's login, or for a carbon whoever this account wrote to. */
   to: string;
   /** The message text. */
   text: string;
-  /** When the sender sent it, in milliseconds since the epoch. */
+  /**
+   * Milliseconds since the epoch: the server's time (`ts`) when the server sent one, else
+   * the sender's (whole seconds on the wire).
+   */
   time: number;
+  /** The server's id of the message (servers with `ids`). */
+  id?: number;
+  /** The server's time in milliseconds, when it sent one. */
+  ts?: number;
+  /** Kept by the server while this account was offline, delivered at login. */
+  stored?: boolean;
+  /** Sent by another session of this account (`carbons`): one's own message. */
+  carbon?: boolean;
+}
+
+/** How the server took a message: {@linkcode JimClient.send}'s result. */
+export interface SendResult {
+  /**
+   * `delivered`: at least one session of the recipient has it; `stored`: the server keeps it
+   * until the recipient logs in. A server without `ids` says "Stored for NAME" instead.
+   */
+  state: DeliveryState;
+  /** The server's id of the message (servers with `ids`). */
+  id?: number;
+  /** The server's time in milliseconds (servers with `ids`). */
+  ts?: number;
+  /** The server's text, e.g. "OK" or "Stored for bob". */
+  alert: string;
+}
+
+/** A delivery or read update (servers with `receipts`). */
+export interface Receipt {
+  /** The message id; for `read`, the highest id read. */
+  id: number;
+  /** The other party: who got or read the message, or with `own` whose messages were read. */
+  user: string;
+  /** `delivered` or `read`. */
+  state: "delivered" | "read";
+  /** True when another session of this account marked `user`'s messages read. */
+  own: boolean;
+}
+
+/** A contact came online or went offline (servers with `presence`). */
+export interface PresenceChange {
+  /** The contact's login. */
+  login: string;
+  /** Whether it is online now. */
+  online: boolean;
+}
+
+/** One message of a history page. */
+export interface HistoryItem {
+  /** The server's id. */
+  id: number;
+  /** The server's time in milliseconds. */
+  ts: number;
+  /** The sender's login. */
+  from: string;
+  /** The recipient's login. */
+  to: string;
+  /** The text. */
+  text: string;
+  /**
+   * For what this account sent: stored, delivered or read; for what it received: delivered,
+   * or read once this account marked it read.
+   */
+  state?: DeliveryState;
+}
+
+/** Which part of the history {@linkcode JimClient.history} asks for. */
+export interface HistoryQuery {
+  /** One conversation; every conversation of this account when absent. */
+  with?: string;
+  /** Only messages older than this id. */
+  before?: number;
+  /** Only messages newer than this id. At most one of `before` and `after`. */
+  after?: number;
+  /** 1 to 100 (default 50). */
+  limit?: number;
+  /** Stops waiting for the page; the connection stays usable. */
+  signal?: AbortSignal;
+}
+
+/** One history page, oldest first. */
+export interface HistoryPage {
+  /** The items that could be read, ascending by id. */
+  items: HistoryItem[];
+  /** Whether older (for `before` and the latest) or newer (for `after`) items exist. */
+  more: boolean;
+  /**
+   * Items announced but not taken: malformed ones, and those missing because the answer
+   * ended early. Each was reported on the "error" event.
+   */
+  skipped: number;
 }
 
 /**
@@ -174,13 +287,30 @@ export interface JimClientEventMap {
   contact: CustomEvent<Contact>;
   /** The server probed the client; it was answered with presence. */
   probe: CustomEvent<{ time: number }>;
+  /** A delivery or read update (servers with `receipts`). */
+  receipt: CustomEvent<Receipt>;
+  /** A contact came online or went offline (servers with `presence`). */
+  presence: CustomEvent<PresenceChange>;
+}
+
+/** The pushes that follow a `202 + quantity` reply, by the request that asks for them. */
+type ListKind = "contact_list" | "history_item";
+
+interface Collected {
+  response: JimResponse;
+  remaining: number;
+  items: (Contact | HistoryItem)[];
+  /** Announced items that could not be read. */
+  skipped: number;
 }
 
 interface Pending {
   action: string;
-  /** Expects `202 + quantity` followed by that many contact_list objects. */
-  list: boolean;
-  collected?: { response: JimResponse; remaining: number; items: Contact[] };
+  /** Expects `202 + quantity` followed by that many objects of this kind. */
+  list?: ListKind;
+  /** The most items the answer may announce (a history page's limit). */
+  maxItems?: number;
+  collected?: Collected;
   timer?: ReturnType<typeof setTimeout>;
   resolve(reply: Reply): void;
   reject(error: Error): void;
@@ -188,7 +318,8 @@ interface Pending {
 
 interface Reply {
   response: JimResponse;
-  contacts: Contact[];
+  items: (Contact | HistoryItem)[];
+  skipped: number;
 }
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
@@ -263,6 +394,8 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
   #serverNotice: ServerNotice | undefined;
   #queues = new Set<BoundedQueue<IncomingMessage>>();
   readonly #closed: PromiseWithResolvers<void> = Promise.withResolvers();
+  readonly #announce: readonly Capability[];
+  #capabilities: ReadonlySet<Capability> = new Set();
 
   /** Creates an unconnected client; call {@linkcode JimClient.open} next. */
   constructor(options: JimClientOptions = {}) {
@@ -274,6 +407,7 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#requestTimeout = options.requestTimeout ?? 30_000;
     this.#maxPending = options.maxPending ?? 128;
+    this.#announce = [...new Set(options.capabilities ?? CLIENT_CAPABILITIES)];
     // Sends are checked against maxFrameBytes; what arrives may be a little larger, since a
     // server adds `from` and `encoding` to a message it checked at the sender's size.
     this.#decoder = new FrameDecoder({
@@ -315,6 +449,30 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
   /** How many requests wait for replies. */
   get pendingRequests(): number {
     return this.#pending.length;
+  }
+
+  /**
+   * What the server said it supports of what this client announced, fixed at login; empty
+   * before login and with a server that answers no capabilities (a seed server, or a jim
+   * server from before issue 12).
+   */
+  get capabilities(): ReadonlySet<Capability> {
+    return this.#capabilities;
+  }
+
+  /**
+   * Whether the server supports `capability` for this session.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * if (client.supports("ids")) console.log(await client.history({ with: "bob", limit: 20 }));
+   * ```
+   */
+  supports(capability: Capability): boolean {
+    return this.#capabilities.has(capability);
   }
 
   /**
@@ -409,6 +567,7 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
       time: now(),
       type: "status",
       user: { account_name: user, status: "online" },
+      ...(this.#announce.length > 0 ? { capabilities: [...this.#announce] } : {}),
     }, { signal });
     if (hello.response.response === Status.OK) {
       // A server that lets anyone in without a challenge cannot be told from an impostor.
@@ -445,6 +604,11 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
         `Cannot log in: no supported mechanism among ${offered.join(", ")}`,
       );
     }
+    // Only what was asked for counts: a server cannot switch on what this client never announced.
+    const answered = new Set(hello.response.capabilities ?? []);
+    this.#capabilities = new Set(
+      this.#announce.filter((c) => isCapability(c) && answered.has(c)),
+    );
     this.#user = user;
     this.emit("login", result);
     return result;
@@ -520,7 +684,9 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
   }
 
   /**
-   * Sends a chat message; resolves when the server accepted it (200).
+   * Sends a chat message; resolves when the server accepted it (200): `delivered` when a
+   * session of the recipient got it, `stored` when the server keeps it for the recipient
+   * (offline delivery). A server with `ids` also gives the message's `id` and `ts`.
    *
    * @example
    * ```ts
@@ -529,16 +695,22 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
    * const client = await JimClient.connect({ port: 7777 });
    * await client.login("alice", "secret");
    * try {
-   *   await client.send("bob", "hi");
+   *   const { state, id } = await client.send("bob", "hi");
+   *   console.log(state, id); // "stored" 1043 while bob is offline
    * } catch (err) {
    *   if (err instanceof JimError && err.code === 410) console.log(err.message);
    * }
    * ```
-   * @throws {JimError} with the server's code and text, e.g. 410 "Client not online: bob";
-   *   400 for an invalid name or a too long text, checked before sending.
+   * @throws {JimError} with the server's code and text, e.g. 410 "Client not online: bob"
+   *   (a server that does not store), 503 when bob's backlog is full; 400 for an invalid
+   *   name or a too long text, checked before sending.
    * @throws {ConnectionError} when the connection is lost before the reply.
    */
-  async send(to: string, text: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async send(
+    to: string,
+    text: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<SendResult> {
     requireName(to, "to");
     if (typeof text !== "string" || text.length === 0) {
       throw new JimError(Status.BAD_REQUEST, "Invalid field: message must not be empty");
@@ -555,7 +727,114 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
       encoding: "utf-8",
       message: text,
     }, options);
+    const r = reply.response;
+    if (r.response !== Status.OK) throw refusal(r);
+    const alert = r.alert ?? "OK";
+    // A server that stores but was not asked for `ids` says so only in its text, as to a seed.
+    const state: DeliveryState = r.state ?? (/^Stored for /.test(alert) ? "stored" : "delivered");
+    return {
+      state,
+      alert,
+      ...(r.id === undefined ? {} : { id: r.id }),
+      ...(r.ts === undefined ? {} : { ts: r.ts }),
+    };
+  }
+
+  /**
+   * One page of the server's history (servers with `ids`): a conversation (`with`) or every
+   * conversation of this account, the latest `limit` messages or those `before` or `after` an
+   * id, oldest first. Malformed items are skipped and reported on the "error" event, and so
+   * is an answer that announces more items than the page may hold; the connection stays.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * let page = await client.history({ with: "bob", limit: 50 });
+   * while (page.more && page.items[0]) {
+   *   page = await client.history({ with: "bob", before: page.items[0].id, limit: 50 });
+   * }
+   * ```
+   * @throws {UnsupportedError} when the server did not announce `ids`; nothing is sent.
+   * @throws {JimError} 400 for a bad query, checked before sending; the server's 404
+   *   "No such message: ID" for an id not in that conversation.
+   */
+  async history(query: HistoryQuery = {}): Promise<HistoryPage> {
+    const limit = query.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE) {
+      throw new JimError(
+        Status.BAD_REQUEST,
+        `Invalid field: limit must be 1 to ${MAX_HISTORY_PAGE}`,
+      );
+    }
+    if (query.with !== undefined) requireName(query.with, "with");
+    for (const key of ["before", "after"] as const) {
+      const id = query[key];
+      if (id !== undefined && !isMessageId(id)) {
+        throw new JimError(
+          Status.BAD_REQUEST,
+          `Invalid field: ${key} must be a positive integer below 2^53`,
+        );
+      }
+    }
+    if (query.before !== undefined && query.after !== undefined) {
+      throw new JimError(Status.BAD_REQUEST, "Invalid query: before and after exclude each other");
+    }
+    this.#require("ids", "history");
+    const reply = await this.#request({
+      action: "history",
+      time: now(),
+      ...(query.with === undefined ? {} : { with: query.with }),
+      ...(query.before === undefined ? {} : { before: query.before }),
+      ...(query.after === undefined ? {} : { after: query.after }),
+      limit,
+    }, { signal: query.signal, list: "history_item", maxItems: limit });
+    if (reply.response.response !== Status.ACCEPTED) throw refusal(reply.response);
+    const items = (reply.items as HistoryItem[]).slice().sort((a, b) => a.id - b.id);
+    return { items, more: reply.response.more === true, skipped: reply.skipped };
+  }
+
+  /**
+   * Marks the conversation with `peer` read up to message `id` (servers with `ids`). The
+   * server tells `peer`'s sessions (a read receipt) and this account's other sessions.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * await client.markRead("bob", 1043);
+   * ```
+   * @throws {UnsupportedError} when the server did not announce `ids`; nothing is sent.
+   * @throws {JimError} 400 for a bad login or id; the server's 404 "No such message: ID" for
+   *   an id that is not a message `peer` sent to this account.
+   */
+  async markRead(
+    peer: string,
+    id: number,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    requireName(peer, "user_id");
+    if (!isMessageId(id)) {
+      throw new JimError(
+        Status.BAD_REQUEST,
+        "Invalid field: id must be a positive integer below 2^53",
+      );
+    }
+    this.#require("ids", "read");
+    const reply = await this.#request(
+      { action: "read", time: now(), user_id: peer, id },
+      options,
+    );
     if (reply.response.response !== Status.OK) throw refusal(reply.response);
+  }
+
+  #require(capability: Capability, action: string): void {
+    if (this.#capabilities.has(capability)) return;
+    throw new UnsupportedError(
+      `Not supported by the server: ${action} (it did not announce "${capability}")`,
+    );
   }
 
   /**
@@ -573,10 +852,10 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
   async contacts(options: { signal?: AbortSignal } = {}): Promise<Contact[]> {
     const reply = await this.#request({ action: "get_contacts", time: now() }, {
       ...options,
-      list: true,
+      list: "contact_list",
     });
     if (reply.response.response !== Status.ACCEPTED) throw refusal(reply.response);
-    return reply.contacts;
+    return reply.items as Contact[];
   }
 
   /**
@@ -737,7 +1016,7 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
 
   #request(
     message: Record<string, unknown>,
-    options: { signal?: AbortSignal; list?: boolean } = {},
+    options: { signal?: AbortSignal; list?: ListKind; maxItems?: number } = {},
   ): Promise<Reply> {
     if (this.#state !== "open" || !this.#conn) {
       return Promise.reject(this.#closeError ?? new ConnectionError("Not connected"));
@@ -761,7 +1040,13 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     }
     const { promise, resolve, reject } = Promise.withResolvers<Reply>();
     const action = String(message.action);
-    const entry: Pending = { action, list: options.list ?? false, resolve, reject };
+    const entry: Pending = {
+      action,
+      ...(options.list ? { list: options.list } : {}),
+      ...(options.maxItems ? { maxItems: options.maxItems } : {}),
+      resolve,
+      reject,
+    };
     entry.timer = setTimeout(() => {
       const seconds = Math.round(this.#requestTimeout / 100) / 10;
       this.#teardown(
@@ -833,9 +1118,11 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
         this.#dropConnection(checked.error.message, checked.error);
         return;
       }
-      this.emit("error", {
-        error: new JimError(checked.error.code, `Ignored server message: ${checked.error.message}`),
-      });
+      const action = typeof frame.value.action === "string" ? frame.value.action : undefined;
+      this.#ignore(checked.error.message);
+      // A broken item still takes its place in the list, so the list ends where it should.
+      const head = this.#pending[0];
+      if (action && head?.collected && head.list === action) this.#collect(head, undefined);
       return;
     }
     const { frame: message } = checked;
@@ -849,30 +1136,86 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
           online: message.message.online ?? false,
         };
         const head = this.#pending[0];
-        if (head?.collected) {
-          head.collected.items.push(contact);
-          if (--head.collected.remaining === 0) this.#settle(head.collected.response);
-        } else {
-          this.emit("contact", contact);
+        if (head?.collected && head.list === "contact_list") this.#collect(head, contact);
+        else this.emit("contact", contact);
+        return;
+      }
+      case "history_item": {
+        const head = this.#pending[0];
+        if (!(head?.collected && head.list === "history_item")) {
+          this.#ignore("history_item outside a history answer");
+          return;
         }
+        const m = message.message;
+        this.#collect(head, {
+          id: m.id,
+          ts: m.ts,
+          from: m.from,
+          to: m.to,
+          text: m.message,
+          ...(m.state === undefined ? {} : { state: m.state }),
+        });
         return;
       }
       case "msg": {
         const m = message.message;
+        const user = this.#user;
+        if (m.to.startsWith("#")) {
+          // Rooms are not announced; a server that sends room traffic anyway is ignored.
+          this.#ignore(`msg to ${m.to}: this client does not take part in rooms`);
+          return;
+        }
+        if (user !== undefined && !sameLogin(m.to, user) && !sameLogin(m.from, user)) {
+          this.#ignore(`msg from ${m.from} to ${m.to}: not a conversation of ${user}`);
+          return;
+        }
         const incoming: IncomingMessage = {
           from: m.from,
           to: m.to,
           text: m.message,
-          time: Number.isFinite(m.time) && m.time > 0 ? Math.round(m.time * 1000) : Date.now(),
+          time: m.ts ??
+            (Number.isFinite(m.time) && m.time > 0 ? Math.round(m.time * 1000) : Date.now()),
+          ...(m.id === undefined ? {} : { id: m.id }),
+          ...(m.ts === undefined ? {} : { ts: m.ts }),
+          ...(m.stored ? { stored: true } : {}),
+          ...(m.carbon ? { carbon: true } : {}),
         };
+        if (incoming.carbon && user !== undefined && !sameLogin(m.from, user)) {
+          this.#ignore(`carbon from ${m.from}: a carbon copies what ${user} sent`);
+          return;
+        }
         for (const queue of this.#queues) queue.push(incoming);
         this.emit("message", incoming);
+        return;
+      }
+      case "receipt": {
+        const r = message.message;
+        this.emit("receipt", { id: r.id, user: r.user_id, state: r.state, own: r.own === true });
+        return;
+      }
+      case "presence": {
+        const p = message.message.user;
+        this.emit("presence", { login: p.account_name, online: p.status === "online" });
         return;
       }
       case "probe":
         this.#answerProbe();
         return;
     }
+  }
+
+  #ignore(detail: string): void {
+    this.emit("error", {
+      error: new JimError(Status.BAD_REQUEST, `Ignored server message: ${detail}`),
+    });
+  }
+
+  /** One announced list item (undefined: announced but unreadable). */
+  #collect(head: Pending, item: Contact | HistoryItem | undefined): void {
+    const collected = head.collected!;
+    if (item === undefined) collected.skipped++;
+    else collected.items.push(item);
+    if (--collected.remaining === 0) this.#settle(collected.response);
   }
 
   #dropConnection(detail: string, cause: Error): void {
@@ -899,13 +1242,24 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     }
     if (head.collected) {
       // A reply arrived before the announced list was complete: end the list with what came.
+      const missing = head.collected.remaining;
+      head.collected.skipped += missing;
+      this.#ignore(`${head.action} answer ended ${missing} item(s) short of its quantity`);
       this.#settle(head.collected.response);
       this.#onResponse(response);
       return;
     }
-    const quantity = response.quantity ?? 0;
+    let quantity = response.quantity ?? 0;
     if (head.list && response.response === Status.ACCEPTED && quantity > 0) {
-      head.collected = { response, remaining: quantity, items: [] };
+      if (head.maxItems !== undefined && quantity > head.maxItems) {
+        // Waiting for more items than were asked for could wait forever.
+        this.#ignore(
+          `${head.action} answer announces ${quantity} items for a page of at most ` +
+            `${head.maxItems}; reading ${head.maxItems}`,
+        );
+        quantity = head.maxItems;
+      }
+      head.collected = { response, remaining: quantity, items: [], skipped: 0 };
       return;
     }
     this.#settle(response);
@@ -915,7 +1269,11 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     const head = this.#pending.shift();
     if (!head) return;
     clearTimeout(head.timer);
-    head.resolve({ response, contacts: head.collected?.items ?? [] });
+    head.resolve({
+      response,
+      items: head.collected?.items ?? [],
+      skipped: head.collected?.skipped ?? 0,
+    });
   }
 
   #answerProbe(): void {

@@ -20,11 +20,15 @@
  * @module
  */
 export {
+  CLIENT_CAPABILITIES,
   type ConnectionInfo,
   type Contact,
   DEFAULT_HOST,
   DEFAULT_PORT,
   type DisconnectInfo,
+  type HistoryItem,
+  type HistoryPage,
+  type HistoryQuery,
   type IncomingMessage,
   JimClient,
   type JimClientEventMap,
@@ -32,32 +36,45 @@ export {
   type LoginOptions,
   type LoginResult,
   type MessageStream,
+  type PresenceChange,
+  type Receipt,
   type SaltedPassword,
+  type SendResult,
   type ServerNotice,
 } from "./jim_client.ts";
 export {
   defaultDataDir,
   type Direction,
+  ftsQuery,
   History,
   HISTORY_SCHEMA_VERSION,
   type HistoryLocation,
   historyPath,
+  MAX_SEARCH_LENGTH,
   type MessageRecord,
   type MessageStatus,
   type NewMessage,
+  type SearchHit,
+  type ServerMessage,
+  type StoreOutcome,
 } from "./history.ts";
 export {
+  type ArrivedMessage,
   ChatSession,
   type ChatSessionEventMap,
   type ChatSessionOptions,
+  type ConversationPage,
+  type HistoryChange,
   type ReconnectingInfo,
   type ReconnectOptions,
   type ServiceEntry,
   type SessionDisconnectInfo,
 } from "./chat_session.ts";
-export { ConnectionError } from "./errors.ts";
+export { ConnectionError, UnsupportedError } from "./errors.ts";
 export { type DetailOf, TypedEventTarget } from "./_typed_event_target.ts";
 export {
+  type Capability,
+  type DeliveryState,
   HMAC_MD5,
   JimError,
   type Mechanism,

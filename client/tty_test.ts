@@ -6,6 +6,8 @@ import { startTestServer } from "../server/testing.ts";
 import { testWithTools, TMUX } from "../tests/_tools.ts";
 import { assert } from "./_assert.ts";
 import { type IncomingMessage, JimClient } from "./jim_client.ts";
+import { ChatSession } from "./chat_session.ts";
+import { FakeConvServer } from "./_fake_server.ts";
 
 const MAIN = new URL("../bin/jim-client.ts", import.meta.url).pathname;
 
@@ -257,6 +259,69 @@ testWithTools(
       }
       assert.deepEqual(inbox.map((m) => m.text), ["hello woRld"]);
 
+      await tmux.keys("C-d");
+      await tmux.waitFor((s) => s.includes("[exited 0]"), "exit on Ctrl-D");
+    } finally {
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
+);
+
+testWithTools(
+  ["tmux"],
+  "jim-client on a TTY: presence pushes and carbons print above the line being typed; /history shows the marks",
+  async (_t, { tmux: bin }) => {
+    await using srv = await FakeConvServer.start({
+      users: USERS,
+      contacts: [["alice", "bob"]],
+    });
+    const dataDir = await Deno.makeTempDir({ prefix: "jim-tty-test-" });
+    try {
+      await using tmux = new Tmux(bin);
+      await tmux.start({
+        JIM_DATA_DIR: `${dataDir}/tty`,
+        JIM_PASSWORD: "alice-pw",
+        NO_COLOR: "1",
+        TERM: "xterm-256color",
+      }, ["chat", "-u", "alice", "-p", String(srv.port)]);
+      await tmux.waitFor((s) => lines(s).at(-1) === ">", "login and the prompt");
+      await tmux.type("/msg bob see you at 5");
+      await tmux.keys("Enter");
+      await tmux.waitFor((s) => s.includes("see you at 5 ✓ stored"), "the stored mark");
+      await tmux.type("half a li");
+      await tmux.waitFor((s) => lines(s).at(-1) === "> half a li", "the typed text");
+
+      await using bob = await ChatSession.connect({
+        port: srv.port,
+        user: "bob",
+        password: "bob-pw",
+        dataDir: `${dataDir}/bob`,
+        reconnect: false,
+      });
+      let screen = await tmux.waitFor((s) => s.includes("* bob is online"), "the presence line");
+      assert.equal(lines(screen).at(-1), "> half a li", `input line garbled:\n${screen}`);
+      await using phone = await ChatSession.connect({
+        port: srv.port,
+        user: "alice",
+        password: "alice-pw",
+        dataDir: `${dataDir}/phone`,
+        reconnect: false,
+      });
+      await phone.send("bob", "typed on my phone");
+      screen = await tmux.waitFor(
+        (s) => s.includes("alice → bob: typed on my phone (from another device)"),
+        "the carbon",
+      );
+      assert.equal(lines(screen).at(-1), "> half a li", `input line garbled:\n${screen}`);
+      await bob.markRead("alice");
+      await tmux.keys("C-u");
+      await tmux.type("/history bob");
+      await tmux.keys("Enter");
+      screen = await tmux.waitFor(
+        (s) =>
+          /#1 alice → bob: see you at 5 ✓✓ read/.test(s) && s.includes("typed on my phone ✓✓ read"),
+        "/history with the read marks",
+      );
       await tmux.keys("C-d");
       await tmux.waitFor((s) => s.includes("[exited 0]"), "exit on Ctrl-D");
     } finally {

@@ -5,6 +5,12 @@
  *
  * @module
  */
+import type {
+  DeliveryState,
+  HistoryItemMessage,
+  PresencePushMessage,
+  ReceiptMessage,
+} from "./conversation.ts";
 
 /** SCRAM-SHA-256 (RFC 7677), the default login mechanism. */
 export const SCRAM_SHA_256 = "SCRAM-SHA-256";
@@ -150,6 +156,16 @@ export interface JimResponse {
   next?: string;
   /** 403 after failed logins: seconds to wait. */
   retry_after?: number;
+  /** 401 to presence: the capabilities of those the client announced that the server supports. */
+  capabilities?: string[];
+  /** 200 to msg (with `ids`): the message's id. */
+  id?: number;
+  /** 200 to msg (with `ids`): the server time, Unix milliseconds. */
+  ts?: number;
+  /** 200 to msg (with `ids`): `stored` or `delivered`. */
+  state?: DeliveryState;
+  /** 202 to history: whether older (before/latest) or newer (after) items exist. */
+  more?: boolean;
 }
 
 /** The server asks "are you there?"; a client answers with presence. */
@@ -184,7 +200,22 @@ export interface MsgMessage {
   encoding: string;
   /** The text. */
   message: string;
+  /** With `ids`: the server's id of the message. */
+  id?: number;
+  /** With `ids`: the server time, Unix milliseconds. */
+  ts?: number;
+  /** Part of the offline backlog delivered at login. */
+  stored?: boolean;
+  /** A copy of what another session of this account sent (`carbons`). */
+  carbon?: boolean;
 }
 
 /** Anything the server sends. */
-export type ServerMessage = JimResponse | ProbeMessage | ContactListMessage | MsgMessage;
+export type ServerMessage =
+  | JimResponse
+  | ProbeMessage
+  | ContactListMessage
+  | MsgMessage
+  | ReceiptMessage
+  | PresencePushMessage
+  | HistoryItemMessage;

@@ -14,6 +14,7 @@
  * @module
  */
 export * from "./bytes.ts";
+export * from "./conversation.ts";
 export * from "./errors.ts";
 export * from "./framing.ts";
 export * from "./legacy.ts";

@@ -18,6 +18,14 @@ import {
   SCRAM_SHA_256,
 } from "./messages.ts";
 import { Status } from "./status.ts";
+import {
+  type HistoryItemMessage,
+  isDeliveryState,
+  isMessageId,
+  isServerTime,
+  type PresencePushMessage,
+  type ReceiptMessage,
+} from "./conversation.ts";
 
 /** The outcome of {@linkcode validateRequest}. */
 export type ValidationResult =
@@ -216,7 +224,10 @@ export type ServerFrame =
   | { kind: "response"; message: JimResponse }
   | { kind: "msg"; message: MsgMessage }
   | { kind: "probe"; message: ProbeMessage }
-  | { kind: "contact_list"; message: ContactListMessage };
+  | { kind: "contact_list"; message: ContactListMessage }
+  | { kind: "receipt"; message: ReceiptMessage }
+  | { kind: "presence"; message: PresencePushMessage }
+  | { kind: "history_item"; message: HistoryItemMessage };
 
 /** The outcome of {@linkcode validateServerMessage}. */
 export type ServerValidationResult =
@@ -238,13 +249,21 @@ function parseServer(value: unknown): ServerFrame {
     if (value.quantity !== undefined && !Number.isInteger(value.quantity)) {
       fail("Invalid field: quantity must be an integer");
     }
-    for (const key of ["users", "mechanisms"]) {
+    for (const key of ["users", "mechanisms", "capabilities"]) {
       const list = value[key];
       if (
         list !== undefined && !(Array.isArray(list) && list.every((u) => typeof u === "string"))
       ) {
         fail(`Invalid field: ${key} must be a list of strings`);
       }
+    }
+    if (value.id !== undefined) messageId(value, "id");
+    if (value.ts !== undefined) serverTime(value);
+    if (value.state !== undefined && !isDeliveryState(value.state)) {
+      fail('Invalid field: state must be "stored", "delivered" or "read"');
+    }
+    if (value.more !== undefined && typeof value.more !== "boolean") {
+      fail("Invalid field: more must be true or false");
     }
     return { kind: "response", message: value as unknown as JimResponse };
   }
@@ -260,8 +279,61 @@ function parseServer(value: unknown): ServerFrame {
           from: stringField(value, "from", MAX_SHORT_FIELD),
           encoding: "utf-8",
           message: stringField(value, "message", Number.MAX_SAFE_INTEGER),
+          ...(value.id === undefined ? {} : { id: messageId(value, "id") }),
+          ...(value.ts === undefined ? {} : { ts: serverTime(value) }),
+          ...(flag(value, "stored") ? { stored: true } : {}),
+          ...(flag(value, "carbon") ? { carbon: true } : {}),
         },
       };
+    case "receipt": {
+      const state = value.state;
+      if (state !== "delivered" && state !== "read") {
+        fail('Invalid field: state must be "delivered" or "read"');
+      }
+      return {
+        kind: "receipt",
+        message: {
+          action,
+          id: messageId(value, "id"),
+          user_id: accountName(value, "user_id"),
+          state,
+          ...(flag(value, "own") ? { own: true } : {}),
+        },
+      };
+    }
+    case "presence": {
+      const user = userObject(value);
+      const status = field(user, "status", "user.status");
+      if (status !== "online" && status !== "offline") {
+        fail('Invalid field: user.status must be "online" or "offline"');
+      }
+      return {
+        kind: "presence",
+        message: {
+          action,
+          user: { account_name: accountName(user, "account_name", "user.account_name"), status },
+        },
+      };
+    }
+    case "history_item": {
+      const state = value.state;
+      if (state !== undefined && !isDeliveryState(state)) {
+        fail('Invalid field: state must be "stored", "delivered" or "read"');
+      }
+      return {
+        kind: "history_item",
+        message: {
+          action,
+          id: messageId(value, "id"),
+          ts: serverTime(value),
+          time: value.time === undefined ? 0 : timeField(value),
+          from: stringField(value, "from", MAX_SHORT_FIELD),
+          to: stringField(value, "to", MAX_SHORT_FIELD),
+          message: stringField(value, "message", Number.MAX_SAFE_INTEGER),
+          ...(state === undefined ? {} : { state }),
+        },
+      };
+    }
     case "probe":
       return { kind: "probe", message: { action, time: Date.now() / 1000 } };
     case "contact_list": {
@@ -280,9 +352,30 @@ function parseServer(value: unknown): ServerFrame {
   }
 }
 
+function messageId(obj: Obj, name: string): number {
+  const value = field(obj, name);
+  if (!isMessageId(value)) fail(`Invalid field: ${name} must be a positive integer below 2^53`);
+  return value;
+}
+
+function serverTime(obj: Obj): number {
+  const value = field(obj, "ts");
+  if (!isServerTime(value)) fail("Invalid field: ts must be Unix milliseconds");
+  return value;
+}
+
+function flag(obj: Obj, name: string): boolean {
+  const value = obj[name];
+  if (value === undefined || value === null) return false;
+  if (typeof value !== "boolean") fail(`Invalid field: ${name} must be true or false`);
+  return value;
+}
+
 /**
- * Sorts and checks what a server sent: a response, a delivered msg, a probe or a
- * contact_list entry.
+ * Sorts and checks what a server sent: a response, a delivered msg, a probe, a
+ * contact_list entry, and the conversation additions (receipt, presence push, history_item;
+ * see conversation.ts). A msg push's `id`, `ts`, `stored` and `carbon` are checked when
+ * present.
  *
  * @example
  * ```ts

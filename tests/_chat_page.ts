@@ -98,3 +98,14 @@ export function focused(page: Page): Promise<{ id: string; contact: string | nul
     return { id: el?.id ?? "", contact: el?.dataset.contact ?? null };
   });
 }
+
+/**
+ * Tells the page its tab is hidden or visible, as the browser would: headless chromium never
+ * hides a tab by itself.
+ */
+export function setVisibility(page: Page, state: "hidden" | "visible"): Promise<void> {
+  return page.evaluate((s) => {
+    Object.defineProperty(document, "visibilityState", { get: () => s, configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, state);
+}

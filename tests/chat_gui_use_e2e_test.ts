@@ -16,6 +16,7 @@ import {
   focused,
   messageText,
   serviceLog,
+  setVisibility,
   until,
   valueBecomes,
 } from "./_chat_page.ts";
@@ -246,16 +247,8 @@ testWithTools([CHROMIUM], {
         await contact(page, "hal").locator(".unread").waitFor();
         await until("one notification", async () => (await notes()).length === 1);
         assert.deepEqual(await notes(), [{ title: "hal", body: "hal, not in view" }]);
-        // A hidden tab: even the open conversation is out of sight. Headless chromium never
-        // hides a tab, so the page is told it is hidden, as the browser would tell it.
-        const visibility = (state: string) =>
-          page.evaluate((s) => {
-            Object.defineProperty(document, "visibilityState", {
-              get: () => s,
-              configurable: true,
-            });
-            document.dispatchEvent(new Event("visibilitychange"));
-          }, state);
+        // A hidden tab: even the open conversation is out of sight.
+        const visibility = (state: "hidden" | "visible") => setVisibility(page, state);
         await visibility("hidden");
         await gina.session.send("erin", "while you are away");
         await until("two notifications", async () => (await notes()).length === 2);

@@ -28,6 +28,12 @@ export interface ChatState {
    * next try is let in, in ms since the epoch.
    */
   retryAt: number | null;
+  /**
+   * What the chat server does for this session (issue 12), while connected: `history` (it
+   * keeps messages: stored delivery, receipts, server history), `presence` (it pushes the
+   * contacts' online state; no polling then).
+   */
+  server: { history: boolean; presence: boolean } | null;
 }
 
 /** One entry of the Contacts list. */
@@ -45,11 +51,12 @@ export interface ContactsSnapshot {
 }
 
 /**
- * Delivery state of a message, as the client history keeps it: "sent" while the server's
- * reply is awaited, "delivered" once the server accepted it (and every incoming message),
- * "failed" with the error.
+ * Delivery state of a message, as the client history keeps it. Own messages: "sent" while the
+ * server's reply is awaited, "stored" while the server keeps it for an offline recipient,
+ * "delivered" once a session of the recipient got it, "read" once the recipient read it,
+ * "failed" with the error. Incoming: "delivered" until read here, then "read".
  */
-export type MessageStatus = "sent" | "delivered" | "failed";
+export type MessageStatus = "sent" | "stored" | "delivered" | "read" | "failed";
 
 /** One message of a conversation, from the local history. */
 export interface MessageView {
@@ -68,15 +75,32 @@ export interface MessageView {
   error?: string;
   /** The page's own id for a message it sent (see POST /api/messages), while remembered. */
   clientId?: string;
+  /** The chat server's id, when it gave one. */
+  serverId?: number;
 }
 
-/** GET /api/messages/:contact[?before=ID&limit=N]. */
+/** GET /api/messages/:contact[?before=ID | after=ID | around=ID][&limit=N]. */
 export interface MessagesReply {
   contact: string;
   /** Oldest first. */
   messages: MessageView[];
-  /** Whether older messages remain before the first one. */
+  /** Whether older messages remain before the first one (in the cache or on the server). */
   more: boolean;
+  /** Whether newer messages follow the last one (only for `after` and `around`). */
+  newer: boolean;
+}
+
+/** GET /api/search?q=TEXT[&limit=N]: messages of the local history, newest first. */
+export interface SearchReply {
+  query: string;
+  hits: MessageView[];
+}
+
+/** The data of the "conversation" live event: cached messages of `contact` changed in bulk. */
+export interface ConversationChange {
+  contact: string;
+  /** `sync` (from the server's history), `read`, `receipts` or `merge`. */
+  reason: string;
 }
 
 /** One Service info line. */
@@ -100,6 +124,8 @@ export interface ChatTopics {
   contacts: ContactsSnapshot;
   /** A message was added or its status changed. */
   message: MessageView;
+  /** Many messages of a conversation changed: reload what is shown of it. */
+  conversation: ConversationChange;
   service: ServiceEntry;
 }
 
@@ -117,5 +143,6 @@ export interface ChatApiError {
     | "text"
     | "contact"
     | "limit"
-    | "id";
+    | "id"
+    | "q";
 }

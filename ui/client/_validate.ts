@@ -10,6 +10,7 @@ import {
   MAX_PASSWORD_LENGTH,
   Status,
 } from "../../protocol/mod.ts";
+import { MAX_SEARCH_LENGTH } from "../../client/mod.ts";
 import { measureText } from "./message_limits.ts";
 import { ChatInputError } from "./chat_controller.ts";
 import type { ConnectParams } from "./chat_controller.ts";
@@ -91,19 +92,42 @@ export function checkMessageId(value: string): number {
 /** Largest page of messages one request returns. */
 export const MAX_PAGE = 500;
 
-/** The `before` and `limit` query parameters of GET /api/messages/:contact. */
+/** The query of GET /api/messages/:contact: `limit`, and one of `before`, `after`, `around`. */
 export function checkPage(
   before: string | undefined,
   limit: string | undefined,
-): { before?: number; limit: number } {
-  const page: { before?: number; limit: number } = { limit: 50 };
-  if (limit !== undefined) {
-    const n = /^\d{1,4}$/.test(limit) ? Number(limit) : NaN;
-    if (!(n >= 1 && n <= MAX_PAGE)) {
-      throw bad(`Invalid limit: must be a whole number from 1 to ${MAX_PAGE}`, "limit");
-    }
-    page.limit = n;
+  more: { after?: string; around?: string } = {},
+): { before?: number; after?: number; around?: number; limit: number } {
+  const page: { before?: number; after?: number; around?: number; limit: number } = { limit: 50 };
+  if (limit !== undefined) page.limit = checkLimit(limit, MAX_PAGE);
+  const anchors = { before, after: more.after, around: more.around };
+  const given = Object.entries(anchors).filter(([, v]) => v !== undefined);
+  if (given.length > 1) {
+    throw bad("Invalid query: give one of before, after and around", "id");
   }
-  if (before !== undefined) page.before = checkMessageId(before);
+  for (const [key, value] of given) page[key as "before"] = checkMessageId(value!);
   return page;
+}
+
+function checkLimit(limit: string, max: number): number {
+  const n = /^\d{1,4}$/.test(limit) ? Number(limit) : NaN;
+  if (!(n >= 1 && n <= max)) {
+    throw bad(`Invalid limit: must be a whole number from 1 to ${max}`, "limit");
+  }
+  return n;
+}
+
+/** Most hits one search returns. */
+export const MAX_SEARCH_HITS = 100;
+
+/** The query of GET /api/search: `q` (1 to 256 characters) and `limit`. */
+export function checkSearch(
+  q: string | undefined,
+  limit: string | undefined,
+): { query: string; limit: number } {
+  if (q === undefined || q.trim() === "") throw bad("Invalid field: q must not be empty", "q");
+  if (q.length > MAX_SEARCH_LENGTH) {
+    throw bad(`Invalid field: q exceeds ${MAX_SEARCH_LENGTH} characters`, "q");
+  }
+  return { query: q, limit: limit === undefined ? 50 : checkLimit(limit, MAX_SEARCH_HITS) };
 }

@@ -17,7 +17,14 @@ import {
 } from "../mod.ts";
 import type { EmbeddedAsset } from "../dist/assets.gen.ts";
 import { type ChatController, ServerUnreachableError } from "./chat_controller.ts";
-import { checkConnect, checkLogin, checkMessage, checkMessageId, checkPage } from "./_validate.ts";
+import {
+  checkConnect,
+  checkLogin,
+  checkMessage,
+  checkMessageId,
+  checkPage,
+  checkSearch,
+} from "./_validate.ts";
 
 /** Options for {@linkcode createChatApp}. */
 export interface ChatAppOptions {
@@ -99,14 +106,22 @@ export function createChatApp(options: ChatAppOptions): Hono {
     const login = checkLogin(c.req.param("login"), "login");
     return c.json(await chat.removeContact(login));
   });
-  app.post("/api/contacts/:login/read", (c) => {
+  app.post("/api/contacts/:login/read", async (c) => {
     const login = checkLogin(c.req.param("login"), "login");
-    return c.json(chat.markRead(login));
+    return c.json(await chat.markRead(login));
   });
 
-  app.get("/api/messages/:contact", (c) => {
+  app.get("/api/messages/:contact", async (c) => {
     const contact = checkLogin(c.req.param("contact"), "contact");
-    return c.json(chat.messages(contact, checkPage(c.req.query("before"), c.req.query("limit"))));
+    const page = checkPage(c.req.query("before"), c.req.query("limit"), {
+      after: c.req.query("after"),
+      around: c.req.query("around"),
+    });
+    return c.json(await chat.messages(contact, page));
+  });
+  app.get("/api/search", (c) => {
+    const { query, limit } = checkSearch(c.req.query("q"), c.req.query("limit"));
+    return c.json(chat.search(query, limit));
   });
   app.post("/api/messages", async (c) => {
     const { to, text, clientId } = checkMessage(await readJsonObject(c));

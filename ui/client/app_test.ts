@@ -2,98 +2,13 @@
  * The chat GUI's routes in process (app.request) against a real JIM server on loopback.
  */
 import assert from "node:assert/strict";
-import { ChatSession, History, type ReconnectOptions } from "../../client/mod.ts";
+import { ChatSession, History } from "../../client/mod.ts";
 import { type FakePeer, fakeServer, serveScram } from "../../client/_fake_peer.ts";
 import { randomBytes, toBase64 } from "../../protocol/mod.ts";
 import { JimServer } from "../../server/mod.ts";
 import { startTestServer, TEST_ITERATIONS, type TestServer } from "../../server/testing.ts";
-import { newAccessToken } from "../mod.ts";
-import { createChatApp } from "./app.ts";
-import { ChatController } from "./chat_controller.ts";
 import type { ChatState, ContactsSnapshot, MessagesReply, MessageView } from "./_types.ts";
-
-const ORIGIN = "http://127.0.0.1:8081";
-const HOST = "127.0.0.1:8081";
-const PASSWORDS: Record<string, string> = {
-  alice: "alice-secret-пароль",
-  bob: "bob-secret",
-  carol: "carol-secret",
-};
-const USERS = Object.entries(PASSWORDS).map(([login, password]) => ({ login, password }));
-
-interface Reply<T = Record<string, unknown>> {
-  status: number;
-  body: T;
-}
-
-interface Gui extends AsyncDisposable {
-  chat: ChatController;
-  dataDir: string;
-  api<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<Reply<T>>;
-  raw(path: string, init?: RequestInit): Promise<Response>;
-  connect(user: string, srv: { host: string; port: number }): Promise<Reply<ChatState>>;
-}
-
-async function openGui(
-  options: { dataDir?: string; reconnect?: false | ReconnectOptions } = {},
-): Promise<Gui> {
-  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "jim-chat-gui-test-" });
-  const owned = options.dataDir === undefined;
-  // Small reconnect delays keep the tests quick; nothing asserts on time.
-  const reconnect = options.reconnect ?? { initialDelay: 10, maxDelay: 80 };
-  const chat = new ChatController({ dataDir, presencePollMs: 60_000, reconnect });
-  const token = newAccessToken();
-  const app = createChatApp({
-    token,
-    chat,
-    port: 8081,
-    assets: {
-      "chat.js": { type: "text/javascript; charset=utf-8", body: "", hash: "abc" },
-      "styles.css": { type: "text/css; charset=utf-8", body: "", hash: "def" },
-    },
-  });
-  const login = await app.request(`${ORIGIN}/?token=${token}`, { headers: { host: HOST } });
-  assert.equal(login.status, 303);
-  const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
-  const raw = (path: string, init: RequestInit = {}) =>
-    Promise.resolve(app.request(`${ORIGIN}${path}`, {
-      ...init,
-      headers: { host: HOST, origin: ORIGIN, cookie, ...(init.headers ?? {}) },
-    }));
-  const api = async <T>(method: string, path: string, body?: unknown): Promise<Reply<T>> => {
-    const res = await raw(path, {
-      method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: await res.json() as T };
-  };
-  return {
-    chat,
-    dataDir,
-    api,
-    raw,
-    connect: (user, srv) =>
-      api<ChatState>("POST", "/api/connect", {
-        user,
-        password: PASSWORDS[user],
-        host: srv.host,
-        port: srv.port,
-      }),
-    async [Symbol.asyncDispose]() {
-      await chat.close();
-      if (owned) await Deno.remove(dataDir, { recursive: true });
-    },
-  };
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { openGui, PASSWORDS, readLive, USERS, waitFor } from "./_app_testing.ts";
 
 async function withServer(fn: (srv: TestServer) => Promise<void>): Promise<void> {
   await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
@@ -553,41 +468,6 @@ Deno.test("chat routes: the live stream needs the cookie and sends state changes
 });
 
 /** Reads an SSE response's data events, `{ topic, data }`, until `done` says stop. */
-async function readLive(
-  res: Response,
-  done: (events: { topic: string; data: unknown }[]) => boolean,
-): Promise<{ topic: string; data: unknown }[]> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const events: { topic: string; data: unknown }[] = [];
-  let buffer = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Timed out on the stream after ${JSON.stringify(events)}`)),
-      10_000,
-    );
-  });
-  try {
-    while (!done(events)) {
-      const { value, done: ended } = await Promise.race([reader.read(), timeout]);
-      if (ended) throw new Error(`The stream ended after ${JSON.stringify(events)}`);
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
-        const type = block.split("\n").find((l) => l.startsWith("event: "));
-        if (data.length > 0 && type === undefined) events.push(JSON.parse(data.join("\n")));
-      }
-    }
-    return events;
-  } finally {
-    clearTimeout(timer);
-    await reader.cancel().catch(() => {});
-  }
-}
-
 Deno.test("chat routes: a message sent by another client lands live on the event stream", async () => {
   await withServer(async (srv) => {
     await using gui = await openGui();
@@ -624,7 +504,7 @@ Deno.test("chat routes: a message sent by another client lands live on the event
       unread: 1,
     });
     // And the stored copy agrees with what was streamed.
-    const m = gui.chat.messages("bob");
+    const m = await gui.chat.messages("bob");
     assert.deepEqual(m.messages.map((x) => [x.id, x.text]), [[message.id, "ping"]]);
   });
 });

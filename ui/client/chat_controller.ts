@@ -26,6 +26,7 @@ import type {
   ContactsSnapshot,
   MessagesReply,
   MessageView,
+  SearchReply,
   ServiceEntry,
 } from "./_types.ts";
 
@@ -67,9 +68,10 @@ export interface ChatControllerOptions {
   /** Where histories and the GUI's settings live; `$XDG_DATA_HOME/jim` by default. */
   dataDir?: string;
   /**
-   * Milliseconds between contact list refreshes for the online dots (15,000 by default).
-   * JIM has no presence push, so this polls get_contacts; each poll shows in the server's log,
-   * hence the long default. Incoming messages and "not online" refusals update dots at once.
+   * Milliseconds between contact list refreshes for the online dots (15,000 by default), for
+   * a server without presence pushes only: this polls get_contacts, and each poll shows in
+   * the server's log, hence the long default. Incoming messages and "not online" refusals
+   * update dots at once. A server that announces `presence` pushes the changes: no polling.
    */
   presencePollMs?: number;
   /** Service info entries kept (500 by default). */
@@ -99,6 +101,8 @@ const SETTINGS_FILE = "chat-gui.json";
 /** Page ids of recent sends kept to answer a repeated post with the stored message. */
 const CLIENT_IDS_KEPT = 1000;
 const INTERRUPTED = "Not confirmed: the GUI stopped before the server replied";
+/** Messages shown before a search hit when the conversation opens at it. */
+const CONTEXT_BEFORE = 10;
 
 /**
  * Holds the GUI's one chat session and publishes every change on {@linkcode hub}.
@@ -127,7 +131,6 @@ export class ChatController implements AsyncDisposable {
   /** The history being shown: the current or last account's; read only here. */
   #view: { history: History; account: string; key: string } | undefined;
   #contacts: Contact[] = [];
-  #unread = new Map<string, number>();
   #service: ServiceEntry[] = [];
   #serviceSeq = 0;
   #poll: ReturnType<typeof setInterval> | undefined;
@@ -165,17 +168,28 @@ export class ChatController implements AsyncDisposable {
       last: { ...this.#last },
       error: this.#error,
       retryAt: this.#retryAt !== null && this.#retryAt > Date.now() ? this.#retryAt : null,
+      server: on ? { history: session.serverHistory, presence: session.presencePush } : null,
     };
   }
 
-  /** The contact list with online marks and unread counts, sorted by login. */
+  /**
+   * The contact list with online marks and unread counts, sorted by login. Unread counts
+   * come from the history (incoming messages not marked read), so they survive restarts and
+   * follow read marks made on the account's other sessions.
+   */
   contacts(): ContactsSnapshot {
+    let unread = new Map<string, number>();
+    try {
+      unread = this.#view?.history.unreadCounts() ?? unread;
+    } catch {
+      // A closed history reads as nothing unread.
+    }
     return {
       rev: this.#rev,
       contacts: this.#contacts.map((c) => ({
         login: c.login,
         online: this.#phase === "connected" && c.online,
-        unread: this.#unread.get(c.login) ?? 0,
+        unread: unread.get(c.login) ?? 0,
       })),
     };
   }
@@ -186,29 +200,77 @@ export class ChatController implements AsyncDisposable {
   }
 
   /**
-   * The last `limit` messages with `contact` from the local history, oldest first; with
-   * `before` (a message id), the `limit` before that message. `more` tells whether older
-   * ones remain.
+   * The last `limit` messages with `contact`, oldest first; with `before` (a message id), the
+   * `limit` before that message; with `after`, the `limit` after it; with `around`, a window
+   * that starts a few messages before that one. The local history answers; while connected to
+   * a server that keeps history, pages older than the cache come from the server (and stay
+   * in the cache). `more` tells whether older ones remain, `newer` whether newer ones follow.
    *
-   * @throws {JimError} 404 when `before` names no message of this conversation.
+   * @throws {JimError} 404 when `before`, `after` or `around` names no message of this
+   *   conversation.
    */
-  messages(contact: string, options: { limit?: number; before?: number } = {}): MessagesReply {
+  async messages(
+    contact: string,
+    options: { limit?: number; before?: number; after?: number; around?: number } = {},
+  ): Promise<MessagesReply> {
     const limit = options.limit ?? 50;
     const view = this.#view;
-    if (!view) return { contact, messages: [], more: false };
-    let before: MessageRecord | undefined;
-    if (options.before !== undefined) {
-      before = view.history.message(options.before);
-      if (!before || before.contact !== contact) {
-        throw new JimError(Status.NOT_FOUND, `No such message with ${contact}: ${options.before}`);
+    if (!view) return { contact, messages: [], more: false, newer: false };
+    const anchorId = options.before ?? options.after ?? options.around;
+    let anchor: MessageRecord | undefined;
+    if (anchorId !== undefined) {
+      anchor = view.history.message(anchorId);
+      if (!anchor || anchor.contact !== contact) {
+        throw new JimError(Status.NOT_FOUND, `No such message with ${contact}: ${anchorId}`);
       }
     }
-    const rows = view.history.messages(contact, { limit: limit + 1, before });
+    const show = (rows: MessageRecord[]) => rows.map((m) => this.#toView(m, view.account));
+    if (options.after !== undefined || options.around !== undefined) {
+      // Opening at a search hit: a few before it for context, then forward from there.
+      const context = options.around === undefined ? [] : view.history.messages(contact, {
+        limit: Math.min(CONTEXT_BEFORE, limit - 1) + 1,
+        before: anchor,
+      });
+      const older = context.length > Math.min(CONTEXT_BEFORE, limit - 1);
+      const head = options.around === undefined
+        ? []
+        : [...(older ? context.slice(1) : context), anchor!];
+      const rest = view.history.messages(contact, {
+        limit: limit - head.length + 1,
+        after: anchor,
+      });
+      const newer = rest.length > limit - head.length;
+      const rows = [...head, ...(newer ? rest.slice(0, -1) : rest)];
+      const session = this.#session;
+      const more = older || (session !== undefined && this.#phase === "connected" &&
+        session.serverHistory && !view.history.isComplete(contact));
+      return {
+        contact,
+        messages: show(rows),
+        more: options.after === undefined ? more : true,
+        newer,
+      };
+    }
+    const session = this.#session;
+    if (session && this.#phase === "connected" && this.#sameView(session)) {
+      const page = await session.page(contact, { limit, before: anchor });
+      return { contact, messages: show(page.messages), more: page.more, newer: false };
+    }
+    const rows = view.history.messages(contact, { limit: limit + 1, before: anchor });
     const more = rows.length > limit;
+    return { contact, messages: show(more ? rows.slice(1) : rows), more, newer: false };
+  }
+
+  /**
+   * Messages of the local history whose text has every word of `query` (by their
+   * beginnings, any case), newest first. Works while disconnected too.
+   */
+  search(query: string, limit = 50): SearchReply {
+    const view = this.#view;
+    if (!view) return { query, hits: [] };
     return {
-      contact,
-      messages: (more ? rows.slice(1) : rows).map((m) => this.#toView(m, view.account)),
-      more,
+      query,
+      hits: view.history.search(query, { limit }).map((m) => this.#toView(m, view.account)),
     };
   }
 
@@ -231,7 +293,6 @@ export class ChatController implements AsyncDisposable {
     this.#phase = "connecting";
     this.#error = null;
     this.#retryAt = null;
-    if (this.#view?.key !== viewKey(user, host, port)) this.#unread.clear();
     this.#publishState();
     // The session keeps only the SCRAM SaltedPassword, in memory, to log in again by itself.
     const session = new ChatSession({
@@ -268,7 +329,7 @@ export class ChatController implements AsyncDisposable {
     this.#last = { user, host, port };
     this.#saveSettings();
     this.#contacts = session.contacts();
-    this.#startPolling();
+    this.#startPolling(session);
     this.#publishState();
     this.#publishContacts();
     return this.state();
@@ -340,7 +401,6 @@ export class ChatController implements AsyncDisposable {
     } catch (error) {
       throw asInputError(error, "login");
     }
-    this.#unread.delete(login);
     this.#log("info", `Contact deleted: ${login}`);
     this.#publishContacts();
     return this.contacts();
@@ -380,6 +440,8 @@ export class ChatController implements AsyncDisposable {
     } catch (error) {
       throw asInputError(error, "text");
     }
+    // The record may be another row than the one tagged (a copy of it cached first).
+    if (clientId !== undefined) this.#remember(clientId, record.id);
     return this.#afterSend(session, record);
   }
 
@@ -395,9 +457,20 @@ export class ChatController implements AsyncDisposable {
     return this.#afterSend(session, record);
   }
 
-  /** Clears a contact's unread counter. */
-  markRead(login: string): ContactsSnapshot {
-    if (this.#unread.delete(login)) this.#publishContacts();
+  /**
+   * Marks what `login` sent read: in the history, and while connected to a server that keeps
+   * history, on the server (which tells `login` and this account's other sessions). A mark
+   * made while disconnected goes to the server at the next login.
+   */
+  async markRead(login: string): Promise<ContactsSnapshot> {
+    const session = this.#session;
+    let changed = 0;
+    if (session && this.#phase === "connected" && this.#sameView(session)) {
+      changed = await session.markRead(login).catch(() => 0);
+    } else {
+      changed = this.#view?.history.markConversationRead(login) ?? 0;
+    }
+    if (changed > 0) this.#publishContacts();
     return this.contacts();
   }
 
@@ -424,7 +497,17 @@ export class ChatController implements AsyncDisposable {
       this.#log("error", `Message to ${record.contact} not sent: ${record.error ?? "failed"}`);
       if (/not online/i.test(record.error ?? "")) this.#setOnline(record.contact, false);
     }
+    if (record.status === "stored") {
+      this.#log("info", `Message to ${record.contact} stored: delivered when they log in`);
+      // No session of theirs took it: offline, unless presence pushes say otherwise.
+      if (!session.presencePush) this.#setOnline(record.contact, false);
+    }
     return this.#toView(record, session.user);
+  }
+
+  /** Whether the history shown is the one `session` writes. */
+  #sameView(session: ChatSession): boolean {
+    return this.#view?.key === viewKey(session.user, session.client.host, session.client.port);
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
@@ -451,18 +534,22 @@ export class ChatController implements AsyncDisposable {
     session.addEventListener("contacts", (e) => {
       if (this.#session !== session) return;
       this.#contacts = e.detail;
-      for (const login of this.#unread.keys()) {
-        if (!e.detail.some((c) => c.login === login)) this.#unread.delete(login);
-      }
       if (this.#adding === 0) this.#publishContacts();
     });
     session.addEventListener("message", (e) => {
       if (this.#session !== session && this.#opening !== session) return;
       const m = e.detail;
-      this.#unread.set(m.contact, (this.#unread.get(m.contact) ?? 0) + 1);
-      // Whoever just wrote is online.
-      this.#setOnline(m.contact, true, false);
+      // Whoever just wrote is online; what waited on the server says nothing of that, and
+      // with presence pushes the server says it.
+      if (m.via === "live" && !session.presencePush) this.#setOnline(m.contact, true, false);
       this.hub.publish("message", this.#toView(m, session.user));
+      this.#publishContacts();
+    });
+    session.addEventListener("history", (e) => {
+      if (this.#session !== session && this.#opening !== session) return;
+      for (const contact of e.detail.contacts) {
+        this.hub.publish("conversation", { contact, reason: e.detail.reason });
+      }
       this.#publishContacts();
     });
     session.addEventListener("update", (e) => {
@@ -491,7 +578,7 @@ export class ChatController implements AsyncDisposable {
       this.#phase = "connected";
       this.#error = null;
       this.#contacts = session.contacts();
-      this.#startPolling();
+      this.#startPolling(session);
       this.#publishState();
       this.#publishContacts();
     });
@@ -516,8 +603,10 @@ export class ChatController implements AsyncDisposable {
     if (publish) this.#publishContacts();
   }
 
-  #startPolling(): void {
+  /** Polls for the online dots, only when the server does not push presence. */
+  #startPolling(session: ChatSession): void {
     this.#stopPolling();
+    if (session.presencePush) return;
     this.#poll = setInterval(() => {
       const session = this.#session;
       if (!session || this.#polling) return;
@@ -558,7 +647,8 @@ export class ChatController implements AsyncDisposable {
     for (const contact of history.contacts()) {
       for (const m of history.messages(contact, { limit: 500 })) {
         if (m.direction !== "out" || m.status !== "sent") continue;
-        history.setStatus(m.id, "failed", { error: INTERRUPTED });
+        // The request may have left before the stop: a server copy, if any, takes its place.
+        history.setStatus(m.id, "failed", { error: INTERRUPTED, uncertain: true });
         count++;
       }
     }
@@ -589,6 +679,7 @@ export class ChatController implements AsyncDisposable {
       status: m.status,
     };
     if (m.error !== undefined) view.error = m.error;
+    if (m.serverId !== undefined) view.serverId = m.serverId;
     const clientId = this.#clientIdById.get(m.id);
     if (clientId !== undefined) view.clientId = clientId;
     return view;

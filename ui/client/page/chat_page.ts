@@ -15,7 +15,9 @@ import type {
   ChatTopics,
   ContactsSnapshot,
   ContactView,
+  ConversationChange,
   MessageView,
+  SearchReply,
   ServiceEntry,
   ServiceReply,
 } from "../_types.ts";
@@ -55,6 +57,22 @@ export interface Conversation {
   loadingOlder: boolean;
   /** Id of the first message the user had not seen when it opened (the unread line). */
   unreadFrom: number | null;
+  /**
+   * Newer messages follow the last one shown (opened at a search hit): the view pages forward
+   * with "Load newer" and new arrivals wait until it reaches the end.
+   */
+  newer: boolean;
+  loadingNewer: boolean;
+  /** A message to bring into view and mark, e.g. the search hit the conversation opened at. */
+  focusId: number | null;
+}
+
+/** The search box and its results. */
+export interface SearchState {
+  query: string;
+  /** Newest first; null while the first answer is awaited. */
+  hits: readonly MessageView[] | null;
+  error: string | null;
 }
 
 /** Where the focus should go next; `seq` makes each request new. */
@@ -88,6 +106,8 @@ export interface ChatPageState {
   /** The chat GUI's Service info, oldest first. */
   service: readonly LogEntry[];
   drawer: boolean;
+  /** The search over the local history, while the box holds a query. */
+  search: SearchState | null;
   notify: NotifyMode;
   focus: FocusRequest | null;
   /** The clock for day labels and countdowns; ticks each second while one counts. */
@@ -99,6 +119,11 @@ const DRAFT_PREFIX = "jim-chat:draft:";
 const SERVICE_LIMIT = 500;
 const PAGE_SIZE = 50;
 const NARROW_QUERY = "(max-width: 600px)";
+/** How long typing pauses before the search runs. */
+const SEARCH_DELAY_MS = 200;
+const SEARCH_HITS = 50;
+/** The largest page the API gives; a reload takes at most that much of the newest. */
+const MAX_RELOAD = 500;
 
 function storage(): Storage | null {
   try {
@@ -146,16 +171,31 @@ function sameLogin(a: string, b: string): boolean {
   return a.normalize("NFC").toLowerCase() === b.normalize("NFC").toLowerCase();
 }
 
-/** Inserts or replaces by id, keeping the history's order (time, then id). */
+/** Inserts or replaces by id, keeping the history's order (time, server id, then id). */
 function upsert(list: readonly MessageView[], m: MessageView): MessageView[] {
   const at = list.findIndex((x) => x.id === m.id);
   const out = list.slice();
   if (at >= 0) out[at] = m;
   else out.push(m);
-  if (at < 0 || out[at]!.time !== list[at]!.time) {
-    out.sort((a, b) => a.time - b.time || a.id - b.id);
+  if (at < 0 || out[at]!.time !== list[at]!.time || out[at]!.serverId !== list[at]!.serverId) {
+    out.sort((a, b) => a.time - b.time || (a.serverId ?? 0) - (b.serverId ?? 0) || a.id - b.id);
   }
   return out;
+}
+
+/** A conversation whose first page is on its way. */
+function loadingConversation(contact: string, focusId: number | null): Conversation {
+  return {
+    contact,
+    messages: [],
+    more: false,
+    loading: true,
+    loadingOlder: false,
+    unreadFrom: null,
+    newer: false,
+    loadingNewer: false,
+    focusId,
+  };
 }
 
 /** Options for {@linkcode ChatPage}. */
@@ -192,6 +232,8 @@ export class ChatPage {
   /** When this page started: the live stream replays older events, which are not news. */
   #since = Date.now();
   readonly #drafts = new Map<string, string>();
+  #searchTimer: ReturnType<typeof setTimeout> | undefined;
+  #searchSeq = 0;
 
   constructor(options: ChatPageOptions = {}) {
     this.#history = options.history ?? guiHistory;
@@ -222,6 +264,7 @@ export class ChatPage {
       pageError: null,
       service: [],
       drawer: false,
+      search: null,
       notify: initialNotifyMode(),
       focus: null,
       now: Date.now(),
@@ -270,6 +313,7 @@ export class ChatPage {
     this.#stopped = true;
     this.#live?.close();
     clearInterval(this.#timer);
+    clearTimeout(this.#searchTimer);
     document.removeEventListener("visibilitychange", this.#onVisibility);
   }
 
@@ -380,6 +424,100 @@ export class ChatPage {
     } catch (err) {
       if (ticket !== this.#ticket) return;
       this.#patchConversation({ loadingOlder: false });
+      this.#set({ pageError: formError(err).text });
+    }
+  }
+
+  /** Pages forward from a window opened at an older message, towards the newest. */
+  async loadNewer(): Promise<void> {
+    const conv = this.#state.conversation;
+    const newest = conv?.messages.at(-1);
+    if (!conv || !conv.newer || conv.loadingNewer || !newest) return;
+    const ticket = this.#ticket;
+    this.#patchConversation({ loadingNewer: true });
+    try {
+      const page = await this.#history.after(conv.contact, newest, PAGE_SIZE);
+      if (ticket !== this.#ticket) return;
+      const known = new Set(this.#state.conversation?.messages.map((m) => m.id));
+      this.#patchConversation({
+        messages: [
+          ...(this.#state.conversation?.messages ?? []),
+          ...page.messages.filter((m) => !known.has(m.id)),
+        ],
+        newer: page.newer === true,
+        loadingNewer: false,
+      });
+      this.#markSeen();
+    } catch (err) {
+      if (ticket !== this.#ticket) return;
+      this.#patchConversation({ loadingNewer: false });
+      this.#set({ pageError: formError(err).text });
+    }
+  }
+
+  /** Leaves a window opened at an older message for the newest messages. */
+  jumpToLatest(): void {
+    const conv = this.#state.conversation;
+    if (conv?.newer) void this.#load(conv.contact);
+  }
+
+  // --- Search -----------------------------------------------------------------------------
+
+  /** The search box changed: the search runs once typing pauses; empty closes it. */
+  setSearch(query: string): void {
+    clearTimeout(this.#searchTimer);
+    if (query.trim() === "") {
+      this.#searchSeq++;
+      this.#set({ search: null });
+      return;
+    }
+    const old = this.#state.search;
+    this.#set({ search: { query, hits: old?.hits ?? null, error: null } });
+    const seq = ++this.#searchSeq;
+    this.#searchTimer = setTimeout(() => void this.#runSearch(query, seq), SEARCH_DELAY_MS);
+  }
+
+  async #runSearch(query: string, seq: number): Promise<void> {
+    try {
+      const q = new URLSearchParams({ q: query, limit: String(SEARCH_HITS) });
+      const reply = await apiJson<SearchReply>(`/api/search?${q}`);
+      if (seq !== this.#searchSeq) return;
+      this.#set({ search: { query, hits: reply.hits, error: null } });
+    } catch (err) {
+      if (seq !== this.#searchSeq) return;
+      this.#set({ search: { query, hits: [], error: formError(err).text } });
+    }
+  }
+
+  /** Opens the conversation of a search hit at that message. */
+  openHit(hit: MessageView): void {
+    store(SELECTED_KEY, hit.contact);
+    this.#atBottom = false;
+    this.#set({
+      selected: hit.contact,
+      draft: this.#draftOf(hit.contact),
+      inputNote: null,
+      view: "conversation",
+      conversation: null,
+    });
+    void this.#loadAround(hit.contact, hit.id);
+  }
+
+  async #loadAround(contact: string, id: number): Promise<void> {
+    const ticket = ++this.#ticket;
+    this.#set({ conversation: loadingConversation(contact, id) });
+    try {
+      const page = await this.#history.around(contact, id, PAGE_SIZE);
+      if (ticket !== this.#ticket) return;
+      this.#patchConversation({
+        messages: page.messages,
+        more: page.more,
+        newer: page.newer === true,
+        loading: false,
+      });
+    } catch (err) {
+      if (ticket !== this.#ticket) return;
+      this.#patchConversation({ loading: false });
       this.#set({ pageError: formError(err).text });
     }
   }
@@ -529,16 +667,7 @@ export class ChatPage {
     const ticket = ++this.#ticket;
     if (login === null) return;
     const unread = this.#state.contacts.find((c) => c.login === login)?.unread ?? 0;
-    this.#set({
-      conversation: {
-        contact: login,
-        messages: [],
-        more: false,
-        loading: true,
-        loadingOlder: false,
-        unreadFrom: null,
-      },
-    });
+    this.#set({ conversation: loadingConversation(login, null) });
     try {
       const page = await this.#history.latest(login, Math.max(PAGE_SIZE, unread + 1));
       if (ticket !== this.#ticket) return;
@@ -572,9 +701,10 @@ export class ChatPage {
   #markSeen(): void {
     const login = this.#state.selected;
     if (login === null || !this.#atBottom || !this.#inView(login)) return;
-    // Not before the conversation has loaded: the unread line is taken from the count.
+    // Not before the conversation has loaded: the unread line is taken from the count. Nor
+    // while the newest messages are not loaded (opened at an older one).
     const conv = this.#state.conversation;
-    if (conv?.contact !== login || conv.loading) return;
+    if (conv?.contact !== login || conv.loading || conv.newer) return;
     if ((this.#state.contacts.find((c) => c.login === login)?.unread ?? 0) === 0) return;
     apiJson<ContactsSnapshot>(`/api/contacts/${encodeURIComponent(login)}/read`, {
       method: "POST",
@@ -620,7 +750,11 @@ export class ChatPage {
   #stored(m: MessageView): void {
     if (m.clientId !== undefined) this.#outbox.settle(m.clientId);
     const conv = this.#state.conversation;
-    if (conv && conv.contact === m.contact) {
+    // A window that does not reach the newest takes updates of what it shows, not arrivals.
+    if (
+      conv && conv.contact === m.contact &&
+      (!conv.newer || conv.messages.some((x) => x.id === m.id))
+    ) {
       this.#patchConversation({ messages: upsert(conv.messages, m) });
     }
     if (m.direction === "out" && m.status === "failed" && m.contact === this.#state.selected) {
@@ -639,6 +773,9 @@ export class ChatPage {
       case "service":
         this.#appendService(data as ServiceEntry);
         return;
+      case "conversation":
+        void this.#reload((data as ConversationChange).contact);
+        return;
       case "message": {
         const m = data as MessageView;
         // The GUI stamps an incoming message when it arrives, on this machine's clock.
@@ -656,6 +793,26 @@ export class ChatPage {
         }
         return;
       }
+    }
+  }
+
+  /**
+   * Many cached messages of `contact` changed (history from the server, read marks, a merged
+   * copy): the open conversation takes the history's view of what it shows, as much as it
+   * had loaded, keeping its scroll place and unread line.
+   */
+  async #reload(contact: string): Promise<void> {
+    const conv = this.#state.conversation;
+    if (!conv || conv.contact !== contact || conv.loading || conv.newer) return;
+    const ticket = this.#ticket;
+    try {
+      const limit = Math.min(MAX_RELOAD, Math.max(PAGE_SIZE, conv.messages.length));
+      const page = await this.#history.latest(contact, limit);
+      const now = this.#state.conversation;
+      if (ticket !== this.#ticket || !now || now.contact !== contact) return;
+      this.#patchConversation({ messages: page.messages, more: page.more });
+    } catch {
+      // The next change or reload shows it.
     }
   }
 

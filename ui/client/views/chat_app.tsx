@@ -8,13 +8,14 @@ import { ConnectionPanel } from "./connection.tsx";
 import { ContactsPanel } from "./contacts.tsx";
 import { InputPanel } from "./input.tsx";
 import { MessagesPanel } from "./messages.tsx";
+import { SearchPanel } from "./search.tsx";
 import { ServiceDrawer } from "./service_drawer.tsx";
 
 /**
  * The chat GUI page: the seed's client window with the conversation first. The header
  * holds the Parameters and, once connected, the Connection panel folded into Disconnect;
- * Contacts (with Add contact) on the left; Messages and Input take the rest; Service info
- * is a drawer. Below 600 px the contacts and the conversation are separate views.
+ * Search, Add contact and Contacts on the left; Messages and Input take the rest; Service
+ * info is a drawer. Below 600 px the contacts and the conversation are separate views.
  *
  * @example
  * ```tsx
@@ -74,6 +75,11 @@ export function ChatApp({ page }: { page: ChatPage }) {
               onEdit={() => page.clearConnectError()}
             />
           )}
+          <SearchPanel
+            search={s.search}
+            onQuery={(q) => page.setSearch(q)}
+            onOpen={(hit) => page.openHit(hit)}
+          />
           <AddContactPanel
             connected={connected}
             onAdd={(login) => page.addContact(login)}
@@ -103,6 +109,8 @@ export function ChatApp({ page }: { page: ChatPage }) {
                 : item.id !== undefined && void page.retry(item.id)}
             onDiscard={(item) => item.clientId !== undefined && page.discardQueued(item.clientId)}
             onLoadOlder={() => void page.loadOlder()}
+            onLoadNewer={() => void page.loadNewer()}
+            onJumpLatest={() => page.jumpToLatest()}
             onBack={() => page.back()}
             onAtBottom={(v) => page.setAtBottom(v)}
             onType={(key) => page.typeIntoBox(key)}

@@ -7,6 +7,8 @@ export interface MessageRowProps {
   item: ConversationItem;
   /** First of its group: shows the `A -> B:` heading and the time. */
   head: boolean;
+  /** The message a search opened the conversation at: marked until another is. */
+  focused?: boolean;
   connected: boolean;
   onRetry(item: ConversationItem): void;
   onDiscard(item: ConversationItem): void;
@@ -25,11 +27,27 @@ function Outcome(props: MessageRowProps) {
     case "posting":
     case "sent":
       return <span class="msg-status pending">sending…</span>;
+    case "stored":
+      return (
+        <span
+          class="msg-status stored"
+          title={`Stored on the server: ${item.to} gets it at the next login`}
+        >
+          <span aria-hidden="true">✓</span>
+          <span class="sr-only">stored</span>
+        </span>
+      );
     case "delivered":
       return (
-        <span class="msg-status ok" title="Delivered to the server">
-          <span aria-hidden="true">✓</span>
+        <span class="msg-status ok" title={`Delivered to ${item.to}`}>
+          <span aria-hidden="true">✓✓</span>
           <span class="sr-only">delivered</span>
+        </span>
+      );
+    case "read":
+      return (
+        <span class="msg-status read" title={`Read by ${item.to}`}>
+          <span aria-hidden="true">✓✓</span> read
         </span>
       );
     case "failed":
@@ -61,7 +79,8 @@ function Outcome(props: MessageRowProps) {
 
 /**
  * One message: its heading when it starts a group, its text, and for one the user sent,
- * where it stands (queued, sending, delivered, or failed with Retry).
+ * where it stands: queued, sending…, ✓ stored (the server keeps it for an offline
+ * recipient), ✓✓ delivered, ✓✓ read, or failed with Retry.
  *
  * @example
  * ```tsx
@@ -84,6 +103,8 @@ export function MessageRow(props: MessageRowProps) {
       data-key={item.key}
       data-id={item.id}
       data-status={item.status}
+      data-focused={props.focused ? "true" : undefined}
+      tabIndex={props.focused ? -1 : undefined}
     >
       {head && (
         <div class="msg-head">

@@ -19,6 +19,10 @@ export interface MessagesPanelProps {
   onRetry(item: ConversationItem): void;
   onDiscard(item: ConversationItem): void;
   onLoadOlder(): void;
+  /** Pages forward when the window does not reach the newest message (opened at a hit). */
+  onLoadNewer(): void;
+  /** Leaves such a window for the newest messages. */
+  onJumpLatest(): void;
   onBack(): void;
   /** Whether the newest message is on screen (the view follows new ones while it is). */
   onAtBottom(atBottom: boolean): void;
@@ -28,16 +32,33 @@ export interface MessagesPanelProps {
 
 const NEAR_BOTTOM_PX = 32;
 
+/** "Load older messages" above the list, or "Load newer messages" below it. */
+function PageButton(props: { which: "older" | "newer"; loading: boolean; onClick(): void }) {
+  return (
+    <div class={props.which}>
+      <button
+        type="button"
+        id={`load-${props.which}`}
+        disabled={props.loading}
+        onClick={props.onClick}
+      >
+        {props.loading ? "Loading…" : `Load ${props.which} messages`}
+      </button>
+    </div>
+  );
+}
+
 /**
  * The seed's Messages panel: the conversation with day separators, messages grouped by
  * sender, an unread line where the user left off, "Load older messages" at the top, and a
- * "new messages" button when messages arrive while the user reads further up.
+ * "new messages" button when messages arrive while the user reads further up. Opened at a
+ * search hit, it shows that message marked in the middle, with "Load newer messages" below.
  *
  * @example
  * ```tsx
  * <MessagesPanel contact={bob} selected="bob" conversation={conv} items={items} connected
- *   now={Date.now()} onRetry={retry} onDiscard={discard} onLoadOlder={older} onBack={back}
- *   onAtBottom={seen} onType={type} />
+ *   now={Date.now()} onRetry={retry} onDiscard={discard} onLoadOlder={older}
+ *   onLoadNewer={newer} onJumpLatest={latest} onBack={back} onAtBottom={seen} onType={type} />
  * ```
  */
 export function MessagesPanel(props: MessagesPanelProps) {
@@ -45,7 +66,13 @@ export function MessagesPanel(props: MessagesPanelProps) {
   const box = useRef<HTMLDivElement>(null);
   const [atBottom, setAtBottom] = useState(true);
   const [fresh, setFresh] = useState(0);
-  const last = useRef({ contact: null as string | null, first: "", end: "", height: 0 });
+  const last = useRef({
+    contact: null as string | null,
+    first: "",
+    end: "",
+    height: 0,
+    focus: null as number | null,
+  });
   const unreadKey = conv?.unreadFrom != null ? `m${conv.unreadFrom}` : null;
   const rows = useMemo(
     () => buildTimeline(items, { now: props.now, unreadFrom: unreadKey }),
@@ -59,7 +86,19 @@ export function MessagesPanel(props: MessagesPanelProps) {
     const first = items[0]?.key ?? "";
     const end = items[items.length - 1]?.key ?? "";
     const newest = items[items.length - 1];
-    if (prev.contact !== selected || (prev.end === "" && end !== "")) {
+    const focusId = conv?.focusId ?? null;
+    const target = focusId === null
+      ? null
+      : el.querySelector<HTMLElement>(`.msg[data-id="${focusId}"]`);
+    if (target && (prev.contact !== selected || prev.end === "" || prev.focus !== focusId)) {
+      // Opened at a search hit: that message in the middle of the view, and focused.
+      el.scrollTop = Math.max(
+        0,
+        target.offsetTop - el.offsetTop - (el.clientHeight - target.offsetHeight) / 2,
+      );
+      target.focus({ preventScroll: true });
+      setFresh(0);
+    } else if (prev.contact !== selected || (prev.end === "" && end !== "")) {
       // A conversation opens: at the unread line if there is one, else at the newest.
       const line = el.querySelector<HTMLElement>(".unread-line");
       if (line) el.scrollTop = Math.max(0, line.offsetTop - el.offsetTop - 8);
@@ -83,8 +122,14 @@ export function MessagesPanel(props: MessagesPanelProps) {
     } else if (atBottom) {
       el.scrollTop = el.scrollHeight;
     }
-    last.current = { contact: selected, first, end, height: el.scrollHeight };
-  }, [items, selected]);
+    last.current = {
+      contact: selected,
+      first,
+      end,
+      height: el.scrollHeight,
+      focus: target ? focusId : prev.focus,
+    };
+  }, [items, selected, conv?.focusId]);
 
   const onScroll = () => {
     const el = box.current;
@@ -99,6 +144,10 @@ export function MessagesPanel(props: MessagesPanelProps) {
   };
 
   const jump = () => {
+    if (conv?.newer) {
+      props.onJumpLatest();
+      return;
+    }
     const el = box.current;
     if (el) el.scrollTop = el.scrollHeight;
     setFresh(0);
@@ -142,16 +191,11 @@ export function MessagesPanel(props: MessagesPanelProps) {
       >
         {selected === null && <p class="empty">Select a contact to see your conversation.</p>}
         {conv?.more && (
-          <div class="older">
-            <button
-              type="button"
-              id="load-older"
-              disabled={conv.loadingOlder}
-              onClick={props.onLoadOlder}
-            >
-              {conv.loadingOlder ? "Loading…" : "Load older messages"}
-            </button>
-          </div>
+          <PageButton
+            which="older"
+            loading={conv.loadingOlder}
+            onClick={props.onLoadOlder}
+          />
         )}
         {conv && !conv.loading && !conv.more && items.length > 0 && (
           <p class="history-start">Start of your history with {name}</p>
@@ -177,14 +221,22 @@ export function MessagesPanel(props: MessagesPanelProps) {
                 key={row.key}
                 item={row.item}
                 head={row.head}
+                focused={row.item.id !== undefined && row.item.id === conv?.focusId}
                 connected={props.connected}
                 onRetry={props.onRetry}
                 onDiscard={props.onDiscard}
               />
             )
         )}
+        {conv?.newer && (
+          <PageButton
+            which="newer"
+            loading={conv.loadingNewer}
+            onClick={props.onLoadNewer}
+          />
+        )}
       </div>
-      {!atBottom && (
+      {(!atBottom || conv?.newer) && (
         <button type="button" class="jump-latest" id="jump-latest" onClick={jump}>
           <span aria-hidden="true">↓</span>{" "}
           {fresh > 0 ? `${fresh} new message${fresh === 1 ? "" : "s"}` : "Jump to latest"}
