@@ -268,7 +268,7 @@ testWithTools(
 );
 
 testWithTools(
-  ["tmux"],
+  [TMUX],
   "jim-client on a TTY: presence pushes and carbons print above the line being typed; /history shows the marks",
   async (_t, { tmux: bin }) => {
     await using srv = await FakeConvServer.start({

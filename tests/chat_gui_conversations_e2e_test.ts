@@ -11,7 +11,8 @@
 import assert from "node:assert/strict";
 import { ChatSession } from "../client/mod.ts";
 import { startChatGui } from "../ui/client/mod.ts";
-import { launchBrowser, skipBrowserTests } from "./_browser.ts";
+import { CHROMIUM, launchBrowser } from "./_browser.ts";
+import { testWithTools } from "./_tools.ts";
 import {
   connect,
   connected,
@@ -23,7 +24,7 @@ import {
 } from "./_chat_page.ts";
 import { type Backend, realServerSpeaks12, startBackend } from "./_conversation_backend.ts";
 
-const REAL = skipBrowserTests() ? false : await realServerSpeaks12(
+const REAL = await realServerSpeaks12(
   "tests/chat_gui_conversations_e2e_test.ts runs against client/_fake_server.ts",
 );
 const USERS = ["erin", "frank", "gina", "hal"].map((login) => ({
@@ -41,9 +42,8 @@ function peer(srv: Backend, user: string, dataDir: string): Promise<ChatSession>
   });
 }
 
-Deno.test({
+testWithTools([CHROMIUM], {
   name: "chat GUI and conversations: marks, presence push, search, carbons, read marks",
-  ignore: skipBrowserTests(),
   async fn(t) {
     await using srv = await startBackend(REAL, USERS, [
       ["erin", "frank"],
