@@ -19,6 +19,7 @@ export * from "./framing.ts";
 export * from "./legacy.ts";
 export * from "./limits.ts";
 export * from "./messages.ts";
+export * from "./responses.ts";
 export * from "./scram.ts";
 export * from "./status.ts";
 export * from "./validate.ts";
