@@ -223,7 +223,7 @@ Deno.test("jim-client stays through a server restart, reconnects and keeps worki
   await using _restarted = await JimServer.listen({
     host: "127.0.0.1",
     port: srv.port,
-    store: srv.store,
+    storage: srv.storage,
   });
   await alice.waitFor("* Reconnected\n");
   await bob.waitFor("* Reconnected\n");
@@ -254,8 +254,8 @@ Deno.test("jim-client exits 1 when its account is removed, without reconnecting"
         ...env,
       });
       await alice.waitFor("* Type /help"); // open() has finished its contact sync
-      srv.store.removeUser("alice");
-      srv.server.endSessionsOfRemovedUsers();
+      await srv.storage.users.remove("alice");
+      await srv.server.endSessionsOfRemovedUsers();
       await alice.waitFor("Account removed");
       if (!env.JIM_NO_RECONNECT) await alice.waitFor("* Not reconnecting: Account removed");
       let code: number | undefined;

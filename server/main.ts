@@ -28,7 +28,9 @@ import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
 import { JimServer } from "./server.ts";
 import { connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
 import { openServeResources, STOP_SIGNALS } from "./serve_resources.ts";
-import { Store, type UserRow } from "./store.ts";
+import { addUser, setPassword } from "./accounts.ts";
+import type { UserRow, UserStore } from "./storage/ports.ts";
+import { SqliteStorage } from "./storage/sqlite/mod.ts";
 import { GUI_HELP, parseGuiPort, runGuiCommand } from "../ui/server/cli.ts";
 
 /** The program's version, from deno.json. */
@@ -571,21 +573,21 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
       return await serve(serveSettings(inv.values), io, inv.values);
     case "user list":
       expectArgs(inv, 0);
-      return withStore(inv, (store) => {
-        printUsers(store.listUsers(), io);
-        for (const line of nameConflictLines(store)) io.out(line);
-        return Promise.resolve(0);
+      return await withUsers(inv, async (users) => {
+        printUsers(await users.list(), io);
+        for (const line of await nameConflictLines(users)) io.out(line);
+        return 0;
       });
     case "user add": {
       expectArgs(inv, 1);
       const problem = loginProblem(inv.args[0]);
       if (problem) throw new JimError(Status.BAD_REQUEST, problem);
       const options = passwordOptions(inv.values);
-      return await withStore(inv, async (store) => {
+      return await withUsers(inv, async (users) => {
         // A taken or look-alike name is refused before the password is asked for.
-        store.checkNewLogin(inv.args[0]!);
+        await users.checkNewLogin(inv.args[0]!);
         const password = await readPassword(inv.values, true);
-        const user = await store.addUser(inv.args[0]!, password, options);
+        const user = await addUser(users, inv.args[0]!, password, options);
         io.out(`Added user ${user.login}${user.legacy ? " (with legacy hash)" : ""}`);
         return 0;
       });
@@ -593,21 +595,25 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
     case "user passwd": {
       expectArgs(inv, 1);
       const options = passwordOptions(inv.values);
-      return await withStore(inv, async (store) => {
-        if (!store.getUser(inv.args[0]!)) throw new JimError(404, `No such client: ${inv.args[0]}`);
+      return await withUsers(inv, async (users) => {
+        if (!await users.get(inv.args[0]!)) {
+          throw new JimError(404, `No such client: ${inv.args[0]}`);
+        }
         const password = await readPassword(inv.values, true);
-        await store.setPassword(inv.args[0]!, password, options);
-        io.out(`Changed the password of ${store.canonicalLogin(inv.args[0]!) ?? inv.args[0]}`);
+        await setPassword(users, inv.args[0]!, password, options);
+        io.out(
+          `Changed the password of ${(await users.canonicalLogin(inv.args[0]!)) ?? inv.args[0]}`,
+        );
         return 0;
       });
     }
     case "user remove":
       expectArgs(inv, 1);
-      return await withStore(inv, (store) => {
-        const login = store.canonicalLogin(inv.args[0]!) ?? inv.args[0]!;
-        store.removeUser(inv.args[0]!);
+      return await withUsers(inv, async (users) => {
+        const login = (await users.canonicalLogin(inv.args[0]!)) ?? inv.args[0]!;
+        await users.remove(inv.args[0]!);
         io.out(`Removed user ${login}`);
-        return Promise.resolve(0);
+        return 0;
       });
     default:
       throw new UsageError(`Unknown command: ${inv.command}`);
@@ -632,11 +638,11 @@ function passwordOptions(values: Values): { legacy?: boolean; iterations?: numbe
   };
 }
 
-async function withStore(inv: Invocation, body: (store: Store) => Promise<number>) {
+async function withUsers(inv: Invocation, body: (users: UserStore) => Promise<number>) {
   const path = dbPath(inv.values);
-  let store: Store;
+  let storage: SqliteStorage;
   try {
-    store = Store.open(path);
+    storage = SqliteStorage.open(path);
   } catch (error) {
     throw new Error(
       `Cannot open database ${path}: ${error instanceof Error ? error.message : error}`,
@@ -644,9 +650,9 @@ async function withStore(inv: Invocation, body: (store: Store) => Promise<number
     );
   }
   try {
-    return await body(store);
+    return await body(storage.users);
   } finally {
-    store.close();
+    await storage.close();
   }
 }
 
@@ -654,8 +660,8 @@ async function withStore(inv: Invocation, body: (store: Store) => Promise<number
  * One line per account that the login-name rules found taken by another account when the
  * database was upgraded; none for a database created under the rules.
  */
-export function nameConflictLines(store: Store): string[] {
-  return store.nameConflicts().map((c) =>
+export async function nameConflictLines(users: UserStore): Promise<string[]> {
+  return (await users.nameConflicts()).map((c) =>
     c.kind === "same"
       ? `Name conflict: ${c.login} is the same name as ${c.conflictsWith} and cannot log in; ` +
         `remove it with "${PROGRAM} user remove ${c.login}"`
@@ -839,8 +845,8 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
   } else {
     io.out(`${PROGRAM} settings: ${shown.map(([k, v]) => `${k}=${v}`).join(" ")}`);
   }
-  const { store, tls } = await openServeResources(settings);
-  for (const line of nameConflictLines(store)) io.err(`WARNING: ${line}`);
+  const { storage, tls } = await openServeResources(settings);
+  for (const line of await nameConflictLines(storage.users)) io.err(`WARNING: ${line}`);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   try {
@@ -871,7 +877,7 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
       server = await JimServer.listen({
         host: settings.host,
         port: settings.port,
-        store,
+        storage,
         legacyAuth: settings.legacyAuth,
         tls,
         limits: settings.limits,
@@ -915,7 +921,7 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
         // Never added.
       }
     }
-    store.close();
+    await storage.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseInvocation, serveSettings } from "./main.ts";
 import { JimServer } from "./server.ts";
-import { Store } from "./store.ts";
+import { SqliteStorage } from "./storage/sqlite/mod.ts";
 import {
   connectRaw,
   now,
@@ -478,8 +478,8 @@ Deno.test({
     assert.equal(status.code, 0);
     assert.ok(!seen.includes("tty-secret"), `the password was echoed: ${JSON.stringify(seen)}`);
     // Log in against the database the CLI wrote, through a server on it.
-    using store = Store.open(db);
-    await using server = await JimServer.listen({ store, port: 0 });
+    await using storage = SqliteStorage.open(db);
+    await using server = await JimServer.listen({ storage, port: 0 });
     await using conn = await connectRaw({ host: "127.0.0.1", port: server.addr.port });
     assert.equal((await conn.login("ptyuser", "tty-secret")).response, 200);
   },

@@ -5,7 +5,7 @@
  * @module
  */
 import type { TlsOptions } from "./server.ts";
-import { Store } from "./store.ts";
+import { SqliteStorage } from "./storage/sqlite/mod.ts";
 
 /** The signals that stop a running server gracefully; Windows has only SIGINT. */
 export const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
@@ -24,20 +24,20 @@ export interface ServeFiles {
 
 /**
  * Reads the TLS files (when both are given), then opens the database; the caller closes the
- * store. Failures are one-line errors naming what could not be read.
+ * storage. Failures are one-line errors naming what could not be read.
  *
  * @throws {Error} "Cannot read TLS files: …" or "Cannot open database PATH: …".
  * @example
  * ```ts
  * import { openServeResources } from "./serve_resources.ts";
- * const { store, tls } = await openServeResources({ db: "jim-server.db" });
+ * const { storage, tls } = await openServeResources({ db: "jim-server.db" });
  * console.log(tls === undefined); // true: plain TCP
- * store.close();
+ * await storage.close();
  * ```
  */
 export async function openServeResources(
   files: ServeFiles,
-): Promise<{ store: Store; tls: TlsOptions | undefined }> {
+): Promise<{ storage: SqliteStorage; tls: TlsOptions | undefined }> {
   let tls: TlsOptions | undefined;
   if (files.tlsCert && files.tlsKey) {
     try {
@@ -52,7 +52,7 @@ export async function openServeResources(
     }
   }
   try {
-    return { store: Store.open(files.db), tls };
+    return { storage: SqliteStorage.open(files.db), tls };
   } catch (error) {
     throw new Error(
       `Cannot open database ${files.db}: ${error instanceof Error ? error.message : error}`,

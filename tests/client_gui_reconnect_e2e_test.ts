@@ -58,7 +58,7 @@ Deno.test({
       await using _restarted = await JimServer.listen({
         host: "127.0.0.1",
         port: srv.port,
-        store: srv.store,
+        storage: srv.storage,
       });
       await phase.getByText("Connected", { exact: true }).waitFor();
       await page.getByRole("log", { name: "Service info" }).getByText(/Reconnected$/).waitFor();

@@ -124,7 +124,7 @@ Deno.test({
       },
     );
     assert.deepEqual(seen.del_contact, { response: 404, error: "No such client: nobody" });
-    assert.deepEqual(srv.store.contacts("Client5"), ["Client6"]);
+    assert.deepEqual(await srv.storage.contacts.list("Client5"), ["Client6"]);
   },
 });
 

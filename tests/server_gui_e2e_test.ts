@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { JimClient } from "../client/mod.ts";
-import { Store } from "../server/mod.ts";
+import { SqliteStorage } from "../server/mod.ts";
 import { startAdminGui } from "../ui/server/mod.ts";
 import { launchBrowser, skipBrowserTests, wantScreenshot } from "./_browser.ts";
 
@@ -22,10 +22,10 @@ Deno.test({
   ignore: skipBrowserTests(),
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "jim-gui-e2e-" });
-    using store = Store.open(`${dir}/jim.db`);
+    await using storage = SqliteStorage.open(`${dir}/jim.db`, { historyFlushMs: 20 });
     await using gui = await startAdminGui({
-      store,
-      jim: { host: "127.0.0.1", port: 0, historyFlushMs: 20 },
+      storage,
+      jim: { host: "127.0.0.1", port: 0 },
       guiPort: 0,
       iterations: 4096,
       warn: (m) => console.error(m),
@@ -88,7 +88,7 @@ Deno.test({
       await password.fill("other");
       await add.click();
       await page.locator("#new-login-error").getByText("Login is taken: client5").waitFor();
-      assert.deepEqual(store.logins(), ["Client5", "Client6"]);
+      assert.deepEqual(await storage.users.loginsAfter(undefined, 100), ["Client5", "Client6"]);
       const order = await page.locator("tbody tr").evaluateAll((rows) =>
         rows.map((r) => r.getAttribute("data-login"))
       );
@@ -187,11 +187,11 @@ Deno.test({
       await dialog.waitFor();
       await dialog.getByRole("button", { name: "Cancel" }).click();
       await dialog.waitFor({ state: "hidden" });
-      assert.ok(store.getUser("Client6"), "cancel keeps the client");
+      assert.ok(await storage.users.get("Client6"), "cancel keeps the client");
       await page.getByRole("button", { name: "Remove Client6" }).click();
       await dialog.getByRole("button", { name: "Remove" }).click();
       await row("Client6").waitFor({ state: "detached" });
-      assert.equal(store.getUser("Client6"), undefined);
+      assert.equal(await storage.users.get("Client6"), undefined);
     });
 
     await t.step("the filter box and Clear work on Service info", async () => {

@@ -69,7 +69,7 @@ export async function runGuiCommand(
   signal?: AbortSignal,
 ): Promise<number> {
   const guiHost = flags.guiHost ?? "127.0.0.1";
-  const { store, tls } = await openServeResources(settings);
+  const { storage, tls } = await openServeResources(settings);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   const onOuterAbort = () => stop.abort();
@@ -79,7 +79,7 @@ export async function runGuiCommand(
     let gui;
     try {
       gui = await startAdminGui({
-        store,
+        storage,
         jim: {
           host: settings.host,
           port: settings.port,
@@ -130,6 +130,6 @@ export async function runGuiCommand(
         // Never added.
       }
     }
-    store.close();
+    await storage.close();
   }
 }
