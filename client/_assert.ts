@@ -43,3 +43,13 @@ export async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** A fresh temporary directory (as a string path) that `await using` deletes. */
+export async function tempDir(prefix = "jim-client-test-"): Promise<string & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix });
+  return Object.assign(path, {
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true });
+    },
+  }) as string & AsyncDisposable;
+}

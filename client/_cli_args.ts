@@ -3,16 +3,11 @@
  * so every rule is testable without a process.
  */
 import { parseArgs } from "node:util";
+import { envValue, parseBoolean, parseNumber, parsePort, UsageError } from "../common/usage.ts";
 import { isAccountName, MAX_NAME_LENGTH } from "../protocol/mod.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "./jim_client.ts";
 
-/** A mistake in how the program was called: exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "UsageError";
-  }
-}
+export { UsageError };
 
 /** The subcommands; "chat" (interactive) is the default. */
 export const COMMAND_NAMES = ["chat", "send", "history"] as const;
@@ -74,19 +69,8 @@ export const ENV_VARS: Readonly<Record<keyof GlobalConfig, string>> = {
 };
 
 function envBoolean(env: Record<string, string | undefined>, name: string): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return false;
-  const value = raw.trim().toLowerCase();
-  if (["1", "true", "yes", "on"].includes(value)) return true;
-  if (["0", "false", "no", "off"].includes(value)) return false;
-  throw new UsageError(`Invalid ${name}: expected 1/0, true/false, yes/no or on/off, got "${raw}"`);
-}
-
-function parsePort(raw: string, source: string): number {
-  if (!/^\d{1,5}$/.test(raw.trim()) || Number(raw) < 1 || Number(raw) > 65535) {
-    throw new UsageError(`Invalid ${source}: expected a port from 1 to 65535, got "${raw}"`);
-  }
-  return Number(raw);
+  const raw = envValue(env, name);
+  return raw === undefined ? false : parseBoolean(raw, name);
 }
 
 /**
@@ -132,18 +116,15 @@ export function parseCli(
   }
   const host = values.host ?? (env[ENV_VARS.host] || DEFAULT_HOST);
   if (host.trim() === "" || /\s/.test(host)) throw new UsageError(`Invalid host: "${host}"`);
+  const envPort = envValue(env, ENV_VARS.port);
   const port = values.port !== undefined
-    ? parsePort(values.port, "--port")
-    : env[ENV_VARS.port]
-    ? parsePort(env[ENV_VARS.port]!, ENV_VARS.port)
+    ? parsePort(values.port, "--port", { min: 1 })
+    : envPort !== undefined
+    ? parsePort(envPort, ENV_VARS.port, { min: 1 })
     : DEFAULT_PORT;
-  let limit: number | undefined;
-  if (values.limit !== undefined) {
-    if (!/^\d+$/.test(values.limit) || Number(values.limit) < 1) {
-      throw new UsageError(`Invalid --limit: expected a positive integer, got "${values.limit}"`);
-    }
-    limit = Number(values.limit);
-  }
+  const limit = values.limit === undefined
+    ? undefined
+    : parseNumber(values.limit, "--limit", { integer: true, min: 1 });
   const config: CliConfig = {
     command,
     args,

@@ -1,5 +1,5 @@
-/** Test support: run client/main.ts as a child process and watch its output. */
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
+/** Test support: run jim-client (bin/jim-client.ts) as a child process and watch its output. */
+const MAIN = new URL("../bin/jim-client.ts", import.meta.url).pathname;
 
 /** A running jim-client with piped stdio. */
 export class ClientProcess implements AsyncDisposable {

@@ -1,5 +1,4 @@
 import { assert } from "./_assert.ts";
-import { BoundedQueue } from "./_bounded_queue.ts";
 import { formatMessage } from "./_format.ts";
 import {
   type InputDevice,
@@ -163,18 +162,4 @@ Deno.test("formatMessage() neutralises terminal control characters from the wire
   // deno-lint-ignore no-control-regex
   assert.ok(!/[\x00-\x08\x0b-\x1f\x7f-\x9f]/.test(line), JSON.stringify(line));
   assert.match(line, /eve: hi\uFFFD\[2J\uFFFD\]0;owned\uFFFD\uFFFD1m$/);
-});
-
-Deno.test("BoundedQueue drops the oldest when full and counts it", async () => {
-  const queue = new BoundedQueue<number>(2);
-  for (const n of [1, 2, 3]) queue.push(n);
-  assert.equal(queue.missed, 1);
-  assert.deepEqual([(await queue.next()).value, (await queue.next()).value], [2, 3]);
-  const waiting = queue.next();
-  queue.push(4);
-  assert.deepEqual(await waiting, { value: 4, done: false });
-  queue.end();
-  queue.push(5);
-  assert.deepEqual(await queue.next(), { value: undefined, done: true });
-  assert.throws(() => new BoundedQueue(0), RangeError);
 });

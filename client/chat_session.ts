@@ -1,6 +1,7 @@
 import { isAccountName, JimError, sameLogin, Status } from "../protocol/mod.ts";
 import { ConnectionError } from "./errors.ts";
 import { TypedEventTarget } from "./_typed_event_target.ts";
+import { registerSecrets } from "./_held_secrets.ts";
 import { History, type MessageRecord } from "./history.ts";
 import {
   type Contact,
@@ -16,8 +17,11 @@ import {
 export interface ChatSessionOptions extends JimClientOptions {
   /** The login. */
   user: string;
-  /** The password; used for the login and not kept. */
-  password: string;
+  /**
+   * The password, used for the login and not kept; or a function that supplies it, called
+   * once the connection is open, so that a prompt comes only after the server was reached.
+   */
+  password: string | (() => string | Promise<string>);
   /** Permit the seed's HMAC-MD5 login with a seed server (see {@linkcode JimClient.login}). */
   allowLegacy?: boolean;
   /** Overrides the data directory (`$XDG_DATA_HOME/jim` or `~/.local/share/jim`). */
@@ -39,6 +43,18 @@ export interface ReconnectOptions {
   initialDelay?: number;
   /** The longest wait in milliseconds, before jitter (default 30000). */
   maxDelay?: number;
+  /** The jitter's source: a number in [0, 1) (default `Math.random`). */
+  random?: () => number;
+  /**
+   * Runs `attempt` after `delay` milliseconds and returns a function that cancels it
+   * (default: `setTimeout`). A test can take the delays from here instead of waiting them.
+   */
+  schedule?: (attempt: () => void, delay: number) => () => void;
+}
+
+function scheduleWithTimer(attempt: () => void, delay: number): () => void {
+  const timer = setTimeout(attempt, delay);
+  return () => clearTimeout(timer);
 }
 
 /** Why a {@linkcode ChatSession} lost its connection, and whether it is coming back. */
@@ -127,7 +143,7 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
   readonly user: string;
   #client: JimClient;
   #history: History | undefined;
-  #password: string | undefined;
+  #password: ChatSessionOptions["password"] | undefined;
   readonly #clientOptions: JimClientOptions;
   readonly #reconnect: Required<ReconnectOptions> | undefined;
   /** In memory only, from the last SCRAM login; wiped on close. */
@@ -136,7 +152,7 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
   #attempt: JimClient | undefined;
   #attemptAbort: AbortController | undefined;
   #attemptRun: Promise<void> | undefined;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #cancelRetry: (() => void) | undefined;
   #stopped = false;
   readonly #allowLegacy: boolean;
   readonly #dataDir: string | undefined;
@@ -162,7 +178,13 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     this.#reconnect = reconnect === false ? undefined : {
       initialDelay: Math.max(1, backoff.initialDelay ?? 500),
       maxDelay: Math.max(1, backoff.maxDelay ?? 30_000),
+      random: backoff.random ?? Math.random,
+      schedule: backoff.schedule ?? scheduleWithTimer,
     };
+    registerSecrets(this, () => ({
+      password: this.#password !== undefined,
+      saltedPassword: this.#salted?.value,
+    }));
     this.#client = new JimClient(clientOptions);
     this.#ready.promise.catch(() => {});
     this.#wire(this.#client);
@@ -222,11 +244,12 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
 
   /** Connects, logs in, opens the history and syncs the contacts; see {@linkcode ChatSession.connect}. */
   async open(): Promise<void> {
-    const password = this.#password;
+    const secret = this.#password;
     this.#password = undefined;
-    if (password === undefined) throw new ConnectionError("Cannot open session: already used");
+    if (secret === undefined) throw new ConnectionError("Cannot open session: already used");
     try {
       await this.client.open();
+      const password = typeof secret === "function" ? await secret() : secret;
       this.#login = await this.client.login(this.user, password, {
         allowLegacy: this.#allowLegacy,
         onSaltedPassword: (salted) => this.#keep(salted),
@@ -456,8 +479,8 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
   #stop(): void {
     this.#stopped = true;
     this.#state = "ended";
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#cancelRetry?.();
+    this.#cancelRetry = undefined;
     this.#attemptAbort?.abort(new ConnectionError("Reconnecting stopped: session closed"));
     this.#forget();
   }
@@ -493,7 +516,11 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     const retry = reconnectable && this.#reconnect !== undefined && refusal === undefined;
     // The state changes first, so that listeners of the lines below see where it stands.
     this.#state = retry ? "reconnecting" : this.#state === "new" ? "new" : "ended";
-    this.#service(info.error ? "error" : "info", `Disconnected: ${info.reason}`);
+    // A failed open() is reported once, by its caller, with the server's reason; the close
+    // that follows it is not news.
+    if (this.#login !== undefined) {
+      this.#service(info.error ? "error" : "info", `Disconnected: ${info.reason}`);
+    }
     if (refusal) this.#service("error", refusal);
     if (!retry) this.#forget();
     this.emit("disconnected", { ...info, reconnecting: retry });
@@ -502,14 +529,14 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
 
   #schedule(attempt: number): void {
     if (this.#stopped || this.#state !== "reconnecting") return;
-    const { initialDelay, maxDelay } = this.#reconnect!;
+    const { initialDelay, maxDelay, random, schedule } = this.#reconnect!;
     const ceiling = Math.min(maxDelay, initialDelay * 2 ** Math.min(attempt - 1, 30));
-    const delay = Math.round(ceiling / 2 + Math.random() * ceiling / 2);
+    const delay = Math.round(ceiling / 2 + random() * ceiling / 2);
     const seconds = delay < 10_000 ? Math.round(delay / 100) / 10 : Math.round(delay / 1000);
     this.#service("info", `Reconnecting in ${seconds} s (attempt ${attempt})`);
     this.emit("reconnecting", { attempt, delay });
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
+    this.#cancelRetry = schedule(() => {
+      this.#cancelRetry = undefined;
       this.#attemptRun = this.#tryReconnect(attempt);
     }, delay);
   }

@@ -4,7 +4,7 @@
  */
 import { JimServer, setPassword } from "../server/mod.ts";
 import { startTestServer, TEST_ITERATIONS, type TestServer } from "../server/testing.ts";
-import { assert, waitFor } from "./_assert.ts";
+import { assert, tempDir, waitFor } from "./_assert.ts";
 import {
   ChatSession,
   type ChatSessionOptions,
@@ -19,15 +19,6 @@ const USERS = [
 ];
 /** Small delays keep the tests quick; nothing asserts on time. */
 const FAST = { initialDelay: 10, maxDelay: 80 };
-
-async function tempDir(): Promise<string & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "jim-reconnect-test-" });
-  return Object.assign(path, {
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true });
-    },
-  }) as string & AsyncDisposable;
-}
 
 /** Starts a new server on the old one's port with the same storage, as a restart would. */
 function restart(srv: TestServer): Promise<JimServer> {
@@ -54,7 +45,7 @@ async function watched(options: ChatSessionOptions) {
 
 Deno.test("ChatSession reconnects after a server restart and messages flow again", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-reconnect-test-");
   const base = { port: srv.port, dataDir: String(dir), reconnect: FAST };
   const alice = await watched({ ...base, user: "alice", password: "alice-pw" });
   await using _alice = alice.session;
@@ -112,7 +103,7 @@ Deno.test("ChatSession reconnects after a server restart and messages flow again
 
 Deno.test("ChatSession does not reconnect after quit() or close()", async (t) => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-reconnect-test-");
   const base = { port: srv.port, dataDir: String(dir), reconnect: FAST };
   for (const how of ["quit", "close"] as const) {
     await t.step(how, async () => {
@@ -129,7 +120,7 @@ Deno.test("ChatSession does not reconnect after quit() or close()", async (t) =>
 
 Deno.test("ChatSession close() while waiting to reconnect clears the timer", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-reconnect-test-");
   const alice = await watched({
     port: srv.port,
     dataDir: String(dir),
@@ -147,7 +138,7 @@ Deno.test("ChatSession close() while waiting to reconnect clears the timer", asy
 
 Deno.test("ChatSession does not reconnect when the account was removed", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-reconnect-test-");
   const alice = await watched({
     port: srv.port,
     dataDir: String(dir),
@@ -168,7 +159,7 @@ Deno.test("ChatSession does not reconnect when the account was removed", async (
 
 Deno.test("ChatSession stops reconnecting when the password was changed", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-reconnect-test-");
   const alice = await watched({
     port: srv.port,
     dataDir: String(dir),
@@ -195,7 +186,7 @@ Deno.test("ChatSession stops reconnecting when the password was changed", async 
 
 Deno.test("ChatSession with reconnect: false ends with the connection", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-reconnect-test-");
   const alice = await watched({
     port: srv.port,
     dataDir: String(dir),
@@ -218,7 +209,7 @@ Deno.test("ChatSession does not reconnect after a legacy login: it has nothing t
     users: [{ login: "alice", password: "alice-pw", legacy: true }],
     legacyAuth: true,
   });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-reconnect-test-");
   await using proxy = seedDisguise(srv);
   const alice = await watched({
     port: proxy.port,
@@ -237,4 +228,53 @@ Deno.test("ChatSession does not reconnect after a legacy login: it has nothing t
     alice.lines().includes("Not reconnecting: the legacy login needs the password; connect again"),
     alice.lines().join("|"),
   );
+});
+
+Deno.test("ChatSession waits 0.5 s, doubling up to 30 s, with up to half dropped as jitter", async (t) => {
+  const ceilings = [500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000];
+  const cases: [string, number, number[]][] = [
+    ["no jitter drawn", 0.999_999, ceilings],
+    ["all the jitter", 0, ceilings.map((c) => c / 2)],
+    ["half of it", 0.5, ceilings.map((c) => (3 * c) / 4)],
+  ];
+  for (const [name, draw, expected] of cases) {
+    await t.step(name, async () => {
+      await using srv = await startTestServer({ users: USERS });
+      await using dir = await tempDir("jim-reconnect-test-");
+      const delays: number[] = [];
+      const done = Promise.withResolvers<void>();
+      // The delays are taken from here instead of waited for; each attempt runs at once and
+      // fails on the closed port, which schedules the next.
+      const schedule = (attempt: () => void, delay: number) => {
+        delays.push(delay);
+        if (delays.length === expected.length) {
+          done.resolve();
+          return () => {};
+        }
+        let cancelled = false;
+        queueMicrotask(() => cancelled || attempt());
+        return () => (cancelled = true);
+      };
+      const alice = await watched({
+        port: srv.port,
+        dataDir: String(dir),
+        user: "alice",
+        password: "alice-pw",
+        reconnect: { random: () => draw, schedule },
+      });
+      await srv.server.close();
+      await done.promise;
+      await alice.session.close();
+      assert.deepEqual(delays, expected);
+      const announced = alice.events.filter((e) => e.startsWith("reconnecting:"));
+      assert.deepEqual(announced, expected.map((_, i) => `reconnecting:${i + 1}`));
+      const said = alice.lines().filter((l) => l.startsWith("Reconnecting in "));
+      const seconds = (ms: number) =>
+        ms < 10_000 ? Math.round(ms / 100) / 10 : Math.round(ms / 1000);
+      assert.deepEqual(
+        said,
+        expected.map((ms, i) => `Reconnecting in ${seconds(ms)} s (attempt ${i + 1})`),
+      );
+    });
+  }
 });

@@ -1,7 +1,7 @@
 /** ChatSession against the real server, with its history in a temporary directory. */
 import { JimError } from "../protocol/mod.ts";
 import { startTestServer } from "../server/testing.ts";
-import { assert, rejectsWith, waitFor } from "./_assert.ts";
+import { assert, rejectsWith, tempDir, waitFor } from "./_assert.ts";
 import { ChatSession, type ServiceEntry } from "./chat_session.ts";
 import { History } from "./history.ts";
 import { JimClient } from "./jim_client.ts";
@@ -14,18 +14,9 @@ const USERS = [
   { login: "carol", password: "carol-pw" },
 ];
 
-async function tempDir(): Promise<string & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "jim-client-test-" });
-  return Object.assign(path, {
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true });
-    },
-  }) as string & AsyncDisposable;
-}
-
 Deno.test("ChatSession syncs the contacts mirror with the server at login", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-client-test-");
   const dataDir = String(dir);
   // A stale local mirror: "carol" was removed elsewhere, "bob" added elsewhere.
   {
@@ -68,7 +59,7 @@ Deno.test("ChatSession syncs the contacts mirror with the server at login", asyn
 
 Deno.test("ChatSession adds a stranger who writes, locally and on the server", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-client-test-");
   await using alice = await ChatSession.connect({
     port: srv.port,
     user: "alice",
@@ -99,7 +90,7 @@ Deno.test("ChatSession adds a stranger who writes, locally and on the server", a
 
 Deno.test("ChatSession keeps history across restarts and stores failed sends", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-client-test-");
   const options = { port: srv.port, user: "alice", password: "alice-pw", dataDir: String(dir) };
   let failedId: number;
   {
@@ -152,7 +143,7 @@ Deno.test("ChatSession keeps history across restarts and stores failed sends", a
 
 Deno.test("ChatSession marks a send failed when the connection is lost", async () => {
   const srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-client-test-");
   try {
     await using alice = await ChatSession.connect({
       port: srv.port,
@@ -175,7 +166,7 @@ Deno.test("ChatSession marks a send failed when the connection is lost", async (
 
 Deno.test("ChatSession.connect() fails cleanly for a bad login", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-client-test-");
   await rejectsWith(
     () =>
       ChatSession.connect({
@@ -191,7 +182,7 @@ Deno.test("ChatSession.connect() fails cleanly for a bad login", async () => {
 });
 
 Deno.test("ChatSession keeps a stranger's contact when a sync was already in flight", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-client-test-");
   const seen: string[] = [];
   await using server = fakeServer(async (peer) => {
     await serveScram(peer, "pw");

@@ -321,18 +321,38 @@ export class History {
   }
 
   /**
-   * The last `limit` messages with `contact` (default 50), oldest first.
+   * The last `limit` messages with `contact` (default 50), oldest first. With `before` (a
+   * message's time and id), the last `limit` that sort before it: the page before that one.
+   *
+   * @example
+   * ```ts
+   * import { History } from "./history.ts";
+   * using history = History.open({ path: ":memory:" });
+   * const latest = history.messages("bob", { limit: 20 });
+   * const older = latest[0] ? history.messages("bob", { limit: 20, before: latest[0] }) : [];
+   * ```
    */
-  messages(contact: string, options: { limit?: number } = {}): MessageRecord[] {
+  messages(
+    contact: string,
+    options: { limit?: number; before?: { time: number; id: number } } = {},
+  ): MessageRecord[] {
     const limit = options.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1) {
       throw new RangeError("Invalid limit: must be a positive integer");
     }
-    const rows = this.#stmt(
-      `SELECT * FROM (
-         SELECT * FROM messages WHERE contact = ? ORDER BY time DESC, id DESC LIMIT ?
-       ) ORDER BY time, id`,
-    ).all(contact, limit) as unknown as MessageRow[];
+    const before = options.before;
+    const rows = (before === undefined
+      ? this.#stmt(
+        `SELECT * FROM (
+           SELECT * FROM messages WHERE contact = ? ORDER BY time DESC, id DESC LIMIT ?
+         ) ORDER BY time, id`,
+      ).all(contact, limit)
+      : this.#stmt(
+        `SELECT * FROM (
+           SELECT * FROM messages WHERE contact = ? AND (time, id) < (?, ?)
+           ORDER BY time DESC, id DESC LIMIT ?
+         ) ORDER BY time, id`,
+      ).all(contact, Math.round(before.time), before.id, limit)) as unknown as MessageRow[];
     return rows.map(toRecord);
   }
 

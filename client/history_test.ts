@@ -81,6 +81,39 @@ Deno.test("History.messages() returns the last N, oldest first", () => {
   assert.deepEqual(history.messages("nobody"), []);
 });
 
+Deno.test("History.messages() pages back before a message, ties in time broken by id", () => {
+  using history = History.open({ path: ":memory:" });
+  // Two share a time, as messages stored within one millisecond do.
+  const times = [10, 20, 20, 30, 40];
+  const ids = times.map((time, i) =>
+    history.addMessage({
+      contact: "bob",
+      direction: "in",
+      text: `m${i}`,
+      status: "delivered",
+      time,
+    })
+      .id
+  );
+  history.addMessage({
+    contact: "eve",
+    direction: "in",
+    text: "other",
+    status: "delivered",
+    time: 15,
+  });
+  const latest = history.messages("bob", { limit: 2 });
+  assert.deepEqual(latest.map((m) => m.text), ["m3", "m4"]);
+  const older = history.messages("bob", { limit: 2, before: latest[0]! });
+  assert.deepEqual(older.map((m) => m.text), ["m1", "m2"]);
+  const oldest = history.messages("bob", { limit: 2, before: older[0]! });
+  assert.deepEqual(oldest.map((m) => m.text), ["m0"]);
+  assert.deepEqual(history.messages("bob", { limit: 2, before: oldest[0]! }), []);
+  // Between the two at time 20, only the lower id is before the higher one.
+  const tie = history.messages("bob", { limit: 5, before: { time: 20, id: ids[2]! } });
+  assert.deepEqual(tie.map((m) => m.text), ["m0", "m1"]);
+});
+
 Deno.test("History.setContacts() mirrors the server list in one step", () => {
   using history = History.open({ path: ":memory:" });
   history.addContact("old");

@@ -12,6 +12,7 @@ import {
   type JimResponse,
   legacyDigest,
   legacyStoredHash,
+  MAX_PASSWORD_LENGTH,
   type Mechanism,
   type ProtocolLimits,
   RECEIVE_MARGIN_BYTES,
@@ -21,7 +22,7 @@ import {
   toBase64,
   validateServerMessage,
 } from "../protocol/mod.ts";
-import { BoundedQueue } from "./_bounded_queue.ts";
+import { BoundedQueue } from "../common/bounded_queue.ts";
 import { ConnectionError } from "./errors.ts";
 import { TypedEventTarget } from "./_typed_event_target.ts";
 
@@ -198,10 +199,12 @@ function now(): number {
   return Math.floor(Date.now() / 1000);
 }
 
+/** The reply rides along as `cause`, so callers can read fields such as `retry_after`. */
 function refusal(reply: JimResponse): JimError {
   return new JimError(
     reply.response,
     reply.error ?? reply.alert ?? `Unexpected reply: ${reply.response}`,
+    { cause: reply },
   );
 }
 
@@ -391,6 +394,12 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     options: LoginOptions = {},
   ): Promise<LoginResult> {
     requireName(user, "user");
+    if (typeof password === "string" && password.length > MAX_PASSWORD_LENGTH) {
+      throw new JimError(
+        Status.BAD_REQUEST,
+        `Invalid password: exceeds ${MAX_PASSWORD_LENGTH} characters`,
+      );
+    }
     if (this.#user !== undefined) {
       throw new JimError(Status.CONFLICT, `Already logged in: ${this.#user}`);
     }
@@ -663,10 +672,9 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
    * ```
    */
   messages(options: { bufferSize?: number } = {}): MessageStream {
-    const queue: BoundedQueue<IncomingMessage> = new BoundedQueue(
-      options.bufferSize ?? 256,
-      () => this.#queues.delete(queue),
-    );
+    const queue: BoundedQueue<IncomingMessage> = new BoundedQueue(options.bufferSize ?? 256, {
+      onEnd: () => this.#queues.delete(queue),
+    });
     if (this.#state === "closed") queue.end();
     else this.#queues.add(queue);
     return queue;

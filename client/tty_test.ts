@@ -3,18 +3,11 @@
  * sent with send-keys and the screen is read with capture-pane, polled until a deadline.
  */
 import { startTestServer } from "../server/testing.ts";
+import { testWithTools } from "../tests/_tools.ts";
 import { assert } from "./_assert.ts";
 import { type IncomingMessage, JimClient } from "./jim_client.ts";
 
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
-const TMUX = "/usr/bin/tmux";
-const hasTmux = (() => {
-  try {
-    return Deno.statSync(TMUX).isFile;
-  } catch {
-    return false;
-  }
-})();
+const MAIN = new URL("../bin/jim-client.ts", import.meta.url).pathname;
 
 const USERS = [
   { login: "alice", password: "alice-pw" },
@@ -24,9 +17,14 @@ const USERS = [
 /** One private tmux server with one 100x30 window running a command. */
 class Tmux implements AsyncDisposable {
   readonly socket = `jim-tty-test-${crypto.randomUUID().slice(0, 8)}`;
+  readonly #tmux: string;
+
+  constructor(tmux: string) {
+    this.#tmux = tmux;
+  }
 
   async run(...args: string[]): Promise<string> {
-    const out = await new Deno.Command(TMUX, {
+    const out = await new Deno.Command(this.#tmux, {
       args: ["-L", this.socket, "-f", "/dev/null", ...args],
       stdout: "piped",
       stderr: "piped",
@@ -107,21 +105,32 @@ function lines(screen: string): string[] {
   return all;
 }
 
-Deno.test({
-  name: "jim-client on a TTY: the password is not echoed",
-  ignore: !hasTmux,
-  async fn() {
+testWithTools(
+  ["tmux"],
+  "jim-client on a TTY: the password is not echoed",
+  async (_t, { tmux: bin }) => {
     await using srv = await startTestServer({ users: USERS });
     const dataDir = await Deno.makeTempDir({ prefix: "jim-tty-test-" });
     try {
-      await using tmux = new Tmux();
+      await using tmux = new Tmux(bin);
       await tmux.start({ JIM_DATA_DIR: dataDir, TERM: "xterm-256color" }, [
         "--user",
         "alice",
         "--port",
         String(srv.port),
       ]);
-      await tmux.waitFor((s) => s.includes(`Password for alice@127.0.0.1:${srv.port}:`), "prompt");
+      const prompted = await tmux.waitFor(
+        (s) => s.includes(`Password for alice@127.0.0.1:${srv.port}:`),
+        "prompt",
+      );
+      // The server was reached before the password was asked for.
+      const shown = lines(prompted);
+      assert.ok(
+        shown.indexOf(`* Connected to 127.0.0.1:${srv.port}`) >= 0 &&
+          shown.indexOf(`* Connected to 127.0.0.1:${srv.port}`) <
+            shown.findIndex((l) => l.startsWith("Password for")),
+        prompted,
+      );
       await tmux.type("alice-pw");
       await tmux.keys("Enter");
       // The prompt on the last line means the login output is complete.
@@ -138,16 +147,65 @@ Deno.test({
       await Deno.remove(dataDir, { recursive: true });
     }
   },
-});
+);
 
-Deno.test({
-  name: "jim-client on a TTY: an incoming message does not garble the line being typed",
-  ignore: !hasTmux,
-  async fn() {
+testWithTools(
+  ["tmux"],
+  "jim-client on a TTY: an unreachable server is reported before any prompt, a refusal once",
+  async (t, { tmux: bin }) => {
     await using srv = await startTestServer({ users: USERS });
     const dataDir = await Deno.makeTempDir({ prefix: "jim-tty-test-" });
     try {
-      await using tmux = new Tmux();
+      await t.step("unreachable: no password prompt, one line, exit 1", async () => {
+        const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const closedPort = String((listener.addr as Deno.NetAddr).port);
+        listener.close();
+        await using tmux = new Tmux(bin);
+        await tmux.start({ JIM_DATA_DIR: dataDir, NO_COLOR: "1", TERM: "xterm-256color" }, [
+          "-u",
+          "alice",
+          "-p",
+          closedPort,
+        ]);
+        const screen = await tmux.waitFor((s) => s.includes("[exited 1]"), "exit 1");
+        assert.ok(!screen.includes("Password for"), screen);
+        assert.equal(screen.match(/Cannot connect to 127\.0\.0\.1/g)?.length, 1, screen);
+        assert.match(
+          screen,
+          new RegExp(`jim-client: Cannot connect to 127\\.0\\.0\\.1:${closedPort}: `),
+        );
+      });
+      await t.step("wrong password: the server's reason, once", async () => {
+        await using tmux = new Tmux(bin);
+        await tmux.start({ JIM_DATA_DIR: dataDir, NO_COLOR: "1", TERM: "xterm-256color" }, [
+          "-u",
+          "alice",
+          "-p",
+          String(srv.port),
+        ]);
+        await tmux.waitFor((s) => s.includes("Password for alice@"), "prompt");
+        await tmux.type("not-the-password");
+        await tmux.keys("Enter");
+        const screen = await tmux.waitFor((s) => s.includes("[exited 1]"), "exit 1");
+        assert.equal(screen.match(/Access denied/g)?.length, 1, screen);
+        assert.match(screen, /^jim-client: Access denied$/m);
+        assert.ok(!screen.includes("Disconnected"), screen);
+        assert.ok(!screen.includes("not-the-password"), screen);
+      });
+    } finally {
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
+);
+
+testWithTools(
+  ["tmux"],
+  "jim-client on a TTY: an incoming message does not garble the line being typed",
+  async (_t, { tmux: bin }) => {
+    await using srv = await startTestServer({ users: USERS });
+    const dataDir = await Deno.makeTempDir({ prefix: "jim-tty-test-" });
+    try {
+      await using tmux = new Tmux(bin);
       await tmux.start({
         JIM_DATA_DIR: dataDir,
         JIM_PASSWORD: "alice-pw",
@@ -205,4 +263,4 @@ Deno.test({
       await Deno.remove(dataDir, { recursive: true });
     }
   },
-});
+);

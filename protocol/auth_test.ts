@@ -189,6 +189,20 @@ Deno.test("the legacy digest matches the seed's vectors", async () => {
   assert.ok(!verifyLegacyDigest(stored, "00112233445566778899aabbccddeeff", "short"));
 });
 
+Deno.test("legacyDigest() is HMAC-MD5: the vectors of RFC 2202, section 2", () => {
+  const hex = (text: string) => toHex(new TextEncoder().encode(text));
+  assert.equal(
+    legacyDigest(hex("Jefe"), hex("what do ya want for nothing?")),
+    "750c783e6ab0b503eaa86e310a5db738",
+  );
+  assert.equal(legacyDigest("0b".repeat(16), hex("Hi There")), "9294727a3638bb1c13f48ef8158bfc9d");
+  // A key longer than MD5's 64-byte block is hashed first.
+  assert.equal(
+    legacyDigest("aa".repeat(80), hex("Test Using Larger Than Block-Size Key - Hash Key First")),
+    "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd",
+  );
+});
+
 Deno.test("newToken() makes 16 random bytes of hex", () => {
   const a = newToken();
   assert.match(a, /^[0-9a-f]{32}$/);

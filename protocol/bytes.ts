@@ -1,8 +1,10 @@
-import { timingSafeEqual } from "node:crypto";
+import { equalBytes } from "@noble/ciphers/utils.js";
 
 /**
  * Compares two byte strings in time that depends only on their lengths, so that a secret's
- * content cannot be learned by timing. Strings are compared as UTF-8.
+ * content cannot be learned by timing. Strings are compared as UTF-8. The comparison is
+ * `equalBytes` of the audited, pure-JS `@noble/ciphers`, so protocol/ needs no `node:` module
+ * and runs in a browser.
  *
  * @example
  * ```ts
@@ -13,12 +15,7 @@ import { timingSafeEqual } from "node:crypto";
 export function constantTimeEqual(a: Uint8Array | string, b: Uint8Array | string): boolean {
   const x = typeof a === "string" ? utf8.encode(a) : a;
   const y = typeof b === "string" ? utf8.encode(b) : b;
-  // timingSafeEqual demands equal lengths; compare against itself so the time stays alike.
-  if (x.length !== y.length) {
-    timingSafeEqual(x, x);
-    return false;
-  }
-  return timingSafeEqual(x, y);
+  return equalBytes(x, y);
 }
 
 const utf8 = new TextEncoder();

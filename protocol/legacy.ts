@@ -1,4 +1,5 @@
-import { createHmac } from "node:crypto";
+import { hmac } from "@noble/hashes/hmac.js";
+import { md5 } from "@noble/hashes/legacy.js";
 import { constantTimeEqual, fromHex, randomBytes, toHex } from "./bytes.ts";
 
 /** The seed's fixed salt: `ca fe be ef` six times, the same for every user. */
@@ -37,7 +38,7 @@ export async function legacyStoredHash(password: string): Promise<string> {
 
 /**
  * The seed's login digest: hex of HMAC-MD5 keyed with the stored value's 32 bytes over the
- * token's 16 bytes. Web Crypto has no MD5, hence node:crypto.
+ * token's 16 bytes. Web Crypto has no MD5, hence the pure-JS `@noble/hashes`.
  *
  * @example
  * ```ts
@@ -47,7 +48,7 @@ export async function legacyStoredHash(password: string): Promise<string> {
  * @throws {TypeError} when either argument is not hex.
  */
 export function legacyDigest(storedHex: string, tokenHex: string): string {
-  return createHmac("md5", fromHex(storedHex)).update(fromHex(tokenHex)).digest("hex");
+  return toHex(hmac(md5, fromHex(storedHex), fromHex(tokenHex)));
 }
 
 /**

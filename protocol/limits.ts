@@ -37,3 +37,8 @@ export const RECEIVE_MARGIN_BYTES = 1024;
 export const MAX_ACTION_LENGTH = 15;
 /** Longest account name, in characters. */
 export const MAX_NAME_LENGTH = 25;
+/**
+ * Longest password, in UTF-16 code units. The store, both CLIs, both GUIs and the client
+ * refuse longer ones; PBKDF2's cost grows with the length.
+ */
+export const MAX_PASSWORD_LENGTH = 1024;

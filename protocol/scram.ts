@@ -1,5 +1,6 @@
 import { constantTimeEqual, fromBase64, randomBytes, toBase64 } from "./bytes.ts";
 import { JimError } from "./errors.ts";
+import { preparePassword } from "./saslprep.ts";
 import { Status } from "./status.ts";
 
 /**
@@ -52,14 +53,6 @@ function xor(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /**
- * Normalises a password before hashing. Full SASLprep (RFC 4013) is approximated by NFKC,
- * its core step; ASCII passwords, the interoperable case, are unchanged either way.
- */
-function normalizePassword(password: string): string {
-  return password.normalize("NFKC");
-}
-
-/**
  * SaltedPassword = Hi(password, salt, i): PBKDF2-HMAC-SHA256 with 32 bytes of output.
  *
  * @example
@@ -75,7 +68,7 @@ export async function saltPassword(
 ): Promise<Uint8Array> {
   const key = await crypto.subtle.importKey(
     "raw",
-    utf8.encode(normalizePassword(password)),
+    utf8.encode(preparePassword(password)),
     "PBKDF2",
     false,
     ["deriveBits"],
@@ -97,11 +90,14 @@ export async function saltPassword(
  * import { deriveScramCredentials } from "./scram.ts";
  * const creds = await deriveScramCredentials("pencil", { iterations: 4096 });
  * ```
+ * @throws {JimError} 400 "Invalid password: …" for a password SASLprep refuses.
  */
 export async function deriveScramCredentials(
   password: string,
   options: { iterations?: number; salt?: Uint8Array } = {},
 ): Promise<ScramCredentials> {
+  // A new password is a stored string: refused here, with a reason, if SASLprep refuses it.
+  preparePassword(password, { stored: true });
   const salt = options.salt ?? randomBytes(16);
   const iterations = options.iterations ?? DEFAULT_ITERATIONS;
   const salted = await saltPassword(password, salt, iterations);
@@ -178,7 +174,7 @@ export class ScramClient {
    * Starts an exchange for `user`; `nonce` is for tests that replay a known exchange.
    *
    * @param user The account name, as sent in `user.account_name`.
-   * @param password The password, normalised with NFKC before hashing.
+   * @param password The password, prepared with SASLprep (RFC 4013) before hashing.
    */
   constructor(user: string, password: string, options: { nonce?: string } = {}) {
     this.#user = user;
@@ -205,7 +201,8 @@ export class ScramClient {
    * Answers the server-first-message with the client-final-message. A cached salted
    * password is used when its salt and iteration count match (RFC 5802 allows caching).
    *
-   * @throws {JimError} 400 for a malformed server message or an unacceptable nonce or count.
+   * @throws {JimError} 400 for a malformed server message or an unacceptable nonce or count,
+   *   or a password SASLprep refuses.
    */
   async clientFinal(
     serverFirst: string,

@@ -6,11 +6,17 @@
  *
  * @module
  */
-import { deriveScramCredentials, JimError, legacyStoredHash, Status } from "../protocol/mod.ts";
+import {
+  deriveScramCredentials,
+  JimError,
+  legacyStoredHash,
+  MAX_PASSWORD_LENGTH,
+  Status,
+} from "../protocol/mod.ts";
 import type { StoredCredentials, UserRow, UserStore } from "./storage/ports.ts";
 
-/** Longest accepted password, in UTF-16 units; PBKDF2 cost grows with it. */
-export const MAX_PASSWORD_LENGTH = 1024;
+/** Longest accepted password, in UTF-16 units: the protocol's one limit. */
+export { MAX_PASSWORD_LENGTH };
 
 /** Options for setting a password. */
 export interface PasswordOptions {

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { BoundedQueue } from "../common/bounded_queue.ts";
 
 /** Every kind of event. */
 export type ServerEventType =
@@ -134,21 +135,19 @@ export function redact(value: unknown, depth = 0): unknown {
  */
 export class Subscription implements AsyncIterable<ServerEvent> {
   readonly #feed: EventFeed;
-  readonly #limit: number;
+  // Drop-newest: a log that fell behind keeps what happened first and says how much it lost.
+  readonly #queue: BoundedQueue<ServerEvent>;
   /** The event types this subscription receives. */
   readonly types: ReadonlySet<ServerEventType>;
-  #items: ServerEvent[] = [];
-  #head = 0;
-  #missed = 0;
-  #closed = false;
-  #wake: (() => void) | undefined;
   #onAbort: (() => void) | undefined;
   #signal: AbortSignal | undefined;
 
   /** @internal Use {@linkcode EventFeed.subscribe}. */
   constructor(feed: EventFeed, options: SubscribeOptions) {
     this.#feed = feed;
-    this.#limit = Math.max(1, Math.trunc(options.bufferSize ?? 1024));
+    this.#queue = new BoundedQueue(Math.max(1, Math.trunc(options.bufferSize ?? 1024)), {
+      overflow: "drop-newest",
+    });
     this.types = new Set(options.types ?? EVENT_TYPES);
     if (options.signal) {
       this.#signal = options.signal;
@@ -159,62 +158,41 @@ export class Subscription implements AsyncIterable<ServerEvent> {
 
   /** Events dropped so far because the queue was full. */
   get missed(): number {
-    return this.#missed;
+    return this.#queue.missed;
   }
 
   /** Events waiting to be read. */
   get size(): number {
-    return this.#items.length - this.#head;
+    return this.#queue.size;
   }
 
   /** Whether the subscription has ended. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#queue.ended;
   }
 
   /** @internal Called by the feed. Never blocks. */
   push(event: ServerEvent): void {
-    if (this.#closed) return;
-    if (this.size >= this.#limit) {
-      this.#missed++;
-      return;
-    }
-    this.#items.push(event);
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    this.#queue.push(event);
   }
 
   /** Takes the next queued event without waiting, or undefined. */
   poll(): ServerEvent | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const event = this.#items[this.#head++]!;
-    if (this.#head > 256 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return event;
+    return this.#queue.poll();
   }
 
   /** Waits for the next event; undefined once unsubscribed and drained. */
   async next(): Promise<ServerEvent | undefined> {
-    for (;;) {
-      const event = this.poll();
-      if (event) return event;
-      if (this.#closed) return undefined;
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
+    const result = await this.#queue.next();
+    return result.done ? undefined : result.value;
   }
 
   /** Ends the subscription; queued events can still be read. Idempotent. */
   unsubscribe(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#queue.ended) return;
     if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#feed._remove(this);
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    this.#queue.end();
   }
 
   /** Unsubscribes, for `using`. */

@@ -10,6 +10,11 @@ export interface Program {
   permissions: string[];
   /** Flags for the runtime, embedded in the binary or the installed command. */
   runtimeFlags: string[];
+  /**
+   * Modules the entry point imports with a computed specifier (the `gui` commands, so that the
+   * console programs never read them); `deno compile` must be told to embed them.
+   */
+  lazyModules: string[];
 }
 
 const root = new URL("..", import.meta.url);
@@ -27,7 +32,7 @@ const OPENERS = "--allow-run=xdg-open,open";
 export const PROGRAMS: readonly Program[] = [
   {
     name: "jim-server",
-    entry: new URL("server/main.ts", root).pathname,
+    entry: new URL("bin/jim-server.ts", root).pathname,
     // Network: the chat port and the GUI port; files: the database and TLS key pair;
     // environment: the JIM_* settings; prlimit: the open-file limit the connection cap fits under.
     permissions: [
@@ -38,14 +43,16 @@ export const PROGRAMS: readonly Program[] = [
       `${OPENERS},prlimit`,
     ],
     runtimeFlags: [SERVER_V8_FLAGS],
+    lazyModules: [new URL("ui/server/cli.ts", root).pathname],
   },
   {
     name: "jim-client",
-    entry: new URL("client/main.ts", root).pathname,
+    entry: new URL("bin/jim-client.ts", root).pathname,
     // Files: the history database under the data directory and a CA certificate;
     // environment: JIM_*, HOME, XDG_DATA_HOME and NO_COLOR.
     permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", OPENERS],
     runtimeFlags: [],
+    lazyModules: [new URL("ui/client/cli.ts", root).pathname],
   },
 ];
 

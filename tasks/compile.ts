@@ -32,6 +32,7 @@ for (const program of PROGRAMS) {
     "--quiet",
     ...program.permissions,
     ...program.runtimeFlags,
+    ...program.lazyModules.flatMap((module) => ["--include", module]),
     ...(values.target ? ["--target", values.target] : []),
     "--output",
     output,

@@ -6,28 +6,23 @@
 import assert from "node:assert/strict";
 import { JimClient } from "../client/mod.ts";
 import { startTestServer } from "../server/testing.ts";
+import { testWithTools } from "./_tools.ts";
 
 const SEED_CLIENT = new URL("./seed/seed_client.py", import.meta.url).pathname;
-
-function python(): string | undefined {
-  for (const candidate of ["/usr/bin/python3", "/usr/local/bin/python3"]) {
-    try {
-      Deno.statSync(candidate);
-      return candidate;
-    } catch {
-      // Try the next one.
-    }
-  }
-  return Deno.env.get("CI") ? "python3" : undefined;
-}
 
 interface Step {
   step: string;
   reply: Record<string, unknown>;
 }
 
-function runSeedClient(port: number, user: string, password: string, peer: string) {
-  return new Deno.Command(python()!, {
+function runSeedClient(
+  python: string,
+  port: number,
+  user: string,
+  password: string,
+  peer: string,
+) {
+  return new Deno.Command(python, {
     args: [SEED_CLIENT, String(port), user, password, peer],
     stdin: "null",
     stdout: "piped",
@@ -78,10 +73,10 @@ class Steps {
   }
 }
 
-Deno.test({
-  name: "a seed-style client logs in with HMAC-MD5 and chats with a jim client",
-  ignore: python() === undefined,
-  async fn() {
+testWithTools(
+  ["python3"],
+  "a seed-style client logs in with HMAC-MD5 and chats with a jim client",
+  async (_t, { python3 }) => {
     await using srv = await startTestServer({
       legacyAuth: true,
       users: [
@@ -93,7 +88,7 @@ Deno.test({
     await jim.login("Client6", "Password6");
     const inbox = jim.messages();
 
-    const seed = runSeedClient(srv.port, "Client5", "Password5", "Client6");
+    const seed = runSeedClient(python3, srv.port, "Client5", "Password5", "Client6");
     const steps = new Steps(seed.stdout);
     const received = await inbox.next();
     assert.equal(received.done, false);
@@ -126,12 +121,12 @@ Deno.test({
     assert.deepEqual(seen.del_contact, { response: 404, error: "No such client: nobody" });
     assert.deepEqual(await srv.storage.contacts.list("Client5"), ["Client6"]);
   },
-});
+);
 
-Deno.test({
-  name: "a seed-style client is refused with a reason where legacy login is off",
-  ignore: python() === undefined,
-  async fn(t) {
+testWithTools(
+  ["python3"],
+  "a seed-style client is refused with a reason where legacy login is off",
+  async (t, { python3 }) => {
     for (
       const [name, legacyAuth, legacy, reason] of [
         ["server without --legacy-auth", false, true, /legacy HMAC-MD5 login is disabled/],
@@ -146,7 +141,8 @@ Deno.test({
             { login: "Client6", password: "Password6" },
           ],
         });
-        const out = await runSeedClient(srv.port, "Client5", "Password5", "Client6").output();
+        const out = await runSeedClient(python3, srv.port, "Client5", "Password5", "Client6")
+          .output();
         assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
         const seen = await new Steps(ReadableStream.from([out.stdout])).all();
         assert.equal(seen.presence?.response, 401);
@@ -157,4 +153,4 @@ Deno.test({
       });
     }
   },
-});
+);

@@ -8,7 +8,11 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
 import { constantTimeEqual } from "../protocol/mod.ts";
+import { gatePage } from "./_pages.tsx";
+
+export { gatePage };
 
 /** The hostnames a local GUI answers to unless told otherwise. */
 export const LOOPBACK_HOSTNAMES: readonly string[] = ["127.0.0.1", "localhost"];
@@ -224,38 +228,6 @@ function cookieNameFor(c: Context, fixed: string | undefined): string {
   return `jim_gui_${parsed?.port ?? 80}`;
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
-
-/**
- * Renders the small page shown without a session: it tells the user where the URL is.
- *
- * @example
- * ```ts
- * const html = gatePage("JIM server", "Open the URL printed in the terminal.");
- * ```
- */
-export function gatePage(title: string, message: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/assets/styles.css">
-</head>
-<body>
-<main class="gate">
-<h1>${escapeHtml(title)}</h1>
-<p role="alert">${escapeHtml(message)}</p>
-</main>
-</body>
-</html>
-`;
-}
-
 /**
  * Trades a one-time access token for a session cookie and requires that cookie everywhere
  * else.
@@ -310,9 +282,26 @@ export function tokenAuth(options: TokenAuthOptions): MiddlewareHandler {
 }
 
 /**
- * Adds the security headers: a Content-Security-Policy without inline scripts that also
- * denies framing, X-Frame-Options DENY, nosniff and no referrer (the token must not leak
- * through Referer).
+ * The Content-Security-Policy every GUI response carries: only the GUI's own scripts, styles
+ * and connections, no inline script, no framing, no plugins.
+ */
+export const CONTENT_SECURITY_POLICY: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", "data:"],
+  connectSrc: ["'self'"],
+  frameAncestors: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  objectSrc: ["'none'"],
+});
+
+/**
+ * Adds the security headers with `hono/secure-headers`: {@linkcode CONTENT_SECURITY_POLICY},
+ * X-Frame-Options DENY, nosniff, no referrer (the token must not leak through Referer), and
+ * the library's other defaults (same-origin opener and resource policies, no DNS prefetch).
+ * No Strict-Transport-Security: the GUIs speak plain HTTP on loopback, where it means nothing.
  *
  * @example
  * ```ts
@@ -322,27 +311,20 @@ export function tokenAuth(options: TokenAuthOptions): MiddlewareHandler {
  * ```
  */
 export function securityHeaders(): MiddlewareHandler {
+  const inner = secureHeaders({
+    contentSecurityPolicy: Object.fromEntries(
+      Object.entries(CONTENT_SECURITY_POLICY).map((
+        [directive, sources],
+      ) => [directive, [...sources]]),
+    ),
+    xFrameOptions: "DENY",
+    referrerPolicy: "no-referrer",
+    strictTransportSecurity: false,
+  });
   return async function securityHeaders(c, next) {
-    await next();
-    c.res.headers.set("Content-Security-Policy", CONTENT_SECURITY_POLICY);
-    c.res.headers.set("X-Frame-Options", "DENY");
-    c.res.headers.set("X-Content-Type-Options", "nosniff");
-    c.res.headers.set("Referrer-Policy", "no-referrer");
+    await inner(c, next);
   };
 }
-
-/** The Content-Security-Policy every GUI response carries. */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "object-src 'none'",
-].join("; ");
 
 /**
  * Limits POST, PUT and PATCH bodies to `maxSize` bytes (16 KiB by default); larger ones get

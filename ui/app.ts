@@ -17,6 +17,7 @@ import {
   tokenAuth,
 } from "./access.ts";
 import { ASSETS, type EmbeddedAsset } from "./dist/assets.gen.ts";
+import { shellPage } from "./_pages.tsx";
 
 /** Options for {@linkcode createGuiApp}. */
 export interface GuiAppOptions {
@@ -98,30 +99,6 @@ export function findAsset(
   return Object.hasOwn(assets, name) ? assets[name] : undefined;
 }
 
-function shellPage(title: string, script: string, assets: Readonly<Record<string, EmbeddedAsset>>) {
-  const css = findAsset(assets, "styles.css");
-  const js = findAsset(assets, script);
-  const cssHref = `/assets/styles.css${css ? `?v=${css.hash}` : ""}`;
-  const body = js
-    ? `<div id="app"></div>\n<script type="module" src="/assets/${script}?v=${js.hash}"></script>`
-    : `<main class="gate"><h1>${title}</h1><p role="alert">The browser bundle ${script} is ` +
-      `missing: run "deno task build".</p></main>`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title}</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="${cssHref}">
-</head>
-<body>
-${body}
-</body>
-</html>
-`;
-}
-
 /**
  * Reads a JSON object body. Requires `Content-Type: application/json` (a cross-site form
  * cannot send it without a preflight) and answers 415 or 400 otherwise.
@@ -187,7 +164,10 @@ export function createGuiApp(options: GuiAppOptions): Hono {
   });
   app.get("/", (c) => {
     c.header("Cache-Control", "no-store");
-    return c.html(shellPage(options.title, options.script, assets));
+    return c.html(shellPage(options.title, options.script, {
+      styleHash: findAsset(assets, "styles.css")?.hash,
+      scriptHash: findAsset(assets, options.script)?.hash,
+    }));
   });
   app.notFound((c) => c.json({ error: `Not found: ${c.req.method} ${c.req.path}` }, 404));
   app.onError(guiErrorHandler);

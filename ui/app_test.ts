@@ -51,6 +51,35 @@ Deno.test("createGuiApp() serves the page shell after the token exchange", async
   assert.equal(res.headers.get("x-frame-options"), "DENY");
 });
 
+Deno.test("createGuiApp() escapes a hostile title on the gate page and in the shell", async (t) => {
+  const title = `</title><script>alert("x")</script><img src=x onerror=alert(1)> & "q"`;
+  for (const [label, assets] of [["with its bundle", undefined], ["bundle missing", {}]] as const) {
+    await t.step(label, async () => {
+      const token = newAccessToken();
+      const app = createGuiApp({
+        token,
+        title,
+        script: "test.js",
+        port: 8080,
+        assets: assets ??
+          { "test.js": { type: "text/javascript; charset=utf-8", body: "1", hash: "a" } },
+      });
+      const gate = await app.request(`${ORIGIN}/`, { headers: HOST });
+      assert.equal(gate.status, 401);
+      const login = await app.request(`${ORIGIN}/?token=${token}`, { headers: HOST });
+      const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
+      const shell = await app.request(`${ORIGIN}/`, { headers: { ...HOST, cookie } });
+      assert.equal(shell.status, 200);
+      for (const html of [await gate.text(), await shell.text()]) {
+        assert.ok(!html.includes("<script>"), html);
+        assert.ok(!html.includes("<img"), html);
+        assert.match(html, /<title>&lt;\/title>&lt;script>alert\(&quot;x&quot;\)&lt;\/script>/);
+        assert.match(html, /&amp; &quot;q&quot;<\/title>/);
+      }
+    });
+  }
+});
+
 Deno.test("createGuiApp() serves embedded assets with their types", async (t) => {
   const { app } = setup();
   await t.step("known asset", async () => {

@@ -16,6 +16,7 @@
  */
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
+import { BoundedQueue } from "../common/bounded_queue.ts";
 
 /** One published event. */
 export interface LiveEvent<T = unknown> {
@@ -38,51 +39,6 @@ export interface LiveHubOptions {
   retryMs?: number;
 }
 
-type Wake = "event" | "closed";
-
-class StreamQueue<T> {
-  readonly items: LiveEvent<T>[] = [];
-  missed = 0;
-  closed = false;
-  #wake: ((why: Wake) => void) | undefined;
-
-  constructor(readonly limit: number) {}
-
-  push(event: LiveEvent<T>): void {
-    if (this.closed) return;
-    if (this.items.length >= this.limit) this.missed++;
-    else this.items.push(event);
-    this.#notify("event");
-  }
-
-  close(): void {
-    this.closed = true;
-    this.#notify("closed");
-  }
-
-  #notify(why: Wake): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.(why);
-  }
-
-  /** Waits until there is work, the queue closes, or `ms` pass ("timeout"). */
-  wait(ms: number): Promise<Wake | "timeout"> {
-    if (this.closed) return Promise.resolve("closed");
-    if (this.items.length > 0 || this.missed > 0) return Promise.resolve("event");
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = undefined;
-        resolve("timeout");
-      }, ms);
-      this.#wake = (why) => {
-        clearTimeout(timer);
-        resolve(why);
-      };
-    });
-  }
-}
-
 /**
  * Fans events out to SSE streams with catch-up and bounded queues.
  *
@@ -102,7 +58,7 @@ export class LiveHub<T = unknown> {
   readonly #retryMs: number;
   readonly #epoch: string;
   readonly #buffer: LiveEvent<T>[] = [];
-  readonly #streams = new Set<StreamQueue<T>>();
+  readonly #streams = new Set<BoundedQueue<LiveEvent<T>>>();
   #seq = 0;
   #closed = false;
 
@@ -157,8 +113,9 @@ export class LiveHub<T = unknown> {
    * away or the hub closes.
    */
   stream(c: Context): Response {
-    const queue = new StreamQueue<T>(this.#queueSize);
-    if (this.#closed) queue.close();
+    // Drop-newest: the stream reports its loss with a `missed` event, and the page refetches.
+    const queue = new BoundedQueue<LiveEvent<T>>(this.#queueSize, { overflow: "drop-newest" });
+    if (this.#closed) queue.end();
     const lastEventId = c.req.header("last-event-id") || c.req.query("lastEventId");
     const catchUp = lastEventId ? this.#since(lastEventId) : null;
     const backlog = catchUp ?? [...this.#buffer];
@@ -170,31 +127,31 @@ export class LiveHub<T = unknown> {
     // Registered before the response starts so nothing published in between is lost.
     this.#streams.add(queue);
     return streamSSE(c, async (sse) => {
-      sse.onAbort(() => queue.close());
+      sse.onAbort(() => queue.end());
       try {
         await sse.write(`retry: ${this.#retryMs}\n\n`);
         if (opening) await sse.writeSSE(opening);
         for (const event of backlog) await sse.writeSSE(this.#frame(event));
         while (!sse.aborted) {
           const why = await queue.wait(this.#keepaliveMs);
-          if (why === "closed" || sse.aborted) break;
           if (why === "timeout") {
+            if (sse.aborted) break;
             await sse.write(": keepalive\n\n");
             continue;
           }
-          const batch = queue.items.splice(0);
-          for (const event of batch) {
+          // An ended stream stops at once; the browser catches up by its last event id.
+          if (queue.ended || sse.aborted) break;
+          for (const event of queue.drain()) {
             if (sse.aborted) break;
             await sse.writeSSE(this.#frame(event));
           }
-          if (queue.missed > 0) {
-            const count = queue.missed;
-            queue.missed = 0;
+          const count = queue.takeMissed();
+          if (count > 0) {
             await sse.writeSSE({ event: "missed", data: JSON.stringify({ count }) });
           }
         }
       } finally {
-        queue.close();
+        queue.end();
         this.#streams.delete(queue);
       }
     });
@@ -209,12 +166,12 @@ export class LiveHub<T = unknown> {
    * event id. Useful after revoking a session, and to test reconnection.
    */
   disconnectAll(): void {
-    for (const q of this.#streams) q.close();
+    for (const q of this.#streams) q.end();
   }
 
   /** Ends every stream; later publishes are ignored. Idempotent. */
   close(): void {
     this.#closed = true;
-    for (const q of this.#streams) q.close();
+    for (const q of this.#streams) q.end();
   }
 }

@@ -23,6 +23,11 @@ export interface ChatState {
   last: { user: string; host: string; port: number };
   /** Why the last connection attempt failed or the connection ended or was lost, if it did. */
   error: string | null;
+  /**
+   * While the server locks logins out after failed tries (403 with `retry_after`): when the
+   * next try is let in, in ms since the epoch.
+   */
+  retryAt: number | null;
 }
 
 /** One entry of the Contacts list. */
@@ -61,12 +66,17 @@ export interface MessageView {
   status: MessageStatus;
   /** Why sending failed, e.g. "Client not online: bob". */
   error?: string;
+  /** The page's own id for a message it sent (see POST /api/messages), while remembered. */
+  clientId?: string;
 }
 
-/** GET /api/messages/:contact. */
+/** GET /api/messages/:contact[?before=ID&limit=N]. */
 export interface MessagesReply {
   contact: string;
+  /** Oldest first. */
   messages: MessageView[];
+  /** Whether older messages remain before the first one. */
+  more: boolean;
 }
 
 /** One Service info line. */
@@ -97,5 +107,15 @@ export interface ChatTopics {
 export interface ChatApiError {
   error: string;
   code?: number;
-  field?: "user" | "password" | "host" | "port" | "login" | "to" | "text";
+  field?:
+    | "user"
+    | "password"
+    | "host"
+    | "port"
+    | "login"
+    | "to"
+    | "text"
+    | "contact"
+    | "limit"
+    | "id";
 }

@@ -4,14 +4,18 @@
  *
  * @module
  */
-import { accountNameProblem, DEFAULT_LIMITS, isAccountName, Status } from "../../protocol/mod.ts";
+import {
+  accountNameProblem,
+  isAccountName,
+  MAX_PASSWORD_LENGTH,
+  Status,
+} from "../../protocol/mod.ts";
+import { measureText } from "./message_limits.ts";
 import { ChatInputError } from "./chat_controller.ts";
 import type { ConnectParams } from "./chat_controller.ts";
 
-/** Longest password the GUI passes on, like the server's store. */
-export const MAX_PASSWORD_LENGTH = 1024;
-/** Room for the text in one frame, leaving space for the msg envelope and the logins. */
-export const MAX_TEXT_FRAME_BYTES = DEFAULT_LIMITS.maxFrameBytes - 512;
+/** Longest password the GUI passes on: the store's, in UTF-16 units. */
+export { MAX_PASSWORD_LENGTH };
 /** Longest host name (DNS limit). */
 export const MAX_HOST_LENGTH = 253;
 
@@ -54,29 +58,25 @@ export function checkConnect(body: Record<string, unknown>): ConnectParams {
   return { user, password, host: host.replace(/^\[(.*)\]$/, "$1"), port: rawPort };
 }
 
-/** The body of POST /api/messages. */
+/** The body of POST /api/messages: `to`, `text` and an optional `clientId` of the page's. */
 export function checkMessage(
   body: Record<string, unknown>,
-  maxLength: number = DEFAULT_LIMITS.maxMessageLength,
-): { to: string; text: string } {
+): { to: string; text: string; clientId?: string } {
   const to = checkLogin(body.to, "to");
   const text = body.text;
   if (typeof text !== "string" || text.trim().length === 0) {
     throw bad("Invalid field: text must not be empty", "text");
   }
-  if (text.length > maxLength && [...text].length > maxLength) {
-    throw bad(`Invalid field: text exceeds ${maxLength} characters`, "text");
-  }
   // The message travels in one JIM frame; emoji and escapes can outgrow it before the
   // character limit. Refused here, nothing is stored as a message that can never be sent.
-  const bytes = new TextEncoder().encode(JSON.stringify(text)).length;
-  if (bytes > MAX_TEXT_FRAME_BYTES) {
-    throw bad(
-      `Invalid field: text exceeds ${MAX_TEXT_FRAME_BYTES} bytes once encoded; shorten it`,
-      "text",
-    );
+  const { problem } = measureText(text);
+  if (problem) throw bad(problem, "text");
+  const clientId = body.clientId;
+  if (clientId === undefined) return { to, text };
+  if (typeof clientId !== "string" || !/^[A-Za-z0-9_-]{8,64}$/.test(clientId)) {
+    throw bad("Invalid field: clientId must be 8 to 64 letters, digits, '_' or '-'", "text");
   }
-  return { to, text };
+  return { to, text, clientId };
 }
 
 /** A message id from the path. */
@@ -86,4 +86,24 @@ export function checkMessageId(value: string): number {
     throw new ChatInputError(Status.BAD_REQUEST, `Invalid message id: ${value.slice(0, 40)}`, "id");
   }
   return id;
+}
+
+/** Largest page of messages one request returns. */
+export const MAX_PAGE = 500;
+
+/** The `before` and `limit` query parameters of GET /api/messages/:contact. */
+export function checkPage(
+  before: string | undefined,
+  limit: string | undefined,
+): { before?: number; limit: number } {
+  const page: { before?: number; limit: number } = { limit: 50 };
+  if (limit !== undefined) {
+    const n = /^\d{1,4}$/.test(limit) ? Number(limit) : NaN;
+    if (!(n >= 1 && n <= MAX_PAGE)) {
+      throw bad(`Invalid limit: must be a whole number from 1 to ${MAX_PAGE}`, "limit");
+    }
+    page.limit = n;
+  }
+  if (before !== undefined) page.before = checkMessageId(before);
+  return page;
 }

@@ -17,7 +17,7 @@ import {
 } from "../mod.ts";
 import type { EmbeddedAsset } from "../dist/assets.gen.ts";
 import { type ChatController, ServerUnreachableError } from "./chat_controller.ts";
-import { checkConnect, checkLogin, checkMessage, checkMessageId } from "./_validate.ts";
+import { checkConnect, checkLogin, checkMessage, checkMessageId, checkPage } from "./_validate.ts";
 
 /** Options for {@linkcode createChatApp}. */
 export interface ChatAppOptions {
@@ -106,11 +106,11 @@ export function createChatApp(options: ChatAppOptions): Hono {
 
   app.get("/api/messages/:contact", (c) => {
     const contact = checkLogin(c.req.param("contact"), "contact");
-    return c.json(chat.messages(contact));
+    return c.json(chat.messages(contact, checkPage(c.req.query("before"), c.req.query("limit"))));
   });
   app.post("/api/messages", async (c) => {
-    const { to, text } = checkMessage(await readJsonObject(c));
-    return c.json({ message: await chat.send(to, text) });
+    const { to, text, clientId } = checkMessage(await readJsonObject(c));
+    return c.json({ message: await chat.send(to, text, { clientId }) });
   });
   app.post("/api/messages/:id/retry", async (c) => {
     const id = checkMessageId(c.req.param("id"));

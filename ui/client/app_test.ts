@@ -552,10 +552,49 @@ Deno.test("chat routes: the live stream needs the cookie and sends state changes
   });
 });
 
-Deno.test("chat routes: a session sent by another client lands live in the GUI", async () => {
+/** Reads an SSE response's data events, `{ topic, data }`, until `done` says stop. */
+async function readLive(
+  res: Response,
+  done: (events: { topic: string; data: unknown }[]) => boolean,
+): Promise<{ topic: string; data: unknown }[]> {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const events: { topic: string; data: unknown }[] = [];
+  let buffer = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out on the stream after ${JSON.stringify(events)}`)),
+      10_000,
+    );
+  });
+  try {
+    while (!done(events)) {
+      const { value, done: ended } = await Promise.race([reader.read(), timeout]);
+      if (ended) throw new Error(`The stream ended after ${JSON.stringify(events)}`);
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
+        const type = block.split("\n").find((l) => l.startsWith("event: "));
+        if (data.length > 0 && type === undefined) events.push(JSON.parse(data.join("\n")));
+      }
+    }
+    return events;
+  } finally {
+    clearTimeout(timer);
+    await reader.cancel().catch(() => {});
+  }
+}
+
+Deno.test("chat routes: a message sent by another client lands live on the event stream", async () => {
   await withServer(async (srv) => {
     await using gui = await openGui();
     await gui.connect("carol", srv);
+    const ac = new AbortController();
+    const res = await gui.raw("/api/events", { signal: ac.signal });
+    assert.equal(res.status, 200);
     await using bob = await ChatSession.connect({
       host: srv.host,
       port: srv.port,
@@ -565,11 +604,191 @@ Deno.test("chat routes: a session sent by another client lands live in the GUI",
     });
     const sent = await bob.send("carol", "ping");
     assert.equal(sent.status, "delivered");
-    await waitFor(
-      "carol sees bob",
-      () => gui.chat.contacts().contacts.some((c) => c.login === "bob"),
+    // What the page sees: the message itself and the contact it came from, unread, online.
+    const arrived = (e: { topic: string; data: unknown }) =>
+      e.topic === "message" && (e.data as MessageView).text === "ping";
+    const listed = (e: { topic: string; data: unknown }) =>
+      e.topic === "contacts" &&
+      (e.data as ContactsSnapshot).contacts.some((c) => c.login === "bob" && c.unread === 1);
+    const events = await readLive(res, (seen) => seen.some(arrived) && seen.some(listed));
+    ac.abort();
+    const message = events.find(arrived)!.data as MessageView;
+    assert.deepEqual(
+      [message.contact, message.direction, message.from, message.to, message.status],
+      ["bob", "in", "bob", "carol", "delivered"],
     );
+    const contacts = (events.find(listed)!.data as ContactsSnapshot).contacts;
+    assert.deepEqual(contacts.find((c) => c.login === "bob"), {
+      login: "bob",
+      online: true,
+      unread: 1,
+    });
+    // And the stored copy agrees with what was streamed.
     const m = gui.chat.messages("bob");
-    assert.deepEqual(m.messages.map((x) => [x.from, x.to, x.text]), [["bob", "carol", "ping"]]);
+    assert.deepEqual(m.messages.map((x) => [x.id, x.text]), [[message.id, "ping"]]);
   });
+});
+
+Deno.test("chat routes: Load older pages back through the whole history", async (t) => {
+  await withServer(async (srv) => {
+    await using alice = await openGui();
+    assert.equal((await alice.connect("alice", srv)).status, 200);
+    assert.equal((await alice.api("POST", "/api/contacts", { login: "bob" })).status, 200);
+    // bob is offline: each send is stored as failed, which is all this needs.
+    for (let i = 1; i <= 7; i++) {
+      await alice.api("POST", "/api/messages", { to: "bob", text: `m${i}` });
+    }
+    type Page = MessagesReply;
+    await t.step("pages of three, then the rest, then nothing more", async () => {
+      const first = await alice.api<Page>("GET", "/api/messages/bob?limit=3");
+      assert.deepEqual(first.body.messages.map((m) => m.text), ["m5", "m6", "m7"]);
+      assert.equal(first.body.more, true);
+      const second = await alice.api<Page>(
+        "GET",
+        `/api/messages/bob?limit=3&before=${first.body.messages[0]!.id}`,
+      );
+      assert.deepEqual(second.body.messages.map((m) => m.text), ["m2", "m3", "m4"]);
+      assert.equal(second.body.more, true);
+      const third = await alice.api<Page>(
+        "GET",
+        `/api/messages/bob?limit=3&before=${second.body.messages[0]!.id}`,
+      );
+      assert.deepEqual(third.body.messages.map((m) => m.text), ["m1"]);
+      assert.equal(third.body.more, false);
+    });
+    await t.step("the default page is 50 with more: false when all fit", async () => {
+      const all = await alice.api<Page>("GET", "/api/messages/bob");
+      assert.equal(all.body.messages.length, 7);
+      assert.equal(all.body.more, false);
+    });
+    await t.step("bad paging is 400, a message of another chat 404", async () => {
+      for (const q of ["limit=0", "limit=501", "limit=x", "before=0", "before=-1", "before=1e3"]) {
+        const res = await alice.api("GET", `/api/messages/bob?${q}`);
+        assert.equal(res.status, 400, q);
+      }
+      const first = (await alice.api<Page>("GET", "/api/messages/bob")).body.messages[0]!;
+      const other = await alice.api("GET", `/api/messages/carol?before=${first.id}`);
+      assert.equal(other.status, 404);
+      assert.equal((await alice.api("GET", "/api/messages/bob?before=999999")).status, 404);
+    });
+  });
+});
+
+Deno.test("chat routes: a send repeated with the page's clientId is stored once", async () => {
+  await withServer(async (srv) => {
+    await using alice = await openGui();
+    await using bob = await openGui();
+    assert.equal((await alice.connect("alice", srv)).status, 200);
+    assert.equal((await bob.connect("bob", srv)).status, 200);
+    assert.equal((await alice.api("POST", "/api/contacts", { login: "bob" })).status, 200);
+    const body = { to: "bob", text: "only once", clientId: "page-1-abcdef" };
+    const first = await alice.api<{ message: MessageView }>("POST", "/api/messages", body);
+    assert.equal(first.status, 200);
+    assert.equal(first.body.message.status, "delivered");
+    assert.equal(first.body.message.clientId, "page-1-abcdef");
+    const again = await alice.api<{ message: MessageView }>("POST", "/api/messages", body);
+    assert.equal(again.status, 200);
+    assert.equal(again.body.message.id, first.body.message.id);
+    const mine = await alice.api<MessagesReply>("GET", "/api/messages/bob");
+    assert.deepEqual(mine.body.messages.map((m) => [m.text, m.clientId]), [
+      ["only once", "page-1-abcdef"],
+    ]);
+    await waitFor("bob has it", async () => {
+      const m = await bob.api<MessagesReply>("GET", "/api/messages/alice");
+      return m.body.messages.length > 0;
+    });
+    const theirs = await bob.api<MessagesReply>("GET", "/api/messages/alice");
+    assert.deepEqual(theirs.body.messages.map((m) => m.text), ["only once"]);
+    for (const clientId of ["short", "has space in it", 7, "x".repeat(65)]) {
+      const res = await alice.api("POST", "/api/messages", { to: "bob", text: "x", clientId });
+      assert.equal(res.status, 400, String(clientId));
+    }
+  });
+});
+
+Deno.test("chat routes: contacts match without case; oneself is refused clearly", async (t) => {
+  await withServer(async (srv) => {
+    await using alice = await openGui();
+    assert.equal((await alice.connect("alice", srv)).status, 200);
+    const events: string[][] = [];
+    const stop = new AbortController();
+    const res = await alice.raw("/api/events", { signal: stop.signal });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const reading = (async () => {
+      let buffer = "";
+      while (true) {
+        const { value, done } = await reader.read().catch(() => ({ value: "", done: true }));
+        if (done) return;
+        buffer += value;
+        for (let at = buffer.indexOf("\n\n"); at >= 0; at = buffer.indexOf("\n\n")) {
+          const frame = buffer.slice(0, at);
+          buffer = buffer.slice(at + 2);
+          const data = frame.split("\n").find((l) => l.startsWith("data: "))?.slice(6);
+          const parsed = data ? JSON.parse(data) : undefined;
+          if (parsed?.topic === "contacts") {
+            events.push((parsed.data as ContactsSnapshot).contacts.map((c) => c.login));
+          }
+        }
+      }
+    })();
+    await t.step(
+      "'BOB' for a new contact shows as the server spells it, never as typed",
+      async () => {
+        const added = await alice.api<ContactsSnapshot>("POST", "/api/contacts", { login: "BOB" });
+        assert.equal(added.status, 200);
+        assert.deepEqual(added.body.contacts.map((c) => c.login), ["bob"]);
+      },
+    );
+    await t.step("'Bob' while bob is a contact: 409 naming bob, no second row", async () => {
+      const again = await alice.api("POST", "/api/contacts", { login: "Bob" });
+      assert.equal(again.status, 409);
+      assert.equal(again.body.error, "Client already in contacts: bob");
+      assert.equal(again.body.field, "login");
+      const list = await alice.api<ContactsSnapshot>("GET", "/api/contacts");
+      assert.deepEqual(list.body.contacts.map((c) => c.login), ["bob"]);
+    });
+    await t.step("oneself, in any case: 400 and nothing added", async () => {
+      for (const login of ["alice", "ALICE"]) {
+        const me = await alice.api("POST", "/api/contacts", { login });
+        assert.equal(me.status, 400);
+        assert.equal(me.body.error, "Cannot add yourself: you are logged in as alice");
+        assert.equal(me.body.field, "login");
+      }
+      const send = await alice.api("POST", "/api/messages", { to: "Alice", text: "note" });
+      assert.equal(send.status, 400);
+      assert.equal(send.body.error, "Cannot send to yourself: you are logged in as alice");
+      const list = await alice.api<ContactsSnapshot>("GET", "/api/contacts");
+      assert.deepEqual(list.body.contacts.map((c) => c.login), ["bob"]);
+      const m = await alice.api<MessagesReply>("GET", "/api/messages/alice");
+      assert.deepEqual(m.body.messages, []);
+    });
+    await t.step("no snapshot on the live stream ever showed a ghost", async () => {
+      await waitFor("a contacts event", () => events.length > 0);
+      for (const list of events) assert.ok(list.every((l) => l === "bob"), list.join(","));
+    });
+    stop.abort();
+    await reader.cancel().catch(() => {});
+    await reading;
+  });
+});
+
+Deno.test("chat routes: a lockout tells when the next try is let in", async () => {
+  await using srv = await startTestServer({
+    users: USERS,
+    limits: { rateLimit: 0, maxFailedLogins: 2 },
+  });
+  await using gui = await openGui();
+  const wrong = { user: "alice", password: "wrong", host: srv.host, port: srv.port };
+  for (let i = 0; i < 2; i++) {
+    assert.equal((await gui.api("POST", "/api/connect", wrong)).status, 401);
+  }
+  const before = Date.now();
+  const locked = await gui.api("POST", "/api/connect", wrong);
+  assert.equal(locked.status, 403);
+  assert.match(String(locked.body.error), /^Too many failed logins: try again in \d+ seconds$/);
+  const state = await gui.api<ChatState>("GET", "/api/state");
+  assert.equal(state.body.phase, "disconnected");
+  assert.ok(state.body.retryAt !== null && state.body.retryAt > before, "retryAt is ahead");
+  // The server's window is five minutes: the end is about that far ahead.
+  assert.ok(state.body.retryAt! <= Date.now() + 5 * 60_000 + 1000);
 });

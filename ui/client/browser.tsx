@@ -4,7 +4,10 @@
  * @module
  */
 import { render } from "preact";
+import { followTheme } from "../theme.ts";
+import { ChatPage } from "./page/chat_page.ts";
 import { ChatApp } from "./views/chat_app.tsx";
 
+followTheme();
 const root = document.getElementById("app");
-if (root) render(<ChatApp />, root);
+if (root) render(<ChatApp page={new ChatPage()} />, root);

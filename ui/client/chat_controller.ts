@@ -96,6 +96,8 @@ interface LastConnection {
 }
 
 const SETTINGS_FILE = "chat-gui.json";
+/** Page ids of recent sends kept to answer a repeated post with the stored message. */
+const CLIENT_IDS_KEPT = 1000;
 const INTERRUPTED = "Not confirmed: the GUI stopped before the server replied";
 
 /**
@@ -132,6 +134,14 @@ export class ChatController implements AsyncDisposable {
   #polling = false;
   #busy: Promise<unknown> = Promise.resolve();
   #closed = false;
+  /** When a lockout (403 with retry_after) ends, in ms since the epoch. */
+  #retryAt: number | null = null;
+  /** Contact additions in flight: their interim mirror changes are not published. */
+  #adding = 0;
+  /** The page's id for the send being stored right now; see {@linkcode send}. */
+  #tagNext: string | undefined;
+  readonly #idByClientId = new Map<string, number>();
+  readonly #clientIdById = new Map<number, string>();
 
   constructor(options: ChatControllerOptions = {}) {
     this.dataDir = options.dataDir ?? defaultDataDir();
@@ -154,6 +164,7 @@ export class ChatController implements AsyncDisposable {
       port: on ? session.client.port : null,
       last: { ...this.#last },
       error: this.#error,
+      retryAt: this.#retryAt !== null && this.#retryAt > Date.now() ? this.#retryAt : null,
     };
   }
 
@@ -174,13 +185,30 @@ export class ChatController implements AsyncDisposable {
     return [...this.#service];
   }
 
-  /** The last `limit` messages with `contact` from the local history, oldest first. */
-  messages(contact: string, limit = 200): MessagesReply {
+  /**
+   * The last `limit` messages with `contact` from the local history, oldest first; with
+   * `before` (a message id), the `limit` before that message. `more` tells whether older
+   * ones remain.
+   *
+   * @throws {JimError} 404 when `before` names no message of this conversation.
+   */
+  messages(contact: string, options: { limit?: number; before?: number } = {}): MessagesReply {
+    const limit = options.limit ?? 50;
     const view = this.#view;
-    if (!view) return { contact, messages: [] };
+    if (!view) return { contact, messages: [], more: false };
+    let before: MessageRecord | undefined;
+    if (options.before !== undefined) {
+      before = view.history.message(options.before);
+      if (!before || before.contact !== contact) {
+        throw new JimError(Status.NOT_FOUND, `No such message with ${contact}: ${options.before}`);
+      }
+    }
+    const rows = view.history.messages(contact, { limit: limit + 1, before });
+    const more = rows.length > limit;
     return {
       contact,
-      messages: view.history.messages(contact, { limit }).map((m) => this.#toView(m, view.account)),
+      messages: (more ? rows.slice(1) : rows).map((m) => this.#toView(m, view.account)),
+      more,
     };
   }
 
@@ -202,6 +230,7 @@ export class ChatController implements AsyncDisposable {
     }
     this.#phase = "connecting";
     this.#error = null;
+    this.#retryAt = null;
     if (this.#view?.key !== viewKey(user, host, port)) this.#unread.clear();
     this.#publishState();
     // The session keeps only the SCRAM SaltedPassword, in memory, to log in again by itself.
@@ -224,6 +253,7 @@ export class ChatController implements AsyncDisposable {
       this.#phase = "disconnected";
       const failure = explainLoginFailure(error, host, port);
       this.#error = failure.message;
+      this.#retryAt = lockoutEnd(error);
       this.#log("error", `Cannot connect: ${failure.message}`);
       this.#publishState();
       throw failure;
@@ -261,21 +291,44 @@ export class ChatController implements AsyncDisposable {
   }
 
   /**
-   * Adds a contact on the server.
+   * Adds a contact on the server. Logins match without regard to case, as on the server:
+   * "Bob" while "bob" is a contact is refused here, and a new one shows as the server
+   * spells it, never as typed.
    *
-   * @throws {JimError} 409 when not connected; the server's 404 "No such client" or 409
-   *   "Client already in contacts", with `field: "login"`.
+   * @throws {JimError} 409 when not connected; 400 for oneself; 409 "Client already in
+   *   contacts"; the server's 404 "No such client", each with `field: "login"`.
    */
   async addContact(login: string): Promise<ContactsSnapshot> {
     const session = this.#requireSession();
+    if (sameLogin(login, session.user)) {
+      throw new ChatInputError(
+        Status.BAD_REQUEST,
+        `Cannot add yourself: you are logged in as ${session.user}`,
+        "login",
+      );
+    }
+    const known = this.#contacts.find((c) => sameLogin(c.login, login));
+    if (known) {
+      throw new ChatInputError(
+        Status.CONFLICT,
+        `Client already in contacts: ${known.login}`,
+        "login",
+      );
+    }
+    // The session mirrors the login as typed until the server's list replaces it; the page
+    // sees only the list after the sync.
+    this.#adding++;
     try {
       await session.addContact(login);
+      this.#log("info", `Contact added: ${login}`);
     } catch (error) {
       throw asInputError(error, "login");
+    } finally {
+      // The new contact's online mark and spelling come from the server's list.
+      await session.syncContacts().catch(() => {});
+      this.#adding--;
+      this.#publishContacts();
     }
-    this.#log("info", `Contact added: ${login}`);
-    // The new contact's online mark comes from the server's list.
-    await session.syncContacts().catch(() => {});
     return this.contacts();
   }
 
@@ -296,12 +349,34 @@ export class ChatController implements AsyncDisposable {
   /**
    * Sends a message and stores it; resolves with it delivered, or failed with the reason
    * (e.g. "Client not online: bob"), which also goes to Service info.
+   *
+   * `clientId` is the page's own id for the message: the stored message carries it in every
+   * view, and a second send with the same id (a page that posts again after a reload)
+   * answers with the stored message instead of sending it twice.
+   *
+   * @throws {JimError} 409 when not connected; 400 for a message to oneself.
    */
-  async send(to: string, text: string): Promise<MessageView> {
+  async send(to: string, text: string, options: { clientId?: string } = {}): Promise<MessageView> {
     const session = this.#requireSession();
+    if (sameLogin(to, session.user)) {
+      throw new ChatInputError(
+        Status.BAD_REQUEST,
+        `Cannot send to yourself: you are logged in as ${session.user}`,
+        "to",
+      );
+    }
+    const { clientId } = options;
+    const sentBefore = clientId === undefined ? undefined : this.#idByClientId.get(clientId);
+    const stored = sentBefore === undefined ? undefined : this.#view?.history.message(sentBefore);
+    if (stored) return this.#toView(stored, session.user);
     let record: MessageRecord;
     try {
-      record = await session.send(to, text);
+      // The session stores the message and announces it before its first await: the
+      // "update" listener tags that record with the page's id.
+      this.#tagNext = clientId;
+      const sending = session.send(to, text);
+      this.#tagNext = undefined;
+      record = await sending;
     } catch (error) {
       throw asInputError(error, "text");
     }
@@ -379,7 +454,7 @@ export class ChatController implements AsyncDisposable {
       for (const login of this.#unread.keys()) {
         if (!e.detail.some((c) => c.login === login)) this.#unread.delete(login);
       }
-      this.#publishContacts();
+      if (this.#adding === 0) this.#publishContacts();
     });
     session.addEventListener("message", (e) => {
       if (this.#session !== session && this.#opening !== session) return;
@@ -392,7 +467,12 @@ export class ChatController implements AsyncDisposable {
     });
     session.addEventListener("update", (e) => {
       if (this.#session !== session && this.#opening !== session) return;
-      this.hub.publish("message", this.#toView(e.detail, session.user));
+      const m = e.detail;
+      if (this.#tagNext !== undefined && m.direction === "out" && m.status === "sent") {
+        this.#remember(this.#tagNext, m.id);
+        this.#tagNext = undefined;
+      }
+      this.hub.publish("message", this.#toView(m, session.user));
     });
     session.addEventListener("disconnected", (e) => {
       if (this.#session !== session) return;
@@ -487,6 +567,16 @@ export class ChatController implements AsyncDisposable {
     }
   }
 
+  #remember(clientId: string, id: number): void {
+    this.#idByClientId.set(clientId, id);
+    this.#clientIdById.set(id, clientId);
+    if (this.#idByClientId.size > CLIENT_IDS_KEPT) {
+      const [oldest, oldId] = this.#idByClientId.entries().next().value!;
+      this.#idByClientId.delete(oldest);
+      this.#clientIdById.delete(oldId);
+    }
+  }
+
   #toView(m: MessageRecord, account: string): MessageView {
     const view: MessageView = {
       id: m.id,
@@ -499,6 +589,8 @@ export class ChatController implements AsyncDisposable {
       status: m.status,
     };
     if (m.error !== undefined) view.error = m.error;
+    const clientId = this.#clientIdById.get(m.id);
+    if (clientId !== undefined) view.clientId = clientId;
     return view;
   }
 
@@ -552,6 +644,18 @@ export class ChatController implements AsyncDisposable {
       this.#log("error", `Cannot save settings: ${(error as Error).message}`);
     }
   }
+}
+
+/** Logins compare as the server compares them: case-insensitively in every script. */
+function sameLogin(a: string, b: string): boolean {
+  return a.normalize("NFC").toLowerCase() === b.normalize("NFC").toLowerCase();
+}
+
+/** When a lockout refusal (403 with `retry_after` seconds) lets the next try in. */
+function lockoutEnd(error: unknown): number | null {
+  if (!(error instanceof JimError) || error.code !== Status.FORBIDDEN) return null;
+  const seconds = (error.cause as { retry_after?: unknown } | undefined)?.retry_after;
+  return typeof seconds === "number" && seconds > 0 ? Date.now() + seconds * 1000 : null;
 }
 
 function viewKey(account: string, host: string, port: number): string {

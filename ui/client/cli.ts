@@ -1,9 +1,12 @@
 /**
- * `jim-client gui`: the chat GUI. client/main.ts hands it the arguments after `gui`.
+ * `jim-client gui`: the chat GUI. bin/jim-client.ts loads this module only when `gui` runs
+ * and hands it the arguments after `gui`.
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import { ExitCode, startLifecycle } from "../../common/lifecycle.ts";
+import { envValue, parseBoolean, parsePort, UsageError } from "../../common/usage.ts";
 import { startChatGui } from "./mod.ts";
 import { freshUrlHint, onFreshUrlSignal } from "../_gui_server.ts";
 
@@ -40,14 +43,6 @@ export interface GuiCliConfig {
   dataDir: string | undefined;
 }
 
-/** A bad `gui` command line. */
-export class GuiUsageError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "GuiUsageError";
-  }
-}
-
 /**
  * Parses the arguments after `gui`; flags win over environment variables.
  *
@@ -55,7 +50,7 @@ export class GuiUsageError extends Error {
  * ```ts
  * parseGuiArgs(["--gui-port", "8082", "--open"], {}).guiPort; // 8082
  * ```
- * @throws {GuiUsageError} for an unknown flag, a stray argument or a bad port.
+ * @throws {UsageError} for an unknown flag, a stray argument or a bad port.
  */
 export function parseGuiArgs(
   argv: readonly string[],
@@ -77,41 +72,28 @@ export function parseGuiArgs(
     });
   } catch (cause) {
     const message = (cause as Error).message.replace(/\. To specify a positional.*$/s, "");
-    throw new GuiUsageError(message, { cause });
+    throw new UsageError(message, { cause });
   }
   const { values, positionals } = parsed;
-  if (positionals.length > 0) throw new GuiUsageError(`Unexpected argument: ${positionals[0]}`);
-  const rawPort = values["gui-port"] ?? (env.JIM_GUI_PORT || undefined);
-  let guiPort = DEFAULT_GUI_PORT;
-  if (rawPort !== undefined) {
-    const text = rawPort.trim();
-    if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
-      const source = values["gui-port"] !== undefined ? "--gui-port" : "JIM_GUI_PORT";
-      throw new GuiUsageError(`Invalid ${source}: expected 0 to 65535, got "${rawPort}"`);
-    }
-    guiPort = Number(text);
-  }
+  if (positionals.length > 0) throw new UsageError(`Unexpected argument: ${positionals[0]}`);
+  const envPort = envValue(env, "JIM_GUI_PORT");
+  const guiPort = values["gui-port"] !== undefined
+    ? parsePort(values["gui-port"], "--gui-port")
+    : envPort !== undefined
+    ? parsePort(envPort, "JIM_GUI_PORT")
+    : DEFAULT_GUI_PORT;
   const guiHost = values["gui-host"] ?? (env.JIM_GUI_HOST || "127.0.0.1");
   if (guiHost.trim() === "" || /\s/.test(guiHost)) {
-    throw new GuiUsageError(`Invalid --gui-host: "${guiHost}"`);
+    throw new UsageError(`Invalid --gui-host: "${guiHost}"`);
   }
+  const envOpen = envValue(env, "JIM_OPEN");
   return {
     help: values.help ?? false,
     guiPort,
     guiHost,
-    open: values.open ?? openFromEnv(env.JIM_OPEN),
+    open: values.open ?? (envOpen === undefined ? false : parseBoolean(envOpen, "JIM_OPEN")),
     dataDir: values["data-dir"] ?? (env.JIM_DATA_DIR || undefined),
   };
-}
-
-/** JIM_OPEN as the console reads its booleans: 1/0, true/false, yes/no or on/off. */
-function openFromEnv(raw: string | undefined): boolean {
-  if (raw === undefined || raw.trim() === "") return false;
-  if (/^\s*(1|true|yes|on)\s*$/i.test(raw)) return true;
-  if (/^\s*(0|false|no|off)\s*$/i.test(raw)) return false;
-  throw new GuiUsageError(
-    `Invalid JIM_OPEN: expected 1/0, true/false, yes/no or on/off, got "${raw}"`,
-  );
 }
 
 /** Where the command prints. */
@@ -139,20 +121,21 @@ export async function guiMain(
   try {
     config = parseGuiArgs(argv, env);
   } catch (error) {
-    if (!(error instanceof GuiUsageError)) throw error;
+    if (!(error instanceof UsageError)) throw error;
     io.err(`jim-client gui: ${error.message}`);
     io.err("Try 'jim-client gui --help'.");
-    return 2;
+    return ExitCode.Usage;
   }
   if (config.help) {
     io.out(GUI_USAGE.trimEnd());
-    return 0;
+    return ExitCode.Ok;
   }
-  const stop = new AbortController();
-  const onStop = () => stop.abort();
-  signal?.addEventListener("abort", onStop, { once: true });
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, onStop);
+  // SIGINT and SIGTERM stop the GUI; an error that escaped a handler is reported, and the
+  // GUI keeps serving the page's other requests.
+  using lifecycle = startLifecycle({
+    signal,
+    onEscaped: (message) => io.err(`jim-client gui: ${message}`),
+  });
   let stopFreshUrls = () => {};
   try {
     let gui;
@@ -162,7 +145,7 @@ export async function guiMain(
         guiPort: config.guiPort,
         dataDir: config.dataDir,
         open: config.open,
-        signal: stop.signal,
+        signal: lifecycle.signal,
         warn: (m) => io.err(m),
       });
     } catch (error) {
@@ -172,7 +155,7 @@ export async function guiMain(
         ? error.message
         : String(error);
       io.err(`jim-client gui: Cannot serve on ${config.guiHost}:${config.guiPort}: ${reason}`);
-      return 1;
+      return ExitCode.Failure;
     }
     io.out(`Chat GUI: ${gui.url}`);
     io.out("Open that URL in a browser. Press Ctrl+C to stop.");
@@ -182,10 +165,8 @@ export async function guiMain(
     await gui.finished;
     await gui.close();
     io.out("Chat GUI stopped.");
-    return 0;
+    return ExitCode.Ok;
   } finally {
     stopFreshUrls();
-    for (const s of signals) Deno.removeSignalListener(s, onStop);
-    signal?.removeEventListener("abort", onStop);
   }
 }

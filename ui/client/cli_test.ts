@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { parseGuiArgs } from "./cli.ts";
 
-const MAIN = new URL("../../client/main.ts", import.meta.url).pathname;
+const MAIN = new URL("../../bin/jim-client.ts", import.meta.url).pathname;
 const PERMS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-run"];
 
 function spawn(args: string[], env: Record<string, string> = {}) {

@@ -1,5 +1,5 @@
 import { Component } from "preact";
-import { useCallback, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 
 /** One line of a log. */
 export interface LogEntry {
@@ -12,41 +12,6 @@ export interface LogEntry {
   /** Optional detail, e.g. pretty-printed JSON. */
   body?: string;
   level?: "info" | "notice" | "error";
-}
-
-/** Entries a log keeps; older ones are dropped. */
-export const LOG_LIMIT = 2000;
-
-/** State of a bounded log, from {@linkcode useLog}. */
-export interface LogState {
-  entries: readonly LogEntry[];
-  append(entry: Omit<LogEntry, "id" | "time"> & { time?: number }): void;
-  clear(): void;
-}
-
-/**
- * Keeps the last `limit` (2,000) entries of a log.
- *
- * @example
- * ```tsx
- * const log = useLog();
- * log.append({ head: "Connected" });
- * return <LogView label="Service info" log={log} />;
- * ```
- */
-export function useLog(limit: number = LOG_LIMIT): LogState {
-  const [entries, setEntries] = useState<readonly LogEntry[]>([]);
-  const next = useRef(1);
-  const append = useCallback((entry: Omit<LogEntry, "id" | "time"> & { time?: number }) => {
-    const full: LogEntry = { ...entry, id: next.current++, time: entry.time ?? Date.now() };
-    setEntries((old) => {
-      const out = old.length >= limit ? old.slice(old.length - limit + 1) : old.slice();
-      out.push(full);
-      return out;
-    });
-  }, [limit]);
-  const clear = useCallback(() => setEntries([]), []);
-  return { entries, append, clear };
 }
 
 function clock(time: number): string {
@@ -83,7 +48,9 @@ class LogLine extends Component<{ entry: LogEntry }> {
 export interface LogViewProps {
   /** Accessible name of the log region. */
   label: string;
-  log: LogState;
+  /** Oldest first; the owner bounds them. */
+  entries: readonly LogEntry[];
+  onClear(): void;
   /** Prefix for element ids, so two logs on one page do not clash. */
   idPrefix?: string;
 }
@@ -94,10 +61,10 @@ export interface LogViewProps {
  *
  * @example
  * ```tsx
- * <LogView label="Service info" log={useLog()} />
+ * <LogView label="Service info" entries={entries} onClear={clear} />
  * ```
  */
-export function LogView({ label, log, idPrefix = "log" }: LogViewProps) {
+export function LogView({ label, entries, onClear, idPrefix = "log" }: LogViewProps) {
   const [filter, setFilter] = useState("");
   const [follow, setFollow] = useState(true);
   const box = useRef<HTMLDivElement>(null);
@@ -105,11 +72,11 @@ export function LogView({ label, log, idPrefix = "log" }: LogViewProps) {
   const shown = useMemo(
     () =>
       needle === ""
-        ? log.entries
-        : log.entries.filter((e) =>
+        ? entries
+        : entries.filter((e) =>
           e.head.toLowerCase().includes(needle) || (e.body ?? "").toLowerCase().includes(needle)
         ),
-    [log.entries, needle],
+    [entries, needle],
   );
 
   useLayoutEffect(() => {
@@ -137,9 +104,9 @@ export function LogView({ label, log, idPrefix = "log" }: LogViewProps) {
           onInput={(ev) => setFilter((ev.target as HTMLInputElement).value)}
         />
         <span class="log-count" aria-live="off">
-          {needle ? `${shown.length} of ${log.entries.length}` : `${log.entries.length} entries`}
+          {needle ? `${shown.length} of ${entries.length}` : `${entries.length} entries`}
         </span>
-        <button type="button" onClick={log.clear}>Clear</button>
+        <button type="button" onClick={onClear}>Clear</button>
       </div>
       <div
         ref={box}

@@ -46,10 +46,43 @@ export interface LogEvent {
   message?: string;
 }
 
+/** The kinds Service info filters by. */
+export type LogCategory = "connections" | "logins" | "messages" | "errors" | "other";
+
+/** The filter names in the order the page shows them. */
+export const LOG_CATEGORIES: readonly LogCategory[] = [
+  "connections",
+  "logins",
+  "messages",
+  "errors",
+  "other",
+];
+
+/** One Service info entry as the page gets it. */
+export interface ServiceEntry extends LogEvent {
+  /** Increases by one per entry in one GUI process. */
+  id: number;
+  category: LogCategory;
+  /** For a message: its text's length, also while the text itself is hidden. */
+  size?: { chars: number; bytes: number };
+}
+
+/** GET /api/service. */
+export interface ServiceReply {
+  /** Oldest first. */
+  entries: ServiceEntry[];
+  /** Whether message texts are shown. */
+  showBodies: boolean;
+  /** Most entries kept. */
+  limit: number;
+}
+
 /** Topics of the admin GUI's live stream. */
 export type AdminTopic =
-  /** A {@linkcode LogEvent} for Service info. */
+  /** A {@linkcode ServiceEntry} for Service info. */
   | "log"
+  /** Service info was cleared or its settings changed: refetch it. */
+  | "service"
   /** The server started or stopped: data is {@linkcode ServerStatus}. */
   | "server"
   /** The Clients table changed: refetch it. */

@@ -3,12 +3,13 @@
  *
  * @module
  */
-// login_name.ts, not protocol/mod.ts: mod.ts also re-exports the legacy hash, which needs
-// node:crypto, and the confusables table, which the browser does not need.
+// login_name.ts, not protocol/mod.ts: the browser bundle needs only the name rules, not the
+// confusables table that mod.ts also re-exports.
 import { loginProblem as nameProblem } from "../../protocol/login_name.ts";
+import { MAX_PASSWORD_LENGTH } from "../../protocol/limits.ts";
 
-/** Longest password the GUI accepts, in characters. */
-export const MAX_PASSWORD_LENGTH = 128;
+/** Longest password the GUI accepts: the store's, in UTF-16 units. */
+export { MAX_PASSWORD_LENGTH };
 
 /**
  * Returns why `login` cannot be a new client's name, or null if it can: the protocol's
@@ -37,7 +38,7 @@ export function loginProblem(login: string): string | null {
  */
 export function passwordProblem(password: string): string | null {
   if (password.length === 0) return "Password is required";
-  if ([...password].length > MAX_PASSWORD_LENGTH) {
+  if (password.length > MAX_PASSWORD_LENGTH) {
     return `Password is too long: at most ${MAX_PASSWORD_LENGTH} characters`;
   }
   // deno-lint-ignore no-control-regex

@@ -1,20 +1,29 @@
 /**
- * `jim-server gui`: the admin GUI with the JIM server in the same process. server/main.ts
- * parses the flags (all of `serve`'s plus `--gui-host`, `--gui-port`, `--open`) and calls
- * {@linkcode runGuiCommand}.
+ * `jim-server gui`: the admin GUI with the JIM server in the same process. bin/jim-server.ts
+ * registers the command with server/cli.ts, which parses the flags (all of `serve`'s plus
+ * `--gui-host`, `--gui-port`, `--open`), and loads this module only when `gui` runs.
  *
  * @module
  */
-import type { ServeSettings } from "../../server/main.ts";
-import type { ServerEvent } from "../../server/mod.ts";
-import { openServeResources, STOP_SIGNALS } from "../../server/serve_resources.ts";
+import { ExitCode, startLifecycle } from "../../common/lifecycle.ts";
+import { invalidValue, parsePort } from "../../common/usage.ts";
+import {
+  type CliIo,
+  expectArgs,
+  formatEvent,
+  type Invocation,
+  LEVEL_TYPES,
+  type ServeSettings,
+  serveSettings,
+} from "../../server/cli.ts";
+import type { ServerEvent, ServerEventType } from "../../server/mod.ts";
+import { openServeResources } from "../../server/serve_resources.ts";
 import { isLoopbackHost } from "../mod.ts";
 import { freshUrlHint, onFreshUrlSignal } from "../_gui_server.ts";
 import { startAdminGui } from "./mod.ts";
 
-/** One-line help of the `gui` command, in server/main.ts's format. */
-export const GUI_HELP =
-  "gui                    Run the chat server with the admin GUI in a browser";
+/** The admin GUI's default port. */
+export const DEFAULT_GUI_PORT = 8080;
 
 /** The GUI's own flags. */
 export interface GuiFlags {
@@ -35,22 +44,38 @@ export interface GuiIo {
 }
 
 /**
- * Parses `--gui-port`. Returns a message for a bad value instead of throwing so the caller
- * can raise its own usage error.
+ * Runs `jim-server gui` from the parsed command line: the serve settings and the GUI's own
+ * flags, server events printed per `--log-level` as `serve` prints them.
  *
  * @example
  * ```ts
- * parseGuiPort("8080"); // 8080
- * parseGuiPort("x"); // "Invalid value for --gui-port: x (0 to 65535)"
+ * import { parseInvocation } from "../../server/cli.ts";
+ * const code = await runGuiInvocation(parseInvocation(["gui", "--gui-port", "0"]), {
+ *   out: console.log,
+ *   err: console.error,
+ *   env: (name) => Deno.env.get(name),
+ * });
  * ```
+ * @throws {UsageError} for a bad flag value.
  */
-export function parseGuiPort(raw: string | undefined): number | string {
-  if (raw === undefined) return 8080;
-  const text = raw.trim();
-  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
-    return `Invalid value for --gui-port: ${raw} (0 to 65535)`;
+export function runGuiInvocation(inv: Invocation, io: CliIo): Promise<number> {
+  expectArgs(inv, 0);
+  const rawPort = inv.values["gui-port"] as string | undefined;
+  const guiPort = rawPort === undefined ? DEFAULT_GUI_PORT : parsePort(rawPort, "--gui-port");
+  const guiHost = inv.values["gui-host"] as string | undefined;
+  if (guiHost !== undefined && guiHost.trim() === "") {
+    throw invalidValue("--gui-host", guiHost, "a host name or an IP address");
   }
-  return Number(text);
+  const settings = serveSettings(inv.values);
+  const shown = new Set<ServerEventType>(LEVEL_TYPES[settings.logLevel]);
+  const logEvent = (event: ServerEvent) => {
+    if (shown.has(event.type)) io.out(formatEvent(event, settings.logFormat));
+  };
+  return runGuiCommand(
+    settings,
+    { guiHost, guiPort, open: inv.values.open === true, logEvent },
+    io,
+  );
 }
 
 /**
@@ -58,7 +83,7 @@ export function parseGuiPort(raw: string | undefined): number | string {
  *
  * @example
  * ```ts
- * import { serveSettings } from "../../server/main.ts";
+ * import { serveSettings } from "../../server/cli.ts";
  * await runGuiCommand(serveSettings({}), { guiPort: 8080 }, { out: console.log, err: console.error });
  * ```
  */
@@ -69,11 +94,17 @@ export async function runGuiCommand(
   signal?: AbortSignal,
 ): Promise<number> {
   const guiHost = flags.guiHost ?? "127.0.0.1";
+  const guiPort = flags.guiPort ?? DEFAULT_GUI_PORT;
   const { storage, tls } = await openServeResources(settings);
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  const onOuterAbort = () => stop.abort();
-  signal?.addEventListener("abort", onOuterAbort, { once: true });
+  // SIGINT and SIGTERM stop the GUI; an error that escaped a handler is logged as `serve`
+  // logs it, and the GUI keeps running.
+  using lifecycle = startLifecycle({
+    signal,
+    onEscaped: (message) => {
+      if (flags.logEvent) flags.logEvent({ seq: 0, time: Date.now(), type: "error", message });
+      else io.err(`jim-server: ${message}`);
+    },
+  });
   let stopFreshUrls = () => {};
   try {
     let gui;
@@ -88,9 +119,9 @@ export async function runGuiCommand(
           limits: settings.limits,
         },
         guiHost,
-        guiPort: flags.guiPort ?? 8080,
+        guiPort,
         open: flags.open,
-        signal: stop.signal,
+        signal: lifecycle.signal,
         warn: (m) => io.err(m),
         onServerEvent: flags.logEvent,
       });
@@ -100,12 +131,10 @@ export async function runGuiCommand(
         : error instanceof Error
         ? error.message
         : String(error);
-      throw new Error(
-        `Cannot serve the admin GUI on ${guiHost}:${flags.guiPort ?? 8080}: ${reason}`,
-      );
+      throw new Error(`Cannot serve the admin GUI on ${guiHost}:${guiPort}: ${reason}`);
     }
-    // Listen for signals before printing the URL: whoever reads it may stop us right away.
-    for (const s of STOP_SIGNALS) Deno.addSignalListener(s, onSignal);
+    // Stopped before the GUI listened for it (the outer signal was already aborted).
+    if (lifecycle.signal.aborted) await gui.close();
     const jim = gui.controller.status();
     io.out(
       jim.running
@@ -119,17 +148,9 @@ export async function runGuiCommand(
     await gui.finished;
     await gui.close();
     io.out("Admin GUI stopped");
-    return 0;
+    return ExitCode.Ok;
   } finally {
     stopFreshUrls();
-    signal?.removeEventListener("abort", onOuterAbort);
-    for (const s of STOP_SIGNALS) {
-      try {
-        Deno.removeSignalListener(s, onSignal);
-      } catch {
-        // Never added.
-      }
-    }
     await storage.close();
   }
 }

@@ -15,6 +15,7 @@ import {
 } from "../../server/mod.ts";
 import type { LiveHub } from "../mod.ts";
 import type { ClientRow, LogEvent, ServerStatus } from "./_types.ts";
+import { ServiceLog } from "./service_log.ts";
 import { hostProblem, loginProblem, passwordProblem, portProblem } from "./_validate.ts";
 
 /** The parts of a running JIM server the GUI uses. */
@@ -58,6 +59,8 @@ export interface AdminControllerOptions {
   historyDelayMs?: number;
   /** Called with every server event, e.g. to print it on the console. */
   onEvent?: (event: ServerEvent) => void;
+  /** Service info entries kept (10,000 by default). */
+  serviceLimit?: number;
 }
 
 /** An error the GUI shows as is; `field` names the input it belongs to. */
@@ -120,6 +123,11 @@ export function describeListenError(err: unknown, host: string, port: number): A
  * ```
  */
 export class AdminController {
+  /**
+   * Service info: every server event and GUI note, kept here so that a reloaded page shows
+   * the same entries. Each one added is published on the hub as "log".
+   */
+  readonly serviceLog: ServiceLog;
   readonly #options: AdminControllerOptions;
   #server: JimServerHandle | null = null;
   readonly #feed = new EventFeed();
@@ -134,6 +142,10 @@ export class AdminController {
 
   constructor(options: AdminControllerOptions) {
     this.#options = options;
+    this.serviceLog = new ServiceLog({
+      limit: options.serviceLimit,
+      onEntry: (entry) => options.hub.publish("log", entry),
+    });
     this.#host = options.host;
     this.#port = options.port;
     this.#subscription = this.#feed.subscribe({ bufferSize: 1024 });
@@ -251,7 +263,7 @@ export class AdminController {
 
   #forward(event: ServerEvent): void {
     this.#options.onEvent?.(event);
-    this.#options.hub.publish("log", event satisfies LogEvent);
+    this.serviceLog.add(event satisfies LogEvent);
     if (event.type === "login" || event.type === "disconnect") {
       // Now for the Online column; again once the server has written the last-seen time.
       this.#options.hub.publish("clients", {});
@@ -264,12 +276,24 @@ export class AdminController {
   }
 
   #note(message: string, level: "gui" | "error" = "gui"): void {
-    const event: LogEvent = { time: Date.now(), type: level, message };
-    this.#options.hub.publish("log", event);
+    this.serviceLog.add({ time: Date.now(), type: level, message });
   }
 
   #publishStatus(): void {
     this.#options.hub.publish("server", this.status());
+  }
+
+  /** Shows or hides message texts in Service info; every page reloads it. */
+  setShowBodies(on: boolean): void {
+    this.serviceLog.showBodies = on;
+    this.#note(`Message texts in Service info: ${on ? "shown" : "hidden"}`);
+    this.#options.hub.publish("service", { showBodies: on });
+  }
+
+  /** Empties Service info for every page. */
+  clearServiceLog(): void {
+    this.serviceLog.clear();
+    this.#options.hub.publish("service", { cleared: true });
   }
 
   /** The Clients table, newest first, with who is online now. */

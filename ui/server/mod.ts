@@ -27,7 +27,16 @@ import { createAdminApp } from "./routes.ts";
 export { AdminController, AdminError, describeListenError } from "./controller.ts";
 export type { JimServerHandle, ListenFn } from "./controller.ts";
 export { createAdminApp } from "./routes.ts";
-export type { AdminState, ClientRow, LogEvent, ServerStatus } from "./_types.ts";
+export type {
+  AdminState,
+  ClientRow,
+  LogCategory,
+  LogEvent,
+  ServerStatus,
+  ServiceEntry,
+  ServiceReply,
+} from "./_types.ts";
+export { HIDDEN, ServiceLog, type ServiceLogOptions } from "./service_log.ts";
 
 /** Options for {@linkcode startAdminGui}. */
 export interface AdminGuiOptions {

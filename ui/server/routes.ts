@@ -4,6 +4,7 @@
  * @module
  */
 import type { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
 import {
   type AccessTokens,
   createGuiApp,
@@ -12,7 +13,7 @@ import {
   readJsonObject,
 } from "../mod.ts";
 import type { AdminController } from "./controller.ts";
-import type { AdminState } from "./_types.ts";
+import type { AdminState, ServiceReply } from "./_types.ts";
 import type { EmbeddedAsset } from "../dist/assets.gen.ts";
 
 /** Options for {@linkcode createAdminApp}. */
@@ -33,6 +34,8 @@ export interface AdminAppOptions {
  * `GET /api/state`, `POST /api/server/start {host, port}`, `POST /api/server/stop`,
  * `GET /api/clients`, `POST /api/clients {login, password, legacy}`,
  * `DELETE /api/clients/:login`, `POST /api/clients/:login/password {password}`,
+ * `GET /api/service[?after=ID]`, `POST /api/service/settings {showBodies}`,
+ * `POST /api/service/clear`, `GET /api/service/export` (JSON lines),
  * `GET /api/events` (Server-Sent Events).
  *
  * @example
@@ -76,6 +79,40 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.post("/api/clients/:login/password", async (c) => {
     await controller.resetPassword(c.req.param("login"), await readJsonObject(c));
     return c.json({ ok: true });
+  });
+  app.get("/api/service", (c) => {
+    const after = c.req.query("after");
+    const from = after !== undefined && /^\d{1,15}$/.test(after) ? Number(after) : 0;
+    if (after !== undefined && from === 0 && after !== "0") {
+      throw new HTTPException(400, { message: "Invalid after: must be an entry id" });
+    }
+    const log = controller.serviceLog;
+    const reply: ServiceReply = {
+      entries: log.entries(from),
+      showBodies: log.showBodies,
+      limit: log.limit,
+    };
+    return c.json(reply);
+  });
+  app.post("/api/service/settings", async (c) => {
+    const { showBodies } = await readJsonObject(c);
+    if (typeof showBodies !== "boolean") {
+      throw new HTTPException(400, { message: "Invalid field: showBodies must be true or false" });
+    }
+    controller.setShowBodies(showBodies);
+    return c.json({ showBodies });
+  });
+  app.post("/api/service/clear", (c) => {
+    controller.clearServiceLog();
+    return c.json({ ok: true });
+  });
+  app.get("/api/service/export", (c) => {
+    // What the page would show: texts only while they are turned on.
+    const lines = controller.serviceLog.entries().map((e) => JSON.stringify(e) + "\n");
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    c.header("Content-Type", "application/x-ndjson; charset=utf-8");
+    c.header("Content-Disposition", `attachment; filename="jim-service-info-${stamp}.jsonl"`);
+    return c.body(lines.join(""));
   });
   app.get("/api/events", (c) => hub.stream(c));
   return app;

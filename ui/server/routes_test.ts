@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
-import { addUser, JimServer, SqliteStorage } from "../../server/mod.ts";
+import { JimClient } from "../../client/mod.ts";
+import { addUser, JimServer, MAX_PASSWORD_LENGTH, SqliteStorage } from "../../server/mod.ts";
 import { connectRaw, now } from "../../server/testing.ts";
 import { LiveHub } from "../mod.ts";
 import { AdminController, describeListenError } from "./controller.ts";
 import { createAdminApp } from "./routes.ts";
-import type { AdminState, ClientRow, ServerStatus } from "./_types.ts";
+import { HIDDEN } from "./service_log.ts";
+import type { AdminState, ClientRow, ServerStatus, ServiceReply } from "./_types.ts";
 
 const ORIGIN = "http://127.0.0.1:8080";
 const HOST = "127.0.0.1:8080";
@@ -155,7 +157,13 @@ Deno.test("POST /api/clients validates every field and changes nothing on error"
     ["duplicate", { login: "alice", password: "p" }, 409, /taken: alice/, "login"],
     ["duplicate other case", { login: "ALICE", password: "p" }, 409, /taken/, "login"],
     ["empty password", { login: "bob", password: "" }, 400, /Password is required/, "password"],
-    ["long password", { login: "bob", password: "p".repeat(129) }, 400, /too long/, "password"],
+    [
+      "long password",
+      { login: "bob", password: "p".repeat(MAX_PASSWORD_LENGTH + 1) },
+      400,
+      /too long/,
+      "password",
+    ],
     ["control chars", { login: "bob", password: "a\u0000b" }, 400, /bad characters/, "password"],
     ["missing login", { password: "p" }, 400, /Login is required/, "login"],
     ["login not a string", { login: 5, password: "p" }, 400, /Login is required/, "login"],
@@ -195,7 +203,11 @@ Deno.test("DELETE and password reset of clients", async (t) => {
 
   await t.step("reset validates the password", async () => {
     const before = (await fx.storage.users.credentials("alice"))?.scram.salt;
-    for (const body of [{}, { password: "" }, { password: 7 }, { password: "x".repeat(200) }]) {
+    for (
+      const body of [{}, { password: "" }, { password: 7 }, {
+        password: "x".repeat(MAX_PASSWORD_LENGTH + 1),
+      }]
+    ) {
       const res = await fx.call("POST", "/api/clients/alice/password", body);
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal(res.body.field, "password");
@@ -371,4 +383,110 @@ Deno.test("GET /api/events streams server state changes", async () => {
   await until('"type":"stop"');
   await until('"topic":"server","data":{"running":false');
   await reader.cancel();
+});
+
+Deno.test("Service info: kept for reloads, texts hidden by default, exported, cleared", async (t) => {
+  await using fx = await adminFixture();
+  await fx.store.addUser("alice", "a-pw", { iterations: 4096 });
+  await fx.store.addUser("bob", "b-pw", { iterations: 4096 });
+  const target = { host: "127.0.0.1", port: fx.controller.status().port };
+  await using alice = await JimClient.connect(target);
+  await using bob = await JimClient.connect(target);
+  await alice.login("alice", "a-pw");
+  await bob.login("bob", "b-pw");
+  const got = new Promise<string>((resolve) =>
+    bob.addEventListener("message", (e) => resolve(e.detail.text), { once: true })
+  );
+  const secret = "the private text, Привет";
+  await alice.send("bob", secret);
+  assert.equal(await got, secret);
+  type Reply = ServiceReply;
+  const service = async () => (await fx.call("GET", "/api/service")).body as Reply;
+  const waitForPush = async () => {
+    const deadline = Date.now() + 5000;
+    while (!(await service()).entries.some((e) => e.type === "push")) {
+      assert.ok(Date.now() < deadline, "the push reaches Service info");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  await waitForPush();
+
+  await t.step("every entry has an id and a category; a message its size only", async () => {
+    const reply = await service();
+    assert.equal(reply.showBodies, false);
+    assert.equal(reply.limit, 10_000);
+    const ids = reply.entries.map((e) => e.id);
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    assert.equal(JSON.stringify(reply).includes("private text"), false);
+    const msgs = reply.entries.filter((e) => e.category === "messages");
+    assert.deepEqual(msgs.map((e) => e.type), ["request", "push"]);
+    for (const m of msgs) {
+      const p = m.payload as Record<string, unknown>;
+      assert.equal(p.message, HIDDEN);
+      assert.equal(p.to, "bob");
+      assert.equal(p.from, "alice");
+      assert.deepEqual(m.size, { chars: 24, bytes: 30 });
+    }
+    assert.ok(reply.entries.some((e) => e.category === "logins" && e.type === "login"));
+    assert.ok(reply.entries.some((e) => e.category === "connections" && e.type === "connect"));
+  });
+
+  await t.step("?after= returns only newer entries; a bad one is 400", async () => {
+    const all = (await service()).entries;
+    const last = all[all.length - 2]!.id;
+    const newer = (await fx.call("GET", `/api/service?after=${last}`)).body as Reply;
+    assert.deepEqual(newer.entries.map((e) => e.id), [all[all.length - 1]!.id]);
+    for (const bad of ["x", "-1", "1.5", "00"]) {
+      assert.equal((await fx.call("GET", `/api/service?after=${bad}`)).status, 400, bad);
+    }
+  });
+
+  await t.step("export is JSON lines of what the page sees", async () => {
+    const res = await fx.app.request(`${ORIGIN}/api/service/export`, {
+      headers: { host: HOST, cookie: fx.cookie },
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^application\/x-ndjson/);
+    assert.match(
+      res.headers.get("content-disposition") ?? "",
+      /^attachment; filename="jim-service-info-[\dT-]+Z\.jsonl"$/,
+    );
+    const text = await res.text();
+    assert.equal(text.includes("private text"), false);
+    const lines = text.trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines, (await service()).entries);
+  });
+
+  await t.step("showBodies: validated, then texts show, in export too", async () => {
+    for (const bad of [{}, { showBodies: "yes" }, { showBodies: 1 }]) {
+      assert.equal((await fx.call("POST", "/api/service/settings", bad)).status, 400);
+    }
+    assert.equal((await service()).showBodies, false, "bad input changed nothing");
+    const on = await fx.call("POST", "/api/service/settings", { showBodies: true });
+    assert.equal(on.status, 200);
+    const reply = await service();
+    assert.equal(reply.showBodies, true);
+    const texts = reply.entries.filter((e) => e.category === "messages").map((e) =>
+      (e.payload as { message: string }).message
+    );
+    assert.deepEqual(texts, [secret, secret]);
+    assert.ok(reply.entries.some((e) => e.message === "Message texts in Service info: shown"));
+    const exported = await fx.app.request(`${ORIGIN}/api/service/export`, {
+      headers: { host: HOST, cookie: fx.cookie },
+    });
+    assert.equal((await exported.text()).split(secret).length - 1, 2);
+    await fx.call("POST", "/api/service/settings", { showBodies: false });
+  });
+
+  await t.step("clear empties it for everyone; ids go on", async () => {
+    const before = (await service()).entries.at(-1)!.id;
+    assert.equal((await fx.call("POST", "/api/service/clear")).status, 200);
+    assert.deepEqual((await service()).entries, []);
+    fx.controller.serviceLog.add({ time: Date.now(), type: "gui", message: "after clear" });
+    const after = (await service()).entries;
+    assert.equal(after.length, 1);
+    assert.ok(after[0]!.id > before);
+  });
+  await alice.close();
+  await bob.close();
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { addUser } from "../../accounts.ts";
-import { nameConflictLines } from "../../main.ts";
+import { nameConflictLines } from "../../cli.ts";
 import { SqliteStorage } from "./mod.ts";
 
 const FAST = { iterations: 4096 };

@@ -21,7 +21,7 @@ async function tempStorage(
   };
 }
 
-Deno.test("SqliteStorage.open() sets WAL, foreign keys and the schema version", async () => {
+Deno.test("SqliteStorage.open() sets WAL and the schema version", async () => {
   await using t = await tempStorage();
   const raw = new DatabaseSync(t.path);
   try {
@@ -64,20 +64,39 @@ Deno.test("SqliteStorage stores no password, only what SCRAM and the seed need",
   }
 });
 
-Deno.test("SqliteStorage's foreign keys cascade a removal in the tables themselves", async () => {
+Deno.test("SqliteStorage enforces foreign keys: removing a user cascades to every row that names them", async () => {
   await using t = await tempStorage();
   const { users, contacts, logins } = t.storage;
-  await addUser(users, "alice", "pw", FAST);
-  await addUser(users, "bob", "pw", FAST);
+  for (const name of ["alice", "bob", "carol"]) await addUser(users, name, "pw", FAST);
   await contacts.add("alice", "bob");
   await contacts.add("bob", "alice");
-  logins.record({ login: "alice", time: 1, ip: "127.0.0.1", port: 1 });
+  await contacts.add("carol", "alice");
+  await contacts.add("bob", "carol");
+  logins.record({ login: "alice", time: 1000, ip: "127.0.0.1", port: 1 });
+  logins.record({ login: "bob", time: 2000, ip: "127.0.0.1", port: 2 });
   await logins.flush();
-  await users.remove("alice");
-  const raw = new DatabaseSync(t.path);
+  // A second connection that enforces nothing: what it sees is what the storage's own
+  // connection (PRAGMA foreign_keys = ON) did.
+  const raw = new DatabaseSync(t.path, { enableForeignKeyConstraints: false });
   try {
-    assert.equal(raw.prepare("SELECT count(*) AS n FROM contacts").get()!.n, 0);
-    assert.equal(raw.prepare("SELECT count(*) AS n FROM login_history").get()!.n, 0);
+    assert.equal(raw.prepare("PRAGMA foreign_keys").get()!.foreign_keys, 0);
+    const id = (login: string) =>
+      raw.prepare("SELECT id FROM users WHERE login = ?").get(login)!.id as number;
+    const aliceId = id("alice");
+    const rows = (sql: string) => raw.prepare(sql).get(aliceId, aliceId)!.n;
+    const contactRows = "SELECT count(*) AS n FROM contacts WHERE owner_id = ? OR contact_id = ?";
+    const historyRows = "SELECT count(*) AS n FROM login_history WHERE user_id = ? OR user_id = ?";
+    assert.equal(rows(contactRows), 3);
+    assert.equal(rows(historyRows), 1);
+
+    await users.remove("alice");
+    // The rows are gone from the tables, not merely hidden by the joins contacts.list() uses.
+    assert.equal(rows(contactRows), 0);
+    assert.equal(rows(historyRows), 0);
+    assert.deepEqual(raw.prepare("PRAGMA foreign_key_check").all(), []);
+    assert.equal(raw.prepare("SELECT count(*) AS n FROM contacts").get()!.n, 1); // bob → carol
+    assert.deepEqual(await contacts.list("bob"), ["carol"]);
+    assert.deepEqual((await logins.list()).map((r) => r.login), ["bob"]);
   } finally {
     raw.close();
   }

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { Panel } from "../../components/mod.ts";
-import type { FormError } from "./connection.tsx";
+import type { FormError } from "../page/chat_page.ts";
 
 /** Props of {@linkcode AddContactPanel}. */
 export interface AddContactPanelProps {

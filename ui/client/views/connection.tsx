@@ -1,20 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Panel } from "../../components/mod.ts";
 import type { ChatState } from "../_types.ts";
-
-/** What the Connection form submits. */
-export interface ConnectRequest {
-  user: string;
-  password: string;
-  host: string;
-  port: number;
-}
-
-/** An error shown in a form; `field` marks the input it belongs to. */
-export interface FormError {
-  text: string;
-  field?: string;
-}
+import type { ConnectRequest, FormError } from "../page/chat_page.ts";
 
 /** Props of {@linkcode ConnectionPanel}. */
 export interface ConnectionPanelProps {
@@ -22,13 +9,24 @@ export interface ConnectionPanelProps {
   /** Connects; resolves true when connected (the password field then clears). */
   onConnect(request: ConnectRequest): Promise<boolean>;
   onDisconnect(): Promise<void>;
+  /** The user edits a field: the old error no longer applies. */
+  onEdit(): void;
   error: FormError | null;
+  /** The page's clock, for the lockout countdown. */
+  now: number;
+}
+
+/** "4:05" for 245 seconds; "12 s" under a minute. */
+function countdown(ms: number): string {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
 /**
  * The seed's Connection panel: User name, Password, Server IP and Server port with Connect
  * and Disconnect. The password lives only in this field until it is sent, and the field
- * clears once the connection is made.
+ * clears once the connection is made. Once connected the panel folds into the header's
+ * Disconnect button. While the server locks logins out, Connect waits and counts down.
  *
  * @example
  * ```tsx
@@ -54,9 +52,12 @@ export function ConnectionPanel(props: ConnectionPanelProps) {
   const edit = (field: string, set: (v: string) => void) => (ev: Event) => {
     edited.current.add(field);
     set((ev.target as HTMLInputElement).value);
+    props.onEdit();
   };
 
   const phase = state?.phase ?? "disconnected";
+  const lockedMs = state?.retryAt != null ? state.retryAt - props.now : 0;
+  const locked = lockedMs > 0;
   const busy = phase === "connecting";
   // Reconnecting needs nothing from the form: the session logs in again by itself.
   const connected = phase === "connected" || phase === "reconnecting";
@@ -64,7 +65,7 @@ export function ConnectionPanel(props: ConnectionPanelProps) {
 
   const submit = async (ev: Event) => {
     ev.preventDefault();
-    if (busy || connected) return;
+    if (busy || connected || locked) return;
     const ok = await props.onConnect({
       user: user.trim(),
       password,
@@ -98,7 +99,10 @@ export function ConnectionPanel(props: ConnectionPanelProps) {
           autocomplete="current-password"
           value={password}
           aria-invalid={invalid("password")}
-          onInput={(ev) => setPassword((ev.target as HTMLInputElement).value)}
+          onInput={(ev) => {
+            setPassword((ev.target as HTMLInputElement).value);
+            props.onEdit();
+          }}
         />
         <div class="conn-row">
           <label class="sr-only" for="conn-host">Server IP</label>
@@ -112,7 +116,7 @@ export function ConnectionPanel(props: ConnectionPanelProps) {
             aria-invalid={invalid("host")}
             onInput={edit("host", setHost)}
           />
-          <button type="submit" id="connect" disabled={busy || connected}>
+          <button type="submit" id="connect" disabled={busy || connected || locked}>
             {busy ? "Connecting…" : "Connect"}
           </button>
         </div>
@@ -137,7 +141,15 @@ export function ConnectionPanel(props: ConnectionPanelProps) {
             Disconnect
           </button>
         </div>
-        <p id="connection-error" class="error-text" role="alert">{error?.text ?? ""}</p>
+        <p id="connection-error" class="error-text" role="alert">
+          {/* A lockout's own error ends with the countdown: Connect may be tried again. */}
+          {state?.retryAt != null ? "" : error?.text ?? ""}
+        </p>
+        {locked && (
+          <p id="lockout" class="error-text" role="timer" aria-live="off">
+            Too many failed logins: Connect is possible again in {countdown(lockedMs)}
+          </p>
+        )}
       </form>
     </Panel>
   );

@@ -1,44 +1,74 @@
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ConfirmDialog, Panel } from "../../components/mod.ts";
 import type { ContactView } from "../_types.ts";
+import type { FocusRequest } from "../page/chat_page.ts";
+import { ContactList } from "./contact_list.tsx";
 
 /** Props of {@linkcode ContactsPanel}. */
 export interface ContactsPanelProps {
   contacts: readonly ContactView[];
   selected: string | null;
   connected: boolean;
-  onSelect(login: string): void;
+  focus: FocusRequest | null;
+  onOpen(login: string): void;
   /** Deletes the contact; resolves to an error text, or null on success. */
   onDelete(login: string): Promise<string | null>;
 }
 
+const ENTRIES = "button[data-contact]";
+
 /**
  * The seed's Contacts list with "Delete selected contact". Beyond the seed: an online dot
- * and an unread counter per contact. Up and Down move the selection.
+ * and an unread counter per contact. Up, Down, Home and End move the focus through the list
+ * (one tab stop); Enter or a click opens the conversation. Lists of other kinds (rooms) go
+ * beside the people's list and share the keys.
  *
  * @example
  * ```tsx
- * <ContactsPanel contacts={list} selected="bob" connected onSelect={pick} onDelete={del} />
+ * <ContactsPanel contacts={list} selected="bob" connected focus={null} onOpen={open}
+ *   onDelete={del} />
  * ```
  */
 export function ContactsPanel(props: ContactsPanelProps) {
   const { contacts, selected } = props;
   const [asking, setAsking] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const box = useRef<HTMLDivElement>(null);
+  // The entry that takes the tab stop: the selected one, else the first.
+  const [current, setCurrent] = useState<string | null>(null);
+  const tabStop = contacts.some((c) => c.login === current)
+    ? current
+    : contacts.some((c) => c.login === selected)
+    ? selected
+    : contacts[0]?.login ?? null;
+
+  const focusSeq = props.focus?.target === "contacts" ? props.focus.seq : 0;
+  useEffect(() => {
+    if (focusSeq === 0) return;
+    const el = box.current;
+    const entry = el?.querySelector<HTMLButtonElement>(`${ENTRIES}[tabindex="0"]`) ??
+      el?.querySelector<HTMLButtonElement>(ENTRIES);
+    // With nobody to talk to yet, adding someone is the next step.
+    (entry ?? document.getElementById("add-login"))?.focus();
+  }, [focusSeq]);
 
   const onKeyDown = (ev: KeyboardEvent) => {
-    if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
-    if (contacts.length === 0) return;
+    const keys = ["ArrowDown", "ArrowUp", "Home", "End"];
+    if (!keys.includes(ev.key)) return;
+    const entries = [...(box.current?.querySelectorAll<HTMLButtonElement>(ENTRIES) ?? [])];
+    if (entries.length === 0) return;
     ev.preventDefault();
-    const at = contacts.findIndex((c) => c.login === selected);
-    const next = ev.key === "ArrowDown"
-      ? Math.min(contacts.length - 1, at + 1)
+    const at = entries.indexOf(document.activeElement as HTMLButtonElement);
+    const next = ev.key === "Home"
+      ? 0
+      : ev.key === "End"
+      ? entries.length - 1
+      : ev.key === "ArrowDown"
+      ? Math.min(entries.length - 1, at + 1)
       : Math.max(0, at < 0 ? 0 : at - 1);
-    const login = contacts[next]?.login;
-    if (login === undefined) return;
-    props.onSelect(login);
-    const list = ev.currentTarget as HTMLElement;
-    list.querySelector<HTMLButtonElement>(`[data-contact="${CSS.escape(login)}"]`)?.focus();
+    const target = entries[next]!;
+    setCurrent(target.dataset.contact ?? null);
+    target.focus();
   };
 
   const confirm = async () => {
@@ -49,34 +79,18 @@ export function ContactsPanel(props: ContactsPanelProps) {
 
   return (
     <Panel title="Contacts" id="contacts" class="chat-contacts">
-      <div class="contacts-box">
-        <ul class="contact-list" aria-label="Contacts" onKeyDown={onKeyDown}>
-          {contacts.length === 0 && <li class="empty">No contacts yet</li>}
-          {contacts.map((c) => (
-            <li key={c.login}>
-              <button
-                type="button"
-                class={`contact${c.login === selected ? " selected" : ""}`}
-                data-contact={c.login}
-                aria-pressed={c.login === selected}
-                onClick={() => props.onSelect(c.login)}
-              >
-                <span
-                  class={`dot${c.online ? " on" : ""}`}
-                  role="img"
-                  aria-label={c.online ? "online" : "offline"}
-                  title={c.online ? "online" : "offline"}
-                />
-                <span class="contact-name">{c.login}</span>
-                {c.unread > 0 && (
-                  <span class="unread" aria-label={`${c.unread} unread`} data-unread={c.unread}>
-                    {c.unread > 99 ? "99+" : c.unread}
-                  </span>
-                )}
-              </button>
-            </li>
-          ))}
-        </ul>
+      <div class="contacts-box" ref={box} onKeyDown={onKeyDown}>
+        <ContactList
+          label="Contacts"
+          contacts={contacts}
+          selected={selected}
+          tabStop={tabStop}
+          empty="No contacts yet: add one above"
+          onOpen={(login) => {
+            setCurrent(login);
+            props.onOpen(login);
+          }}
+        />
       </div>
       <div class="contacts-actions">
         <button

@@ -1,96 +1,195 @@
-import { useLayoutEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Panel } from "../../components/mod.ts";
-import type { MessageView } from "../_types.ts";
-import { messageTime } from "./format.ts";
+import type { ContactView } from "../_types.ts";
+import type { Conversation } from "../page/chat_page.ts";
+import type { ConversationItem } from "../page/conversation_items.ts";
+import { buildTimeline } from "../page/timeline.ts";
+import { MessageRow } from "./message_row.tsx";
 
 /** Props of {@linkcode MessagesPanel}. */
 export interface MessagesPanelProps {
-  contact: string | null;
-  messages: readonly MessageView[];
+  contact: ContactView | null;
+  /** Login of the selected conversation, also when it is not (or no longer) a contact. */
+  selected: string | null;
+  conversation: Conversation | null;
+  /** Stored messages and the outbox's, merged, oldest first. */
+  items: readonly ConversationItem[];
   connected: boolean;
-  onRetry(id: number): void;
+  now: number;
+  onRetry(item: ConversationItem): void;
+  onDiscard(item: ConversationItem): void;
+  onLoadOlder(): void;
+  onBack(): void;
+  /** Whether the newest message is on screen (the view follows new ones while it is). */
+  onAtBottom(atBottom: boolean): void;
+  /** A printable key typed while the list has focus. */
+  onType(key: string): void;
 }
 
-function statusNote(m: MessageView) {
-  if (m.direction === "in") return null;
-  if (m.status === "sent") return <span class="msg-status pending">sending…</span>;
-  if (m.status === "failed") {
-    return <span class="msg-status failed">failed: {m.error ?? "not sent"}</span>;
-  }
-  return null;
-}
+const NEAR_BOTTOM_PX = 32;
 
 /**
- * The seed's Messages panel: the history with the selected contact, each entry headed
- * `A -> B:` with its time. It follows new messages unless the user scrolled up. A failed
- * message stays, marked, with a Retry button.
+ * The seed's Messages panel: the conversation with day separators, messages grouped by
+ * sender, an unread line where the user left off, "Load older messages" at the top, and a
+ * "new messages" button when messages arrive while the user reads further up.
  *
  * @example
  * ```tsx
- * <MessagesPanel contact="bob" messages={list} connected onRetry={retry} />
+ * <MessagesPanel contact={bob} selected="bob" conversation={conv} items={items} connected
+ *   now={Date.now()} onRetry={retry} onDiscard={discard} onLoadOlder={older} onBack={back}
+ *   onAtBottom={seen} onType={type} />
  * ```
  */
-export function MessagesPanel({ contact, messages, connected, onRetry }: MessagesPanelProps) {
+export function MessagesPanel(props: MessagesPanelProps) {
+  const { conversation: conv, items, selected } = props;
   const box = useRef<HTMLDivElement>(null);
-  const follow = useRef(true);
-  const lastContact = useRef<string | null>(null);
+  const [atBottom, setAtBottom] = useState(true);
+  const [fresh, setFresh] = useState(0);
+  const last = useRef({ contact: null as string | null, first: "", end: "", height: 0 });
+  const unreadKey = conv?.unreadFrom != null ? `m${conv.unreadFrom}` : null;
+  const rows = useMemo(
+    () => buildTimeline(items, { now: props.now, unreadFrom: unreadKey }),
+    [items, props.now, unreadKey],
+  );
 
   useLayoutEffect(() => {
     const el = box.current;
     if (!el) return;
-    if (lastContact.current !== contact) {
-      lastContact.current = contact;
-      follow.current = true;
+    const prev = last.current;
+    const first = items[0]?.key ?? "";
+    const end = items[items.length - 1]?.key ?? "";
+    const newest = items[items.length - 1];
+    if (prev.contact !== selected || (prev.end === "" && end !== "")) {
+      // A conversation opens: at the unread line if there is one, else at the newest.
+      const line = el.querySelector<HTMLElement>(".unread-line");
+      if (line) el.scrollTop = Math.max(0, line.offsetTop - el.offsetTop - 8);
+      else el.scrollTop = el.scrollHeight;
+      setFresh(0);
+    } else if (first !== prev.first && end === prev.end) {
+      // Older messages came in above: keep the ones on screen where they are.
+      el.scrollTop += el.scrollHeight - prev.height;
+    } else if (end !== prev.end) {
+      // Where the view was before these rows came, not what the last scroll event said: the
+      // user may have scrolled up a moment ago.
+      const wasAtBottom = prev.height - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX;
+      if (wasAtBottom || newest?.direction === "out") {
+        el.scrollTop = el.scrollHeight;
+        setFresh(0);
+      } else {
+        const before = items.findIndex((i) => i.key === prev.end);
+        const added = items.slice(before + 1).filter((i) => i.direction === "in").length;
+        setFresh((n) => n + added);
+      }
+    } else if (atBottom) {
+      el.scrollTop = el.scrollHeight;
     }
-    if (follow.current) el.scrollTop = el.scrollHeight;
-  }, [messages, contact]);
+    last.current = { contact: selected, first, end, height: el.scrollHeight };
+  }, [items, selected]);
 
   const onScroll = () => {
     const el = box.current;
-    if (el) follow.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+    if (!el) return;
+    const bottom = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX;
+    last.current.height = el.scrollHeight;
+    if (bottom !== atBottom) {
+      setAtBottom(bottom);
+      props.onAtBottom(bottom);
+    }
+    if (bottom) setFresh(0);
   };
 
+  const jump = () => {
+    const el = box.current;
+    if (el) el.scrollTop = el.scrollHeight;
+    setFresh(0);
+  };
+
+  const onKeyDown = (ev: KeyboardEvent) => {
+    if (ev.target !== ev.currentTarget) return;
+    if (ev.key.length !== 1 || ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return;
+    ev.preventDefault();
+    props.onType(ev.key);
+  };
+
+  const name = props.contact?.login ?? selected;
   return (
     <Panel title="Messages" id="messages" class="chat-messages">
+      <div class="conv-head">
+        <button type="button" class="back" onClick={props.onBack}>
+          <span aria-hidden="true">←</span> Contacts
+        </button>
+        {name !== null && (
+          <span class="conv-title">
+            <span
+              class={`dot${props.contact?.online ? " on" : ""}`}
+              role="img"
+              aria-label={props.contact?.online ? "online" : "offline"}
+            />
+            {name}
+          </span>
+        )}
+      </div>
       <div
         ref={box}
         class="message-list"
         role="log"
-        aria-label={contact ? `Messages with ${contact}` : "Messages"}
+        aria-label={name !== null ? `Messages with ${name}` : "Messages"}
         aria-live="polite"
+        aria-busy={conv?.loading ? "true" : undefined}
         tabIndex={0}
         onScroll={onScroll}
+        onKeyDown={onKeyDown}
       >
-        {contact === null && <p class="empty">Select a contact to see your conversation.</p>}
-        {contact !== null && messages.length === 0 && (
-          <p class="empty">No messages with {contact} yet.</p>
-        )}
-        {messages.map((m) => (
-          <div
-            key={m.id}
-            class={`msg msg-${m.direction} status-${m.status}`}
-            data-id={m.id}
-            data-status={m.status}
-          >
-            <div class="msg-head">
-              <span class="msg-who">{m.from} -&gt; {m.to}:</span>{" "}
-              <time dateTime={new Date(m.time).toISOString()}>{messageTime(m.time)}</time>
-              {statusNote(m)}
-              {m.direction === "out" && m.status === "failed" && (
-                <button
-                  type="button"
-                  class="retry"
-                  disabled={!connected}
-                  onClick={() => onRetry(m.id)}
-                >
-                  Retry
-                </button>
-              )}
-            </div>
-            <div class="msg-text">{m.text}</div>
+        {selected === null && <p class="empty">Select a contact to see your conversation.</p>}
+        {conv?.more && (
+          <div class="older">
+            <button
+              type="button"
+              id="load-older"
+              disabled={conv.loadingOlder}
+              onClick={props.onLoadOlder}
+            >
+              {conv.loadingOlder ? "Loading…" : "Load older messages"}
+            </button>
           </div>
-        ))}
+        )}
+        {conv && !conv.loading && !conv.more && items.length > 0 && (
+          <p class="history-start">Start of your history with {name}</p>
+        )}
+        {selected !== null && conv && !conv.loading && items.length === 0 && (
+          <p class="empty">No messages with {name} yet.</p>
+        )}
+        {rows.map((row) =>
+          row.kind === "day"
+            ? (
+              <div key={row.key} class="day-separator" role="separator">
+                <span>{row.label}</span>
+              </div>
+            )
+            : row.kind === "unread"
+            ? (
+              <div key={row.key} class="unread-line" role="separator">
+                <span>Unread messages</span>
+              </div>
+            )
+            : (
+              <MessageRow
+                key={row.key}
+                item={row.item}
+                head={row.head}
+                connected={props.connected}
+                onRetry={props.onRetry}
+                onDiscard={props.onDiscard}
+              />
+            )
+        )}
       </div>
+      {!atBottom && (
+        <button type="button" class="jump-latest" id="jump-latest" onClick={jump}>
+          <span aria-hidden="true">↓</span>{" "}
+          {fresh > 0 ? `${fresh} new message${fresh === 1 ? "" : "s"}` : "Jump to latest"}
+        </button>
+      )}
     </Panel>
   );
 }

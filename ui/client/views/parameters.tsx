@@ -1,41 +1,54 @@
-import { Panel } from "../../components/mod.ts";
 import type { ChatState } from "../_types.ts";
 
+const PHASE_TEXT = {
+  connected: "Connected",
+  connecting: "Connecting…",
+  reconnecting: "Reconnecting…",
+  disconnected: "Disconnected",
+} as const;
+
 /**
- * The seed's Parameters panel: who is connected to which server, once connected.
+ * The seed's Parameters panel, folded into the header: who is connected to which chat
+ * server, and how that connection stands. While the GUI's own link is lost, the values are
+ * the last known ones and say so.
  *
  * @example
  * ```tsx
- * <ParametersPanel state={state} />
+ * <ParametersPanel state={state} stale={false} />
  * ```
  */
-export function ParametersPanel({ state }: { state: ChatState | null }) {
-  const on = state?.phase === "connected" || state?.phase === "reconnecting";
-  const cell = (label: string, value: string | number | null | undefined, id: string) => (
-    <div class="param">
-      <dt class="label">{label}</dt>
-      <dd class="value" data-param={id}>{on && value != null ? String(value) : "—"}</dd>
-    </div>
-  );
+export function ParametersPanel(props: { state: ChatState | null; stale: boolean }) {
+  const { state } = props;
+  const phase = state?.phase ?? "disconnected";
+  const on = phase === "connected" || phase === "reconnecting";
+  const value = (v: string | number | null | undefined) => (on && v != null ? String(v) : "—");
   return (
-    <Panel title="Parameters" id="parameters" class="chat-params">
+    <section
+      class={`params-bar${props.stale ? " stale" : ""}`}
+      id="parameters"
+      aria-label="Parameters"
+      title={props.stale ? "Last known: the GUI connection is lost" : undefined}
+    >
       <dl class="params">
-        {cell("User name:", state?.user, "user")}
-        {cell("Server IP:", state?.host, "host")}
-        {cell("Server port:", state?.port, "port")}
-        <div class="param">
-          <dt class="label">Status:</dt>
-          <dd class={`value phase-${state?.phase ?? "disconnected"}`} data-param="phase">
-            {state?.phase === "connected"
-              ? "Connected"
-              : state?.phase === "connecting"
-              ? "Connecting…"
-              : state?.phase === "reconnecting"
-              ? "Reconnecting…"
-              : "Disconnected"}
-          </dd>
+        {on && (
+          <div class="param param-user">
+            <dt class="sr-only">User name:</dt>
+            <dd class="value" data-param="user">{value(state?.user)}</dd>
+          </div>
+        )}
+        {on && (
+          <div class="param param-server">
+            <dt class="sr-only">Server IP:</dt>
+            <dd class="value" data-param="host">{value(state?.host)}</dd>
+            <dt class="sr-only">Server port:</dt>
+            <dd class="value" data-param="port">{value(state?.port)}</dd>
+          </div>
+        )}
+        <div class="param param-phase">
+          <dt class="label">Server:</dt>
+          <dd class={`value phase-${phase}`} data-param="phase">{PHASE_TEXT[phase]}</dd>
         </div>
       </dl>
-    </Panel>
+    </section>
   );
 }

@@ -1,27 +1,38 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { apiJson } from "../../api_client.ts";
 import { LiveClient, type LiveStatus } from "../../live_client.ts";
-import { LogView, Panel, useLog } from "../../components/mod.ts";
-import type { AdminState, ClientRow, LogEvent, ServerStatus } from "../_types.ts";
+import { ThemeSelect } from "../../components/mod.ts";
+import type { AdminState, ClientRow, ServerStatus, ServiceEntry } from "../_types.ts";
+import type { ServiceFeed } from "../page/service_feed.ts";
 import { AddClientPanel } from "./add_client.tsx";
 import { ClientsPanel } from "./clients.tsx";
-import { formatLogEvent } from "./format.ts";
 import { ParametersPanel } from "./parameters.tsx";
+import { ServerBar } from "./server_bar.tsx";
+import { ServiceInfoPanel } from "./service_info.tsx";
 
 const LIVE_LABEL: Record<LiveStatus, string> = {
-  connecting: "Connecting…",
-  open: "Live",
-  reconnecting: "Reconnecting…",
-  closed: "Offline",
+  connecting: "GUI connecting…",
+  open: "GUI live",
+  reconnecting: "GUI connection lost",
+  closed: "GUI offline",
 };
 
-/** The admin page: Parameters, Clients, Add new client and Service info. */
-export function AdminApp() {
+/**
+ * The admin page: the header holds the Parameters (folded while the server runs, with Stop
+ * server); Clients and Add new client on the left, Service info on the right; below 600 px
+ * the two are separate views.
+ *
+ * @example
+ * ```tsx
+ * render(<AdminApp feed={new ServiceFeed()} />, document.getElementById("app")!);
+ * ```
+ */
+export function AdminApp({ feed }: { feed: ServiceFeed }) {
   const [status, setStatus] = useState<ServerStatus | null>(null);
   const [clients, setClients] = useState<ClientRow[] | null>(null);
   const [live, setLive] = useState<LiveStatus>("connecting");
   const [pageError, setPageError] = useState<string | null>(null);
-  const log = useLog();
+  const [view, setView] = useState<"clients" | "log">("clients");
   const refetchTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
   const loadState = useCallback(async () => {
@@ -48,45 +59,60 @@ export function AdminApp() {
   }, []);
 
   useEffect(() => {
-    const client = new LiveClient("/api/events", {
-      onEvent(topic, data) {
-        if (topic === "log") log.append(formatLogEvent(data as LogEvent));
-        else if (topic === "server") setStatus(data as ServerStatus);
-        else if (topic === "clients") refetchClients();
-      },
-      onSync(reason, detail) {
-        if (reason === "reset") {
-          log.clear();
-          log.append({ head: "Reconnected: Service info reloaded", level: "notice" });
-        } else if (reason === "missed") {
-          const count = (detail as { count?: number } | undefined)?.count ?? 0;
-          log.append({ head: `Too busy: ${count} events not shown`, level: "error" });
-        }
-        loadState();
-      },
-      onStatus: setLive,
+    let client: LiveClient | undefined;
+    let gone = false;
+    // Service info first: the stream's replay then adds only what is newer.
+    void feed.load().finally(() => {
+      if (gone) return;
+      client = new LiveClient("/api/events", {
+        onEvent(topic, data) {
+          if (topic === "log") feed.add(data as ServiceEntry);
+          else if (topic === "service") void feed.load();
+          else if (topic === "server") setStatus(data as ServerStatus);
+          else if (topic === "clients") refetchClients();
+        },
+        onSync(reason) {
+          if (reason !== "ready") void feed.load();
+          void loadState();
+        },
+        onStatus: setLive,
+      });
     });
     return () => {
-      client.close();
+      gone = true;
+      client?.close();
       clearTimeout(refetchTimer.current);
     };
-  }, []);
+  }, [feed]);
 
+  const running = status?.running ?? false;
   return (
-    <>
-      <header class="app-header">
+    <div class="admin-page" data-view={view}>
+      <header class="app-header admin-header">
         <h1>JIM server</h1>
-        <span class="live-status" data-status={live} role="status">{LIVE_LABEL[live]}</span>
+        <ServerBar status={status} clients={clients} onStatus={setStatus} />
+        <div class="header-tools">
+          <span class="live-status" data-status={live} role="status">{LIVE_LABEL[live]}</span>
+          <ThemeSelect />
+        </div>
       </header>
       {pageError && <p class="notice page-notice" role="alert">{pageError}</p>}
-      <main class="layout admin-grid">
-        <ParametersPanel status={status} onStatus={setStatus} />
-        <ClientsPanel clients={clients} onChanged={refetchClients} />
-        <AddClientPanel onAdded={refetchClients} />
-        <Panel title="Service info" id="service-info" class="area-log">
-          <LogView label="Service info" log={log} idPrefix="service" />
-        </Panel>
+      <nav class="view-tabs" aria-label="Views">
+        <button type="button" aria-pressed={view === "clients"} onClick={() => setView("clients")}>
+          Clients
+        </button>
+        <button type="button" aria-pressed={view === "log"} onClick={() => setView("log")}>
+          Service info
+        </button>
+      </nav>
+      <main class="layout admin-layout">
+        {!running && <ParametersPanel status={status} onStatus={setStatus} />}
+        <div class="admin-left">
+          <ClientsPanel clients={clients} onChanged={refetchClients} />
+          <AddClientPanel onAdded={refetchClients} />
+        </div>
+        <ServiceInfoPanel feed={feed} />
       </main>
-    </>
+    </div>
   );
 }

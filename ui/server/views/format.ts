@@ -3,8 +3,7 @@
  *
  * @module
  */
-import type { LogEntry } from "../../components/mod.ts";
-import type { LogEvent } from "../_types.ts";
+import type { LogEvent, ServiceEntry } from "../_types.ts";
 
 /** Event times may come in seconds (JIM style) or milliseconds; both become milliseconds. */
 export function toMillis(time: number): number {
@@ -36,52 +35,82 @@ function who(ev: LogEvent): string {
   return parts.join(" ");
 }
 
-function pretty(payload: unknown): string | undefined {
-  if (payload === undefined) return undefined;
-  try {
-    return JSON.stringify(payload, null, 2);
-  } catch {
-    return String(payload);
+/** How a Service info entry reads on its one line. */
+export interface LogLine {
+  text: string;
+  level: "info" | "notice" | "error";
+}
+
+const sized = (size: { chars: number; bytes: number } | undefined) =>
+  size ? ` (${size.chars} characters, ${size.bytes} bytes)` : "";
+
+function quoted(text: unknown): string {
+  if (typeof text !== "string" || text === "[hidden]") return "";
+  return `: ${JSON.stringify(text.length > 200 ? `${text.slice(0, 199)}…` : text)}`;
+}
+
+/** What a request or push is about, from its payload: the action and whom it concerns. */
+function about(payload: unknown, size: { chars: number; bytes: number } | undefined): string {
+  if (typeof payload !== "object" || payload === null) return String(payload);
+  const p = payload as Record<string, unknown>;
+  const action = typeof p.action === "string" ? p.action : "?";
+  if (action === "msg") {
+    return `msg ${p.from ?? "?"} → ${p.to ?? "?"}${sized(size)}${quoted(p.message)}`;
   }
+  const target = p.user_id ?? (p.user as { account_name?: unknown } | undefined)?.account_name;
+  return typeof target === "string" ? `${action} ${target}` : action;
 }
 
 /**
- * Builds a Service info line from a server or GUI event: a readable head and the payload as
- * indented JSON.
+ * One line for a Service info entry: what happened, who did it, and for a message whom it
+ * was for and how long it was. The JSON is shown apart, on demand.
  *
  * @example
  * ```ts
- * formatLogEvent({ time: Date.now(), type: "connect", conn: { id: 1, ip: "127.0.0.1" } });
+ * logLine({ id: 1, time: 0, type: "connect", category: "connections",
+ *   conn: { id: 1, ip: "127.0.0.1", port: 5000 } }).text;
+ * // "Connected: 127.0.0.1:5000 #1"
  * ```
  */
-export function formatLogEvent(ev: LogEvent): Omit<LogEntry, "id"> {
+export function logLine(ev: ServiceEntry): LogLine {
   const w = who(ev);
   const msg = ev.message ? `: ${ev.message}` : "";
-  const body = pretty(ev.payload);
-  const time = toMillis(ev.time);
+  const p = ev.payload as Record<string, unknown> | undefined;
   switch (ev.type) {
     case "start":
-      return { time, head: `Server started${msg}`, body, level: "notice" };
+      return { text: `Server started${msg}`, level: "notice" };
     case "stop":
-      return { time, head: `Server stopped${msg}`, body, level: "notice" };
+      return { text: `Server stopped${msg}`, level: "notice" };
     case "connect":
-      return { time, head: `Connected: ${w}${msg}`, body };
+      return { text: `Connected: ${w}${msg}`, level: "info" };
     case "disconnect":
-      return { time, head: `Disconnected: ${w}${msg}`, body };
+      return { text: `Disconnected: ${w}${msg}`, level: "info" };
     case "login":
       // The server's message only repeats the login.
-      return { time, head: `Logged in: ${w}`, body, level: "notice" };
+      return { text: `Logged in: ${w}`, level: "notice" };
     case "request":
-      return { time, head: `Request from ${w}:`, body };
-    case "response":
-      return { time, head: `Response to ${w}:`, body };
+      return { text: `Request from ${w}: ${about(ev.payload, ev.size)}`, level: "info" };
     case "push":
-      return { time, head: `Sent to ${w}:`, body };
+      return { text: `Sent to ${w}: ${about(ev.payload, ev.size)}`, level: "info" };
+    case "response": {
+      const code = typeof p?.response === "number" ? p.response : "?";
+      const why = p?.error ?? p?.alert;
+      return {
+        text: `Response to ${w}: ${code}${typeof why === "string" ? ` ${why}` : ""}`,
+        // 401 is the SCRAM challenge of every login.
+        level: typeof code === "number" && code >= 400 && code !== 401 ? "error" : "info",
+      };
+    }
     case "error":
-      return { time, head: `Error${w ? ` (${w})` : ""}${msg}`, body, level: "error" };
+      return { text: `Error${w ? ` (${w})` : ""}${msg}`, level: "error" };
     case "gui":
-      return { time, head: ev.message ?? "GUI", body, level: "notice" };
+      return { text: ev.message ?? "GUI", level: "notice" };
     default:
-      return { time, head: `${ev.type}${w ? ` ${w}` : ""}${msg}`, body };
+      return { text: `${ev.type}${w ? ` ${w}` : ""}${msg}`, level: "info" };
   }
+}
+
+/** The entry as indented JSON, for the details pane. */
+export function entryJson(entry: ServiceEntry): string {
+  return JSON.stringify(entry, null, 2);
 }

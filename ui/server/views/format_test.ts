@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
-import { formatDateTime, formatLogEvent, toMillis } from "./format.ts";
-import { hostProblem, loginProblem, passwordProblem, portProblem } from "../_validate.ts";
+import { formatDateTime, logLine, toMillis } from "./format.ts";
+import type { ServiceEntry } from "../_types.ts";
+import {
+  hostProblem,
+  loginProblem,
+  MAX_PASSWORD_LENGTH,
+  passwordProblem,
+  portProblem,
+} from "../_validate.ts";
 
 Deno.test("toMillis() accepts seconds and milliseconds", () => {
   assert.equal(toMillis(1560964883), 1560964883000);
@@ -9,29 +16,55 @@ Deno.test("toMillis() accepts seconds and milliseconds", () => {
   assert.match(formatDateTime(1560964883), /^2019-06-\d\d \d\d:\d\d:\d\d$/);
 });
 
-Deno.test("formatLogEvent() gives each server event a readable head and JSON body", async (t) => {
+Deno.test("logLine() gives each event one readable line", async (t) => {
   const conn = { id: 3, ip: "127.0.0.1", port: 5000, user: "alice" };
-  await t.step("request with pretty JSON", () => {
-    const e = formatLogEvent({
-      time: 1,
-      type: "request",
-      conn,
-      payload: { action: "msg", to: "bob" },
-    });
-    assert.equal(e.head, "Request from alice 127.0.0.1:5000 #3:");
-    assert.equal(e.body, '{\n  "action": "msg",\n  "to": "bob"\n}');
+  const entry = (e: Partial<ServiceEntry>): ServiceEntry => ({
+    id: 1,
+    time: 1,
+    type: "gui",
+    category: "other",
+    ...e,
   });
-  await t.step("error is marked as an error", () => {
-    const e = formatLogEvent({ time: 1, type: "error", conn, message: "Bad frame" });
-    assert.equal(e.level, "error");
-    assert.equal(e.head, "Error (alice 127.0.0.1:5000 #3): Bad frame");
-  });
-  await t.step("GUI notes and unknown types", () => {
+  await t.step("a message: from, to and size, its text only when shown", () => {
+    const payload = { action: "msg", from: "alice", to: "bob", message: "[hidden]" };
+    const size = { chars: 5, bytes: 5 };
     assert.equal(
-      formatLogEvent({ time: 1, type: "gui", message: "Client added: x" }).head,
-      "Client added: x",
+      logLine(entry({ type: "request", conn, payload, size })).text,
+      "Request from alice 127.0.0.1:5000 #3: msg alice → bob (5 characters, 5 bytes)",
     );
-    assert.equal(formatLogEvent({ time: 1, type: "weird" }).head, "weird");
+    assert.equal(
+      logLine(entry({ type: "push", conn, payload: { ...payload, message: "hello" }, size }))
+        .text,
+      'Sent to alice 127.0.0.1:5000 #3: msg alice → bob (5 characters, 5 bytes): "hello"',
+    );
+  });
+  await t.step("other requests name their action and target", () => {
+    assert.equal(
+      logLine(entry({ type: "request", conn, payload: { action: "add_contact", user_id: "bob" } }))
+        .text,
+      "Request from alice 127.0.0.1:5000 #3: add_contact bob",
+    );
+  });
+  await t.step("responses carry their code; 4xx is an error", () => {
+    const bad = logLine(
+      entry({ type: "response", conn, payload: { response: 410, error: "Client not online" } }),
+    );
+    assert.deepEqual(bad, {
+      text: "Response to alice 127.0.0.1:5000 #3: 410 Client not online",
+      level: "error",
+    });
+    assert.equal(
+      logLine(entry({ type: "response", conn, payload: { response: 200, alert: "OK" } })).level,
+      "info",
+    );
+  });
+  await t.step("errors, GUI notes and unknown types", () => {
+    assert.deepEqual(logLine(entry({ type: "error", conn, message: "Bad frame" })), {
+      text: "Error (alice 127.0.0.1:5000 #3): Bad frame",
+      level: "error",
+    });
+    assert.equal(logLine(entry({ message: "Client added: x" })).text, "Client added: x");
+    assert.equal(logLine(entry({ type: "weird" })).text, "weird");
   });
 });
 
@@ -48,7 +81,7 @@ Deno.test("admin input checks name the problem", async (t) => {
   await t.step("password", () => {
     assert.equal(passwordProblem("pässwörd 🙂"), null);
     assert.equal(passwordProblem(""), "Password is required");
-    assert.match(passwordProblem("x".repeat(129))!, /too long/);
+    assert.match(passwordProblem("x".repeat(MAX_PASSWORD_LENGTH + 1))!, /too long/);
     assert.match(passwordProblem("a\nb")!, /bad characters/);
   });
   await t.step("host and port", () => {

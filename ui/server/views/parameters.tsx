@@ -10,7 +10,10 @@ export interface ParametersProps {
   onStatus(status: ServerStatus): void;
 }
 
-/** Host and port of the JIM server, Start and Stop, and the server's status. */
+/**
+ * The seed's Parameters panel while the server is stopped: Host and Port and Start server.
+ * While it runs, the panel folds into the header (server_bar.tsx).
+ */
 export function ParametersPanel({ status, onStatus }: ParametersProps) {
   const [host, setHost] = useState("");
   const [port, setPort] = useState("");
@@ -49,18 +52,6 @@ export function ParametersPanel({ status, onStatus }: ParametersProps) {
     }
   }
 
-  async function stop() {
-    setBusy(true);
-    setError(null);
-    try {
-      onStatus(await apiJson<ServerStatus>("/api/server/stop", { method: "POST" }));
-    } catch (err) {
-      setError((err as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  }
-
   return (
     <Panel title="Parameters" id="parameters" class="area-params">
       <form
@@ -81,7 +72,6 @@ export function ParametersPanel({ status, onStatus }: ParametersProps) {
           onInput={(ev) => setHost((ev.target as HTMLInputElement).value)}
         />
         <button type="submit" disabled={running || busy || !status}>Start server</button>
-        <span class="params-status-label" id="status-label">Status:</span>
 
         <label for="server-port">Port</label>
         <input
@@ -93,15 +83,6 @@ export function ParametersPanel({ status, onStatus }: ParametersProps) {
           autoComplete="off"
           onInput={(ev) => setPort((ev.target as HTMLInputElement).value)}
         />
-        <button type="button" disabled={!running || busy} onClick={stop}>Stop server</button>
-        <output
-          id="server-status"
-          aria-labelledby="status-label"
-          aria-live="polite"
-          class={running ? "status-ok" : "status-bad"}
-        >
-          {status === null ? "…" : running ? "Started" : "Stopped"}
-        </output>
       </form>
       <p class="error-text" role="alert" id="server-error">{error ?? ""}</p>
     </Panel>

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { parseInvocation, serveSettings } from "./main.ts";
+import { DEFAULT_ITERATIONS } from "../protocol/mod.ts";
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
+import { type CliIo, FLAGS, parseInvocation, serveSettings } from "./cli.ts";
 import { JimServer } from "./server.ts";
 import { SqliteStorage } from "./storage/sqlite/mod.ts";
 import {
@@ -11,8 +13,9 @@ import {
   startTestServer,
 } from "./testing.ts";
 import { BASE_RESERVE } from "./_fd_limit.ts";
+import { testWithTools } from "../tests/_tools.ts";
 
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
+const MAIN = new URL("../bin/jim-server.ts", import.meta.url).pathname;
 
 interface Run {
   code: number;
@@ -154,11 +157,21 @@ Deno.test("jim-server reports usage errors with exit 2 and failures with exit 1"
   const cases: [string, string[], number, RegExp][] = [
     ["unknown command", ["frobnicate"], 2, /Unknown command: frobnicate/],
     ["unknown flag", ["--frob"], 2, /Unknown option '--frob'/],
-    ["bad number", ["--port", "seven"], 2, /Invalid value for --port: seven/],
+    [
+      "bad number",
+      ["--port", "seven"],
+      2,
+      /Invalid --port: expected a port from 0 to 65535, got "seven"/,
+    ],
     ["flag of another command", ["serve", "--legacy"], 2, /Invalid flag for serve: --legacy/],
     ["missing name", ["user", "add", "--password-stdin"], 2, /Missing argument/],
     ["tls half given", ["--tls-cert", "x.pem"], 2, /--tls-cert and --tls-key go together/],
-    ["bad log level", ["--log-level", "loud"], 2, /Invalid value for --log-level/],
+    [
+      "bad log level",
+      ["--log-level", "loud"],
+      2,
+      /Invalid --log-level: expected error, warn, info or debug, got "loud"/,
+    ],
     ["bad iterations", ["user", "add", "x", "--iterations", "10", "--password-stdin"], 2, /4096/],
     [
       "no tty for the prompt",
@@ -307,6 +320,99 @@ Deno.test("jim-server user add refuses look-alike names with the reason", async 
   });
 });
 
+Deno.test("jim-server user add stores 600,000 PBKDF2 iterations when --iterations is not given", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/default.db`;
+  const add = await cli(["user", "add", "erin", "--db", db, "--password-stdin"], {
+    stdin: "erin-pw\n",
+  });
+  assert.equal(add.code, 0, add.stderr);
+  using store = Store.open(db);
+  assert.equal(DEFAULT_ITERATIONS, 600_000);
+  assert.equal(store.credentials("erin")!.scram.iterations, 600_000);
+  // And the flag, when given, wins.
+  const fast = await cli(["user", "add", "finn", "--db", db, "--password-stdin"], {
+    stdin: "finn-pw\n",
+    env: { JIM_ITERATIONS: "5000" },
+  });
+  assert.equal(fast.code, 0, fast.stderr);
+  assert.equal(store.credentials("finn")!.scram.iterations, 5000);
+});
+
+/** One value per limit flag, each distinct, with what the server must get. */
+const LIMIT_FLAGS: [flag: string, value: string, key: keyof ServerLimits, expected: number][] = [
+  ["max-frame-bytes", "20000", "maxFrameBytes", 20_000],
+  ["max-message-length", "2000", "maxMessageLength", 2000],
+  ["auth-timeout", "1.5", "authTimeoutMs", 1500],
+  ["idle-timeout", "7", "idleProbeMs", 7000],
+  ["probe-timeout", "0.25", "probeGraceMs", 250],
+  ["rate-limit", "2.5", "rateLimit", 2.5],
+  ["rate-burst", "3", "rateBurst", 3],
+  ["max-backlog", "11", "maxBacklog", 11],
+  ["max-failed-logins", "4", "maxFailedLogins", 4],
+  ["lockout-window", "90", "failedLoginWindowMs", 90_000],
+  ["max-connections", "500", "maxConnections", 500],
+  ["max-connections-per-ip", "1", "maxConnectionsPerIp", 1],
+  ["max-outbound-bytes", "65536", "maxOutboundBytes", 65_536],
+  ["read-buffer-bytes", "4096", "readBufferBytes", 4096],
+  ["linger", "0.5", "lingerMs", 500],
+  ["max-failed-logins-per-ip", "9", "maxFailedLoginsPerIp", 9],
+  ["takeover-timeout", "2.5", "takeoverTimeoutMs", 2500],
+  ["max-contacts", "77", "maxContacts", 77],
+];
+
+Deno.test("jim-server serve wires every limit flag and variable to the server, seconds as ms", async (t) => {
+  const expected = { ...DEFAULT_SERVER_LIMITS };
+  for (const [, , key, value] of LIMIT_FLAGS) expected[key] = value;
+  await t.step("every limit has exactly one flag, and the table here covers them all", () => {
+    const wired = Object.values(FLAGS).flatMap((spec) => spec.limit ? [spec.limit[0]] : []);
+    assert.deepEqual([...wired].sort(), Object.keys(DEFAULT_SERVER_LIMITS).sort());
+    assert.deepEqual(
+      LIMIT_FLAGS.map(([f]) => f).sort(),
+      Object.keys(FLAGS).filter((f) => FLAGS[f]!.limit).sort(),
+    );
+  });
+  const noEnv: CliIo = { out: () => {}, err: () => {}, env: () => undefined };
+  await t.step("from flags", () => {
+    const argv = ["serve", ...LIMIT_FLAGS.flatMap(([flag, value]) => [`--${flag}`, value])];
+    assert.deepEqual(serveSettings(parseInvocation(argv, noEnv).values).limits, expected);
+  });
+  await t.step("from JIM_* variables", () => {
+    const env = new Map(LIMIT_FLAGS.map(([flag, value]) => [FLAGS[flag]!.env!, value]));
+    const io: CliIo = { ...noEnv, env: (name) => env.get(name) };
+    assert.deepEqual(serveSettings(parseInvocation(["serve"], io).values).limits, expected);
+  });
+  await t.step("in a running server", async () => {
+    await using dir = await tempDir();
+    await using server = new ServerProcess([
+      "serve",
+      "--port",
+      "0",
+      "--db",
+      `${dir.path}/limits.db`,
+      ...LIMIT_FLAGS.flatMap(([flag, value]) => [`--${flag}`, value]),
+    ]);
+    const port = await server.port();
+    const settings = (await server.line(/^jim-server settings: /)).input!;
+    for (const [key, value] of Object.entries(expected)) {
+      assert.match(settings, new RegExp(` ${key}=${value}( |$)`), key);
+    }
+    // The server itself enforces them: a second connection from one address is refused.
+    await using first = await connectRaw({ host: "127.0.0.1", port });
+    assert.equal(
+      (await first.request({ action: "presence", time: now(), user: { account_name: "x" } }))
+        .response,
+      401,
+    );
+    await using second = await connectRaw({ host: "127.0.0.1", port });
+    assert.deepEqual(await second.closedByServer(), [
+      { response: 503, error: "Too many connections from 127.0.0.1: the limit is 1" },
+    ]);
+    server.child.kill("SIGTERM");
+    assert.equal((await server.finish()).code, 0);
+  });
+});
+
 Deno.test("jim-server user add and passwd take effect on a running server at once", async () => {
   await using srv = await startTestServer({ users: [{ login: "alice", password: "old-pw" }] });
   const add = await cli(
@@ -405,17 +511,91 @@ Deno.test("jim-server serve prints its settings and stops gracefully on SIGTERM 
   });
 });
 
-Deno.test("jim-server serve logs JSON and fails with exit 1 on a busy port", async (t) => {
+/** Every value under a secret-bearing key, at any depth. */
+function secretFields(value: unknown, out: unknown[] = []): unknown[] {
+  if (value === null || typeof value !== "object") return out;
+  for (const [key, item] of Object.entries(value)) {
+    if (["password", "token", "data", "digest", "proof"].includes(key)) out.push(item);
+    else secretFields(item, out);
+  }
+  return out;
+}
+
+Deno.test("jim-server serve logs JSON: connections, logins, messages and errors, no secret", async (t) => {
   await using dir = await tempDir();
   const db = `${dir.path}/json.db`;
-  await using first = new ServerProcess(["--port", "0", "--db", db, "--log-format", "json"]);
+  const passwords = { alice: "alice-json-secret", bob: "bob-json-secret" };
+  for (const [login, password] of Object.entries(passwords)) {
+    const add = await cli(
+      ["user", "add", login, "--db", db, "--password-stdin", "--iterations", "4096", "--legacy"],
+      { stdin: `${password}\n` },
+    );
+    assert.equal(add.code, 0, add.stderr);
+  }
+  await using first = new ServerProcess(
+    ["--port", "0", "--db", db, "--log-format", "json", "--log-level", "debug", "--legacy-auth"],
+  );
   const port = await first.port();
-  await t.step("every line is JSON", () => {
-    for (const line of first.lines) {
-      const record = JSON.parse(line);
-      assert.equal(typeof record.time, "string");
-      assert.equal(typeof record.level, "string");
+  {
+    await using alice = await connectRaw({ host: "127.0.0.1", port });
+    await using bob = await connectRaw({ host: "127.0.0.1", port });
+    assert.equal((await alice.login("alice", "wrong-guess")).response, 402);
+    assert.equal((await alice.login("alice", passwords.alice)).response, 200);
+    assert.equal((await bob.legacyLogin("bob", passwords.bob)).response, 200);
+    const sent = await alice.request({ action: "msg", time: now(), to: "bob", message: "hi json" });
+    assert.equal(sent.response, 200);
+    assert.equal((await bob.next()).message, "hi json");
+    await alice.request({ action: "quit", time: now() });
+  }
+  await first.line(/"type":"push".*"message":"hi json"/);
+  await first.line(/"type":"disconnect".*"user":"alice"/);
+  const records = first.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  const find = (what: string, check: (r: Record<string, unknown>) => boolean) => {
+    const found = records.find(check);
+    assert.ok(found, `no ${what} in:\n${first.lines.join("\n")}`);
+    return found;
+  };
+  const conn = (r: Record<string, unknown>) => r.conn as Record<string, unknown> | undefined;
+  const payload = (r: Record<string, unknown>) => r.payload as Record<string, unknown> | undefined;
+
+  await t.step("every line is JSON with an ISO time and a level", () => {
+    for (const record of records) {
+      assert.match(String(record.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.ok(["debug", "info", "error"].includes(String(record.level)), String(record.level));
     }
+    assert.equal(records[0]!.type, "settings");
+    find("start", (r) => r.type === "start" && r.message === `Listening on 127.0.0.1:${port}`);
+  });
+  await t.step("connect, error, login, message, push and disconnect events", () => {
+    const connect = find("connect", (r) => r.type === "connect");
+    assert.equal(connect.level, "info");
+    assert.equal(conn(connect)?.ip, "127.0.0.1");
+    assert.equal(typeof conn(connect)?.port, "number");
+    const error = find("error", (r) => r.type === "error");
+    assert.equal(error.level, "error");
+    assert.match(String(error.message), /Failed login as alice/);
+    const login = find("login", (r) => r.type === "login" && conn(r)?.user === "alice");
+    assert.equal(login.message, "Logged in");
+    find("bob's login", (r) => r.type === "login" && conn(r)?.user === "bob");
+    const msg = find("msg", (r) => r.type === "request" && payload(r)?.action === "msg");
+    assert.equal(msg.level, "debug");
+    assert.deepEqual([conn(msg)?.user, payload(msg)?.to, payload(msg)?.message], [
+      "alice",
+      "bob",
+      "hi json",
+    ]);
+    const push = find("push", (r) => r.type === "push" && payload(r)?.action === "msg");
+    assert.deepEqual([conn(push)?.user, payload(push)?.from], ["bob", "alice"]);
+    find("disconnect", (r) => r.type === "disconnect" && conn(r)?.user === "alice");
+  });
+  await t.step("no secret: passwords, digests, tokens and SCRAM data are redacted", () => {
+    const text = first.lines.join("\n");
+    for (const secret of [...Object.values(passwords), "wrong-guess"]) {
+      assert.ok(!text.includes(secret), `${secret} was logged`);
+    }
+    const secrets = records.flatMap((r) => secretFields(r));
+    assert.ok(secrets.length >= 5, `expected redacted fields, got ${secrets.length}`);
+    assert.deepEqual(new Set(secrets), new Set(["[redacted]"]));
   });
   await t.step("a second server on the same port exits 1", async () => {
     const run = await cli(["--port", String(port), "--db", db]);
@@ -426,27 +606,18 @@ Deno.test("jim-server serve logs JSON and fails with exit 1 on a busy port", asy
   assert.equal((await first.finish()).code, 0);
 });
 
-const HAS_SCRIPT = (() => {
-  try {
-    Deno.statSync("/usr/bin/script");
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-Deno.test({
-  name: "jim-server user add prompts for the password on a terminal without echo",
-  // util-linux `script` provides the pseudo-terminal; without it there is no TTY to test.
-  ignore: !HAS_SCRIPT,
-  fn: async () => {
+// util-linux `script` provides the pseudo-terminal; without it there is no TTY to test.
+testWithTools(
+  ["script"],
+  "jim-server user add prompts for the password on a terminal without echo",
+  async (_t, { script }) => {
     await using dir = await tempDir();
     const db = `${dir.path}/pty.db`;
     const command = [Deno.execPath(), "run", "-A", MAIN, "user", "add", "ptyuser", "--db", db]
       .concat(["--iterations", "4096"])
       .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
       .join(" ");
-    const child = new Deno.Command("/usr/bin/script", {
+    const child = new Deno.Command(script, {
       args: ["-qfec", command, "/dev/null"],
       stdin: "piped",
       stdout: "piped",
@@ -483,7 +654,7 @@ Deno.test({
     await using conn = await connectRaw({ host: "127.0.0.1", port: server.addr.port });
     assert.equal((await conn.login("ptyuser", "tty-secret")).response, 200);
   },
-});
+);
 
 Deno.test("jim-server serve over TLS logs requests at debug level with secrets redacted", async () => {
   await using dir = await tempDir();
@@ -625,7 +796,7 @@ Deno.test("serveSettings() wires the login, takeover and contact limits from fla
   await t.step("0 is refused", () => {
     assert.throws(
       () => serveSettings({ "max-contacts": "0" }),
-      /Invalid value for --max-contacts: must be above 0/,
+      /Invalid --max-contacts: expected a number above 0, got "0"/,
     );
   });
 });

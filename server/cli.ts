@@ -15,6 +15,8 @@
  */
 import { parseArgs } from "node:util";
 import denoJson from "../deno.json" with { type: "json" };
+import { ExitCode, startLifecycle } from "../common/lifecycle.ts";
+import { invalidValue, parseBoolean, parseNumber, parsePort, UsageError } from "../common/usage.ts";
 import {
   DEFAULT_ITERATIONS,
   JimError,
@@ -27,29 +29,22 @@ import { EVENT_TYPES, EventFeed, type ServerEvent, type ServerEventType } from "
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
 import { JimServer } from "./server.ts";
 import { connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
-import { openServeResources, STOP_SIGNALS } from "./serve_resources.ts";
+import { openServeResources } from "./serve_resources.ts";
 import { addUser, setPassword } from "./accounts.ts";
 import type { UserRow, UserStore } from "./storage/ports.ts";
 import { SqliteStorage } from "./storage/sqlite/mod.ts";
-import { GUI_HELP, parseGuiPort, runGuiCommand } from "../ui/server/cli.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 const PROGRAM = "jim-server";
 
-/** A command-line mistake: exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "UsageError";
-  }
-}
+export { UsageError };
 
 /** Log levels, most severe first. */
 export type LogLevel = "error" | "warn" | "info" | "debug";
 const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
 /** What each level prints: the default shows connections, logins, disconnections and errors. */
-const LEVEL_TYPES: Record<LogLevel, readonly ServerEventType[]> = {
+export const LEVEL_TYPES: Readonly<Record<LogLevel, readonly ServerEventType[]>> = {
   error: ["error"],
   warn: ["error", "start", "stop"],
   info: ["error", "start", "stop", "connect", "disconnect", "login"],
@@ -57,7 +52,8 @@ const LEVEL_TYPES: Record<LogLevel, readonly ServerEventType[]> = {
 };
 
 type Kind = "string" | "boolean";
-interface FlagSpec {
+/** One flag of the command line. */
+export interface FlagSpec {
   type: Kind;
   short?: string;
   /** Environment variable; none for flags that only make sense on the command line. */
@@ -69,8 +65,8 @@ interface FlagSpec {
   limit?: [keyof ServerLimits, number];
 }
 
-// `gui` runs the same server, so it takes every serve flag and variable.
-const SERVE = ["serve", "gui"];
+// A command that runs the same server (the bin/ root's `gui`) inherits these flags.
+const SERVE = ["serve"];
 const PASSWORD_COMMANDS = ["user add", "user passwd"];
 
 /** Every flag. Each flag except help and version has a JIM_* variable. */
@@ -233,6 +229,13 @@ export const FLAGS: Record<string, FlagSpec> = {
     help: "Contacts one user may keep",
     limit: ["maxContacts", 1],
   },
+  "linger": {
+    type: "string",
+    env: "JIM_LINGER",
+    commands: SERVE,
+    help: "Seconds a closing connection may take to flush its last reply",
+    limit: ["lingerMs", 1000],
+  },
   "legacy": {
     type: "boolean",
     env: "JIM_LEGACY",
@@ -251,27 +254,10 @@ export const FLAGS: Record<string, FlagSpec> = {
     commands: PASSWORD_COMMANDS,
     help: "Read the password from the first line of stdin",
   },
-  "gui-host": {
-    type: "string",
-    env: "JIM_GUI_HOST",
-    commands: ["gui"],
-    help: "Address of the admin GUI (default: 127.0.0.1; others are warned about)",
-  },
-  "gui-port": {
-    type: "string",
-    env: "JIM_GUI_PORT",
-    commands: ["gui"],
-    help: "Port of the admin GUI, 0 for any (default: 8080)",
-  },
-  "open": {
-    type: "boolean",
-    env: "JIM_OPEN",
-    commands: ["gui"],
-    help: "Open the admin GUI in a browser",
-  },
 };
 
-type Values = Record<string, string | boolean | undefined>;
+/** Flag values by flag name, from the command line or the environment. */
+export type Values = Record<string, string | boolean | undefined>;
 
 /** Parsed command line: the command path (e.g. "user add"), its arguments and flag values. */
 export interface Invocation {
@@ -290,32 +276,66 @@ const COMMAND_HELP: Record<string, string> = {
   "user remove": "user remove NAME       Remove a user and their contacts",
 };
 
-/** Extra commands registered by other packages (the admin GUI adds `gui`). */
-export const EXTRA_COMMANDS: Map<
-  string,
-  { help: string; run: (inv: Invocation, io: CliIo) => Promise<number> }
-> = new Map();
+/** A command added by a composition root (bin/jim-server.ts adds `gui`). */
+export interface ExtraCommand {
+  /** One line for the help: the usage, two or more spaces, then what it does. */
+  help: string;
+  /** The command's own flags; each is taken by this command only. */
+  flags?: Record<string, FlagSpec>;
+  /** Commands whose flags and variables this one takes too, e.g. `["serve"]`. */
+  inherits?: readonly string[];
+  /** Runs the command; returns the exit code. */
+  run(inv: Invocation, io: CliIo): Promise<number>;
+}
 
-EXTRA_COMMANDS.set("gui", {
-  help: GUI_HELP,
-  run: (inv, io) => {
-    expectArgs(inv, 0);
-    const guiPort = parseGuiPort(inv.values["gui-port"] as string | undefined);
-    if (typeof guiPort === "string") throw new UsageError(guiPort);
-    const guiHost = inv.values["gui-host"] as string | undefined;
-    if (guiHost === "") throw new UsageError("Invalid value for --gui-host: empty");
-    const settings = serveSettings(inv.values);
-    const shown = new Set<ServerEventType>(LEVEL_TYPES[settings.logLevel]);
-    const logEvent = (event: ServerEvent) => {
-      if (shown.has(event.type)) io.out(formatEvent(event, settings.logFormat));
-    };
-    return runGuiCommand(
-      settings,
-      { guiHost, guiPort, open: inv.values.open === true, logEvent },
-      io,
-    );
-  },
-});
+/** Extra commands by name, as registered with {@linkcode registerCommand}. */
+export const EXTRA_COMMANDS: Map<string, ExtraCommand> = new Map();
+
+/**
+ * Adds a command to the CLI. Register it before {@linkcode main} runs; its flags show in the
+ * help at once, and its code may load lazily inside `run`.
+ *
+ * @example
+ * ```ts
+ * import { main, registerCommand } from "./cli.ts";
+ * registerCommand("hello", {
+ *   help: "hello                  Say hello",
+ *   run: (_inv, io) => {
+ *     io.out("hello");
+ *     return Promise.resolve(0);
+ *   },
+ * });
+ * await main(["hello"]);
+ * ```
+ */
+export function registerCommand(name: string, command: ExtraCommand): void {
+  const known = new Set([
+    ...Object.keys(FLAGS),
+    ...[...EXTRA_COMMANDS.values()].flatMap((c) => Object.keys(c.flags ?? {})),
+  ]);
+  for (const flag of Object.keys(command.flags ?? {})) {
+    if (known.has(flag)) throw new TypeError(`Cannot register ${name}: flag --${flag} exists`);
+  }
+  EXTRA_COMMANDS.set(name, command);
+}
+
+/** Every flag: the CLI's own and those of the registered commands, each for its command. */
+function allFlags(): [string, FlagSpec][] {
+  const extra = [...EXTRA_COMMANDS].flatMap(([command, spec]) =>
+    Object.entries(spec.flags ?? {}).map(([name, flag]): [string, FlagSpec] => [
+      name,
+      { ...flag, commands: [command] },
+    ])
+  );
+  return [...Object.entries(FLAGS), ...extra];
+}
+
+/** Whether `command` takes the flag: its own, a global one, or one of a command it inherits. */
+function takesFlag(spec: FlagSpec, command: string): boolean {
+  if (spec.commands === undefined || spec.commands.includes(command)) return true;
+  const inherits = EXTRA_COMMANDS.get(command)?.inherits ?? [];
+  return inherits.some((parent) => spec.commands!.includes(parent));
+}
 
 /** Where the CLI writes; tests and embedders may replace it. */
 export interface CliIo {
@@ -337,8 +357,9 @@ const defaultIo: CliIo = {
  * @throws {UsageError} for unknown flags, a flag the command does not take, or a missing value.
  */
 export function parseInvocation(argv: string[], io: CliIo = defaultIo): Invocation {
+  const flags = allFlags();
   const options: Record<string, { type: Kind; short?: string }> = {};
-  for (const [name, spec] of Object.entries(FLAGS)) {
+  for (const [name, spec] of flags) {
     options[name] = spec.short ? { type: spec.type, short: spec.short } : { type: spec.type };
   }
   let parsed;
@@ -366,24 +387,18 @@ export function parseInvocation(argv: string[], io: CliIo = defaultIo): Invocati
     throw new UsageError(`Unknown command: ${positionals[0]}`);
   }
   const values: Values = { ...parsed.values };
-  for (const [name, spec] of Object.entries(FLAGS)) {
+  for (const [name, spec] of flags) {
     if (values[name] !== undefined) {
-      const allowed = spec.commands === undefined || spec.commands.includes(command) ||
-        EXTRA_COMMANDS.has(command) || command === "user";
-      if (!allowed) throw new UsageError(`Invalid flag for ${command}: --${name}`);
+      if (!takesFlag(spec, command) && command !== "user") {
+        throw new UsageError(`Invalid flag for ${command}: --${name}`);
+      }
       continue;
     }
     if (!spec.env) continue;
     const fromEnv = io.env(spec.env);
-    if (fromEnv === undefined || fromEnv === "") continue;
-    if (spec.commands !== undefined && !spec.commands.includes(command)) continue;
-    if (spec.type === "boolean") {
-      if (/^(1|true|yes|on)$/i.test(fromEnv)) values[name] = true;
-      else if (/^(0|false|no|off)$/i.test(fromEnv)) values[name] = false;
-      else throw new UsageError(`Invalid value for ${spec.env}: ${fromEnv} (use true or false)`);
-    } else {
-      values[name] = fromEnv;
-    }
+    if (fromEnv === undefined || fromEnv.trim() === "") continue;
+    if (!takesFlag(spec, command)) continue;
+    values[name] = spec.type === "boolean" ? parseBoolean(fromEnv, spec.env) : fromEnv;
   }
   return {
     command,
@@ -396,19 +411,7 @@ export function parseInvocation(argv: string[], io: CliIo = defaultIo): Invocati
 function numberFlag(values: Values, name: string, opts: { integer?: boolean } = {}) {
   const raw = values[name];
   if (raw === undefined) return undefined;
-  const text = String(raw).trim();
-  const value = Number(text);
-  if (
-    text === "" || !Number.isFinite(value) || value < 0 ||
-    (opts.integer && !Number.isInteger(value))
-  ) {
-    throw new UsageError(
-      `Invalid value for --${name}: ${raw} (expected ${
-        opts.integer ? "a whole number" : "a number"
-      } of 0 or more)`,
-    );
-  }
-  return value;
+  return parseNumber(String(raw), `--${name}`, opts);
 }
 
 /** Settings of `serve`, resolved from flags, environment and defaults. */
@@ -438,15 +441,14 @@ export function serveSettings(values: Values): ServeSettings {
     const value = numberFlag(values, name, { integer });
     if (value === undefined) continue;
     if (value === 0 && key !== "rateLimit" && key !== "rateBurst") {
-      throw new UsageError(`Invalid value for --${name}: must be above 0`);
+      throw invalidValue(`--${name}`, String(values[name]), "a number above 0");
     }
     limits[key] = value * factor;
   }
   if (limits.rateLimit > 0 && limits.rateBurst < 1) {
-    throw new UsageError("Invalid value for --rate-burst: must be at least 1 with a rate limit");
+    throw new UsageError("Invalid --rate-burst: must be at least 1 with a rate limit");
   }
-  const port = numberFlag(values, "port", { integer: true }) ?? 7777;
-  if (port > 65535) throw new UsageError(`Invalid value for --port: ${port} (0 to 65535)`);
+  const port = values.port === undefined ? 7777 : parsePort(String(values.port), "--port");
   const tlsCert = values["tls-cert"] as string | undefined;
   const tlsKey = values["tls-key"] as string | undefined;
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
@@ -467,14 +469,14 @@ export function serveSettings(values: Values): ServeSettings {
 
 function dbPath(values: Values): string {
   const db = values.db as string | undefined;
-  if (db === "") throw new UsageError("Invalid value for --db: empty path");
+  if (db === "") throw invalidValue("--db", db, "a file path");
   return db ?? "jim-server.db";
 }
 
 function logLevel(values: Values): LogLevel {
   const level = (values["log-level"] as string | undefined) ?? "info";
   if (!LOG_LEVELS.includes(level as LogLevel)) {
-    throw new UsageError(`Invalid value for --log-level: ${level} (error, warn, info or debug)`);
+    throw invalidValue("--log-level", level, "error, warn, info or debug");
   }
   return level as LogLevel;
 }
@@ -482,7 +484,7 @@ function logLevel(values: Values): LogLevel {
 function logFormat(values: Values): "text" | "json" {
   const format = (values["log-format"] as string | undefined) ?? "text";
   if (format !== "text" && format !== "json") {
-    throw new UsageError(`Invalid value for --log-format: ${format} (text or json)`);
+    throw invalidValue("--log-format", format, "text or json");
   }
   return format;
 }
@@ -490,8 +492,8 @@ function logFormat(values: Values): "text" | "json" {
 /** The help text for a command, or the overview. */
 export function helpText(command?: string): string {
   const flagsFor = (cmd: string) =>
-    Object.entries(FLAGS)
-      .filter(([, spec]) => spec.commands === undefined || spec.commands.includes(cmd))
+    allFlags()
+      .filter(([, spec]) => takesFlag(spec, cmd))
       .map(([name, spec]) => {
         const short = spec.short ? `-${spec.short}, ` : "    ";
         const arg = spec.type === "string" ? " VALUE" : "";
@@ -527,7 +529,7 @@ Exit codes: 0 success, 1 runtime failure, 2 usage error.`;
  *
  * @example
  * ```ts
- * import { main } from "./main.ts";
+ * import { main } from "./cli.ts";
  * const code = await main(["user", "list", "--db", "test.db"]);
  * ```
  */
@@ -553,15 +555,16 @@ function fail(error: unknown, io: CliIo): number {
   if (error instanceof UsageError) {
     io.err(`${PROGRAM}: ${error.message}`);
     io.err(`Try '${PROGRAM} --help' for more information.`);
-    return 2;
+    return ExitCode.Usage;
   }
+  // A value the store refuses (a login against the name rules) is a usage error too.
   if (error instanceof JimError && error.code === Status.BAD_REQUEST) {
     io.err(`${PROGRAM}: ${error.message}`);
-    return 2;
+    return ExitCode.Usage;
   }
   const message = error instanceof Error ? error.message : String(error);
   io.err(`${PROGRAM}: ${message.split("\n")[0]}`);
-  return 1;
+  return ExitCode.Failure;
 }
 
 async function run(inv: Invocation, io: CliIo): Promise<number> {
@@ -620,18 +623,23 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
   }
 }
 
-function expectArgs(inv: Invocation, n: number): void {
+/**
+ * Checks that a command got exactly `n` positional arguments.
+ *
+ * @throws {UsageError} for a missing or an unexpected argument.
+ */
+export function expectArgs(inv: Invocation, n: number): void {
   if (inv.args.length < n) throw new UsageError(`Missing argument for ${inv.command}: NAME`);
   if (inv.args.length > n) throw new UsageError(`Unexpected argument: ${inv.args[n]}`);
 }
 
 function passwordOptions(values: Values): { legacy?: boolean; iterations?: number } {
-  const iterations = numberFlag(values, "iterations", { integer: true });
-  if (iterations !== undefined && (iterations < MIN_ITERATIONS || iterations > MAX_ITERATIONS)) {
-    throw new UsageError(
-      `Invalid value for --iterations: ${iterations} (${MIN_ITERATIONS} to ${MAX_ITERATIONS})`,
-    );
-  }
+  const raw = values.iterations;
+  const iterations = raw === undefined ? undefined : parseNumber(String(raw), "--iterations", {
+    integer: true,
+    min: MIN_ITERATIONS,
+    max: MAX_ITERATIONS,
+  });
   return {
     ...(values.legacy === true ? { legacy: true } : {}),
     ...(iterations === undefined ? {} : { iterations }),
@@ -847,8 +855,6 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
   }
   const { storage, tls } = await openServeResources(settings);
   for (const line of await nameConflictLines(storage.users)) io.err(`WARNING: ${line}`);
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
   try {
     const events = new EventFeed();
     const subscription = events.subscribe({
@@ -872,6 +878,12 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
         }
       }
     })();
+    // SIGINT and SIGTERM stop the server gracefully. Should a bug escape the sessions, which
+    // contain their own failures, it is logged: one connection's trouble must not stop the
+    // service for everyone.
+    using lifecycle = startLifecycle({
+      onEscaped: (message) => events.publish("error", { message }),
+    });
     let server: JimServer;
     try {
       server = await JimServer.listen({
@@ -883,7 +895,7 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
         limits: settings.limits,
         openFileLimit,
         events,
-        signal: stop.signal,
+        signal: lifecycle.signal,
       });
     } catch (error) {
       subscription.unsubscribe();
@@ -895,36 +907,11 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
         : String(error);
       throw new Error(`Cannot listen on ${settings.host}:${settings.port}: ${reason}`);
     }
-    for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
-    // Last line of defence: sessions contain their own failures, but should a bug escape,
-    // one connection's trouble must not stop the service for everyone.
-    const onEscaped = (event: PromiseRejectionEvent | ErrorEvent) => {
-      event.preventDefault();
-      const reason = "reason" in event ? event.reason : event.error;
-      events.publish("error", {
-        message: `Internal error: ${reason instanceof Error ? reason.message : String(reason)}`,
-      });
-    };
-    globalThis.addEventListener("unhandledrejection", onEscaped);
-    globalThis.addEventListener("error", onEscaped);
     await server.finished;
-    globalThis.removeEventListener("unhandledrejection", onEscaped);
-    globalThis.removeEventListener("error", onEscaped);
     subscription.unsubscribe();
     await printer;
-    return 0;
+    return ExitCode.Ok;
   } finally {
-    for (const signal of STOP_SIGNALS) {
-      try {
-        Deno.removeSignalListener(signal, onSignal);
-      } catch {
-        // Never added.
-      }
-    }
     await storage.close();
   }
-}
-
-if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import denoConfig from "../deno.json" with { type: "json" };
+import { MAX_PASSWORD_LENGTH } from "../protocol/mod.ts";
 import { ChatSession } from "./chat_session.ts";
 import { History, historyPath } from "./history.ts";
 import { defaultDataDir } from "./history.ts";
@@ -38,6 +39,8 @@ export interface CommandContext {
   errPaint: Painter;
   /** Standard input as text, shared by the password prompt and the command reader. */
   input: InputText;
+  /** Lines of piped input: the password line of --password-stdin, then the commands. */
+  lines: PlainLineReader;
   stdinIsTerminal: boolean;
 }
 
@@ -52,26 +55,48 @@ class Exit extends Error {
   }
 }
 
-async function password(context: CommandContext): Promise<string> {
+/**
+ * Where the password will come from. Checked before connecting, so that a missing one is a
+ * usage error at once; read only once the server was reached, so that an unreachable server
+ * is reported before anyone types a password.
+ */
+function passwordSource(context: CommandContext): () => Promise<string> {
   const { config, env, input, err } = context;
   if (config.passwordStdin) {
-    const line = await new PlainLineReader(input).readLine();
-    if (line === null || line === "") throw new UsageError("No password on stdin");
-    return line;
+    return async () => {
+      // The same reader then takes the commands: a second one would lose what the first
+      // had already read past the password line.
+      const line = await context.lines.readLine();
+      if (line === null || line === "") throw new UsageError("No password on stdin");
+      return checkPasswordLength(line);
+    };
   }
-  if (env.JIM_PASSWORD) return env.JIM_PASSWORD;
+  const fromEnv = env.JIM_PASSWORD;
+  if (fromEnv) {
+    checkPasswordLength(fromEnv);
+    return () => Promise.resolve(fromEnv);
+  }
   if (!context.stdinIsTerminal) {
     throw new UsageError(
       "No password: set JIM_PASSWORD, pass --password-stdin, or run on a terminal",
     );
   }
-  const entered = await readHiddenLine(
-    err,
-    input,
-    `Password for ${config.user}@${config.host}:${config.port}: `,
-  );
-  if (entered === null) throw new Exit(130);
-  return entered;
+  return async () => {
+    const entered = await readHiddenLine(
+      err,
+      input,
+      `Password for ${config.user}@${config.host}:${config.port}: `,
+    );
+    if (entered === null) throw new Exit(130);
+    return checkPasswordLength(entered);
+  };
+}
+
+function checkPasswordLength(password: string): string {
+  if (password.length > MAX_PASSWORD_LENGTH) {
+    throw new UsageError(`Invalid password: exceeds ${MAX_PASSWORD_LENGTH} characters`);
+  }
+  return password;
 }
 
 async function openSession(
@@ -89,14 +114,13 @@ async function openSession(
       throw new UsageError(`Cannot read --ca ${config.ca}: ${(cause as Error).message}`);
     }
   }
-  const secret = await password(context);
   const session = new ChatSession({
     host: config.host,
     port: config.port,
     tls: config.tls || caCert !== undefined,
     ...(caCert ? { caCert } : {}),
     user: config.user,
-    password: secret,
+    password: passwordSource(context),
     allowLegacy: config.legacyAuth,
     reconnect,
     ...(config.dataDir ? { dataDir: config.dataDir } : {}),
@@ -128,7 +152,7 @@ async function chat(context: CommandContext): Promise<number> {
     Deno.stdin.setRaw(true);
     source = new LineEditor(out, context.input);
   } else {
-    source = new PlainLineReader(context.input);
+    source = context.lines;
   }
   try {
     return await runConsole(session, source, out, paint);
@@ -182,28 +206,17 @@ async function history(context: CommandContext): Promise<number> {
 }
 
 /**
- * The subcommands. The client GUI adds its `gui` entry here (deno task client:gui runs
- * `client/main.ts gui`).
+ * The subcommands. A composition root may add more before calling {@linkcode main}:
+ * bin/jim-client.ts adds `gui`.
  */
-export const COMMANDS: Record<string, Command> = { chat, send, history, gui };
-
-/**
- * `gui` lives in ui/client/cli.ts with its own flags (--gui-port, --open); loaded on demand
- * so the console client does not load the web stack. Reached here only when global flags
- * come before `gui` (e.g. `--data-dir DIR gui`); `main` hands `gui …` over directly.
- */
-async function gui(context: CommandContext): Promise<number> {
-  const { guiMain } = await import("../ui/client/cli.ts");
-  const dataDir = context.config.dataDir ? ["--data-dir", context.config.dataDir] : [];
-  return await guiMain([...dataDir, ...context.config.args], context.env);
-}
+export const COMMANDS: Record<string, Command> = { chat, send, history };
 
 /**
  * Runs jim-client with `argv` and returns the exit code: 0 ok, 1 failure, 2 usage.
  *
  * @example
  * ```ts
- * import { main } from "./main.ts";
+ * import { main } from "./cli.ts";
  * Deno.exit(await main(["history", "bob", "--user", "alice", "--json"]));
  * ```
  */
@@ -211,10 +224,6 @@ export async function main(
   argv: readonly string[],
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): Promise<number> {
-  if (argv[0] === "gui") {
-    const { guiMain } = await import("../ui/client/cli.ts");
-    return await guiMain(argv.slice(1), env);
-  }
   const stdoutTty = Deno.stdout.isTerminal();
   const stderrTty = Deno.stderr.isTerminal();
   const stdinIsTerminal = Deno.stdin.isTerminal();
@@ -240,6 +249,7 @@ export async function main(
     await out.print(`jim-client ${VERSION} (Deno ${Deno.version.deno})`);
     return 0;
   }
+  const input = new InputText(Deno.stdin);
   const context: CommandContext = {
     config,
     env,
@@ -247,7 +257,8 @@ export async function main(
     err,
     paint,
     errPaint,
-    input: new InputText(Deno.stdin),
+    input,
+    lines: new PlainLineReader(input),
     stdinIsTerminal,
   };
   try {
@@ -266,8 +277,4 @@ export async function main(
     await out.flush();
     await err.flush();
   }
-}
-
-if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
 }

@@ -1,29 +1,20 @@
 /** The console client driven through piped stdin/stdout against the real server. */
 import { JimServer } from "../server/mod.ts";
 import { startTestServer } from "../server/testing.ts";
-import { assert, waitFor } from "./_assert.ts";
+import { assert, tempDir, waitFor } from "./_assert.ts";
 import { ClientProcess, runClient } from "./_spawn.ts";
 import { JimClient } from "./jim_client.ts";
-import type { MessageRecord } from "./history.ts";
-import { seedDisguise } from "./_fake_peer.ts";
+import { History, historyPath, type MessageRecord } from "./history.ts";
+import { FakePeer, seedDisguise, serveScram } from "./_fake_peer.ts";
 
 const USERS = [
   { login: "alice", password: "alice-pw" },
   { login: "bob", password: "bob-pw" },
 ];
 
-async function tempDir(): Promise<string & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "jim-cli-test-" });
-  return Object.assign(path, {
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true });
-    },
-  }) as string & AsyncDisposable;
-}
-
 Deno.test("jim-client: two console clients chat, with the offline error shown", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   const env = { JIM_PORT: String(srv.port), JIM_DATA_DIR: String(dir) };
 
   await using alice = new ClientProcess(["--user", "alice"], { ...env, JIM_PASSWORD: "alice-pw" });
@@ -74,9 +65,131 @@ Deno.test("jim-client: two console clients chat, with the offline error shown", 
   ]);
 });
 
+Deno.test("jim-client --password-stdin reads the password and then the commands from one pipe", async () => {
+  await using srv = await startTestServer({
+    users: [{ login: "fay", password: "fay-pw" }, { login: "dave", password: "dave-pw" }],
+  });
+  await using dir = await tempDir("jim-cli-test-");
+  await using dave = await JimClient.connect({ port: srv.port });
+  await dave.login("dave", "dave-pw");
+  const inbox = dave.messages();
+  // printf 'pw\n/msg dave hi\n/quit\n' | jim-client -u fay --password-stdin: one write, so
+  // the password line and the commands arrive in one read.
+  const run = await runClient(
+    ["-u", "fay", "--password-stdin", "-p", String(srv.port)],
+    { JIM_DATA_DIR: String(dir) },
+    "fay-pw\n/msg dave hi\n/quit\n",
+  );
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.equal(run.stderr, "");
+  assert.match(run.stdout, /\] fay → dave: hi\n/);
+  const got = await inbox.next();
+  assert.deepEqual([got.value?.from, got.value?.text], ["fay", "hi"]);
+  assert.ok(!run.stdout.includes("fay-pw"));
+});
+
+Deno.test("jim-client reports a refused login or an unreachable server once, before any password is read", async (t) => {
+  await using srv = await startTestServer({ users: USERS });
+  await using dir = await tempDir("jim-cli-test-");
+  const env = { JIM_DATA_DIR: String(dir), JIM_PORT: String(srv.port) };
+  const cases: [string, string[], Record<string, string>, string][] = [
+    ["wrong password", ["-u", "alice"], { JIM_PASSWORD: "wrong" }, "Access denied"],
+    ["already online", ["-u", "bob"], { JIM_PASSWORD: "bob-pw" }, "Client already online"],
+  ];
+  await using bob = await JimClient.connect({ port: srv.port });
+  await bob.login("bob", "bob-pw");
+  for (const [name, args, extra, reason] of cases) {
+    await t.step(name, async () => {
+      const run = await runClient(args, { ...env, ...extra });
+      assert.equal(run.code, 1);
+      assert.equal(run.stderr, `jim-client: ${reason}\n`);
+      // The server's reason alone: no "Disconnected: Connection closed" before it.
+      assert.ok(!run.stdout.includes("Disconnected"), run.stdout);
+      assert.ok(!run.stdout.includes(reason), run.stdout);
+    });
+  }
+  await t.step("unreachable: the connection is tried before the password is read", async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const closedPort = String((listener.addr as Deno.NetAddr).port);
+    listener.close();
+    // Had the password been read first, the empty stdin would be the error (exit 2).
+    const run = await runClient(["-u", "alice", "--password-stdin", "-p", closedPort], env, "");
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(`^jim-client: Cannot connect to 127\\.0\\.0\\.1:${closedPort}: `),
+    );
+    assert.equal(run.stderr.split("\n").length, 2, run.stderr);
+    assert.equal(run.stdout, `* Connecting to 127.0.0.1:${closedPort}\n`);
+  });
+  await t.step(
+    "reachable with nothing on stdin: the usage error comes after connecting",
+    async () => {
+      const run = await runClient(["-u", "alice", "--password-stdin"], env, "");
+      assert.equal(run.code, 2);
+      assert.equal(run.stderr, "jim-client: No password on stdin\n");
+      assert.match(run.stdout, /\* Connected to 127\.0\.0\.1:\d+\n/);
+    },
+  );
+});
+
+Deno.test("jim-client console: /add, /del, /chat alone and /chat NAME with the last 10 messages", async () => {
+  await using srv = await startTestServer({ users: USERS });
+  await using dir = await tempDir("jim-cli-test-");
+  {
+    using history = History.open({
+      path: historyPath(String(dir), "alice", "127.0.0.1", srv.port),
+    });
+    for (let i = 1; i <= 12; i++) {
+      history.addMessage({
+        contact: "bob",
+        direction: i % 2 ? "in" : "out",
+        text: `old message ${i}`,
+        time: 1_700_000_000_000 + i * 1000,
+        status: "delivered",
+      });
+    }
+  }
+  const env = { JIM_PORT: String(srv.port), JIM_DATA_DIR: String(dir), JIM_PASSWORD: "alice-pw" };
+  await using alice = new ClientProcess(["-u", "alice"], env);
+  await alice.waitFor("* Type /help");
+
+  await alice.line("/add bob");
+  await alice.waitFor("* Added bob to your contacts\n");
+  assert.deepEqual(srv.store.contacts("alice"), ["bob"]);
+  await alice.line("/add");
+  await alice.waitFor("! Usage: /add NAME\n");
+
+  await alice.line("/chat bob");
+  await alice.waitFor("* Chatting with bob: plain lines go to bob\n");
+  await alice.waitFor("] alice → bob: old message 12\n");
+  const shown = alice.stdout.slice(alice.stdout.indexOf("* Chatting with bob"));
+  const recent = [...shown.matchAll(/old message (\d+)/g)].map((m) => Number(m[1]));
+  assert.deepEqual(recent, [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  assert.match(shown, /\] bob: old message 3\n/);
+
+  await alice.line("/chat");
+  await alice.waitFor("* Chat closed: plain lines go nowhere; /chat NAME to start one\n");
+  await alice.line("this goes nowhere");
+  await alice.waitFor("! No chat open: /chat NAME first, or /msg NAME text\n");
+
+  await alice.line("/chat bob");
+  await alice.line("/del bob");
+  await alice.waitFor("* Removed bob from your contacts\n");
+  assert.deepEqual(srv.store.contacts("alice"), []);
+  // Removing the contact open in the chat closes the chat too.
+  await alice.line("still there?");
+  await alice.waitFor(/\* Removed bob from your contacts\n! No chat open: /);
+  await alice.line("/del bob");
+  await alice.waitFor("! Client not in contacts: bob\n");
+  await alice.line("/quit");
+  assert.equal(await alice.exit(), 0);
+  assert.equal(alice.stderr, "");
+});
+
 Deno.test("jim-client send: exit 0 when delivered, 1 with the server's error", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   const env = { JIM_DATA_DIR: String(dir), JIM_PASSWORD: "alice-pw" };
   const port = String(srv.port);
 
@@ -116,7 +229,7 @@ Deno.test("jim-client send: exit 0 when delivered, 1 with the server's error", a
 });
 
 Deno.test("jim-client reports usage errors with exit 2 and changes nothing", async (t) => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   const env = { JIM_DATA_DIR: String(dir) };
   const cases: [string, string[], Record<string, string>, string][] = [
     ["unknown flag", ["--bogus"], {}, "Unknown option '--bogus'"],
@@ -162,8 +275,61 @@ Deno.test("jim-client reports usage errors with exit 2 and changes nothing", asy
   });
 });
 
+Deno.test("jim-client send never reconnects: a lost connection ends it with exit 1", async () => {
+  await using dir = await tempDir("jim-cli-test-");
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const sentinel = Promise.withResolvers<number>();
+  let accepted = 0;
+  const serving = (async () => {
+    // The first connection logs in, syncs contacts and is dropped at the message; any later
+    // one but the test's own last connection would be a reconnect.
+    for await (const conn of listener) {
+      accepted++;
+      const peer = new FakePeer(conn);
+      if (accepted > 1) {
+        peer.close();
+        const from = (conn.remoteAddr as Deno.NetAddr).port;
+        if (from === await sentinel.promise) return;
+        continue;
+      }
+      try {
+        await serveScram(peer, "fay-pw");
+        assert.equal((await peer.receive()).action, "get_contacts");
+        await peer.send({ response: 202, quantity: 0 });
+        assert.equal((await peer.receive()).action, "msg");
+      } finally {
+        peer.close();
+      }
+    }
+  })();
+  await using send = new ClientProcess(
+    ["send", "--to", "dave", "hi", "-u", "fay", "-p", `${port}`],
+    {
+      JIM_DATA_DIR: String(dir),
+      JIM_PASSWORD: "fay-pw",
+    },
+  );
+  await send.endInput();
+  let code: number | undefined;
+  send.child.status.then((s) => (code = s.code));
+  await waitFor(() => code !== undefined, "send to end on its own", 30_000);
+  assert.equal(code, 1, send.stdout + send.stderr);
+  await send.exit();
+  assert.equal(
+    send.stderr,
+    "jim-client: Not delivered to dave: Connection lost: server closed the connection\n",
+  );
+  // Connections are accepted in order: once this one is, any reconnect would have been too.
+  const last = await Deno.connect({ hostname: "127.0.0.1", port });
+  sentinel.resolve((last.localAddr as Deno.NetAddr).port);
+  await serving;
+  last.close();
+  assert.equal(accepted, 2, "one connection from send, one from the test");
+});
+
 Deno.test("jim-client exits 1 with a clear line when it cannot connect, or loses the server with --no-reconnect", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const closedPort = String((listener.addr as Deno.NetAddr).port);
   listener.close();
@@ -193,11 +359,10 @@ Deno.test("jim-client exits 1 with a clear line when it cannot connect, or loses
     await waitFor(() => code !== undefined, "the client to exit on its own");
     assert.equal(code, 1);
     assert.ok(!alice.stdout.includes("; reconnecting"), alice.stdout);
-    // A graceful stop says why before closing; the client reports that, or the bare close
-    // when the socket's end is read first.
+    // A graceful stop says why and half-closes before it goes: the notice always comes first.
     assert.match(
-      alice.stdout + alice.stderr,
-      /Server shutting down|Connection lost: server closed the connection/,
+      alice.stdout,
+      /\* Disconnected: Connection lost: server closed the connection: Server shutting down\n/,
     );
   } finally {
     await srv[Symbol.asyncDispose]();
@@ -206,7 +371,7 @@ Deno.test("jim-client exits 1 with a clear line when it cannot connect, or loses
 
 Deno.test("jim-client stays through a server restart, reconnects and keeps working", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   const env = { JIM_PORT: String(srv.port), JIM_DATA_DIR: String(dir) };
   await using alice = new ClientProcess(["-u", "alice"], { ...env, JIM_PASSWORD: "alice-pw" });
   await using bob = new ClientProcess(["-u", "bob"], { ...env, JIM_PASSWORD: "bob-pw" });
@@ -247,7 +412,7 @@ Deno.test("jim-client exits 1 when its account is removed, without reconnecting"
   for (const env of [{}, { JIM_NO_RECONNECT: "1" }] as Record<string, string>[]) {
     await t.step(Object.keys(env).length ? "JIM_NO_RECONNECT=1" : "reconnecting on", async () => {
       await using srv = await startTestServer({ users: USERS });
-      await using dir = await tempDir();
+      await using dir = await tempDir("jim-cli-test-");
       await using alice = new ClientProcess(["-u", "alice", "-p", String(srv.port)], {
         JIM_DATA_DIR: String(dir),
         JIM_PASSWORD: "alice-pw",
@@ -272,7 +437,7 @@ Deno.test("jim-client --legacy-auth logs in to a seed-like server, and only with
     users: [{ login: "alice", password: "alice-pw", legacy: true }],
     legacyAuth: true,
   });
-  await using dir = await tempDir();
+  await using dir = await tempDir("jim-cli-test-");
   const env = { JIM_DATA_DIR: String(dir), JIM_PASSWORD: "alice-pw" };
 
   await t.step("without the flag the client refuses", async () => {

@@ -1,0 +1,717 @@
+/**
+ * The chat page's controller, in the browser: it holds everything the views show (the GUI's
+ * state, contacts, the open conversation, drafts, the outgoing queue, Service info) and does
+ * every API call. Views read its snapshot with `useStore` and call its methods; none of them
+ * keeps state beyond what is local to one widget (a scroll position, an open dialog).
+ *
+ * @module
+ */
+import { ApiError, apiJson } from "../../api_client.ts";
+import type { LogEntry } from "../../components/mod.ts";
+import { LiveClient, type LiveStatus } from "../../live_client.ts";
+import type {
+  ChatApiError,
+  ChatState,
+  ChatTopics,
+  ContactsSnapshot,
+  ContactView,
+  MessageView,
+  ServiceEntry,
+  ServiceReply,
+} from "../_types.ts";
+import { measureText } from "../message_limits.ts";
+import {
+  initialNotifyMode,
+  notifyDesktop,
+  type NotifyMode,
+  setNotifyMode,
+  showUnread,
+} from "./attention.ts";
+import { guiHistory, type HistorySource } from "./history_source.ts";
+import { Outbox, type OutboxItem, type PostOutcome } from "./outbox.ts";
+
+/** An error shown under a form; `field` marks the input it is about. */
+export interface FormError {
+  text: string;
+  field?: string;
+}
+
+/** What the Connect button sends. */
+export interface ConnectRequest {
+  user: string;
+  password: string;
+  host: string;
+  port: number;
+}
+
+/** The conversation in view. */
+export interface Conversation {
+  contact: string;
+  /** From the history, oldest first. */
+  messages: readonly MessageView[];
+  /** Older messages remain to load. */
+  more: boolean;
+  loading: boolean;
+  loadingOlder: boolean;
+  /** Id of the first message the user had not seen when it opened (the unread line). */
+  unreadFrom: number | null;
+}
+
+/** Where the focus should go next; `seq` makes each request new. */
+export interface FocusRequest {
+  target: "input" | "contacts" | "service";
+  seq: number;
+}
+
+/** Everything the chat page shows. */
+export interface ChatPageState {
+  /** The GUI's JIM connection, null until first loaded. */
+  server: ChatState | null;
+  /** The browser's live link to the GUI. */
+  live: LiveStatus;
+  /** The live link worked once: a later loss is "GUI connection lost". */
+  liveSeen: boolean;
+  contacts: readonly ContactView[];
+  selected: string | null;
+  /** In a narrow window only one of the two shows. */
+  view: "contacts" | "conversation";
+  conversation: Conversation | null;
+  /** Messages typed but not yet stored by the GUI, all contacts, in order. */
+  outbox: readonly OutboxItem[];
+  /** The draft of the selected contact. */
+  draft: string;
+  connectError: FormError | null;
+  addError: FormError | null;
+  /** A note under the message box: why Enter did not send, or why a send failed. */
+  inputNote: string | null;
+  pageError: string | null;
+  /** The chat GUI's Service info, oldest first. */
+  service: readonly LogEntry[];
+  drawer: boolean;
+  notify: NotifyMode;
+  focus: FocusRequest | null;
+  /** The clock for day labels and countdowns; ticks each second while one counts. */
+  now: number;
+}
+
+const SELECTED_KEY = "jim-chat:selected";
+const DRAFT_PREFIX = "jim-chat:draft:";
+const SERVICE_LIMIT = 500;
+const PAGE_SIZE = 50;
+const NARROW_QUERY = "(max-width: 600px)";
+
+function storage(): Storage | null {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function stored(key: string): string | null {
+  try {
+    return storage()?.getItem(key) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function store(key: string, value: string | null): void {
+  try {
+    if (value === null || value === "") storage()?.removeItem(key);
+    else storage()?.setItem(key, value);
+  } catch {
+    // Storage full or disabled: the value lives in memory only.
+  }
+}
+
+function formError(err: unknown): FormError {
+  if (err instanceof ApiError) {
+    const field = (err.body as ChatApiError | undefined)?.field;
+    return field ? { text: err.message, field } : { text: err.message };
+  }
+  return { text: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * Whose outbox items are whose: `user@host:port` while logged in. Queued messages of one
+ * account never leave under another.
+ */
+export function accountOf(state: ChatState | null | undefined): string | null {
+  if (!state?.user || !state.host || state.port === null) return null;
+  return `${state.user}@${state.host.toLowerCase()}:${state.port}`;
+}
+
+function sameLogin(a: string, b: string): boolean {
+  return a.normalize("NFC").toLowerCase() === b.normalize("NFC").toLowerCase();
+}
+
+/** Inserts or replaces by id, keeping the history's order (time, then id). */
+function upsert(list: readonly MessageView[], m: MessageView): MessageView[] {
+  const at = list.findIndex((x) => x.id === m.id);
+  const out = list.slice();
+  if (at >= 0) out[at] = m;
+  else out.push(m);
+  if (at < 0 || out[at]!.time !== list[at]!.time) {
+    out.sort((a, b) => a.time - b.time || a.id - b.id);
+  }
+  return out;
+}
+
+/** Options for {@linkcode ChatPage}. */
+export interface ChatPageOptions {
+  /** Where conversations page from; the GUI's local history by default. */
+  history?: HistorySource;
+}
+
+/**
+ * The chat page's state and actions.
+ *
+ * @example
+ * ```ts
+ * const page = new ChatPage();
+ * page.start();
+ * page.subscribe(() => console.log(page.get().server?.phase));
+ * ```
+ */
+export class ChatPage {
+  #state: ChatPageState;
+  readonly #listeners = new Set<() => void>();
+  readonly #history: HistorySource;
+  readonly #outbox: Outbox;
+  #live: LiveClient | undefined;
+  #stateRev = -1;
+  #contactsRev = -1;
+  #serviceSeq = 0;
+  #logId = 0;
+  #ticket = 0;
+  #focusSeq = 0;
+  #atBottom = true;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
+  /** When this page started: the live stream replays older events, which are not news. */
+  #since = Date.now();
+  readonly #drafts = new Map<string, string>();
+
+  constructor(options: ChatPageOptions = {}) {
+    this.#history = options.history ?? guiHistory;
+    this.#outbox = new Outbox({
+      storage: storage(),
+      canSend: (item) =>
+        this.#state.live === "open" && this.#state.server?.phase === "connected" &&
+        item.account === accountOf(this.#state.server),
+      post: (item) => this.#post(item),
+      onChange: () => this.#set({ outbox: this.#outbox.items }),
+      onStored: (_item, message) => this.#stored(message as MessageView),
+    });
+    const selected = stored(SELECTED_KEY);
+    this.#state = {
+      server: null,
+      live: "connecting",
+      liveSeen: false,
+      contacts: [],
+      selected,
+      // A narrow window starts at the list, where the Connection form is.
+      view: "contacts",
+      conversation: null,
+      outbox: this.#outbox.items,
+      draft: selected ? this.#draftOf(selected) : "",
+      connectError: null,
+      addError: null,
+      inputNote: null,
+      pageError: null,
+      service: [],
+      drawer: false,
+      notify: initialNotifyMode(),
+      focus: null,
+      now: Date.now(),
+    };
+  }
+
+  /** The current snapshot. */
+  get(): ChatPageState {
+    return this.#state;
+  }
+
+  /** Calls `listener` after every change; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Loads the state and follows the live stream. */
+  start(): void {
+    this.#stopped = false;
+    this.#since = Date.now();
+    // The first snapshot comes before the stream, so older snapshots the stream replays for
+    // catch-up are recognised by their rev and ignored.
+    void this.#refetch().finally(() => {
+      if (this.#stopped) return;
+      let synced = false;
+      this.#live = new LiveClient("/api/events", {
+        onEvent: (topic, data) => this.#onEvent(topic as keyof ChatTopics, data),
+        onSync: () => {
+          // The first "ready" follows the snapshot just taken; a later sync may have a gap.
+          if (synced) void this.#refetch();
+          synced = true;
+        },
+        onStatus: (live) => {
+          this.#set({ live, liveSeen: this.#state.liveSeen || live === "open" });
+          if (live === "open") this.#outbox.kick();
+        },
+      });
+    });
+    document.addEventListener("visibilitychange", this.#onVisibility);
+    this.#timer = setInterval(() => this.#tick(), 1000);
+  }
+
+  /** Stops following. */
+  stop(): void {
+    this.#stopped = true;
+    this.#live?.close();
+    clearInterval(this.#timer);
+    document.removeEventListener("visibilitychange", this.#onVisibility);
+  }
+
+  // --- Connection -------------------------------------------------------------------------
+
+  /** Connects; resolves true when logged in (the form then forgets the password). */
+  async connect(req: ConnectRequest): Promise<boolean> {
+    this.#set({ connectError: null });
+    try {
+      this.#applyState(await apiJson<ChatState>("/api/connect", { method: "POST", body: req }));
+      this.#focus("contacts");
+      return true;
+    } catch (err) {
+      this.#set({ connectError: formError(err) });
+      return false;
+    }
+  }
+
+  /** Says goodbye to the chat server. */
+  async disconnect(): Promise<void> {
+    this.#set({ connectError: null });
+    try {
+      this.#applyState(await apiJson<ChatState>("/api/disconnect", { method: "POST" }));
+    } catch (err) {
+      this.#set({ connectError: formError(err) });
+    }
+  }
+
+  /** The user edited the form: the old error no longer applies. */
+  clearConnectError(): void {
+    if (this.#state.connectError) this.#set({ connectError: null });
+  }
+
+  // --- Contacts ---------------------------------------------------------------------------
+
+  /** Adds a contact and opens it; resolves true on success (the field then clears). */
+  async addContact(login: string): Promise<boolean> {
+    this.#set({ addError: null });
+    try {
+      const snap = await apiJson<ContactsSnapshot>("/api/contacts", {
+        method: "POST",
+        body: { login },
+      });
+      this.#applyContacts(snap);
+      // The server's spelling, which may differ in case from what was typed.
+      const added = snap.contacts.find((c) => sameLogin(c.login, login));
+      this.open(added?.login ?? login);
+      return true;
+    } catch (err) {
+      this.#set({ addError: formError(err) });
+      return false;
+    }
+  }
+
+  clearAddError(): void {
+    if (this.#state.addError) this.#set({ addError: null });
+  }
+
+  /** Deletes a contact; resolves to an error text, or null. Its history stays. */
+  async deleteContact(login: string): Promise<string | null> {
+    try {
+      this.#applyContacts(
+        await apiJson<ContactsSnapshot>(`/api/contacts/${encodeURIComponent(login)}`, {
+          method: "DELETE",
+        }),
+      );
+      if (this.#state.selected === login) this.#select(null);
+      return null;
+    } catch (err) {
+      return formError(err).text;
+    }
+  }
+
+  /** Opens a conversation and puts the cursor in the message box. */
+  open(login: string): void {
+    if (this.#state.selected !== login || this.#state.conversation === null) this.#select(login);
+    this.#set({ view: "conversation" });
+    this.#focus("input");
+  }
+
+  /** Back to the contact list (the narrow layout's only other view). */
+  back(): void {
+    this.#set({ view: "contacts" });
+    this.#focus("contacts");
+  }
+
+  // --- Conversation -----------------------------------------------------------------------
+
+  /** Pages back one step. */
+  async loadOlder(): Promise<void> {
+    const conv = this.#state.conversation;
+    const oldest = conv?.messages[0];
+    if (!conv || !conv.more || conv.loadingOlder || !oldest) return;
+    const ticket = this.#ticket;
+    this.#patchConversation({ loadingOlder: true });
+    try {
+      const page = await this.#history.before(conv.contact, oldest, PAGE_SIZE);
+      if (ticket !== this.#ticket) return;
+      const known = new Set(this.#state.conversation?.messages.map((m) => m.id));
+      this.#patchConversation({
+        messages: [
+          ...page.messages.filter((m) => !known.has(m.id)),
+          ...(this.#state.conversation?.messages ?? []),
+        ],
+        more: page.more,
+        loadingOlder: false,
+      });
+    } catch (err) {
+      if (ticket !== this.#ticket) return;
+      this.#patchConversation({ loadingOlder: false });
+      this.#set({ pageError: formError(err).text });
+    }
+  }
+
+  /**
+   * The view reports whether the newest message is on screen. Reaching it marks the
+   * conversation read; while away from it, arriving messages stay unread.
+   */
+  setAtBottom(atBottom: boolean): void {
+    if (this.#atBottom === atBottom) return;
+    this.#atBottom = atBottom;
+    if (atBottom) this.#markSeen();
+  }
+
+  // --- Input ------------------------------------------------------------------------------
+
+  setDraft(text: string): void {
+    const to = this.#state.selected;
+    if (to === null) return;
+    this.#drafts.set(to, text);
+    store(DRAFT_PREFIX + to, text);
+    this.#set({ draft: text, inputNote: null });
+  }
+
+  /** A printable key typed while the message list had focus: it goes to the box. */
+  typeIntoBox(key: string): void {
+    if (this.#state.selected === null) return;
+    this.setDraft(this.#state.draft + key);
+    this.#focus("input");
+  }
+
+  /**
+   * Sends the draft: the box clears at once and the message waits in the outbox, shown as
+   * pending, until the GUI has stored it. While not connected, the draft stays and the note
+   * says why.
+   */
+  send(): void {
+    const { selected: to, draft: text, server } = this.#state;
+    if (to === null || text.trim() === "") return;
+    if (server?.phase !== "connected") {
+      this.#set({
+        inputNote: server?.phase === "reconnecting"
+          ? "Reconnecting to the server: your message stays here until it is back"
+          : "Not connected: connect first; your message stays here",
+      });
+      return;
+    }
+    const problem = measureText(text).problem;
+    if (problem) {
+      this.#set({ inputNote: problem });
+      return;
+    }
+    try {
+      this.#outbox.add(accountOf(server)!, to, text);
+    } catch (err) {
+      this.#set({ inputNote: (err as Error).message });
+      return;
+    }
+    this.setDraft("");
+    // Replying is seeing: the unread line has served its purpose.
+    this.#patchConversation({ unreadFrom: null });
+  }
+
+  /** Sends a message the chat server refused again. */
+  async retry(id: number): Promise<void> {
+    this.#set({ inputNote: null });
+    try {
+      const reply = await apiJson<{ message: MessageView }>(`/api/messages/${id}/retry`, {
+        method: "POST",
+      });
+      this.#stored(reply.message);
+    } catch (err) {
+      this.#set({ inputNote: formError(err).text });
+    }
+  }
+
+  /** Queues a message the GUI refused again. */
+  retryQueued(clientId: string): void {
+    this.#outbox.retry(clientId);
+  }
+
+  /** Drops a message the GUI refused; its text goes back into an empty box. */
+  discardQueued(clientId: string): void {
+    const item = this.#outbox.discard(clientId);
+    if (item && item.to === this.#state.selected && this.#state.draft === "") {
+      this.setDraft(item.text);
+    }
+  }
+
+  // --- Service info, drawer, notifications ---------------------------------------------------
+
+  toggleDrawer(open: boolean = !this.#state.drawer): void {
+    this.#set({ drawer: open });
+    if (open) this.#focus("service");
+  }
+
+  clearService(): void {
+    this.#set({ service: [] });
+  }
+
+  async setNotify(on: boolean): Promise<void> {
+    this.#set({ notify: await setNotifyMode(on) });
+  }
+
+  // --- Internals --------------------------------------------------------------------------
+
+  #set(patch: Partial<ChatPageState>): void {
+    this.#state = { ...this.#state, ...patch };
+    for (const listener of this.#listeners) listener();
+    if ("contacts" in patch || "server" in patch) {
+      showUnread(this.#state.server?.user ?? null, this.#unreadTotal());
+    }
+  }
+
+  #unreadTotal(): number {
+    return this.#state.contacts.reduce((n, c) => n + c.unread, 0);
+  }
+
+  #focus(target: FocusRequest["target"]): void {
+    this.#set({ focus: { target, seq: ++this.#focusSeq } });
+  }
+
+  #patchConversation(patch: Partial<Conversation>): void {
+    const conv = this.#state.conversation;
+    if (conv) this.#set({ conversation: { ...conv, ...patch } });
+  }
+
+  #draftOf(login: string): string {
+    return this.#drafts.get(login) ?? stored(DRAFT_PREFIX + login) ?? "";
+  }
+
+  #select(login: string | null): void {
+    store(SELECTED_KEY, login);
+    this.#atBottom = true;
+    this.#set({
+      selected: login,
+      draft: login === null ? "" : this.#draftOf(login),
+      inputNote: null,
+      view: login === null ? "contacts" : this.#state.view,
+      conversation: null,
+    });
+    void this.#load(login);
+  }
+
+  /** Loads the latest page, enough of it to hold every unread message plus one. */
+  async #load(login: string | null): Promise<void> {
+    const ticket = ++this.#ticket;
+    if (login === null) return;
+    const unread = this.#state.contacts.find((c) => c.login === login)?.unread ?? 0;
+    this.#set({
+      conversation: {
+        contact: login,
+        messages: [],
+        more: false,
+        loading: true,
+        loadingOlder: false,
+        unreadFrom: null,
+      },
+    });
+    try {
+      const page = await this.#history.latest(login, Math.max(PAGE_SIZE, unread + 1));
+      if (ticket !== this.#ticket) return;
+      const incoming = page.messages.filter((m) => m.direction === "in");
+      const firstUnread = unread > 0 ? incoming[incoming.length - unread] : undefined;
+      // Live updates that came while the page loaded are newer than what it read.
+      let messages = page.messages;
+      for (const m of this.#state.conversation?.messages ?? []) messages = upsert(messages, m);
+      this.#patchConversation({
+        messages,
+        more: page.more,
+        loading: false,
+        unreadFrom: firstUnread?.id ?? null,
+      });
+      this.#markSeen();
+    } catch (err) {
+      if (ticket !== this.#ticket) return;
+      this.#patchConversation({ loading: false });
+      this.#set({ pageError: formError(err).text });
+    }
+  }
+
+  /** Whether the user can see new messages of `contact` now. */
+  #inView(contact: string): boolean {
+    const s = this.#state;
+    if (s.selected !== contact || document.visibilityState !== "visible") return false;
+    const narrow = globalThis.matchMedia?.(NARROW_QUERY).matches ?? false;
+    return !narrow || s.view === "conversation";
+  }
+
+  #markSeen(): void {
+    const login = this.#state.selected;
+    if (login === null || !this.#atBottom || !this.#inView(login)) return;
+    // Not before the conversation has loaded: the unread line is taken from the count.
+    const conv = this.#state.conversation;
+    if (conv?.contact !== login || conv.loading) return;
+    if ((this.#state.contacts.find((c) => c.login === login)?.unread ?? 0) === 0) return;
+    apiJson<ContactsSnapshot>(`/api/contacts/${encodeURIComponent(login)}/read`, {
+      method: "POST",
+    }).then((snap) => this.#applyContacts(snap)).catch(() => {
+      // Unread counts are a convenience; the next snapshot corrects them.
+    });
+  }
+
+  readonly #onVisibility = () => {
+    if (document.visibilityState === "visible") this.#markSeen();
+  };
+
+  #tick(): void {
+    const now = Date.now();
+    const retryAt = this.#state.server?.retryAt ?? null;
+    const counting = retryAt !== null && retryAt > now - 1000;
+    // Day labels need a new "now" once a minute; a lockout countdown once a second.
+    if (counting || Math.floor(now / 60_000) !== Math.floor(this.#state.now / 60_000)) {
+      this.#set({ now });
+    }
+  }
+
+  async #post(item: OutboxItem): Promise<PostOutcome> {
+    try {
+      const reply = await apiJson<{ message: MessageView }>("/api/messages", {
+        method: "POST",
+        body: { to: item.to, text: item.text, clientId: item.clientId },
+      });
+      return { kind: "stored", message: reply.message };
+    } catch (err) {
+      // Not connected (409), the GUI unreachable (0) or the server link broken (5xx): keep
+      // it, in order, for when the connection is back.
+      if (
+        err instanceof ApiError && (err.status === 0 || err.status === 409 || err.status >= 500)
+      ) {
+        return { kind: "wait" };
+      }
+      return { kind: "refused", error: formError(err).text };
+    }
+  }
+
+  /** A message the GUI stored or updated, from a reply or the live stream. */
+  #stored(m: MessageView): void {
+    if (m.clientId !== undefined) this.#outbox.settle(m.clientId);
+    const conv = this.#state.conversation;
+    if (conv && conv.contact === m.contact) {
+      this.#patchConversation({ messages: upsert(conv.messages, m) });
+    }
+    if (m.direction === "out" && m.status === "failed" && m.contact === this.#state.selected) {
+      this.#set({ inputNote: m.error ?? "Not sent" });
+    }
+  }
+
+  #onEvent(topic: keyof ChatTopics, data: unknown): void {
+    switch (topic) {
+      case "state":
+        this.#applyState(data as ChatState);
+        return;
+      case "contacts":
+        this.#applyContacts(data as ContactsSnapshot);
+        return;
+      case "service":
+        this.#appendService(data as ServiceEntry);
+        return;
+      case "message": {
+        const m = data as MessageView;
+        // The GUI stamps an incoming message when it arrives, on this machine's clock.
+        const news = m.direction === "in" && m.time >= this.#since;
+        const seen = this.#inView(m.contact) && this.#atBottom;
+        const conv = this.#state.conversation;
+        if (news && conv?.contact === m.contact && !seen && conv.unreadFrom === null) {
+          this.#patchConversation({ unreadFrom: m.id });
+        }
+        this.#stored(m);
+        if (news) {
+          if (this.#state.notify === "on" && !this.#inView(m.contact)) {
+            notifyDesktop(m.contact, m.text, () => this.open(m.contact));
+          }
+        }
+        return;
+      }
+    }
+  }
+
+  #applyState(s: ChatState): void {
+    if (s.rev < this.#stateRev) return;
+    this.#stateRev = s.rev;
+    const was = this.#state.server?.phase;
+    this.#set({ server: s });
+    if (s.phase === "connected" && was !== "connected") {
+      this.#set({ inputNote: null });
+      this.#outbox.kick();
+    }
+  }
+
+  #applyContacts(snap: ContactsSnapshot): void {
+    if (snap.rev < this.#contactsRev) return;
+    const old = this.#state.contacts;
+    this.#contactsRev = snap.rev;
+    this.#set({ contacts: snap.contacts });
+    // A message the user saw arrive is counted unread by the GUI first: mark it read.
+    this.#markSeen();
+    // A contact deleted (here or in another tab) is no longer selected; its history stays.
+    const sel = this.#state.selected;
+    if (
+      sel !== null && old.some((c) => c.login === sel) &&
+      !snap.contacts.some((c) => c.login === sel)
+    ) {
+      this.#select(null);
+    }
+  }
+
+  #appendService(e: ServiceEntry): void {
+    if (e.seq <= this.#serviceSeq) return;
+    this.#serviceSeq = e.seq;
+    const entry: LogEntry = { id: ++this.#logId, time: e.time, head: e.text, level: e.level };
+    const old = this.#state.service;
+    const service = old.length >= SERVICE_LIMIT
+      ? [...old.slice(old.length - SERVICE_LIMIT + 1), entry]
+      : [...old, entry];
+    this.#set({ service });
+  }
+
+  async #refetch(): Promise<void> {
+    try {
+      const [s, c, log] = await Promise.all([
+        apiJson<ChatState>("/api/state"),
+        apiJson<ContactsSnapshot>("/api/contacts"),
+        apiJson<ServiceReply>("/api/service"),
+      ]);
+      this.#applyState(s);
+      this.#applyContacts(c);
+      for (const e of log.entries) this.#appendService(e);
+      this.#set({ pageError: null });
+      await this.#load(this.#state.selected);
+    } catch (err) {
+      this.#set({ pageError: formError(err).text });
+    }
+  }
+}
