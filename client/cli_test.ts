@@ -156,7 +156,7 @@ Deno.test("jim-client console: /add, /del, /chat alone and /chat NAME with the l
 
   await alice.line("/add bob");
   await alice.waitFor("* Added bob to your contacts\n");
-  assert.deepEqual(srv.store.contacts("alice"), ["bob"]);
+  assert.deepEqual(await srv.storage.contacts.list("alice"), ["bob"]);
   await alice.line("/add");
   await alice.waitFor("! Usage: /add NAME\n");
 
@@ -176,7 +176,7 @@ Deno.test("jim-client console: /add, /del, /chat alone and /chat NAME with the l
   await alice.line("/chat bob");
   await alice.line("/del bob");
   await alice.waitFor("* Removed bob from your contacts\n");
-  assert.deepEqual(srv.store.contacts("alice"), []);
+  assert.deepEqual(await srv.storage.contacts.list("alice"), []);
   // Removing the contact open in the chat closes the chat too.
   await alice.line("still there?");
   await alice.waitFor(/\* Removed bob from your contacts\n! No chat open: /);

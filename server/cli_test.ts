@@ -327,16 +327,16 @@ Deno.test("jim-server user add stores 600,000 PBKDF2 iterations when --iteration
     stdin: "erin-pw\n",
   });
   assert.equal(add.code, 0, add.stderr);
-  using store = Store.open(db);
+  await using storage = SqliteStorage.open(db);
   assert.equal(DEFAULT_ITERATIONS, 600_000);
-  assert.equal(store.credentials("erin")!.scram.iterations, 600_000);
+  assert.equal((await storage.users.credentials("erin"))!.scram.iterations, 600_000);
   // And the flag, when given, wins.
   const fast = await cli(["user", "add", "finn", "--db", db, "--password-stdin"], {
     stdin: "finn-pw\n",
     env: { JIM_ITERATIONS: "5000" },
   });
   assert.equal(fast.code, 0, fast.stderr);
-  assert.equal(store.credentials("finn")!.scram.iterations, 5000);
+  assert.equal((await storage.users.credentials("finn"))!.scram.iterations, 5000);
 });
 
 /** One value per limit flag, each distinct, with what the server must get. */

@@ -42,7 +42,7 @@ Deno.test({
   ignore: skipBrowserTests(),
   async fn(t) {
     await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
-    srv.store.addContact("erin", "frank");
+    await srv.storage.contacts.add("erin", "frank");
     const dataDir = await Deno.makeTempDir({ prefix: "jim-chat-clock-e2e-" });
     try {
       // The page's "now" is two days ahead of this machine's.

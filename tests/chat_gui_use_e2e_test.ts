@@ -30,7 +30,7 @@ Deno.test({
   ignore: skipBrowserTests(),
   async fn(t) {
     await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
-    for (const peer of ["frank", "gina", "hal"]) srv.store.addContact("erin", peer);
+    for (const peer of ["frank", "gina", "hal"]) await srv.storage.contacts.add("erin", peer);
     const dataDir = await Deno.makeTempDir({ prefix: "jim-chat-use-e2e-" });
     try {
       await using gui = await startChatGui({ guiPort: 0, dataDir, presencePollMs: 300 });

@@ -387,8 +387,8 @@ Deno.test("GET /api/events streams server state changes", async () => {
 
 Deno.test("Service info: kept for reloads, texts hidden by default, exported, cleared", async (t) => {
   await using fx = await adminFixture();
-  await fx.store.addUser("alice", "a-pw", { iterations: 4096 });
-  await fx.store.addUser("bob", "b-pw", { iterations: 4096 });
+  await addUser(fx.storage.users, "alice", "a-pw", { iterations: 4096 });
+  await addUser(fx.storage.users, "bob", "b-pw", { iterations: 4096 });
   const target = { host: "127.0.0.1", port: fx.controller.status().port };
   await using alice = await JimClient.connect(target);
   await using bob = await JimClient.connect(target);
