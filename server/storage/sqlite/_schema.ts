@@ -8,12 +8,10 @@
 import { DatabaseSync } from "node:sqlite";
 import { migrate, type Migration, type Schema } from "../../../common/sqlite_migrations.ts";
 import { loginKey, loginSkeleton } from "../../../protocol/mod.ts";
+import { NAME_RULES_VERSION } from "../name_rules.ts";
 
-/**
- * Which rules computed the stored login_key and login_skeleton columns. When the rules or
- * their Unicode data change, opening the database recomputes both for every row.
- */
-export const NAME_RULES_VERSION = "precis-8265/uts39-17.0.0/confusables-13.0.0/1";
+// One version for every adapter: a rules change refreshes SQLite and PostgreSQL alike.
+export { NAME_RULES_VERSION };
 
 const MIGRATIONS: readonly Migration<DatabaseSync>[] = [
   // 1: initial schema.
