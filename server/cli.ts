@@ -31,8 +31,13 @@ import { JimServer } from "./server.ts";
 import { connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
 import { openServeResources } from "./serve_resources.ts";
 import { addUser, setPassword } from "./accounts.ts";
+import {
+  DEFAULT_POOL_SIZE,
+  describeDatabase,
+  isPostgresUrl,
+  openStorage,
+} from "./storage/open_storage.ts";
 import type { UserRow, UserStore } from "./storage/ports.ts";
-import { SqliteStorage } from "./storage/sqlite/mod.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -73,7 +78,16 @@ const PASSWORD_COMMANDS = ["user add", "user passwd"];
 export const FLAGS: Record<string, FlagSpec> = {
   "help": { type: "boolean", short: "h", help: "Show help for the command" },
   "version": { type: "boolean", short: "V", help: "Show the version" },
-  "db": { type: "string", env: "JIM_DB", help: "Database file (default: jim-server.db)" },
+  "db": {
+    type: "string",
+    env: "JIM_DB",
+    help: "Database: a file (default: jim-server.db) or postgres://USER@HOST:PORT/DB",
+  },
+  "db-pool": {
+    type: "string",
+    env: "JIM_DB_POOL",
+    help: `PostgreSQL connections per process (default: ${DEFAULT_POOL_SIZE})`,
+  },
   "log-level": {
     type: "string",
     env: "JIM_LOG_LEVEL",
@@ -418,7 +432,10 @@ function numberFlag(values: Values, name: string, opts: { integer?: boolean } = 
 export interface ServeSettings {
   host: string;
   port: number;
+  /** A file path (SQLite) or a `postgres://` URL. */
   db: string;
+  /** PostgreSQL connections in the pool; undefined for SQLite. */
+  dbPool: number | undefined;
   legacyAuth: boolean;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
@@ -458,6 +475,7 @@ export function serveSettings(values: Values): ServeSettings {
     host: (values.host as string | undefined) ?? "127.0.0.1",
     port,
     db: dbPath(values),
+    dbPool: dbPool(values),
     legacyAuth: values["legacy-auth"] === true,
     tlsCert,
     tlsKey,
@@ -469,8 +487,24 @@ export function serveSettings(values: Values): ServeSettings {
 
 function dbPath(values: Values): string {
   const db = values.db as string | undefined;
-  if (db === "") throw invalidValue("--db", db, "a file path");
+  if (db === "") throw invalidValue("--db", db, "a file path or a postgres:// URL");
+  if (db !== undefined && !isPostgresUrl(db) && /^[a-z][a-z0-9+.-]*:\/\//i.test(db)) {
+    throw invalidValue("--db", describeDatabase(db), "a file path or a postgres:// URL");
+  }
   return db ?? "jim-server.db";
+}
+
+/** The pool size for a PostgreSQL database; refused for SQLite, where it means nothing. */
+function dbPool(values: Values): number | undefined {
+  if (!isPostgresUrl(dbPath(values))) {
+    if (values["db-pool"] !== undefined) {
+      throw new UsageError("Invalid flag: --db-pool is for a postgres:// --db only");
+    }
+    return undefined;
+  }
+  const raw = values["db-pool"];
+  if (raw === undefined) return DEFAULT_POOL_SIZE;
+  return parseNumber(String(raw), "--db-pool", { integer: true, min: 1, max: 1000 });
 }
 
 function logLevel(values: Values): LogLevel {
@@ -647,16 +681,12 @@ function passwordOptions(values: Values): { legacy?: boolean; iterations?: numbe
 }
 
 async function withUsers(inv: Invocation, body: (users: UserStore) => Promise<number>) {
-  const path = dbPath(inv.values);
-  let storage: SqliteStorage;
-  try {
-    storage = SqliteStorage.open(path);
-  } catch (error) {
-    throw new Error(
-      `Cannot open database ${path}: ${error instanceof Error ? error.message : error}`,
-      { cause: error },
-    );
-  }
+  const pool = dbPool(inv.values);
+  // A one-off command needs a connection or two, whatever the server's pool is.
+  const storage = await openStorage(
+    dbPath(inv.values),
+    pool === undefined ? {} : { pool: Math.min(pool, 2) },
+  );
   try {
     return await body(storage.users);
   } finally {
@@ -812,7 +842,8 @@ function settingsLines(s: ServeSettings, openFileLimit: number | undefined): [st
     ["version", VERSION],
     ["host", s.host],
     ["port", s.port],
-    ["db", s.db],
+    ["db", describeDatabase(s.db)],
+    ...(s.dbPool === undefined ? [] : [["db-pool", s.dbPool] as [string, unknown]]),
     ["legacy-auth", s.legacyAuth],
     ["tls", s.tlsCert ? `${s.tlsCert} + ${s.tlsKey}` : false],
     ["log-level", s.logLevel],

@@ -22,6 +22,8 @@ export * from "./server.ts";
 export * from "./hub/envelope.ts";
 export * from "./hub/hub.ts";
 export * from "./hub/local_hub.ts";
+export * from "./storage/errors.ts";
+export * from "./storage/open_storage.ts";
 export * from "./storage/ports.ts";
 export * from "./storage/sqlite/mod.ts";
 export { loginKey } from "../protocol/mod.ts";

@@ -16,7 +16,7 @@ import {
   type ServeSettings,
   serveSettings,
 } from "../../server/cli.ts";
-import type { ServerEvent, ServerEventType } from "../../server/mod.ts";
+import { describeDatabase, type ServerEvent, type ServerEventType } from "../../server/mod.ts";
 import { openServeResources } from "../../server/serve_resources.ts";
 import { isLoopbackHost } from "../mod.ts";
 import { freshUrlHint, onFreshUrlSignal } from "../_gui_server.ts";
@@ -138,7 +138,9 @@ export async function runGuiCommand(
     const jim = gui.controller.status();
     io.out(
       jim.running
-        ? `JIM server listening on ${jim.host}:${jim.port} (database ${settings.db})`
+        ? `JIM server listening on ${jim.host}:${jim.port} (database ${
+          describeDatabase(settings.db)
+        })`
         : `JIM server stopped: ${jim.error ?? "not started"}; start it from the GUI`,
     );
     io.out(`Admin GUI: open ${gui.url}`);
