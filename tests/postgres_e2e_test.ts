@@ -283,6 +283,14 @@ Deno.test({
               user_id: "erin",
             });
             assert.deepEqual(add, { response: 503, error: STORAGE_UNAVAILABLE });
+            const del = await alice.request({
+              action: "del_contact",
+              time: now(),
+              user_id: "carol",
+            });
+            assert.deepEqual(del, { response: 503, error: STORAGE_UNAVAILABLE });
+            const users = await alice.request({ action: "get_users", time: now() });
+            assert.deepEqual(users, { response: 503, error: STORAGE_UNAVAILABLE });
             const offline = await alice.request({
               action: "msg",
               time: now(),
