@@ -17,48 +17,37 @@ import { skipWithoutPostgres, startPostgres } from "./_services.ts";
 const JIM_SERVER = new URL("../bin/jim-server.ts", import.meta.url).pathname;
 const FAST = { iterations: 4096 };
 
-/** Runs a jim-server command to completion; returns its exit code and all it printed. */
-async function jimServer(
-  args: string[],
-  options: { stdin?: string; env?: Record<string, string> } = {},
-): Promise<{ code: number; output: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", JIM_SERVER, ...args],
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", ...options.env },
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  }
-  const { code, stdout, stderr } = await child.output();
-  const text = new TextDecoder();
-  return { code, output: text.decode(stdout) + text.decode(stderr) };
-}
-
-/** A `jim-server serve` child; its output is collected until it ends. */
-class Node implements AsyncDisposable {
+/** A jim-server child process; what it prints (stdout and stderr) is collected. */
+class JimServerProcess implements AsyncDisposable {
   readonly #child: Deno.ChildProcess;
   readonly #output: Promise<string>;
   #seen = "";
 
-  constructor(args: string[], env: Record<string, string> = {}) {
+  constructor(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}) {
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", JIM_SERVER, "serve", "--port", "0", ...args],
-      stdin: "null",
+      args: ["run", "-A", JIM_SERVER, ...args],
+      stdin: options.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", ...env },
+      env: { NO_COLOR: "1", ...options.env },
     }).spawn();
+    if (options.stdin !== undefined) {
+      const writer = this.#child.stdin.getWriter();
+      writer.write(new TextEncoder().encode(options.stdin)).then(() => writer.close())
+        .catch(() => {}); // It exited without reading: its output says why.
+    }
     const text = new TextDecoder();
     const collect = async (stream: ReadableStream<Uint8Array>) => {
       for await (const chunk of stream) this.#seen += text.decode(chunk, { stream: true });
     };
     this.#output = Promise.all([collect(this.#child.stdout), collect(this.#child.stderr)])
       .then(() => this.#seen);
+  }
+
+  /** Waits for the process to end by itself. */
+  async finished(): Promise<{ code: number; output: string }> {
+    const { code } = await this.#child.status;
+    return { code, output: await this.#output };
   }
 
   /** Everything printed so far. */
@@ -80,7 +69,7 @@ class Node implements AsyncDisposable {
     return Number((await this.waitFor(/Listening on 127\.0\.0\.1:(\d+)/))[1]);
   }
 
-  /** Stops the node with SIGTERM and returns everything it printed. */
+  /** Stops the process with SIGTERM and returns everything it printed. */
   async stop(): Promise<string> {
     try {
       this.#child.kill("SIGTERM");
@@ -94,6 +83,19 @@ class Node implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/** Runs a jim-server command to completion; returns its exit code and all it printed. */
+function jimServer(
+  args: string[],
+  options: { stdin?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; output: string }> {
+  return new JimServerProcess(args, options).finished();
+}
+
+/** `jim-server serve` on a free port. */
+function node(args: string[], env: Record<string, string> = {}): JimServerProcess {
+  return new JimServerProcess(["serve", "--port", "0", ...args], { env });
 }
 
 async function waitUntil(what: string, probe: () => boolean | Promise<boolean>): Promise<void> {
@@ -174,8 +176,8 @@ Deno.test({
     );
 
     await t.step("two nodes share users, and a removal ends sessions on both", async () => {
-      await using one = new Node(["--db", url, "--db-pool", "3"]);
-      await using two = new Node([], { JIM_DB: url });
+      await using one = node(["--db", url, "--db-pool", "3"]);
+      await using two = node([], { JIM_DB: url });
       const [portOne, portTwo] = await Promise.all([one.port(), two.port()]);
       assert.match(
         one.output,

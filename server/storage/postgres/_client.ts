@@ -138,21 +138,20 @@ export class PgContext {
    * storage's: {@linkcode StorageUnavailableError} while the database cannot be reached,
    * "it is closed" once the pool has ended. JimErrors and other errors pass unchanged.
    */
-  async run<T>(body: (sql: Sql) => Promise<T>): Promise<T> {
-    if (this.closed) throw closedError();
-    try {
-      return await body(this.sql);
-    } catch (error) {
-      throw this.translate(error);
-    }
+  run<T>(body: (sql: Sql) => Promise<T>): Promise<T> {
+    return this.#guarded(this.closed, body);
   }
 
   /**
    * As {@linkcode run}, for the storage's own writes that close() waits for (the group
    * commit): allowed until the pool ends.
    */
-  async write<T>(body: (sql: Sql) => Promise<T>): Promise<T> {
-    if (this.ended) throw closedError();
+  write<T>(body: (sql: Sql) => Promise<T>): Promise<T> {
+    return this.#guarded(this.ended, body);
+  }
+
+  async #guarded<T>(refused: boolean, body: (sql: Sql) => Promise<T>): Promise<T> {
+    if (refused) throw closedError();
     try {
       return await body(this.sql);
     } catch (error) {

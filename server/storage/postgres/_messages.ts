@@ -217,7 +217,9 @@ export class PostgresMessages implements MessageStore {
     options: { after?: number; limit: number },
   ): Promise<StoredMessage[]> {
     return this.#ctx.run(async (sql) => {
-      const after = options.after === undefined ? 0 : checkId(options.after, "cursor");
+      const after = options.after === undefined || options.after === 0
+        ? 0
+        : checkId(options.after, "cursor");
       const limit = Math.max(0, Math.trunc(options.limit));
       const rows = await sql<DbMessage[]>`
         SELECT m.*, s.login AS sender, r.login AS recipient FROM messages m
