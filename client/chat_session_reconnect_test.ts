@@ -2,7 +2,7 @@
  * ChatSession's automatic reconnect against real servers: the server is closed and a new one
  * listens on the same port with the same database, as after a restart.
  */
-import { JimServer } from "../server/mod.ts";
+import { JimServer, setPassword } from "../server/mod.ts";
 import { startTestServer, TEST_ITERATIONS, type TestServer } from "../server/testing.ts";
 import { assert, tempDir, waitFor } from "./_assert.ts";
 import {
@@ -20,9 +20,9 @@ const USERS = [
 /** Small delays keep the tests quick; nothing asserts on time. */
 const FAST = { initialDelay: 10, maxDelay: 80 };
 
-/** Starts a new server on the old one's port with the same store, as a restart would. */
+/** Starts a new server on the old one's port with the same storage, as a restart would. */
 function restart(srv: TestServer): Promise<JimServer> {
-  return JimServer.listen({ host: "127.0.0.1", port: srv.port, store: srv.store });
+  return JimServer.listen({ host: "127.0.0.1", port: srv.port, storage: srv.storage });
 }
 
 /** A session with its events recorded. */
@@ -147,8 +147,8 @@ Deno.test("ChatSession does not reconnect when the account was removed", async (
     reconnect: FAST,
   });
   await using _ = alice.session;
-  srv.store.removeUser("alice");
-  assert.deepEqual(srv.server.endSessionsOfRemovedUsers(), ["alice"]);
+  await srv.storage.users.remove("alice");
+  assert.deepEqual(await srv.server.endSessionsOfRemovedUsers(), ["alice"]);
   await waitFor(() => alice.disconnects.length === 1, "the session to end");
   assert.deepEqual(alice.events, ["disconnected:false"]);
   assert.equal(alice.disconnects[0]!.notice?.code, 403);
@@ -169,7 +169,7 @@ Deno.test("ChatSession stops reconnecting when the password was changed", async 
   });
   await using _ = alice.session;
   await srv.server.close();
-  await srv.store.setPassword("alice", "new-pw", { iterations: TEST_ITERATIONS });
+  await setPassword(srv.storage.users, "alice", "new-pw", { iterations: TEST_ITERATIONS });
   await using _restarted = await restart(srv);
   await waitFor(() => alice.disconnects.length === 2, "the session to give up");
   const last = alice.disconnects[1]!;

@@ -4,7 +4,7 @@
  * password's absence also in V8 heap snapshots of a process that logged in.
  */
 import { saltPassword } from "../protocol/mod.ts";
-import { JimServer } from "../server/mod.ts";
+import { JimServer, setPassword } from "../server/mod.ts";
 import { startTestServer, TEST_ITERATIONS, type TestServer } from "../server/testing.ts";
 import { assert, tempDir, waitFor } from "./_assert.ts";
 import { heldSecrets } from "./_held_secrets.ts";
@@ -27,7 +27,7 @@ async function openChecked(srv: TestServer, options: Partial<ChatSessionOptions>
   await session.open();
   const held = heldSecrets(session);
   assert.equal(held.password, false, "the password is dropped once used");
-  const { salt, iterations } = srv.store.credentials("alice")!.scram;
+  const { salt, iterations } = (await srv.storage.users.credentials("alice"))!.scram;
   assert.deepEqual(held.saltedPassword, await saltPassword("alice-pw", salt, iterations));
   return { session, salted: held.saltedPassword! };
 }
@@ -54,8 +54,8 @@ Deno.test("ChatSession keeps only the SaltedPassword and wipes it on quit, close
     const { session, salted } = await openChecked(srv, { dataDir });
     await using _ = session;
     await srv.server.close();
-    await srv.store.setPassword("alice", "new-pw", { iterations: TEST_ITERATIONS });
-    await using _restarted = await JimServer.listen({ port: srv.port, store: srv.store });
+    await setPassword(srv.storage.users, "alice", "new-pw", { iterations: TEST_ITERATIONS });
+    await using _restarted = await JimServer.listen({ port: srv.port, storage: srv.storage });
     const stopped = Promise.withResolvers<void>();
     session.addEventListener("disconnected", (e) => {
       if (!e.detail.reconnecting) stopped.resolve();
@@ -63,7 +63,7 @@ Deno.test("ChatSession keeps only the SaltedPassword and wipes it on quit, close
     await stopped.promise;
     assert.equal(heldSecrets(session).saltedPassword, undefined);
     assert.ok(wiped(salted), `not wiped: ${salted}`);
-    await srv.store.setPassword("alice", "alice-pw", { iterations: TEST_ITERATIONS });
+    await setPassword(srv.storage.users, "alice", "alice-pw", { iterations: TEST_ITERATIONS });
   });
 });
 
@@ -72,8 +72,8 @@ Deno.test("ChatSession wipes the SaltedPassword when the server ends the account
   await using dir = await tempDir("jim-secrets-test-");
   const { session, salted } = await openChecked(srv, { dataDir: String(dir) });
   await using _ = session;
-  srv.store.removeUser("alice");
-  srv.server.endSessionsOfRemovedUsers();
+  await srv.storage.users.remove("alice");
+  await srv.server.endSessionsOfRemovedUsers();
   await waitFor(() => !session.connected && !session.reconnecting, "the session to end");
   assert.equal(heldSecrets(session).saltedPassword, undefined);
   assert.ok(wiped(salted), `not wiped: ${salted}`);

@@ -157,7 +157,7 @@ Deno.test("jim-client console: /add, /del, /chat alone and /chat NAME with the l
 
   await alice.line("/add bob");
   await alice.waitFor("* Added bob to your contacts\n");
-  assert.deepEqual(srv.store.contacts("alice"), ["bob"]);
+  assert.deepEqual(await srv.storage.contacts.list("alice"), ["bob"]);
   await alice.line("/add");
   await alice.waitFor("! Usage: /add NAME\n");
 
@@ -177,7 +177,7 @@ Deno.test("jim-client console: /add, /del, /chat alone and /chat NAME with the l
   await alice.line("/chat bob");
   await alice.line("/del bob");
   await alice.waitFor("* Removed bob from your contacts\n");
-  assert.deepEqual(srv.store.contacts("alice"), []);
+  assert.deepEqual(await srv.storage.contacts.list("alice"), []);
   // Removing the contact open in the chat closes the chat too.
   await alice.line("still there?");
   await alice.waitFor(/\* Removed bob from your contacts\n! No chat open: /);
@@ -389,7 +389,7 @@ Deno.test("jim-client stays through a server restart, reconnects and keeps worki
   await using _restarted = await JimServer.listen({
     host: "127.0.0.1",
     port: srv.port,
-    store: srv.store,
+    storage: srv.storage,
   });
   await alice.waitFor("* Reconnected\n");
   await bob.waitFor("* Reconnected\n");
@@ -420,8 +420,8 @@ Deno.test("jim-client exits 1 when its account is removed, without reconnecting"
         ...env,
       });
       await alice.waitFor("* Type /help"); // open() has finished its contact sync
-      srv.store.removeUser("alice");
-      srv.server.endSessionsOfRemovedUsers();
+      await srv.storage.users.remove("alice");
+      await srv.server.endSessionsOfRemovedUsers();
       await alice.waitFor("Account removed");
       if (!env.JIM_NO_RECONNECT) await alice.waitFor("* Not reconnecting: Account removed");
       let code: number | undefined;

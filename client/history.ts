@@ -1,5 +1,6 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
+import { migrate } from "../common/sqlite_migrations.ts";
 
 /** Which way a message went. */
 export type Direction = "in" | "out";
@@ -81,9 +82,6 @@ export type SearchHit = MessageRecord;
 export type HistoryLocation =
   | { path: string }
   | { dataDir?: string; account: string; host: string; port: number };
-
-/** The schema version this code writes, kept in PRAGMA user_version. */
-export const HISTORY_SCHEMA_VERSION = 2;
 
 /** How far a status has come; a server state never moves a cached message back. */
 const RANK_SQL = `CASE status WHEN 'stored' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3
@@ -173,6 +171,9 @@ const MIGRATIONS: readonly string[] = [
    END;
    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');`,
 ];
+
+/** The schema version this code writes, kept in PRAGMA user_version. */
+export const HISTORY_SCHEMA_VERSION: number = MIGRATIONS.length;
 
 /** Most terms of one search; the rest of the query is ignored. */
 const MAX_SEARCH_TERMS = 16;
@@ -318,7 +319,14 @@ export class History {
       db.exec(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
       );
-      migrate(db, path);
+      migrate(db, {
+        migrations: MIGRATIONS,
+        tooNew: (found, latest) =>
+          new Error(
+            `Cannot open history: ${path} has schema version ${found}, newer than this ` +
+              `client's ${latest}`,
+          ),
+      });
     } catch (error) {
       db.close();
       throw error;
@@ -869,28 +877,5 @@ export class History {
   /** Closes the database, for `using`. */
   [Symbol.dispose](): void {
     this.close();
-  }
-}
-
-function migrate(db: DatabaseSync, path: string): void {
-  const row = db.prepare("PRAGMA user_version").get() as { user_version: number };
-  const version = Number(row.user_version);
-  if (version > HISTORY_SCHEMA_VERSION) {
-    throw new Error(
-      `Cannot open history: ${path} has schema version ${version}, newer than this client's ` +
-        `${HISTORY_SCHEMA_VERSION}`,
-    );
-  }
-  for (let v = version; v < HISTORY_SCHEMA_VERSION; v++) {
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      db.exec(MIGRATIONS[v]!);
-      // PRAGMA takes no parameters; v + 1 is an integer from this code, never input.
-      db.exec(`PRAGMA user_version = ${v + 1}`);
-      db.exec("COMMIT");
-    } catch (error) {
-      db.exec("ROLLBACK");
-      throw error;
-    }
   }
 }

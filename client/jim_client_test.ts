@@ -247,8 +247,8 @@ Deno.test("JimClient reports a removed account as the reason its session ended",
   await client.login("alice", "alice-pw");
   const reasons: string[] = [];
   client.addEventListener("disconnected", (e) => reasons.push(e.detail.reason));
-  srv.store.removeUser("alice");
-  srv.server.endSessionsOfRemovedUsers();
+  await srv.storage.users.remove("alice");
+  await srv.server.endSessionsOfRemovedUsers();
   await client.closed;
   assert.deepEqual(reasons, ["Connection lost: server closed the connection: Account removed"]);
 });

@@ -20,6 +20,7 @@ export * from "./framing.ts";
 export * from "./legacy.ts";
 export * from "./limits.ts";
 export * from "./messages.ts";
+export * from "./responses.ts";
 export * from "./saslprep.ts";
 export * from "./scram.ts";
 export * from "./status.ts";

@@ -30,7 +30,14 @@ import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
 import { JimServer } from "./server.ts";
 import { connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
 import { openServeResources } from "./serve_resources.ts";
-import { Store, type UserRow } from "./store.ts";
+import { addUser, setPassword } from "./accounts.ts";
+import {
+  DEFAULT_POOL_SIZE,
+  describeDatabase,
+  isPostgresUrl,
+  openStorage,
+} from "./storage/open_storage.ts";
+import type { UserRow, UserStore } from "./storage/ports.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -71,7 +78,16 @@ const PASSWORD_COMMANDS = ["user add", "user passwd"];
 export const FLAGS: Record<string, FlagSpec> = {
   "help": { type: "boolean", short: "h", help: "Show help for the command" },
   "version": { type: "boolean", short: "V", help: "Show the version" },
-  "db": { type: "string", env: "JIM_DB", help: "Database file (default: jim-server.db)" },
+  "db": {
+    type: "string",
+    env: "JIM_DB",
+    help: "Database: a file (default: jim-server.db) or postgres://USER@HOST:PORT/DB",
+  },
+  "db-pool": {
+    type: "string",
+    env: "JIM_DB_POOL",
+    help: `PostgreSQL connections per process (default: ${DEFAULT_POOL_SIZE})`,
+  },
   "log-level": {
     type: "string",
     env: "JIM_LOG_LEVEL",
@@ -416,7 +432,10 @@ function numberFlag(values: Values, name: string, opts: { integer?: boolean } = 
 export interface ServeSettings {
   host: string;
   port: number;
+  /** A file path (SQLite) or a `postgres://` URL. */
   db: string;
+  /** PostgreSQL connections in the pool; undefined for SQLite. */
+  dbPool: number | undefined;
   legacyAuth: boolean;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
@@ -456,6 +475,7 @@ export function serveSettings(values: Values): ServeSettings {
     host: (values.host as string | undefined) ?? "127.0.0.1",
     port,
     db: dbPath(values),
+    dbPool: dbPool(values),
     legacyAuth: values["legacy-auth"] === true,
     tlsCert,
     tlsKey,
@@ -467,8 +487,24 @@ export function serveSettings(values: Values): ServeSettings {
 
 function dbPath(values: Values): string {
   const db = values.db as string | undefined;
-  if (db === "") throw invalidValue("--db", db, "a file path");
+  if (db === "") throw invalidValue("--db", db, "a file path or a postgres:// URL");
+  if (db !== undefined && !isPostgresUrl(db) && /^[a-z][a-z0-9+.-]*:\/\//i.test(db)) {
+    throw invalidValue("--db", describeDatabase(db), "a file path or a postgres:// URL");
+  }
   return db ?? "jim-server.db";
+}
+
+/** The pool size for a PostgreSQL database; refused for SQLite, where it means nothing. */
+function dbPool(values: Values): number | undefined {
+  if (!isPostgresUrl(dbPath(values))) {
+    if (values["db-pool"] !== undefined) {
+      throw new UsageError("Invalid flag: --db-pool is for a postgres:// --db only");
+    }
+    return undefined;
+  }
+  const raw = values["db-pool"];
+  if (raw === undefined) return DEFAULT_POOL_SIZE;
+  return parseNumber(String(raw), "--db-pool", { integer: true, min: 1, max: 1000 });
 }
 
 function logLevel(values: Values): LogLevel {
@@ -574,21 +610,21 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
       return await serve(serveSettings(inv.values), io, inv.values);
     case "user list":
       expectArgs(inv, 0);
-      return withStore(inv, (store) => {
-        printUsers(store.listUsers(), io);
-        for (const line of nameConflictLines(store)) io.out(line);
-        return Promise.resolve(0);
+      return await withUsers(inv, async (users) => {
+        printUsers(await users.list(), io);
+        for (const line of await nameConflictLines(users)) io.out(line);
+        return 0;
       });
     case "user add": {
       expectArgs(inv, 1);
       const problem = loginProblem(inv.args[0]);
       if (problem) throw new JimError(Status.BAD_REQUEST, problem);
       const options = passwordOptions(inv.values);
-      return await withStore(inv, async (store) => {
+      return await withUsers(inv, async (users) => {
         // A taken or look-alike name is refused before the password is asked for.
-        store.checkNewLogin(inv.args[0]!);
+        await users.checkNewLogin(inv.args[0]!);
         const password = await readPassword(inv.values, true);
-        const user = await store.addUser(inv.args[0]!, password, options);
+        const user = await addUser(users, inv.args[0]!, password, options);
         io.out(`Added user ${user.login}${user.legacy ? " (with legacy hash)" : ""}`);
         return 0;
       });
@@ -596,21 +632,25 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
     case "user passwd": {
       expectArgs(inv, 1);
       const options = passwordOptions(inv.values);
-      return await withStore(inv, async (store) => {
-        if (!store.getUser(inv.args[0]!)) throw new JimError(404, `No such client: ${inv.args[0]}`);
+      return await withUsers(inv, async (users) => {
+        if (!await users.get(inv.args[0]!)) {
+          throw new JimError(404, `No such client: ${inv.args[0]}`);
+        }
         const password = await readPassword(inv.values, true);
-        await store.setPassword(inv.args[0]!, password, options);
-        io.out(`Changed the password of ${store.canonicalLogin(inv.args[0]!) ?? inv.args[0]}`);
+        await setPassword(users, inv.args[0]!, password, options);
+        io.out(
+          `Changed the password of ${(await users.canonicalLogin(inv.args[0]!)) ?? inv.args[0]}`,
+        );
         return 0;
       });
     }
     case "user remove":
       expectArgs(inv, 1);
-      return await withStore(inv, (store) => {
-        const login = store.canonicalLogin(inv.args[0]!) ?? inv.args[0]!;
-        store.removeUser(inv.args[0]!);
+      return await withUsers(inv, async (users) => {
+        const login = (await users.canonicalLogin(inv.args[0]!)) ?? inv.args[0]!;
+        await users.remove(inv.args[0]!);
         io.out(`Removed user ${login}`);
-        return Promise.resolve(0);
+        return 0;
       });
     default:
       throw new UsageError(`Unknown command: ${inv.command}`);
@@ -640,21 +680,17 @@ function passwordOptions(values: Values): { legacy?: boolean; iterations?: numbe
   };
 }
 
-async function withStore(inv: Invocation, body: (store: Store) => Promise<number>) {
-  const path = dbPath(inv.values);
-  let store: Store;
+async function withUsers(inv: Invocation, body: (users: UserStore) => Promise<number>) {
+  const pool = dbPool(inv.values);
+  // A one-off command needs a connection or two, whatever the server's pool is.
+  const storage = await openStorage(
+    dbPath(inv.values),
+    pool === undefined ? {} : { pool: Math.min(pool, 2) },
+  );
   try {
-    store = Store.open(path);
-  } catch (error) {
-    throw new Error(
-      `Cannot open database ${path}: ${error instanceof Error ? error.message : error}`,
-      { cause: error },
-    );
-  }
-  try {
-    return await body(store);
+    return await body(storage.users);
   } finally {
-    store.close();
+    await storage.close();
   }
 }
 
@@ -662,8 +698,8 @@ async function withStore(inv: Invocation, body: (store: Store) => Promise<number
  * One line per account that the login-name rules found taken by another account when the
  * database was upgraded; none for a database created under the rules.
  */
-export function nameConflictLines(store: Store): string[] {
-  return store.nameConflicts().map((c) =>
+export async function nameConflictLines(users: UserStore): Promise<string[]> {
+  return (await users.nameConflicts()).map((c) =>
     c.kind === "same"
       ? `Name conflict: ${c.login} is the same name as ${c.conflictsWith} and cannot log in; ` +
         `remove it with "${PROGRAM} user remove ${c.login}"`
@@ -806,7 +842,8 @@ function settingsLines(s: ServeSettings, openFileLimit: number | undefined): [st
     ["version", VERSION],
     ["host", s.host],
     ["port", s.port],
-    ["db", s.db],
+    ["db", describeDatabase(s.db)],
+    ...(s.dbPool === undefined ? [] : [["db-pool", s.dbPool] as [string, unknown]]),
     ["legacy-auth", s.legacyAuth],
     ["tls", s.tlsCert ? `${s.tlsCert} + ${s.tlsKey}` : false],
     ["log-level", s.logLevel],
@@ -847,8 +884,8 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
   } else {
     io.out(`${PROGRAM} settings: ${shown.map(([k, v]) => `${k}=${v}`).join(" ")}`);
   }
-  const { store, tls } = await openServeResources(settings);
-  for (const line of nameConflictLines(store)) io.err(`WARNING: ${line}`);
+  const { storage, tls } = await openServeResources(settings);
+  for (const line of await nameConflictLines(storage.users)) io.err(`WARNING: ${line}`);
   try {
     const events = new EventFeed();
     const subscription = events.subscribe({
@@ -883,7 +920,7 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
       server = await JimServer.listen({
         host: settings.host,
         port: settings.port,
-        store,
+        storage,
         legacyAuth: settings.legacyAuth,
         tls,
         limits: settings.limits,
@@ -906,6 +943,6 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
     await printer;
     return ExitCode.Ok;
   } finally {
-    store.close();
+    await storage.close();
   }
 }

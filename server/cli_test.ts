@@ -3,7 +3,7 @@ import { DEFAULT_ITERATIONS } from "../protocol/mod.ts";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
 import { type CliIo, FLAGS, parseInvocation, serveSettings } from "./cli.ts";
 import { JimServer } from "./server.ts";
-import { Store } from "./store.ts";
+import { SqliteStorage } from "./storage/sqlite/mod.ts";
 import { connectRaw, now, type RawConnection, selfSignedCert, startTestServer } from "./testing.ts";
 import { BASE_RESERVE } from "./_fd_limit.ts";
 import { PRLIMIT, SCRIPT, testWithTools } from "../tests/_tools.ts";
@@ -320,16 +320,16 @@ Deno.test("jim-server user add stores 600,000 PBKDF2 iterations when --iteration
     stdin: "erin-pw\n",
   });
   assert.equal(add.code, 0, add.stderr);
-  using store = Store.open(db);
+  await using storage = SqliteStorage.open(db);
   assert.equal(DEFAULT_ITERATIONS, 600_000);
-  assert.equal(store.credentials("erin")!.scram.iterations, 600_000);
+  assert.equal((await storage.users.credentials("erin"))!.scram.iterations, 600_000);
   // And the flag, when given, wins.
   const fast = await cli(["user", "add", "finn", "--db", db, "--password-stdin"], {
     stdin: "finn-pw\n",
     env: { JIM_ITERATIONS: "5000" },
   });
   assert.equal(fast.code, 0, fast.stderr);
-  assert.equal(store.credentials("finn")!.scram.iterations, 5000);
+  assert.equal((await storage.users.credentials("finn"))!.scram.iterations, 5000);
 });
 
 /** One value per limit flag, each distinct, with what the server must get. */
@@ -642,8 +642,8 @@ testWithTools(
     assert.equal(status.code, 0);
     assert.ok(!seen.includes("tty-secret"), `the password was echoed: ${JSON.stringify(seen)}`);
     // Log in against the database the CLI wrote, through a server on it.
-    using store = Store.open(db);
-    await using server = await JimServer.listen({ store, port: 0 });
+    await using storage = SqliteStorage.open(db);
+    await using server = await JimServer.listen({ storage, port: 0 });
     await using conn = await connectRaw({ host: "127.0.0.1", port: server.addr.port });
     assert.equal((await conn.login("ptyuser", "tty-secret")).response, 200);
   },

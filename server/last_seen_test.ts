@@ -2,10 +2,14 @@
 import assert from "node:assert/strict";
 import { connectRaw, now, startTestServer } from "./testing.ts";
 
-async function until<T>(what: string, read: () => T, done: (value: T) => boolean): Promise<T> {
+async function until<T>(
+  what: string,
+  read: () => T | Promise<T>,
+  done: (value: T) => boolean,
+): Promise<T> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const value = read();
+    const value = await read();
     if (done(value)) return value;
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}: ${value}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -16,11 +20,11 @@ Deno.test("JimServer refreshes last-seen when a logged-in client sends presence"
   await using srv = await startTestServer({ users: [{ login: "alice", password: "pw" }] });
   await using alice = await connectRaw(srv);
   assert.equal((await alice.login("alice", "pw")).response, 200);
-  const lastSeen = () => srv.store.getUser("alice")!.lastSeen;
+  const lastSeen = async () => (await srv.storage.users.get("alice"))!.lastSeen;
   const atLogin = await until("the login to be written", lastSeen, (t) => t !== null);
 
   for (let round = 1; round <= 2; round++) {
-    const before = lastSeen()!;
+    const before = (await lastSeen())!;
     // Let the clock move on, so that a refresh cannot write the same millisecond again.
     await until("the clock to pass last-seen", () => Date.now(), (t) => t > before);
     const reply = await alice.request({
@@ -34,7 +38,7 @@ Deno.test("JimServer refreshes last-seen when a logged-in client sends presence"
     assert.ok(after! > atLogin!);
   }
   // A presence naming someone else is refused and refreshes nothing.
-  const before = lastSeen();
+  const before = await lastSeen();
   const other = await alice.request({
     action: "presence",
     time: now(),
@@ -42,5 +46,5 @@ Deno.test("JimServer refreshes last-seen when a logged-in client sends presence"
   });
   assert.equal(other.response, 400);
   assert.equal(srv.server.isOnline("alice"), true);
-  assert.equal(lastSeen(), before);
+  assert.equal(await lastSeen(), before);
 });

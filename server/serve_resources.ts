@@ -5,7 +5,8 @@
  * @module
  */
 import type { TlsOptions } from "./server.ts";
-import { Store } from "./store.ts";
+import { openStorage } from "./storage/open_storage.ts";
+import type { Storage } from "./storage/ports.ts";
 
 /** The signals that stop a running server gracefully; Windows has only SIGINT. */
 export const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
@@ -14,8 +15,10 @@ export const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
 
 /** Where the server's files are. */
 export interface ServeFiles {
-  /** The database path. */
+  /** The database: a file path (SQLite) or a `postgres://` URL. */
   db: string;
+  /** PostgreSQL connections in the pool; only with a `postgres://` database. */
+  dbPool?: number;
   /** PEM certificate chain; TLS needs both this and `tlsKey`. */
   tlsCert?: string;
   /** PEM private key. */
@@ -23,21 +26,22 @@ export interface ServeFiles {
 }
 
 /**
- * Reads the TLS files (when both are given), then opens the database; the caller closes the
- * store. Failures are one-line errors naming what could not be read.
+ * Reads the TLS files (when both are given), then opens the database with `openStorage()`;
+ * the caller closes the storage. Failures are one-line errors naming what could not be read,
+ * with any password in a database URL hidden.
  *
- * @throws {Error} "Cannot read TLS files: …" or "Cannot open database PATH: …".
+ * @throws {Error} "Cannot read TLS files: …" or "Cannot open database SPEC: …".
  * @example
  * ```ts
  * import { openServeResources } from "./serve_resources.ts";
- * const { store, tls } = await openServeResources({ db: "jim-server.db" });
+ * const { storage, tls } = await openServeResources({ db: "jim-server.db" });
  * console.log(tls === undefined); // true: plain TCP
- * store.close();
+ * await storage.close();
  * ```
  */
 export async function openServeResources(
   files: ServeFiles,
-): Promise<{ store: Store; tls: TlsOptions | undefined }> {
+): Promise<{ storage: Storage; tls: TlsOptions | undefined }> {
   let tls: TlsOptions | undefined;
   if (files.tlsCert && files.tlsKey) {
     try {
@@ -51,12 +55,6 @@ export async function openServeResources(
       });
     }
   }
-  try {
-    return { store: Store.open(files.db), tls };
-  } catch (error) {
-    throw new Error(
-      `Cannot open database ${files.db}: ${error instanceof Error ? error.message : error}`,
-      { cause: error },
-    );
-  }
+  const pool = files.dbPool === undefined ? {} : { pool: files.dbPool };
+  return { storage: await openStorage(files.db, pool), tls };
 }

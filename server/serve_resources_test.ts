@@ -5,23 +5,23 @@ import { selfSignedCert } from "./testing.ts";
 Deno.test("openServeResources() reads TLS files and opens the database, or says which failed", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "jim-serve-resources-" });
   try {
-    await t.step("plain TCP: no TLS, an open store", async () => {
-      const { store, tls } = await openServeResources({ db: `${dir}/a.db` });
+    await t.step("plain TCP: no TLS, an open storage", async () => {
+      const { storage, tls } = await openServeResources({ db: `${dir}/a.db` });
       try {
         assert.equal(tls, undefined);
-        assert.equal(store.userCount(), 0);
+        assert.equal(await storage.users.count(), 0);
       } finally {
-        store.close();
+        await storage.close();
       }
     });
     await t.step("TLS: both PEM texts", async () => {
       const pem = await selfSignedCert(dir); // also writes cert.pem and key.pem there
-      const { store, tls } = await openServeResources({
+      const { storage, tls } = await openServeResources({
         db: `${dir}/b.db`,
         tlsCert: `${dir}/cert.pem`,
         tlsKey: `${dir}/key.pem`,
       });
-      store.close();
+      await storage.close();
       assert.deepEqual(tls, pem);
     });
     await t.step("a missing TLS file", async () => {

@@ -10,10 +10,11 @@ import { acceptErrorKind, FIRST_ACCEPT_PAUSE_MS, MAX_ACCEPT_PAUSE_MS } from "./_
 import { type ConnectionCap, connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
 import { Decoys } from "./_decoy.ts";
 import { FIRST_LOGIN_DELAY_MS, LoginThrottle, MAX_LOGIN_DELAY_MS } from "./_login_throttle.ts";
-import { LoginClaims } from "./_takeover.ts";
+import type { Hub } from "./hub/hub.ts";
+import { LocalHub } from "./hub/local_hub.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
-import { Session, type SessionContext } from "./_session.ts";
-import type { LoginRecord, Store } from "./store.ts";
+import { ACCOUNT_REMOVED, Session, type SessionServices } from "./_session.ts";
+import type { Storage, StorageChange } from "./storage/ports.ts";
 
 /** PEM texts for TLS. */
 export interface TlsOptions {
@@ -29,8 +30,13 @@ export interface JimServerOptions {
   host?: string;
   /** Port to bind; 7777 by default, 0 for any free port. */
   port?: number;
-  /** The database; the server does not close it. */
-  store: Store;
+  /** Users, contacts and history; the server does not close it. */
+  storage: Storage;
+  /**
+   * Who is online; a {@linkcode LocalHub} (one session per account) by default. The server
+   * closes a hub it made, not one it was given.
+   */
+  hub?: Hub;
   /** Allow the seed clients' HMAC-MD5 login. */
   legacyAuth?: boolean;
   /** Serve TLS instead of plain TCP. */
@@ -49,8 +55,6 @@ export interface JimServerOptions {
   signal?: AbortSignal;
   /** A feed to publish to, e.g. one that outlives this server; a new one by default. */
   events?: EventFeed;
-  /** How long login history may wait before it is written, ms; 200 by default. */
-  historyFlushMs?: number;
   /**
    * Where every time-based decision reads the time (login deadline, probes, rate limit,
    * login throttle, takeover); the real clock by default. Tests pass one they move by hand.
@@ -68,21 +72,22 @@ export interface SessionInfo extends ConnInfo {
   pendingRequests: number;
 }
 
-const MAX_PENDING_HISTORY = 10_000;
+const ACCOUNT_REMOVED_NOTICE = Object.freeze({ code: Status.FORBIDDEN, text: ACCOUNT_REMOVED });
 
 /**
  * The chat server. Start it with {@linkcode JimServer.listen}; stop it with `close()` or
  * `await using`.
  *
- * Login history and last-seen times are written behind: they are queued in memory and
- * written in one transaction every `historyFlushMs`, so a login or a message never waits for
- * a commit. A crash loses at most that window of history, never credentials or contacts.
+ * The server composes the parts: the listener and its admission caps, one
+ * {@linkcode Session} per connection, the {@linkcode Hub} that knows who is online, and the
+ * {@linkcode Storage} behind its ports. It follows the storage's change feed, so that a user
+ * removed by another process (`jim-server user remove`) loses their session.
  *
  * @example
  * ```ts
- * import { JimServer, Store } from "./mod.ts";
- * using store = Store.open("jim-server.db");
- * await using server = await JimServer.listen({ store, port: 0 });
+ * import { JimServer, SqliteStorage } from "./mod.ts";
+ * await using storage = SqliteStorage.open("jim-server.db");
+ * await using server = await JimServer.listen({ storage, port: 0 });
  * console.log(`listening on ${server.addr.port}`);
  * ```
  */
@@ -99,39 +104,39 @@ export class JimServer {
   readonly legacyAuth: boolean;
   /** Whether the listener is TLS. */
   readonly tls: boolean;
-  /** The store the server uses. */
-  readonly store: Store;
+  /** The storage the server uses. */
+  readonly storage: Storage;
+  /** Who is online. */
+  readonly hub: Hub;
   /** Resolves once the server has closed. */
   readonly finished: Promise<void>;
 
   readonly #listener: Deno.Listener;
   readonly #sessions = new Set<Session>();
   readonly #perIp = new Map<string, number>();
-  readonly #online = new Map<string, Session>();
+  readonly #ownHub: boolean;
   readonly #rejecting = new Set<Promise<void>>();
   readonly #maxRejecting: number;
   readonly #throttle: LoginThrottle;
-  readonly #historyFlushMs: number;
-  #pendingLogins: LoginRecord[] = [];
-  #pendingLogouts: { login: string; time: number }[] = [];
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #unsubscribe: () => void;
+  readonly #offWriteError: () => void;
   #sweepTimer: ReturnType<typeof setInterval>;
   #acceptTask: Promise<void>;
   #nextId = 1;
   #acceptFailures = 0;
   #acceptReportedAt = -Infinity;
-  #dataVersion: number;
   #closing: Promise<void> | undefined;
   #resolveFinished!: () => void;
   #signal: AbortSignal | undefined;
   #onAbort = () => void this.close();
-  readonly #context: SessionContext;
+  readonly #services: SessionServices;
 
   private constructor(
     listener: Deno.Listener,
     options: JimServerOptions,
     limits: ServerLimits,
     cap: ConnectionCap,
+    decoySecret: Uint8Array,
   ) {
     this.#listener = listener;
     const addr = listener.addr as Deno.NetAddr;
@@ -142,8 +147,9 @@ export class JimServer {
     this.#maxRejecting = cap.rejectSlots;
     this.legacyAuth = options.legacyAuth ?? false;
     this.tls = options.tls !== undefined;
-    this.store = options.store;
-    this.#historyFlushMs = options.historyFlushMs ?? 200;
+    this.storage = options.storage;
+    this.#ownHub = options.hub === undefined;
+    this.hub = options.hub ?? new LocalHub();
     const clock = options.clock ?? SYSTEM_CLOCK;
     this.#throttle = new LoginThrottle({
       windowMs: this.limits.failedLoginWindowMs,
@@ -154,25 +160,15 @@ export class JimServer {
       maxDelayMs: MAX_LOGIN_DELAY_MS,
     }, clock);
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
-    this.#dataVersion = this.store.dataVersion();
-    this.#context = {
-      store: this.store,
+    this.#services = {
       limits: this.limits,
       legacyAuth: this.legacyAuth,
       events: this.events,
       clock,
       throttle: this.#throttle,
-      decoys: new Decoys(this.store.secret("decoy-credentials")),
-      online: this.#online,
-      claims: new LoginClaims(this.#online),
-      recordLogin: (record) => {
-        this.#pendingLogins.push(record);
-        this.#scheduleFlush();
-      },
-      recordLogout: (login, time) => {
-        this.#pendingLogouts.push({ login, time });
-        this.#scheduleFlush();
-      },
+      decoys: new Decoys(decoySecret),
+      hub: this.hub,
+      storage: this.storage,
       sessionClosed: (session) => {
         if (!this.#sessions.delete(session)) return;
         const n = (this.#perIp.get(session.ip) ?? 1) - 1;
@@ -180,6 +176,10 @@ export class JimServer {
         else this.#perIp.set(session.ip, n);
       },
     };
+    this.#unsubscribe = this.storage.changes.subscribe((change) => this.#storageChanged(change));
+    this.#offWriteError = this.storage.logins.onWriteError((error) => {
+      this.events.publish("error", { message: error.message });
+    });
     const shortest = Math.min(
       this.limits.authTimeoutMs,
       this.limits.idleProbeMs,
@@ -202,8 +202,9 @@ export class JimServer {
    * @throws {Deno.errors.AddrInUse} and other listen errors; {RangeError} for bad limits or
    *   a descriptor limit that leaves no room for connections.
    */
-  static listen(options: JimServerOptions): Promise<JimServer> {
+  static async listen(options: JimServerOptions): Promise<JimServer> {
     const limits = resolveLimits(options.limits);
+    const decoySecret = await options.storage.secrets.get("decoy-credentials");
     const cap = connectionCap(
       limits.maxConnections,
       options.openFileLimit ?? readOpenFileLimit(),
@@ -213,50 +214,48 @@ export class JimServer {
     const listener = options.tls
       ? Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key })
       : Deno.listen({ hostname, port });
-    const server = new JimServer(listener, options, limits, cap);
+    const server = new JimServer(listener, options, limits, cap, decoySecret);
     server.events.publish("start", {
       message: `Listening on ${server.addr.hostname}:${server.addr.port}${
         server.tls ? " (TLS)" : ""
       }`,
     });
     if (options.signal?.aborted) void server.close();
-    return Promise.resolve(server);
+    return server;
   }
 
   /** Logins currently online, in display case. */
   onlineUsers(): string[] {
-    return [...this.#online.values()].map((session) => session.user!);
+    return this.hub.onlineLogins();
   }
 
   /** Whether `login` is online (any case). */
   isOnline(login: string): boolean {
-    return this.#online.has(loginKey(login));
+    return this.hub.isOnline(loginKey(login));
   }
 
   /**
-   * Ends the sessions of online users whose accounts are gone from the store: each client is
-   * told `403 Account removed` before its connection closes. The sweep calls this by itself
-   * when another process (`jim-server user remove`) commits to the database; code that
-   * removes users through this server's own store, such as the admin GUI, calls it right after.
+   * Ends the sessions of online users whose accounts are gone from storage: each client is
+   * told `403 Account removed` before its connection closes. The server does this by itself
+   * when the storage's change feed reports a removal (another process's within its poll
+   * interval); code that removes users and wants their sessions gone at once, such as the
+   * admin GUI, calls it right after.
    *
    * @returns the logins whose sessions were ended.
    * @example
    * ```ts
-   * import { JimServer, Store } from "./mod.ts";
-   * using store = Store.open(":memory:");
-   * await using server = await JimServer.listen({ store, port: 0 });
-   * store.removeUser("alice");
-   * server.endSessionsOfRemovedUsers(); // alice's session, if any, is told and closed
+   * import { JimServer, SqliteStorage } from "./mod.ts";
+   * await using storage = SqliteStorage.open(":memory:");
+   * await using server = await JimServer.listen({ storage, port: 0 });
+   * await server.endSessionsOfRemovedUsers(); // [] : nobody is online
    * ```
    */
-  endSessionsOfRemovedUsers(): string[] {
+  async endSessionsOfRemovedUsers(): Promise<string[]> {
     const ended: string[] = [];
-    if (this.store.closed) return ended;
-    for (const session of [...this.#online.values()]) {
-      const login = session.user!;
-      if (this.store.canonicalLogin(login) !== undefined) continue;
-      ended.push(login);
-      session.accountRemoved();
+    for (const login of this.hub.onlineLogins()) {
+      if (this.storage.closed) break;
+      if (await this.storage.users.canonicalLogin(login) !== undefined) continue;
+      if (this.hub.endSessions(loginKey(login), ACCOUNT_REMOVED_NOTICE) > 0) ended.push(login);
     }
     return ended;
   }
@@ -283,7 +282,7 @@ export class JimServer {
 
   /**
    * Stops accepting, tells each session the server is stopping, closes them and writes the
-   * pending login history. Idempotent; the store stays open.
+   * pending login history. Idempotent; the storage stays open.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -297,6 +296,7 @@ export class JimServer {
 
   async #close(): Promise<void> {
     this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.#unsubscribe();
     try {
       this.#listener.close();
     } catch {
@@ -307,8 +307,9 @@ export class JimServer {
     const sessions = [...this.#sessions];
     for (const session of sessions) session.shutdown();
     await Promise.all([...sessions.map((s) => s.done()), ...this.#rejecting]);
-    clearTimeout(this.#flushTimer);
-    this.#flushHistory();
+    if (this.#ownHub) await this.hub.close();
+    if (!this.storage.closed) await this.storage.logins.flush();
+    this.#offWriteError();
     this.events.publish("stop", { message: "Server stopped" });
     this.#resolveFinished();
   }
@@ -356,7 +357,7 @@ export class JimServer {
    */
   #acceptFailed(error: unknown): void {
     this.#acceptFailures++;
-    const now = this.#context.clock.now();
+    const now = this.#services.clock.now();
     if (now - this.#acceptReportedAt < 1000) return;
     const count = this.#acceptFailures;
     const detail = error instanceof Error ? error.message : String(error);
@@ -386,7 +387,7 @@ export class JimServer {
     // Chat traffic is small request/response frames: Nagle's algorithm would hold each reply
     // back until the peer's delayed ACK, adding tens of milliseconds per hop.
     if ("setNoDelay" in conn && typeof conn.setNoDelay === "function") conn.setNoDelay(true);
-    const session = new Session(this.#nextId++, conn, this.#context);
+    const session = new Session(this.#nextId++, conn, this.#services);
     this.#sessions.add(session);
     this.#perIp.set(ip, fromIp + 1);
     this.events.publish("connect", { conn: session.info });
@@ -419,8 +420,7 @@ export class JimServer {
   }
 
   #sweep(): void {
-    const now = this.#context.clock.now();
-    this.#noticeOutsideChanges();
+    const now = this.#services.clock.now();
     this.#throttle.tick();
     for (const session of this.#sessions) {
       try {
@@ -432,51 +432,19 @@ export class JimServer {
     }
   }
 
-  /**
-   * Re-checks the online users only when another connection has committed since the last
-   * sweep, so an unchanged database costs one PRAGMA per sweep.
-   */
-  #noticeOutsideChanges(): void {
-    if (this.store.closed) return;
-    try {
-      const version = this.store.dataVersion();
-      if (version === this.#dataVersion) return;
-      this.#dataVersion = version;
-      if (this.#online.size > 0) this.endSessionsOfRemovedUsers();
-    } catch (error) {
-      this.#internalError(error);
-    }
-  }
-
-  #scheduleFlush(): void {
-    if (this.#pendingLogins.length + this.#pendingLogouts.length > MAX_PENDING_HISTORY) {
-      // The disk cannot keep up (or is locked); keep memory bounded by writing now.
-      this.#flushHistory();
+  #storageChanged(change: StorageChange): void {
+    if (change.kind === "user-removed") {
+      const key = loginKey(change.login);
+      if (!this.hub.isOnline(key)) return;
+      // Unless the name was added again meanwhile, and logged in anew.
+      this.storage.users.canonicalLogin(change.login).then((login) => {
+        if (login === undefined) this.hub.endSessions(key, ACCOUNT_REMOVED_NOTICE);
+      }).catch((error) => this.#internalError(error));
       return;
     }
-    if (this.#flushTimer !== undefined || this.#closing) return;
-    this.#flushTimer = setTimeout(() => {
-      this.#flushTimer = undefined;
-      this.#flushHistory();
-    }, this.#historyFlushMs);
-  }
-
-  #flushHistory(): void {
-    const logins = this.#pendingLogins;
-    const logouts = this.#pendingLogouts;
-    this.#pendingLogins = [];
-    this.#pendingLogouts = [];
-    if (this.store.closed) return;
-    try {
-      this.store.recordLogins(logins);
-      this.store.recordLogouts(logouts);
-    } catch (error) {
-      this.events.publish("error", {
-        message: `Cannot write login history: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
-      });
-    }
+    // "Something changed": re-check who is online, only when anyone is.
+    if (this.hub.onlineLogins().length === 0) return;
+    this.endSessionsOfRemovedUsers().catch((error) => this.#internalError(error));
   }
 }
 

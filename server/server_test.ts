@@ -13,7 +13,9 @@ import {
 import { EventFeed, REDACTED, type ServerEvent } from "./events.ts";
 import { LEGACY_DENIED, TAKEN_OVER } from "./_session.ts";
 import { JimServer } from "./server.ts";
-import { Store } from "./store.ts";
+import { addUser, setPassword } from "./accounts.ts";
+import type { UserStore } from "./storage/ports.ts";
+import { SqliteStorage } from "./storage/sqlite/mod.ts";
 import {
   connectRaw,
   loginAll,
@@ -130,7 +132,7 @@ Deno.test("JimServer keeps contacts with seed texts and online flags", async (t)
       response: 404,
       error: "No such client: zed",
     });
-    assert.deepEqual(srv.store.contacts("alice"), ["bob"]);
+    assert.deepEqual(await srv.storage.contacts.list("alice"), ["bob"]);
   });
   await t.step("get_users lists every login", async () => {
     assert.deepEqual(await req("get_users"), {
@@ -236,7 +238,7 @@ Deno.test("JimServer logs in the seed's legacy way only when allowed", async (t)
 
   await t.step("stores the seed's reference value and takes a digest made from it", async () => {
     const vector = "f6d5e52e48897f9b8dd785461f1d68ea83c2233e35443872713cccde747cda31";
-    assert.equal(srv.store.credentials("seed")?.legacyHash, vector);
+    assert.equal((await srv.storage.users.credentials("seed"))?.legacyHash, vector);
     await using conn = await connectRaw(srv);
     const challenge = await conn.request({
       action: "presence",
@@ -580,25 +582,25 @@ Deno.test("JimServer records login history and last seen, written behind the log
     assert.equal((await conn.login("bob", "bob-pw")).response, 200);
   }
   // History is written behind (10 ms in the fixture); wait for it rather than for time.
-  let history = srv.store.loginHistory({ login: "bob" });
+  let history = await srv.storage.logins.list({ login: "bob" });
   for (let i = 0; i < 200 && history.length === 0; i++) {
     await new Promise((r) => setTimeout(r, 10));
-    history = srv.store.loginHistory({ login: "bob" });
+    history = await srv.storage.logins.list({ login: "bob" });
   }
   assert.equal(history.length, 1);
   assert.equal(history[0]!.ip, "127.0.0.1");
   assert.ok(history[0]!.port > 0);
-  const row = srv.store.getUser("bob")!;
+  const row = (await srv.storage.users.get("bob"))!;
   assert.equal(row.lastIp, "127.0.0.1");
   assert.ok(row.lastSeen !== null && row.lastSeen >= history[0]!.time);
 });
 
 Deno.test("JimServer sees users and passwords changed in the store at once", async () => {
   await using srv = await startTestServer({ users: USERS });
-  await srv.store.addUser("dave", "dave-pw", { iterations: 4096 });
+  await addUser(srv.storage.users, "dave", "dave-pw", { iterations: 4096 });
   await using dave = await connectRaw(srv);
   assert.equal((await dave.login("dave", "dave-pw")).response, 200);
-  await srv.store.setPassword("bob", "new-pw", { iterations: 4096 });
+  await setPassword(srv.storage.users, "bob", "new-pw", { iterations: 4096 });
   await using bob = await connectRaw(srv);
   assert.equal((await bob.login("bob", "bob-pw")).response, 402);
   assert.equal((await bob.login("bob", "new-pw")).response, 200);
@@ -700,19 +702,19 @@ Deno.test("JimServer never sends a msg larger than its recipient's JimClient acc
 });
 
 /** `count` users with 25-character names, cheap to create (they never log in). */
-async function manyUsers(store: Store, count: number, prefix = "u"): Promise<string[]> {
+async function manyUsers(users: UserStore, count: number, prefix = "u"): Promise<string[]> {
   const logins = Array.from(
     { length: count },
     (_, i) => `${prefix}${String(i).padStart(5, "0")}`.padEnd(25, "x"),
   );
-  for (const login of logins) await store.addUser(login, "pw", { iterations: 1 });
+  for (const login of logins) await addUser(users, login, "pw", { iterations: 1 });
   return logins;
 }
 
 Deno.test("JimServer pages get_users so that no frame exceeds the limit", async (t) => {
   await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
-  await manyUsers(srv.store, 700);
-  const everyone = srv.store.logins();
+  await manyUsers(srv.storage.users, 700);
+  const everyone = await srv.storage.users.loginsAfter(undefined, 10_000);
   const [alice] = await loginAll(srv, USERS.slice(0, 1));
   await using raw = alice!;
   await t.step("each page fits in a frame and names where to go on", async () => {
@@ -760,8 +762,8 @@ Deno.test("JimServer streams a long contact list instead of dropping its reader"
     events,
     limits: { rateLimit: 0, maxOutboundBytes: 64 * 1024, maxContacts: 5000 },
   });
-  const logins = await manyUsers(srv.store, 1500);
-  for (const login of logins) srv.store.addContact("Alice", login);
+  const logins = await manyUsers(srv.storage.users, 1500);
+  for (const login of logins) await srv.storage.contacts.add("Alice", login);
   await using alice = await JimClient.connect({ host: srv.host, port: srv.port });
   await alice.login("alice", "alice-pw");
   // About 100 KB of contact_list frames against a 64 KiB queue: sent as the client reads.
@@ -788,7 +790,7 @@ Deno.test("JimServer caps the contacts of one user", async (t) => {
       response: 403,
       error: "Too many contacts: the limit is 2",
     });
-    assert.deepEqual(srv.store.contacts("alice"), ["bob", "carol"]);
+    assert.deepEqual(await srv.storage.contacts.list("alice"), ["bob", "carol"]);
   });
   await t.step("a contact already there is still a 409", async () => {
     assert.equal((await add("bob")).response, 409);
@@ -826,7 +828,7 @@ async function serverFirst(target: { host: string; port: number }, login: string
 Deno.test("JimServer answers an unknown login exactly like a known one until the proof", async (t) => {
   await using srv = await startTestServer({ users: USERS });
   // A user made the way `user add` makes them, with the default iteration count.
-  await srv.store.addUser("dave", "dave-pw");
+  await addUser(srv.storage.users, "dave", "dave-pw");
   const [carolOnline] = await loginAll(srv, [USERS[2]!]);
   await using _c = carolOnline!;
   const shape = (reply: Record<string, unknown>) =>
@@ -855,8 +857,8 @@ Deno.test("JimServer answers an unknown login exactly like a known one until the
   });
   await t.step("the salt survives a restart: it comes from a secret in the database", async () => {
     const before = (await serverFirst(srv, "zed")).salt;
-    using store = Store.open(srv.dbPath);
-    await using restarted = await JimServer.listen({ store, port: 0 });
+    await using storage = SqliteStorage.open(srv.dbPath);
+    await using restarted = await JimServer.listen({ storage, port: 0 });
     const again = await serverFirst({ host: srv.host, port: restarted.addr.port }, "zed");
     assert.equal(again.salt, before);
   });

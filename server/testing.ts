@@ -26,8 +26,9 @@ import { connect as netConnect, type Socket } from "node:net";
 import type { Clock } from "./clock.ts";
 import type { EventFeed } from "./events.ts";
 import type { ServerLimits } from "./limits.ts";
+import { addUser } from "./accounts.ts";
 import { JimServer, type TlsOptions } from "./server.ts";
-import { Store } from "./store.ts";
+import { SqliteStorage } from "./storage/sqlite/mod.ts";
 
 /** A user the fixture creates. */
 export interface TestUser {
@@ -88,7 +89,8 @@ export interface TestServer extends AsyncDisposable {
   host: string;
   port: number;
   server: JimServer;
-  store: Store;
+  /** The server's storage: a SQLite file that login history reaches within 10 ms. */
+  storage: SqliteStorage;
   dbPath: string;
   /** The temporary directory holding the database. */
   dir: string;
@@ -113,10 +115,10 @@ export const TEST_ITERATIONS = 4096;
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "jim-server-test-" });
   const dbPath = `${dir}/jim.db`;
-  const store = Store.open(dbPath);
+  const storage = SqliteStorage.open(dbPath, { historyFlushMs: 10, changePollMs: 50 });
   try {
     for (const user of options.users ?? []) {
-      await store.addUser(user.login, user.password, {
+      await addUser(storage.users, user.login, user.password, {
         legacy: user.legacy,
         iterations: options.iterations ?? TEST_ITERATIONS,
       });
@@ -124,29 +126,28 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     const server = await JimServer.listen({
       host: "127.0.0.1",
       port: 0,
-      store,
+      storage,
       legacyAuth: options.legacyAuth,
       tls: options.tls,
       limits: options.limits,
       events: options.events,
       clock: options.clock,
-      historyFlushMs: 10,
     });
     return {
       host: server.addr.hostname,
       port: server.addr.port,
       server,
-      store,
+      storage,
       dbPath,
       dir,
       async [Symbol.asyncDispose]() {
         await server.close();
-        store.close();
+        await storage.close();
         await Deno.remove(dir, { recursive: true });
       },
     };
   } catch (error) {
-    store.close();
+    await storage.close();
     await Deno.remove(dir, { recursive: true });
     throw error;
   }

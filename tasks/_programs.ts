@@ -43,7 +43,11 @@ export const PROGRAMS: readonly Program[] = [
       `${OPENERS},prlimit`,
     ],
     runtimeFlags: [SERVER_V8_FLAGS],
-    lazyModules: [new URL("ui/server/cli.ts", root).pathname],
+    // The admin GUI, and the PostgreSQL adapter with its client (loaded for a postgres:// --db).
+    lazyModules: [
+      new URL("ui/server/cli.ts", root).pathname,
+      new URL("server/storage/postgres/mod.ts", root).pathname,
+    ],
   },
   {
     name: "jim-client",

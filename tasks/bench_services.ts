@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import { connect, type Msg } from "@nats-io/transport-node";
 import postgres from "postgres";
 import { startNats, startPostgres } from "../tests/_services.ts";
+import { cpuNs, treeNs } from "./bench/sched.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -49,45 +50,6 @@ const CLIENT_CORE = "1";
 const STUCK_MS = 180_000;
 
 // ------------------------------------------------------------------------ measurement
-
-/**
- * CPU time of a process in nanoseconds: the sum over its threads of /proc/PID/task/TID/schedstat
- * (on-CPU time in ns; /proc/PID/stat counts in 10 ms ticks, too coarse for a few seconds of
- * work). 0 once the process is gone.
- */
-function cpuNs(pid: number): number {
-  let total = 0;
-  try {
-    for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
-      try {
-        total += Number(
-          Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`).split(" ")[0],
-        );
-      } catch {
-        // the thread exited while we looked
-      }
-    }
-  } catch {
-    return 0;
-  }
-  return total;
-}
-
-/** CPU time of a process and its children (the postmaster and its backends), in ns. */
-function treeNs(root: number): number {
-  let total = cpuNs(root);
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === root) total += cpuNs(Number(entry.name));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return total;
-}
 
 function summarise(samples: Float64Array): { p50: number; p99: number; mean: number } {
   const sorted = samples.slice().sort();

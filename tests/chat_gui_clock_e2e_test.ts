@@ -42,7 +42,7 @@ testWithTools([CHROMIUM], {
   name: "chat GUI: day separators, grouping and HH:MM with the page's clock two days ahead",
   async fn(t) {
     await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
-    srv.store.addContact("erin", "frank");
+    await srv.storage.contacts.add("erin", "frank");
     const dataDir = await Deno.makeTempDir({ prefix: "jim-chat-clock-e2e-" });
     try {
       // The page's "now" is two days ahead of this machine's.

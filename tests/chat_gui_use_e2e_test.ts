@@ -31,7 +31,7 @@ testWithTools([CHROMIUM], {
   name: "chat GUI in use: typing, focus, links, unread, notifications, limits, states, layout",
   async fn(t) {
     await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
-    for (const peer of ["frank", "gina", "hal"]) srv.store.addContact("erin", peer);
+    for (const peer of ["frank", "gina", "hal"]) await srv.storage.contacts.add("erin", peer);
     const dataDir = await Deno.makeTempDir({ prefix: "jim-chat-use-e2e-" });
     try {
       await using gui = await startChatGui({ guiPort: 0, dataDir, presencePollMs: 300 });

@@ -57,7 +57,7 @@ testWithTools([CHROMIUM], {
       await using _restarted = await JimServer.listen({
         host: "127.0.0.1",
         port: srv.port,
-        store: srv.store,
+        storage: srv.storage,
       });
       await phase.getByText("Connected", { exact: true }).waitFor();
       await page.locator("#service-toggle").click();

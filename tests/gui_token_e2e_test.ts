@@ -3,7 +3,7 @@
  * URL from the running GUI works.
  */
 import assert from "node:assert/strict";
-import { Store } from "../server/mod.ts";
+import { SqliteStorage } from "../server/mod.ts";
 import { startChatGui } from "../ui/client/mod.ts";
 import { startAdminGui } from "../ui/server/mod.ts";
 import { CHROMIUM, launchBrowser } from "./_browser.ts";
@@ -14,9 +14,9 @@ testWithTools([CHROMIUM], {
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "jim-gui-token-" });
     try {
-      using store = Store.open(`${dir}/jim.db`);
+      await using storage = SqliteStorage.open(`${dir}/jim.db`);
       await using admin = await startAdminGui({
-        store,
+        storage,
         jim: { host: "127.0.0.1", port: 0 },
         guiPort: 0,
         warn: (m) => console.error(m),

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { MAX_PASSWORD_LENGTH } from "../protocol/mod.ts";
 import { JimClient } from "../client/mod.ts";
+import { addUser } from "../server/mod.ts";
 import { startTestServer, TEST_ITERATIONS } from "../server/testing.ts";
 import { passwordProblem } from "../ui/server/_validate.ts";
 import { checkConnect } from "../ui/client/_validate.ts";
@@ -18,12 +19,15 @@ const TOO_LONG = LONGEST + "p";
 Deno.test("a password of MAX_PASSWORD_LENGTH logs in; one character more is refused everywhere", async (t) => {
   await using srv = await startTestServer({ users: [{ login: "alice", password: LONGEST }] });
 
-  await t.step("store", async () => {
-    await assert.rejects(srv.store.addUser("bob", TOO_LONG, { iterations: TEST_ITERATIONS }), {
-      code: 400,
-      message: `Invalid password: exceeds ${MAX_PASSWORD_LENGTH} characters`,
-    });
-    assert.equal(srv.store.getUser("bob"), undefined, "nothing was stored");
+  await t.step("accounts (what storage receives)", async () => {
+    await assert.rejects(
+      addUser(srv.storage.users, "bob", TOO_LONG, { iterations: TEST_ITERATIONS }),
+      {
+        code: 400,
+        message: `Invalid password: exceeds ${MAX_PASSWORD_LENGTH} characters`,
+      },
+    );
+    assert.equal(await srv.storage.users.get("bob"), undefined, "nothing was stored");
   });
 
   await t.step("admin GUI", () => {

@@ -119,7 +119,7 @@ testWithTools(
       },
     );
     assert.deepEqual(seen.del_contact, { response: 404, error: "No such client: nobody" });
-    assert.deepEqual(srv.store.contacts("Client5"), ["Client6"]);
+    assert.deepEqual(await srv.storage.contacts.list("Client5"), ["Client6"]);
   },
 );
 

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { JimClient } from "../client/mod.ts";
-import { Store } from "../server/mod.ts";
+import { SqliteStorage } from "../server/mod.ts";
 import { startAdminGui } from "../ui/server/mod.ts";
 import { CHROMIUM, launchBrowser, wantScreenshot } from "./_browser.ts";
 import { testWithTools } from "./_tools.ts";
@@ -25,10 +25,10 @@ testWithTools([CHROMIUM], {
   name: "admin GUI: token, stop/start, clients, live logins, and Service info at scale",
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "jim-gui-e2e-" });
-    using store = Store.open(`${dir}/jim.db`);
+    await using storage = SqliteStorage.open(`${dir}/jim.db`, { historyFlushMs: 20 });
     await using gui = await startAdminGui({
-      store,
-      jim: { host: "127.0.0.1", port: 0, historyFlushMs: 20 },
+      storage,
+      jim: { host: "127.0.0.1", port: 0 },
       guiPort: 0,
       iterations: 4096,
       warn: (m) => console.error(m),
@@ -108,7 +108,7 @@ testWithTools([CHROMIUM], {
       await password.fill("other");
       await add.click();
       await page.locator("#new-login-error").getByText("Login is taken: client5").waitFor();
-      assert.deepEqual(store.logins(), ["Client5", "Client6"]);
+      assert.deepEqual(await storage.users.loginsAfter(undefined, 100), ["Client5", "Client6"]);
       const order = await page.locator("tbody tr").evaluateAll((trs) =>
         trs.map((r) => r.getAttribute("data-login"))
       );
@@ -279,11 +279,11 @@ testWithTools([CHROMIUM], {
       await dialog.waitFor();
       await dialog.getByRole("button", { name: "Cancel" }).click();
       await dialog.waitFor({ state: "hidden" });
-      assert.ok(store.getUser("Client6"), "cancel keeps the client");
+      assert.ok(await storage.users.get("Client6"), "cancel keeps the client");
       await page.getByRole("button", { name: "Remove Client6" }).click();
       await dialog.getByRole("button", { name: "Remove" }).click();
       await row("Client6").waitFor({ state: "detached" });
-      assert.equal(store.getUser("Client6"), undefined);
+      assert.equal(await storage.users.get("Client6"), undefined);
     });
 
     await t.step("contrast is 4.5:1 or more in both themes", async () => {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { ChatSession, History } from "../../client/mod.ts";
 import { type FakePeer, fakeServer, serveScram } from "../../client/_fake_peer.ts";
 import { randomBytes, toBase64 } from "../../protocol/mod.ts";
-import { JimServer } from "../../server/mod.ts";
+import { JimServer, setPassword } from "../../server/mod.ts";
 import { startTestServer, TEST_ITERATIONS, type TestServer } from "../../server/testing.ts";
 import type { ChatState, ContactsSnapshot, MessagesReply, MessageView } from "./_types.ts";
 import { openGui, PASSWORDS, readLive, USERS, waitFor } from "./_app_testing.ts";
@@ -377,7 +377,7 @@ Deno.test("chat routes: a dropped connection shows in the state and Service info
 
 /** A new server on the old one's port with the same database, as after a restart. */
 function restart(srv: TestServer): Promise<JimServer> {
-  return JimServer.listen({ host: "127.0.0.1", port: srv.port, store: srv.store });
+  return JimServer.listen({ host: "127.0.0.1", port: srv.port, storage: srv.storage });
 }
 
 Deno.test("chat routes: after a server restart the GUI reconnects by itself and sends", async () => {
@@ -431,7 +431,7 @@ Deno.test("chat routes: Disconnect stops reconnecting; a changed password needs 
     await using fast = await openGui({ reconnect: { initialDelay: 10, maxDelay: 80 } });
     assert.equal((await fast.connect("alice", srv)).status, 200);
     await restarted.close();
-    await srv.store.setPassword("alice", "changed-pw", { iterations: TEST_ITERATIONS });
+    await setPassword(srv.storage.users, "alice", "changed-pw", { iterations: TEST_ITERATIONS });
     await using _again = await restart(srv);
     await waitFor("the GUI to give up", () => fast.chat.state().phase === "disconnected");
     assert.equal(

@@ -16,7 +16,7 @@ import {
   type ServeSettings,
   serveSettings,
 } from "../../server/cli.ts";
-import type { ServerEvent, ServerEventType } from "../../server/mod.ts";
+import { describeDatabase, type ServerEvent, type ServerEventType } from "../../server/mod.ts";
 import { openServeResources } from "../../server/serve_resources.ts";
 import { isLoopbackHost } from "../mod.ts";
 import { freshUrlHint, onFreshUrlSignal } from "../_gui_server.ts";
@@ -95,7 +95,7 @@ export async function runGuiCommand(
 ): Promise<number> {
   const guiHost = flags.guiHost ?? "127.0.0.1";
   const guiPort = flags.guiPort ?? DEFAULT_GUI_PORT;
-  const { store, tls } = await openServeResources(settings);
+  const { storage, tls } = await openServeResources(settings);
   // SIGINT and SIGTERM stop the GUI; an error that escaped a handler is logged as `serve`
   // logs it, and the GUI keeps running.
   using lifecycle = startLifecycle({
@@ -110,7 +110,7 @@ export async function runGuiCommand(
     let gui;
     try {
       gui = await startAdminGui({
-        store,
+        storage,
         jim: {
           host: settings.host,
           port: settings.port,
@@ -138,7 +138,9 @@ export async function runGuiCommand(
     const jim = gui.controller.status();
     io.out(
       jim.running
-        ? `JIM server listening on ${jim.host}:${jim.port} (database ${settings.db})`
+        ? `JIM server listening on ${jim.host}:${jim.port} (database ${
+          describeDatabase(settings.db)
+        })`
         : `JIM server stopped: ${jim.error ?? "not started"}; start it from the GUI`,
     );
     io.out(`Admin GUI: open ${gui.url}`);
@@ -151,6 +153,6 @@ export async function runGuiCommand(
     return ExitCode.Ok;
   } finally {
     stopFreshUrls();
-    store.close();
+    await storage.close();
   }
 }

@@ -5,7 +5,14 @@
  * @module
  */
 import { JimError, loginKey, Status } from "../../protocol/mod.ts";
-import { EventFeed, type ServerEvent, type Store, type Subscription } from "../../server/mod.ts";
+import {
+  addUser,
+  EventFeed,
+  type ServerEvent,
+  setPassword,
+  type Storage,
+  type Subscription,
+} from "../../server/mod.ts";
 import type { LiveHub } from "../mod.ts";
 import type { ClientRow, LogEvent, ServerStatus } from "./_types.ts";
 import { ServiceLog } from "./service_log.ts";
@@ -18,10 +25,10 @@ export interface JimServerHandle {
   onlineUsers(): Iterable<string>;
   /**
    * Tells online users whose accounts are gone that they were removed, and closes their
-   * sessions. The GUI removes users through the server's own Store connection, which the
-   * server's cross-process check does not see, so it calls this right after.
+   * sessions. The server hears of the GUI's removals through its storage's change feed,
+   * within the feed's poll interval; the GUI calls this right after, so they go at once.
    */
-  endSessionsOfRemovedUsers(): Iterable<string>;
+  endSessionsOfRemovedUsers(): Promise<Iterable<string>>;
   close(): Promise<void>;
 }
 
@@ -35,7 +42,7 @@ export type ListenFn = (
 
 /** Options for {@linkcode AdminController}. */
 export interface AdminControllerOptions {
-  store: Store;
+  storage: Storage;
   listen: ListenFn;
   /** Where the JIM server starts first. */
   host: string;
@@ -43,7 +50,7 @@ export interface AdminControllerOptions {
   /** Shown on the page; the GUI passes it on to `listen` through the caller's closure. */
   legacyAuth: boolean;
   hub: LiveHub<unknown>;
-  /** PBKDF2 iterations for new passwords (tests lower it); the Store's default otherwise. */
+  /** PBKDF2 iterations for new passwords (tests lower it); 600,000 otherwise. */
   iterations?: number;
   /**
    * The server writes last-seen times behind, within this many ms; the Clients table is
@@ -106,11 +113,11 @@ export function describeListenError(err: unknown, host: string, port: number): A
 
 /**
  * Owns the JIM server for the GUI: one at a time, stopped and started again with the same
- * Store, its events forwarded to the live hub.
+ * storage, its events forwarded to the live hub.
  *
  * @example
  * ```ts
- * const controller = new AdminController({ store, listen, host: "127.0.0.1", port: 7777,
+ * const controller = new AdminController({ storage, listen, host: "127.0.0.1", port: 7777,
  *   legacyAuth: false, hub });
  * await controller.start();
  * ```
@@ -220,7 +227,7 @@ export class AdminController {
   }
 
   /**
-   * Stops the JIM server; users and data stay in the Store.
+   * Stops the JIM server; users and data stay in the storage.
    *
    * @throws {AdminError} 409 when it is not running.
    */
@@ -290,10 +297,10 @@ export class AdminController {
   }
 
   /** The Clients table, newest first, with who is online now. */
-  clients(): ClientRow[] {
+  async clients(): Promise<ClientRow[]> {
     const online = new Set<string>();
     for (const login of this.#server?.onlineUsers() ?? []) online.add(loginKey(login));
-    return this.#options.store.listUsers().map((u) => ({
+    return (await this.#options.storage.users.list()).map((u) => ({
       login: u.login,
       lastSeen: u.lastSeen,
       lastIp: u.lastIp,
@@ -325,7 +332,7 @@ export class AdminController {
     const pp = passwordProblem(password);
     if (pp) throw new AdminError(Status.BAD_REQUEST, pp, { field: "password" });
     try {
-      const row = await this.#options.store.addUser(name, password, {
+      const row = await addUser(this.#options.storage.users, name, password, {
         legacy: legacy === true,
         iterations: this.#options.iterations,
       });
@@ -353,9 +360,9 @@ export class AdminController {
    *
    * @throws {JimError} 404 when there is no such client.
    */
-  removeClient(login: string): void {
-    this.#options.store.removeUser(login);
-    this.#server?.endSessionsOfRemovedUsers();
+  async removeClient(login: string): Promise<void> {
+    await this.#options.storage.users.remove(login);
+    await this.#server?.endSessionsOfRemovedUsers();
     this.#note(`Client removed: ${login}`);
     this.#options.hub.publish("clients", {});
   }
@@ -372,7 +379,7 @@ export class AdminController {
     }
     const pp = passwordProblem(password);
     if (pp) throw new AdminError(Status.BAD_REQUEST, pp, { field: "password" });
-    await this.#options.store.setPassword(login, password, {
+    await setPassword(this.#options.storage.users, login, password, {
       iterations: this.#options.iterations,
     });
     this.#note(`Password reset: ${login}`);

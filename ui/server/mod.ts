@@ -4,10 +4,10 @@
  *
  * @example
  * ```ts
- * import { Store } from "../../server/mod.ts";
+ * import { SqliteStorage } from "../../server/mod.ts";
  * import { startAdminGui } from "./mod.ts";
- * using store = Store.open("jim.db");
- * await using gui = await startAdminGui({ store, jim: { host: "127.0.0.1", port: 7777 } });
+ * await using storage = SqliteStorage.open("jim.db");
+ * await using gui = await startAdminGui({ storage, jim: { host: "127.0.0.1", port: 7777 } });
  * console.log(gui.url); // http://127.0.0.1:8080/?token=…
  * ```
  *
@@ -17,7 +17,7 @@ import {
   JimServer,
   type JimServerOptions,
   type ServerEvent,
-  type Store,
+  type Storage,
 } from "../../server/mod.ts";
 import { AccessTokens, LiveHub } from "../mod.ts";
 import { closeOnce, exposedHosts, openInBrowser, serveGui } from "../_gui_server.ts";
@@ -40,17 +40,17 @@ export { HIDDEN, ServiceLog, type ServiceLogOptions } from "./service_log.ts";
 
 /** Options for {@linkcode startAdminGui}. */
 export interface AdminGuiOptions {
-  /** The users' database; the GUI does not close it. */
-  store: Store;
+  /** The users' storage; the GUI does not close it. */
+  storage: Storage;
   /**
    * Options of the JIM servers the GUI starts: where the first one runs (later ones run where
    * the page says) and the `serve` flags (legacyAuth, tls, limits).
    */
-  jim: Omit<JimServerOptions, "store" | "events" | "signal" | "host" | "port"> & {
+  jim: Omit<JimServerOptions, "storage" | "events" | "signal" | "host" | "port"> & {
     host: string;
     port: number;
   };
-  /** Starts a JIM server; JimServer.listen with `jim` and `store` by default. */
+  /** Starts a JIM server; JimServer.listen with `jim` and `storage` by default. */
   listen?: ListenFn;
   /** Start the JIM server right away (true by default). A failure is shown on the page. */
   startJim?: boolean;
@@ -64,7 +64,7 @@ export interface AdminGuiOptions {
   signal?: AbortSignal;
   /** Access token; a random one by default. */
   token?: string;
-  /** PBKDF2 iterations for passwords set from the GUI; the Store's default otherwise. */
+  /** PBKDF2 iterations for passwords set from the GUI; 600,000 otherwise. */
   iterations?: number;
   /** Where warnings go; console.warn by default. */
   warn?: (message: string) => void;
@@ -114,9 +114,9 @@ export async function startAdminGui(options: AdminGuiOptions): Promise<AdminGui>
   );
   const hub = new LiveHub<unknown>({ capacity: 500 });
   const controller = new AdminController({
-    store: options.store,
+    storage: options.storage,
     listen: options.listen ??
-      ((at) => JimServer.listen({ ...options.jim, ...at, store: options.store })),
+      ((at) => JimServer.listen({ ...options.jim, ...at, storage: options.storage })),
     host: options.jim.host,
     port: options.jim.port,
     legacyAuth: options.jim.legacyAuth ?? false,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Store } from "../../server/mod.ts";
+import { SqliteStorage } from "../../server/mod.ts";
 import { startAdminGui } from "./mod.ts";
 import type { AdminState } from "./_types.ts";
 
@@ -26,10 +26,10 @@ async function rawGet(port: number, path: string, headers: Record<string, string
 }
 
 Deno.test("startAdminGui() serves the GUI on 127.0.0.1 and runs the JIM server", async (t) => {
-  using store = Store.open(":memory:");
+  await using storage = SqliteStorage.open(":memory:");
   const warnings: string[] = [];
   await using gui = await startAdminGui({
-    store,
+    storage,
     jim: { host: "127.0.0.1", port: 0 },
     guiPort: 0,
     iterations: 4096,
@@ -78,12 +78,12 @@ Deno.test("startAdminGui() serves the GUI on 127.0.0.1 and runs the JIM server",
 });
 
 Deno.test("startAdminGui() stays up when the JIM port is taken and says why", async () => {
-  using store = Store.open(":memory:");
+  await using storage = SqliteStorage.open(":memory:");
   using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (busy.addr as Deno.NetAddr).port;
   const warnings: string[] = [];
   await using gui = await startAdminGui({
-    store,
+    storage,
     jim: { host: "127.0.0.1", port },
     guiPort: 0,
     warn: (m) => warnings.push(m),
@@ -96,10 +96,10 @@ Deno.test("startAdminGui() stays up when the JIM port is taken and says why", as
 });
 
 Deno.test("startAdminGui() warns loudly when the GUI is not on loopback", async () => {
-  using store = Store.open(":memory:");
+  await using storage = SqliteStorage.open(":memory:");
   const warnings: string[] = [];
   await using gui = await startAdminGui({
-    store,
+    storage,
     jim: { host: "127.0.0.1", port: 0 },
     startJim: false,
     guiHost: "0.0.0.0",
@@ -115,10 +115,10 @@ Deno.test("startAdminGui() warns loudly when the GUI is not on loopback", async 
 });
 
 Deno.test("startAdminGui() stops with its signal", async () => {
-  using store = Store.open(":memory:");
+  await using storage = SqliteStorage.open(":memory:");
   const abort = new AbortController();
   const gui = await startAdminGui({
-    store,
+    storage,
     jim: { host: "127.0.0.1", port: 0 },
     guiPort: 0,
     signal: abort.signal,

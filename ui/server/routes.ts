@@ -55,8 +55,11 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     assets: options.assets,
   });
 
-  app.get("/api/state", (c) => {
-    const state: AdminState = { server: controller.status(), clients: controller.clients() };
+  app.get("/api/state", async (c) => {
+    const state: AdminState = {
+      server: controller.status(),
+      clients: await controller.clients(),
+    };
     return c.json(state);
   });
   app.post("/api/server/start", async (c) => {
@@ -64,13 +67,13 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     return c.json(await controller.start({ host: body.host, port: body.port }));
   });
   app.post("/api/server/stop", async (c) => c.json(await controller.stop()));
-  app.get("/api/clients", (c) => c.json(controller.clients()));
+  app.get("/api/clients", async (c) => c.json(await controller.clients()));
   app.post("/api/clients", async (c) => {
     const row = await controller.addClient(await readJsonObject(c));
     return c.json(row, 201);
   });
-  app.delete("/api/clients/:login", (c) => {
-    controller.removeClient(c.req.param("login"));
+  app.delete("/api/clients/:login", async (c) => {
+    await controller.removeClient(c.req.param("login"));
     return c.json({ ok: true });
   });
   app.post("/api/clients/:login/password", async (c) => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { JimClient } from "../../client/mod.ts";
-import { JimServer, MAX_PASSWORD_LENGTH, Store } from "../../server/mod.ts";
+import { addUser, JimServer, MAX_PASSWORD_LENGTH, SqliteStorage } from "../../server/mod.ts";
 import { connectRaw, now } from "../../server/testing.ts";
 import { LiveHub } from "../mod.ts";
 import { AdminController, describeListenError } from "./controller.ts";
@@ -12,20 +12,19 @@ const ORIGIN = "http://127.0.0.1:8080";
 const HOST = "127.0.0.1:8080";
 const TOKEN = "test-token-0123456789abcdef";
 
-/** A real Store and real JimServers behind the admin app, driven with app.request(). */
+/** A real SQLite storage and real JimServers behind the admin app, driven with app.request(). */
 async function adminFixture(options: { start?: boolean } = {}) {
-  const store = Store.open(":memory:");
+  const storage = SqliteStorage.open(":memory:", { historyFlushMs: 10 });
   const hub = new LiveHub<unknown>();
   const controller = new AdminController({
-    store,
+    storage,
     hub,
     host: "127.0.0.1",
     port: 0,
     legacyAuth: false,
     iterations: 4096,
     historyDelayMs: 10,
-    listen: ({ host, port, events }) =>
-      JimServer.listen({ host, port, events, store, historyFlushMs: 10 }),
+    listen: ({ host, port, events }) => JimServer.listen({ host, port, events, storage }),
   });
   const app = createAdminApp({ token: TOKEN, controller, hub, port: 8080 });
   const login = await app.request(`${ORIGIN}/?token=${TOKEN}`, { headers: { host: HOST } });
@@ -49,7 +48,7 @@ async function adminFixture(options: { start?: boolean } = {}) {
 
   return {
     app,
-    store,
+    storage,
     hub,
     controller,
     cookie,
@@ -57,7 +56,7 @@ async function adminFixture(options: { start?: boolean } = {}) {
     async [Symbol.asyncDispose]() {
       hub.close();
       await controller.close();
-      store.close();
+      await storage.close();
     },
   };
 }
@@ -95,7 +94,7 @@ Deno.test("admin routes require the cookie, the Host and the Origin", async (t) 
       origin: "http://attacker.example",
     });
     assert.equal(res.status, 403);
-    assert.equal(fx.store.listUsers().length, 0);
+    assert.equal((await fx.storage.users.list()).length, 0);
     const start = await fx.call("POST", "/api/server/start", { host: "127.0.0.1", port: 0 }, {
       origin: "http://attacker.example",
     });
@@ -119,12 +118,12 @@ Deno.test("POST /api/clients validates every field and changes nothing on error"
     const res = await add({ login: "alice", password: "Password5" });
     assert.equal(res.status, 201);
     assert.equal((res.body as ClientRow).login, "alice");
-    assert.equal(fx.store.getUser("alice")?.legacy, false);
+    assert.equal((await fx.storage.users.get("alice"))?.legacy, false);
   });
   await t.step("legacy: true also stores the seed hash", async () => {
     const res = await add({ login: "seedy", password: "Password6", legacy: true });
     assert.equal(res.status, 201);
-    assert.equal(fx.store.getUser("seedy")?.legacy, true);
+    assert.equal((await fx.storage.users.get("seedy"))?.legacy, true);
   });
 
   const bad: [string, unknown, number, RegExp, string | undefined][] = [
@@ -186,7 +185,10 @@ Deno.test("POST /api/clients validates every field and changes nothing on error"
       assert.equal(res.status, status);
       assert.match(res.body.error, error);
       assert.equal(res.body.field, field);
-      assert.deepEqual(fx.store.logins().sort(), ["alice", "seedy"]);
+      assert.deepEqual((await fx.storage.users.loginsAfter(undefined, 100)).sort(), [
+        "alice",
+        "seedy",
+      ]);
     });
   }
   await t.step("the list has them newest first", async () => {
@@ -197,10 +199,10 @@ Deno.test("POST /api/clients validates every field and changes nothing on error"
 
 Deno.test("DELETE and password reset of clients", async (t) => {
   await using fx = await adminFixture({ start: false });
-  await fx.store.addUser("alice", "old-password", { iterations: 4096 });
+  await addUser(fx.storage.users, "alice", "old-password", { iterations: 4096 });
 
   await t.step("reset validates the password", async () => {
-    const before = fx.store.credentials("alice")?.scram.salt;
+    const before = (await fx.storage.users.credentials("alice"))?.scram.salt;
     for (
       const body of [{}, { password: "" }, { password: 7 }, {
         password: "x".repeat(MAX_PASSWORD_LENGTH + 1),
@@ -210,7 +212,7 @@ Deno.test("DELETE and password reset of clients", async (t) => {
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal(res.body.field, "password");
     }
-    assert.deepEqual(fx.store.credentials("alice")?.scram.salt, before);
+    assert.deepEqual((await fx.storage.users.credentials("alice"))?.scram.salt, before);
   });
   await t.step("reset of an unknown client is 404", async () => {
     const res = await fx.call("POST", "/api/clients/nobody/password", { password: "new" });
@@ -218,10 +220,10 @@ Deno.test("DELETE and password reset of clients", async (t) => {
     assert.match(res.body.error, /No such client: nobody/);
   });
   await t.step("reset stores new credentials", async () => {
-    const before = fx.store.credentials("alice")?.scram.storedKey;
+    const before = (await fx.storage.users.credentials("alice"))?.scram.storedKey;
     const res = await fx.call("POST", "/api/clients/alice/password", { password: "new-password" });
     assert.equal(res.status, 200);
-    assert.notDeepEqual(fx.store.credentials("alice")?.scram.storedKey, before);
+    assert.notDeepEqual((await fx.storage.users.credentials("alice"))?.scram.storedKey, before);
   });
   await t.step("remove of an unknown client is 404", async () => {
     const res = await fx.call("DELETE", "/api/clients/nobody");
@@ -230,14 +232,14 @@ Deno.test("DELETE and password reset of clients", async (t) => {
   await t.step("remove deletes the client", async () => {
     const res = await fx.call("DELETE", "/api/clients/alice");
     assert.equal(res.status, 200);
-    assert.equal(fx.store.getUser("alice"), undefined);
+    assert.equal(await fx.storage.users.get("alice"), undefined);
   });
 });
 
 Deno.test("removing an online client from the GUI ends their session with a notice", async () => {
   await using fx = await adminFixture();
-  await fx.store.addUser("alice", "a-pw", { iterations: 4096 });
-  await fx.store.addUser("bob", "b-pw", { iterations: 4096 });
+  await addUser(fx.storage.users, "alice", "a-pw", { iterations: 4096 });
+  await addUser(fx.storage.users, "bob", "b-pw", { iterations: 4096 });
   const server = fx.controller.server as JimServer;
   using disconnects = server.events.subscribe({ types: ["disconnect"] });
   const target = { host: "127.0.0.1", port: fx.controller.status().port };
@@ -264,7 +266,7 @@ Deno.test("removing an online client from the GUI ends their session with a noti
 
 Deno.test("start and stop the JIM server from the GUI", async (t) => {
   await using fx = await adminFixture();
-  await fx.store.addUser("alice", "pw", { iterations: 4096 });
+  await addUser(fx.storage.users, "alice", "pw", { iterations: 4096 });
   const first = fx.controller.status();
   assert.equal(first.running, true);
   assert.notEqual(first.port, 0, "port 0 is replaced by the bound port");
@@ -385,8 +387,8 @@ Deno.test("GET /api/events streams server state changes", async () => {
 
 Deno.test("Service info: kept for reloads, texts hidden by default, exported, cleared", async (t) => {
   await using fx = await adminFixture();
-  await fx.store.addUser("alice", "a-pw", { iterations: 4096 });
-  await fx.store.addUser("bob", "b-pw", { iterations: 4096 });
+  await addUser(fx.storage.users, "alice", "a-pw", { iterations: 4096 });
+  await addUser(fx.storage.users, "bob", "b-pw", { iterations: 4096 });
   const target = { host: "127.0.0.1", port: fx.controller.status().port };
   await using alice = await JimClient.connect(target);
   await using bob = await JimClient.connect(target);

@@ -1,0 +1,148 @@
+/**
+ * The server database's schema: its versioned migrations and the refresh of the columns that
+ * the name rules derive. Run by {@linkcode openDatabase} through the one migrator
+ * (common/sqlite_migrations.ts).
+ *
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+import { migrate, type Migration, type Schema } from "../../../common/sqlite_migrations.ts";
+import { loginKey, loginSkeleton } from "../../../protocol/mod.ts";
+import { NAME_RULES_VERSION } from "../name_rules.ts";
+
+// One version for every adapter: a rules change refreshes SQLite and PostgreSQL alike.
+export { NAME_RULES_VERSION };
+
+const MIGRATIONS: readonly Migration<DatabaseSync>[] = [
+  // 1: initial schema.
+  `
+  CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    login TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    login_key TEXT NOT NULL UNIQUE,
+    salt BLOB NOT NULL,
+    iterations INTEGER NOT NULL,
+    stored_key BLOB NOT NULL,
+    server_key BLOB NOT NULL,
+    legacy_hash TEXT,
+    created INTEGER NOT NULL,
+    last_seen INTEGER,
+    last_ip TEXT
+  ) STRICT;
+  CREATE TABLE contacts (
+    owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    contact_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    added INTEGER NOT NULL,
+    PRIMARY KEY (owner_id, contact_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX contacts_contact ON contacts(contact_id);
+  CREATE TABLE login_history (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    time INTEGER NOT NULL,
+    ip TEXT NOT NULL,
+    port INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX login_history_user_time ON login_history(user_id, time);
+  `,
+  // 2: look-alike names. The skeleton is unique where set; a row whose name collides with an
+  // older one keeps a NULL skeleton and says with whom in name_conflict. The columns are
+  // filled by refreshNameKeys(), which runs after the migrations whenever the rules changed.
+  `
+  ALTER TABLE users ADD COLUMN login_skeleton TEXT;
+  ALTER TABLE users ADD COLUMN name_conflict TEXT;
+  CREATE UNIQUE INDEX users_login_skeleton ON users(login_skeleton);
+  CREATE TABLE name_rules (id INTEGER PRIMARY KEY CHECK (id = 1), version TEXT NOT NULL) STRICT;
+  `,
+  // 3: secrets the server keeps across restarts (the key of the decoy SCRAM salts).
+  `
+  CREATE TABLE server_secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  `,
+];
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION: number = MIGRATIONS.length;
+
+const SCHEMA: Schema<DatabaseSync> = {
+  migrations: MIGRATIONS,
+  tooNew: (found, latest) =>
+    new Error(
+      `Cannot open database: schema version ${found} is newer than this program's ${latest}`,
+    ),
+  refresh: {
+    needed: (db) => nameRulesVersion(db) !== NAME_RULES_VERSION,
+    run: refreshNameKeys,
+  },
+};
+
+/** Options for {@linkcode openDatabase}. */
+export interface DatabaseOptions {
+  /** Milliseconds to wait for another process's write lock; 5000 by default. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Opens (creating if needed) and migrates the database at `path`.
+ *
+ * @throws {Error} when the file cannot be opened or its schema is newer than this code.
+ */
+export function openDatabase(path: string, options: DatabaseOptions = {}): DatabaseSync {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+    db.exec("PRAGMA journal_mode = WAL");
+    // NORMAL is durable across application crashes in WAL mode; only a power cut may lose the
+    // last commits, which for login history and last-seen is acceptable.
+    db.exec("PRAGMA synchronous = NORMAL");
+    db.exec("PRAGMA foreign_keys = ON");
+    migrate(db, SCHEMA);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function nameRulesVersion(db: DatabaseSync): string | undefined {
+  return db.prepare("SELECT version FROM name_rules WHERE id = 1").get()?.version as
+    | string
+    | undefined;
+}
+
+/**
+ * Recomputes login_key and login_skeleton of every user under the current name rules, oldest
+ * first, and records collisions instead of failing. A row whose new key another row holds
+ * keeps its old key (nothing is lost; the name now reaches the other account); so an account
+ * whose key does not change never loses its name, and among changed ones the older wins. A
+ * row whose skeleton an older row has keeps a NULL skeleton. Both get name_conflict.
+ */
+function refreshNameKeys(db: DatabaseSync): void {
+  const rows = db.prepare("SELECT id, login FROM users ORDER BY created, id").all();
+  db.exec("UPDATE users SET login_skeleton = NULL, name_conflict = NULL");
+  const setKey = db.prepare("UPDATE users SET login_key = ? WHERE id = ?");
+  const setSkeleton = db.prepare("UPDATE users SET login_skeleton = ? WHERE id = ?");
+  const setConflict = db.prepare("UPDATE users SET name_conflict = ? WHERE id = ?");
+  const byKey = db.prepare("SELECT login FROM users WHERE login_key = ? AND id != ?");
+  const bySkeleton = db.prepare("SELECT login FROM users WHERE login_skeleton = ?");
+  for (const row of rows) {
+    const id = row.id as number;
+    const login = row.login as string;
+    const key = loginKey(login);
+    const skeleton = loginSkeleton(login);
+    const sameName = byKey.get(key, id);
+    if (sameName) {
+      setConflict.run(sameName.login as string, id);
+      continue;
+    }
+    setKey.run(key, id);
+    const alike = bySkeleton.get(skeleton);
+    if (alike) setConflict.run(alike.login as string, id);
+    else setSkeleton.run(skeleton, id);
+  }
+  db.prepare(
+    "INSERT INTO name_rules (id, version) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+  ).run(NAME_RULES_VERSION);
+}

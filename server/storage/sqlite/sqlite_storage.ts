@@ -1,0 +1,123 @@
+/**
+ * The SQLite adapter of the storage ports: users with their credentials, contacts, login
+ * history written behind, change notification by `data_version`, and server secrets, in one
+ * database file.
+ *
+ * Several processes may open the same file at once (the running server and `jim-server user
+ * add`): WAL mode lets readers and one writer proceed together, and the busy timeout makes a
+ * second writer wait instead of failing. Credentials are read at each login, so a user added
+ * or a password changed by another process takes effect at the next login. Every statement is
+ * prepared once and every value is bound. Times are Unix milliseconds.
+ *
+ * @module
+ */
+import type { DatabaseSync } from "node:sqlite";
+import type {
+  ChangeFeed,
+  ContactStore,
+  LoginHistory,
+  SecretStore,
+  Storage,
+  UserStore,
+} from "../ports.ts";
+import { SqliteChangeFeed } from "./_change_feed.ts";
+import { SqliteContacts } from "./_contacts.ts";
+import { SqliteLoginHistory } from "./_login_history.ts";
+import { openDatabase } from "./_schema.ts";
+import { SqliteSecrets } from "./_secrets.ts";
+import { SqliteUsers } from "./_users.ts";
+
+/** Options for {@linkcode SqliteStorage.open}. */
+export interface SqliteStorageOptions {
+  /** Milliseconds to wait for another process's write lock; 5000 by default. */
+  busyTimeoutMs?: number;
+  /** How long login history may wait before it is written, ms; 200 by default. */
+  historyFlushMs?: number;
+  /** Login history records queued before they are written at once; 10,000 by default. */
+  maxPendingHistory?: number;
+  /**
+   * How often to look for other processes' commits while the change feed has listeners, ms;
+   * 1000 by default.
+   */
+  changePollMs?: number;
+}
+
+/**
+ * The SQLite storage.
+ *
+ * @example
+ * ```ts
+ * import { addUser } from "../../accounts.ts";
+ * import { SqliteStorage } from "./sqlite_storage.ts";
+ * await using storage = SqliteStorage.open(":memory:");
+ * await addUser(storage.users, "alice", "s3cret", { iterations: 4096 });
+ * await storage.contacts.add("alice", "alice");
+ * console.log(await storage.contacts.list("alice")); // ["alice"]
+ * ```
+ */
+export class SqliteStorage implements Storage {
+  /** The database file path. */
+  readonly path: string;
+  readonly users: UserStore;
+  readonly contacts: ContactStore;
+  readonly logins: LoginHistory;
+  readonly changes: ChangeFeed;
+  readonly secrets: SecretStore;
+  readonly #db: DatabaseSync;
+  readonly #logins: SqliteLoginHistory;
+  readonly #changes: SqliteChangeFeed;
+  #closed = false;
+
+  private constructor(path: string, db: DatabaseSync, options: SqliteStorageOptions) {
+    this.path = path;
+    this.#db = db;
+    const dataVersion = db.prepare("PRAGMA data_version");
+    this.changes = this.#changes = new SqliteChangeFeed(
+      () => dataVersion.get()!.data_version as number,
+      { pollMs: options.changePollMs },
+    );
+    this.users = new SqliteUsers(db, this.#changes);
+    this.contacts = new SqliteContacts(db);
+    this.logins = this.#logins = new SqliteLoginHistory(db, {
+      flushMs: options.historyFlushMs,
+      maxPending: options.maxPendingHistory,
+    });
+    this.secrets = new SqliteSecrets(db);
+  }
+
+  /**
+   * Opens (creating if needed) and migrates the database at `path`.
+   *
+   * @throws {Error} when the file cannot be opened or its schema is newer than this code.
+   */
+  static open(path: string, options: SqliteStorageOptions = {}): SqliteStorage {
+    return new SqliteStorage(path, openDatabase(path, options), options);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Login history records queued and not yet written. */
+  get pendingHistory(): number {
+    return this.#logins.pending;
+  }
+
+  /** Writes the queued login history, stops the change feed and closes the database. */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.#changes.close();
+    try {
+      this.#logins.close();
+    } finally {
+      this.#db.close();
+    }
+    return Promise.resolve();
+  }
+
+  /** Closes the storage, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
