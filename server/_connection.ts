@@ -453,12 +453,15 @@ export class Connection {
   #write(): void {
     const chunk = this.#chunk!;
     this.#pending++;
+    const settled = (result: unknown) => this.#onWritten(result);
     this.#conn.write(this.#written === 0 ? chunk : chunk.subarray(this.#written))
-      .then((n) => this.#onWritten(n), (error) => this.#onWriteFailed(error));
+      .then(settled, settled);
   }
 
-  #onWritten(n: number): void {
+  #onWritten(result: unknown): void {
     this.#pending--;
+    if (typeof result !== "number") return this.#onWriteFailed(result);
+    const n = result;
     const chunk = this.#chunk;
     if (this.#state === "closed" || chunk === undefined) {
       this.#writing = false;
@@ -479,7 +482,6 @@ export class Connection {
   }
 
   #onWriteFailed(error: unknown): void {
-    this.#pending--;
     this.#writing = false;
     this.#chunk = undefined;
     this.close(

@@ -47,7 +47,6 @@ export const ACCOUNT_REMOVED = "Account removed";
  * itself, or two clients would take the login from each other in turn.
  */
 export const TAKEN_OVER = "Session taken over: logged in again from another connection";
-export { LEGACY_DENIED } from "./_login.ts";
 
 /** What every session shares, from its server. */
 export interface SessionServices {
