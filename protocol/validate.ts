@@ -211,8 +211,12 @@ export function validateRequest(
   value: unknown,
   limits: Partial<ProtocolLimits> = {},
 ): ValidationResult {
+  // A server passes complete limits with every request: no copy for it.
+  const resolved = limits.maxFrameBytes !== undefined && limits.maxMessageLength !== undefined
+    ? limits as ProtocolLimits
+    : { ...DEFAULT_LIMITS, ...limits };
   try {
-    return { ok: true, request: parse(value, { ...DEFAULT_LIMITS, ...limits }) };
+    return { ok: true, request: parse(value, resolved) };
   } catch (error) {
     if (!(error instanceof Invalid)) throw error;
     return { ok: false, error: new JimError(Status.BAD_REQUEST, error.message) };

@@ -4,6 +4,10 @@
  * end (flush, half-close, linger) or the abrupt close. It knows frames, not requests: what a
  * frame means is its owner's business ({@linkcode ConnectionOwner}, the session).
  *
+ * An idle connection is kept small, because a server holds thousands: it owns no timer, no
+ * suspended async function and no closure of its own; its one pending read holds a 512-byte
+ * buffer, and its queues hold nothing until there is something to queue.
+ *
  * @module
  */
 import { FrameDecoder, FrameError, Status } from "../protocol/mod.ts";
@@ -45,24 +49,36 @@ export interface ConnectionContext {
 }
 
 type State = "open" | "ending" | "closed";
+type Inbound = Record<string, unknown> | FrameError;
+
+/** The inbox of a connection with nothing waiting: shared, replaced on the first push. */
+const NOTHING_WAITING: readonly Inbound[] = Object.freeze([]);
+
+/**
+ * Connections with frames queued in this task: one microtask writes them all, so frames that
+ * are ready together (the replies to every request of one read, a fan-out) share one write.
+ */
+let toFlush: Connection[] = [];
+
+function flushAll(): void {
+  const connections = toFlush;
+  toFlush = [];
+  for (const connection of connections) connection._startWrite();
+}
 
 /** A client connection. Created and driven by its session. */
 export class Connection {
-  /** The peer's address. */
-  readonly ip: string;
-  /** The peer's port. */
-  readonly port: number;
   /** When the connection was accepted, Unix ms. */
   readonly connectedAt: number;
   /** Last time any bytes arrived, Unix ms. */
   lastActivity: number;
 
   readonly #conn: Deno.Conn;
-  readonly #limits: ServerLimits;
-  readonly #clock: Clock;
+  readonly #ctx: ConnectionContext;
   readonly #owner: ConnectionOwner;
   readonly #decoder: FrameDecoder;
   readonly #bucket: TokenBucket | undefined;
+  #buffer: Uint8Array;
   #state: State = "open";
   #reason = "";
   #eof = false;
@@ -70,42 +86,51 @@ export class Connection {
   #discard = false;
   /** The owner is handling a frame that returned a promise, or the rate limit holds. */
   #busy = false;
-  #inbox: (Record<string, unknown> | FrameError)[] = [];
-  #rateTimer: ReturnType<typeof setTimeout> | undefined;
-  #backlogTimer: ReturnType<typeof setTimeout> | undefined;
-  #backlogCheck: Promise<void> | undefined;
-  #backlogRelease: (() => void) | undefined;
-  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #lingerOnEnd = true;
+  #inbox = NOTHING_WAITING as Inbound[];
+  #rateTimer: ReturnType<typeof setTimeout> | undefined;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Waiting for the event loop to turn before counting the backlog (see #accept). */
+  #backlog:
+    | { timer: ReturnType<typeof setTimeout>; turned: PromiseWithResolvers<void> }
+    | undefined;
 
-  #out: Uint8Array[] = [];
+  /** The first frame waiting to be written, and the ones after it. */
+  #head: Uint8Array | undefined;
+  #rest: Uint8Array[] | undefined;
   #outBytes = 0;
   /** A write is in flight, or scheduled for the end of this task. */
   #writing = false;
+  /** The bytes of the write in flight, and how many of them are written. */
   #chunk: Uint8Array | undefined;
   #written = 0;
   #drainWaiters: { below: number; resolve: () => void }[] | undefined;
 
-  #readTask: Promise<void> = Promise.resolve();
-  #pumpTask: Promise<void> = Promise.resolve();
-  #writeTask: Promise<void> | undefined;
-  #writeDone: (() => void) | undefined;
-  #shutdownTask: Promise<void> = Promise.resolve();
-  #closedSignal: PromiseWithResolvers<void> | undefined;
+  /** Reads, writes, half-closes and owner steps in flight: done() waits for them. */
+  #pending = 0;
+  #doneWaiters: (() => void)[] | undefined;
 
   constructor(conn: Deno.Conn, ctx: ConnectionContext, owner: ConnectionOwner) {
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    this.ip = addr.hostname;
-    this.port = addr.port;
     this.#conn = conn;
-    this.#limits = ctx.limits;
-    this.#clock = ctx.clock;
+    this.#ctx = ctx;
     this.#owner = owner;
     this.connectedAt = this.lastActivity = ctx.clock.now();
-    this.#decoder = new FrameDecoder({ maxFrameBytes: ctx.limits.maxFrameBytes });
-    this.#bucket = ctx.limits.rateLimit > 0
-      ? new TokenBucket(ctx.limits.rateLimit, ctx.limits.rateBurst, () => ctx.clock.now())
+    const limits = ctx.limits;
+    this.#decoder = new FrameDecoder({ maxFrameBytes: limits.maxFrameBytes });
+    this.#bucket = limits.rateLimit > 0
+      ? new TokenBucket(limits.rateLimit, limits.rateBurst, () => ctx.clock.now())
       : undefined;
+    this.#buffer = new Uint8Array(Math.min(IDLE_READ_BUFFER, limits.readBufferBytes));
+  }
+
+  /** The peer's address (read from the connection, which keeps it anyway). */
+  get ip(): string {
+    return (this.#conn.remoteAddr as Deno.NetAddr).hostname;
+  }
+
+  /** The peer's port. */
+  get port(): number {
+    return (this.#conn.remoteAddr as Deno.NetAddr).port;
   }
 
   /** Whether the connection still takes frames. */
@@ -135,19 +160,13 @@ export class Connection {
 
   /** Starts reading. */
   start(): void {
-    this.#readTask = this.#readLoop();
+    this.#read();
   }
 
-  /** Resolves once the connection has closed and every task of it has finished. */
-  async done(): Promise<void> {
-    if (this.#state !== "closed") {
-      this.#closedSignal ??= Promise.withResolvers();
-      await this.#closedSignal.promise;
-    }
-    await this.#readTask;
-    await this.#pumpTask;
-    await this.#writeTask;
-    await this.#shutdownTask;
+  /** Resolves once the connection has closed and nothing of it is in flight any more. */
+  done(): Promise<void> {
+    if (this.#state === "closed" && this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.#doneWaiters ??= []).push(resolve));
   }
 
   /**
@@ -156,17 +175,17 @@ export class Connection {
    */
   send(frame: Uint8Array): boolean {
     if (this.#state === "closed") return false;
-    if (this.#outBytes + frame.length > this.#limits.maxOutboundBytes) {
-      this.close(`Slow consumer: more than ${this.#limits.maxOutboundBytes} bytes queued`);
+    const max = this.#ctx.limits.maxOutboundBytes;
+    if (this.#outBytes + frame.length > max) {
+      this.close(`Slow consumer: more than ${max} bytes queued`);
       return false;
     }
-    this.#out.push(frame);
+    if (this.#head === undefined) this.#head = frame;
+    else (this.#rest ??= []).push(frame);
     this.#outBytes += frame.length;
     if (!this.#writing) {
       this.#writing = true;
-      // Frames queued by the rest of this task (the replies to every request of one read, a
-      // fan-out) go out together in one write.
-      queueMicrotask(this.#startWrite);
+      if (toFlush.push(this) === 1) queueMicrotask(flushAll);
     }
     return true;
   }
@@ -194,12 +213,12 @@ export class Connection {
     this.#state = "ending";
     this.#reason = reason;
     if (options.linger === false) this.#lingerOnEnd = false;
-    this.#inbox = [];
+    this.#inbox = NOTHING_WAITING as Inbound[];
     clearTimeout(this.#rateTimer);
-    this.#releaseBacklogCheck();
+    this.#endBacklogWait();
     this.#owner.onEnding(reason);
     if (this.#state !== "ending") return;
-    this.#lingerTimer = setTimeout(() => this.close(reason), this.#limits.lingerMs);
+    this.#lingerTimer = setTimeout(() => this.close(reason), this.#ctx.limits.lingerMs);
     if (!this.#writing) this.#afterFlush();
   }
 
@@ -210,74 +229,77 @@ export class Connection {
     this.#reason ||= reason;
     clearTimeout(this.#rateTimer);
     clearTimeout(this.#lingerTimer);
-    this.#releaseBacklogCheck();
+    this.#endBacklogWait();
     try {
       this.#conn.close();
     } catch {
       // Already closed by the peer's reset; nothing left to release.
     }
-    this.#out = [];
+    this.#head = undefined;
+    this.#rest = undefined;
     this.#outBytes = 0;
-    this.#chunk = undefined;
     this.#wakeDrained();
-    this.#inbox = [];
-    this.#closedSignal?.resolve();
+    this.#inbox = NOTHING_WAITING as Inbound[];
     this.#owner.onClosed(reason);
+    this.#settle();
   }
 
   // --- reading -------------------------------------------------------------------------
 
-  /** Ends a pending backlog check early: nothing is waiting any more. */
-  #releaseBacklogCheck(): void {
-    const release = this.#backlogRelease;
-    if (release === undefined) return;
-    clearTimeout(this.#backlogTimer);
-    this.#backlogTimer = undefined;
-    this.#backlogCheck = undefined;
-    this.#backlogRelease = undefined;
-    // The read loop waits for the check before it reads on.
-    release();
+  #read(): void {
+    this.#pending++;
+    // One callback for both outcomes: an idle connection's pending read holds one closure.
+    const settled = (result: unknown) => this.#onRead(result);
+    this.#conn.read(this.#buffer).then(settled, settled);
   }
 
-  async #readLoop(): Promise<void> {
+  #onRead(result: unknown): void {
+    this.#pending--;
+    if (result !== null && typeof result !== "number") return this.#onReadFailed(result);
+    const n = result;
+    if (this.#state === "closed") return this.#settle();
+    if (n === null) {
+      this.#onEof();
+      return this.#settle();
+    }
+    try {
+      this.#onData(this.#buffer.subarray(0, n));
+    } catch (error) {
+      this.#crashed(error);
+      return this.#settle();
+    }
+    // The frames may have closed it (a slow consumer, a crash).
+    if (this.closed) return this.#settle();
     // A pending read pins its buffer, so an idle connection holds a small one; a read that
     // fills it switches to the full-size buffer until traffic calms down again.
-    const small = Math.min(IDLE_READ_BUFFER, this.#limits.readBufferBytes);
-    let buffer = new Uint8Array(small);
-    for (;;) {
-      let n: number | null;
-      try {
-        n = await this.#conn.read(buffer);
-      } catch (error) {
-        // A peer vanishing is ordinary; the reason goes with the disconnect event.
-        this.close(`Connection lost: ${error instanceof Error ? error.message : String(error)}`);
-        return;
-      }
-      if (this.#state === "closed") return;
-      if (n === null) {
-        this.#onEof();
-        return;
-      }
-      // Frames are handled in a separate call so that nothing from them stays referenced by
-      // this suspended loop while the connection idles: such leftovers would be promoted to
-      // the old generation and fragment it across thousands of idle connections.
-      try {
-        this.#onData(buffer.subarray(0, n));
-      } catch (error) {
-        this.#crashed(error);
-        return;
-      }
-      if (this.#backlogCheck) await this.#backlogCheck;
-      if (n === buffer.length && buffer.length < this.#limits.readBufferBytes) {
-        buffer = new Uint8Array(this.#limits.readBufferBytes);
-      } else if (n < small && buffer.length > small) {
-        buffer = new Uint8Array(small);
-      }
+    const size = this.#buffer.length;
+    const small = Math.min(IDLE_READ_BUFFER, this.#ctx.limits.readBufferBytes);
+    if (n === size && size < this.#ctx.limits.readBufferBytes) {
+      this.#buffer = new Uint8Array(this.#ctx.limits.readBufferBytes);
+    } else if (n < small && size > small) {
+      this.#buffer = new Uint8Array(small);
     }
+    if (this.#backlog) {
+      // Read on once the event loop has turned and the backlog has been counted.
+      this.#pending++;
+      this.#backlog.turned.promise.then(() => {
+        this.#pending--;
+        if (this.#state === "closed") return this.#settle();
+        this.#read();
+      });
+      return;
+    }
+    this.#read();
+  }
+
+  #onReadFailed(error: unknown): void {
+    // A peer vanishing is ordinary; the reason goes with the disconnect event.
+    this.close(`Connection lost: ${error instanceof Error ? error.message : String(error)}`);
+    this.#settle();
   }
 
   #onData(chunk: Uint8Array): void {
-    this.lastActivity = this.#clock.now();
+    this.lastActivity = this.#ctx.clock.now();
     if (this.#discard || this.#state !== "open") return;
     this.#owner.onActivity();
     let frames;
@@ -304,39 +326,48 @@ export class Connection {
     }
   }
 
-  #accept(item: Record<string, unknown> | FrameError): void {
+  #accept(item: Inbound): void {
     if (!this.#busy && this.#inbox.length === 0 && (this.#bucket?.take() ?? 0) === 0) {
       // Nothing waits before it: handle it now, without queueing.
       this.#run(item);
       return;
     }
+    if (this.#inbox === NOTHING_WAITING) this.#inbox = [];
     this.#inbox.push(item);
     if (!this.#busy) this.#pump();
-    if (this.#inbox.length <= this.#limits.maxBacklog) return;
+    const max = this.#ctx.limits.maxBacklog;
+    if (this.#inbox.length <= max) return;
     if (this.#rateTimer !== undefined) {
       this.#overflow();
       return;
     }
     // Waiting behind a request in progress. Storage answers through promises even when it
     // has the answer at once, so a request only counts as waiting if it is still there once
-    // the event loop has turned; reading stops until then (#readLoop), which bounds memory.
-    if (this.#backlogCheck) return;
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#backlogCheck = promise;
-    this.#backlogRelease = resolve;
-    this.#backlogTimer = setTimeout(() => {
-      this.#releaseBacklogCheck();
-      if (this.#state === "open" && this.#inbox.length > this.#limits.maxBacklog) {
-        this.#overflow();
-      }
+    // the event loop has turned; reading stops until then (#onRead), which bounds memory.
+    if (this.#backlog) return;
+    const turned = Promise.withResolvers<void>();
+    const timer = setTimeout(() => {
+      this.#endBacklogWait();
+      if (this.#state === "open" && this.#inbox.length > max) this.#overflow();
     }, 0);
+    this.#backlog = { timer, turned };
+  }
+
+  /** Ends a wait for the event loop to turn; the read loop goes on. */
+  #endBacklogWait(): void {
+    const backlog = this.#backlog;
+    if (!backlog) return;
+    this.#backlog = undefined;
+    clearTimeout(backlog.timer);
+    backlog.turned.resolve();
   }
 
   #overflow(): void {
     this.#discard = true;
-    this.#inbox = [];
+    this.#inbox = NOTHING_WAITING as Inbound[];
+    const max = this.#ctx.limits.maxBacklog;
     this.#owner.onBadFrame(
-      new FrameError(`Too many requests: more than ${this.#limits.maxBacklog} waiting`, {
+      new FrameError(`Too many requests: more than ${max} waiting`, {
         fatal: true,
         code: Status.TOO_LARGE,
       }),
@@ -357,14 +388,16 @@ export class Connection {
         }, wait);
         return;
       }
-      this.#run(this.#inbox.shift()!);
+      const item = this.#inbox.shift()!;
+      if (this.#inbox.length === 0) this.#inbox = NOTHING_WAITING as Inbound[];
+      this.#run(item);
     }
     if (this.#state === "open" && this.#eof && !this.#busy && this.#inbox.length === 0) {
       this.end("Client disconnected");
     }
   }
 
-  #run(item: Record<string, unknown> | FrameError): void {
+  #run(item: Inbound): void {
     if (item instanceof FrameError) {
       this.#owner.onBadFrame(item);
       if (item.fatal) this.end(item.message);
@@ -373,12 +406,19 @@ export class Connection {
     const pending = this.#owner.onFrame(item);
     if (pending) {
       this.#busy = true;
-      this.#pumpTask = pending.then(
+      this.#pending++;
+      pending.then(
         () => {
+          this.#pending--;
           this.#busy = false;
           this.#guardedPump();
+          this.#settle();
         },
-        (error) => this.#crashed(error),
+        (error) => {
+          this.#pending--;
+          this.#crashed(error);
+          this.#settle();
+        },
       );
     }
   }
@@ -399,74 +439,91 @@ export class Connection {
 
   // --- writing -------------------------------------------------------------------------
 
-  readonly #startWrite = (): void => {
-    if (this.#state === "closed" || this.#out.length === 0) {
+  /** @internal Starts the write scheduled by {@linkcode send}. */
+  _startWrite(): void {
+    if (this.#state === "closed" || this.#head === undefined) {
       this.#writing = false;
       return;
     }
-    this.#writeTask ??= new Promise((resolve) => (this.#writeDone = resolve));
     this.#chunk = this.#takeChunk();
     this.#written = 0;
     this.#write();
-  };
+  }
 
   #write(): void {
     const chunk = this.#chunk!;
+    this.#pending++;
+    const settled = (result: unknown) => this.#onWritten(result);
     this.#conn.write(this.#written === 0 ? chunk : chunk.subarray(this.#written))
-      .then(this.#onWritten, this.#onWriteFailed);
+      .then(settled, settled);
   }
 
-  readonly #onWritten = (n: number): void => {
+  #onWritten(result: unknown): void {
+    this.#pending--;
+    if (typeof result !== "number") return this.#onWriteFailed(result);
+    const n = result;
     const chunk = this.#chunk;
-    if (this.#state === "closed" || chunk === undefined) return this.#writeStopped();
+    if (this.#state === "closed" || chunk === undefined) {
+      this.#writing = false;
+      return this.#settle();
+    }
     this.#written += n;
     if (this.#written < chunk.length) return this.#write();
     this.#chunk = undefined;
     this.#outBytes -= chunk.length;
     if (this.#drainWaiters) this.#wakeDrained();
-    if (this.#out.length > 0) {
+    if (this.#head !== undefined) {
       this.#chunk = this.#takeChunk();
       this.#written = 0;
       return this.#write();
     }
-    this.#writeStopped();
+    this.#writing = false;
     if (this.#state === "ending") this.#afterFlush();
-  };
+  }
 
-  readonly #onWriteFailed = (error: unknown): void => {
-    this.#writeStopped();
+  #onWriteFailed(error: unknown): void {
+    this.#writing = false;
+    this.#chunk = undefined;
     this.close(
       this.#reason || `Connection lost: ${error instanceof Error ? error.message : String(error)}`,
     );
-  };
-
-  #writeStopped(): void {
-    this.#writing = false;
-    const done = this.#writeDone;
-    this.#writeDone = undefined;
-    this.#writeTask = undefined;
-    done?.();
+    this.#settle();
   }
 
+  /** Takes the head of the queue, with as many frames after it as fit in one write. */
   #takeChunk(): Uint8Array {
-    const out = this.#out;
-    const first = out[0]!;
-    if (out.length === 1 || first.length >= MAX_WRITE) {
-      out.shift();
-      return first;
+    const head = this.#head!;
+    const rest = this.#rest;
+    if (!rest || head.length >= MAX_WRITE) {
+      this.#head = rest?.shift();
+      if (rest?.length === 0) this.#rest = undefined;
+      return head;
     }
+    let size = head.length;
     let count = 0;
-    let size = 0;
-    for (const part of out) {
-      if (count > 0 && size + part.length > MAX_WRITE) break;
-      size += part.length;
+    while (count < rest.length && size + rest[count]!.length <= MAX_WRITE) {
+      size += rest[count]!.length;
       count++;
     }
+    if (count === 0) {
+      this.#head = rest.shift();
+      if (rest.length === 0) this.#rest = undefined;
+      return head;
+    }
     const chunk = new Uint8Array(size);
-    let offset = 0;
-    for (const part of out.splice(0, count)) {
-      chunk.set(part, offset);
-      offset += part.length;
+    chunk.set(head, 0);
+    let offset = head.length;
+    for (let i = 0; i < count; i++) {
+      chunk.set(rest[i]!, offset);
+      offset += rest[i]!.length;
+    }
+    if (count === rest.length) {
+      this.#head = undefined;
+      this.#rest = undefined;
+    } else {
+      this.#head = rest[count];
+      rest.splice(0, count + 1);
+      if (rest.length === 0) this.#rest = undefined;
     }
     return chunk;
   }
@@ -491,6 +548,18 @@ export class Connection {
       this.close(this.#reason);
       return;
     }
-    this.#shutdownTask = this.#conn.closeWrite().catch(() => this.close(this.#reason));
+    this.#pending++;
+    this.#conn.closeWrite().catch(() => this.close(this.#reason)).finally(() => {
+      this.#pending--;
+      this.#settle();
+    });
+  }
+
+  /** Wakes done() once the connection is closed and nothing is in flight. */
+  #settle(): void {
+    if (this.#state !== "closed" || this.#pending > 0) return;
+    const waiters = this.#doneWaiters;
+    this.#doneWaiters = undefined;
+    if (waiters) { for (const wake of waiters) wake(); }
   }
 }

@@ -89,7 +89,7 @@ async function pair(limits: Partial<ServerLimits> = {}) {
   };
 }
 
-Deno.test("Connection writes the frames of one task in one write", async () => {
+Deno.test("Connection writes the replies to the requests of one read in one write", async () => {
   await using p = await pair();
   p.owner.onFrameDo = (value) => {
     p.connection.send(encodeFrame({ response: 200, alert: String(value.n) }));

@@ -47,7 +47,6 @@ export const ACCOUNT_REMOVED = "Account removed";
  * itself, or two clients would take the login from each other in turn.
  */
 export const TAKEN_OVER = "Session taken over: logged in again from another connection";
-export { LEGACY_DENIED } from "./_login.ts";
 
 /** What every session shares, from its server. */
 export interface SessionServices {
@@ -102,33 +101,30 @@ class SessionContext implements HandlerContext {
 export class Session implements HubSession, SessionHandle {
   /** The connection's number, counting from 1 per server. */
   readonly seq: number;
-  /** The session's id in the hub. */
-  readonly id: string;
   /** The login in display case, once authenticated; empty before. */
   login = "";
   /** The login's key, once authenticated; empty before. */
   key = "";
-  readonly caps: ReadonlySet<Capability> = NO_CAPABILITIES;
   /** When an idle probe went out unanswered, or 0. */
   probeSentAt = 0;
 
   readonly #services: SessionServices;
   readonly #connection: Connection;
-  readonly #ctx: SessionContext;
+  /** What handlers see; made at the first request that needs it. */
+  #ctx: SessionContext | undefined;
   #login: LoginMachine | undefined;
   /** Taking a place in the hub: the login deadline does not run meanwhile. */
   #attaching: AbortController | undefined;
   #attached = false;
   /** A takeover probe awaiting any sign of life. */
-  #liveness: { deadline: number; resolve: (alive: boolean) => void } | undefined;
-  #alive: Promise<boolean> | undefined;
+  #probing:
+    | { deadline: number; resolve: (alive: boolean) => void; answer: Promise<boolean> }
+    | undefined;
 
   constructor(seq: number, conn: Deno.Conn, services: SessionServices) {
     this.seq = seq;
-    this.id = String(seq);
     this.#services = services;
     this.#connection = new Connection(conn, services, this);
-    this.#ctx = new SessionContext(this, services);
     this.#login = new LoginMachine({
       users: services.storage.users,
       throttle: services.throttle,
@@ -136,6 +132,16 @@ export class Session implements HubSession, SessionHandle {
       legacyAuth: services.legacyAuth,
       events: services.events,
     }, this);
+  }
+
+  /** What the client announced at login; nothing yet (issue 12), which is the seed dialect. */
+  get caps(): ReadonlySet<Capability> {
+    return NO_CAPABILITIES;
+  }
+
+  /** The session's id in the hub: its number, made a string only when asked for. */
+  get id(): string {
+    return String(this.seq);
   }
 
   /** The peer's address. */
@@ -205,9 +211,9 @@ export class Session implements HubSession, SessionHandle {
   tick(now: number): void {
     if (!this.open) return;
     const limits = this.#services.limits;
-    if (this.#liveness && now >= this.#liveness.deadline) {
-      const { resolve } = this.#liveness;
-      this.#liveness = undefined;
+    if (this.#probing && now >= this.#probing.deadline) {
+      const { resolve } = this.#probing;
+      this.#probing = undefined;
       this.reply({ response: Status.FORBIDDEN, error: TAKEN_OVER });
       this.end(TAKEN_OVER);
       resolve(false);
@@ -264,14 +270,14 @@ export class Session implements HubSession, SessionHandle {
    */
   probe(): Promise<boolean> {
     if (!this.open) return Promise.resolve(false);
-    if (!this.#alive) {
+    if (!this.#probing) {
       const { promise, resolve } = Promise.withResolvers<boolean>();
       const now = this.#services.clock.now();
-      this.#liveness = { deadline: now + this.#services.limits.takeoverTimeoutMs, resolve };
-      this.#alive = promise.finally(() => (this.#alive = undefined));
+      const deadline = now + this.#services.limits.takeoverTimeoutMs;
+      this.#probing = { deadline, resolve, answer: promise };
       this.push({ action: "probe", time: Math.floor(now / 1000) });
     }
-    return this.#alive;
+    return this.#probing.answer;
   }
 
   // --- what handlers see ----------------------------------------------------------------
@@ -352,9 +358,9 @@ export class Session implements HubSession, SessionHandle {
   /** @internal Bytes arrived. */
   onActivity(): void {
     this.probeSentAt = 0;
-    if (this.#liveness) {
-      const { resolve } = this.#liveness;
-      this.#liveness = undefined;
+    if (this.#probing) {
+      const { resolve } = this.#probing;
+      this.#probing = undefined;
       resolve(true);
     }
   }
@@ -388,6 +394,7 @@ export class Session implements HubSession, SessionHandle {
   // --- requests ---------------------------------------------------------------------------
 
   #handle(request: JimRequest): Promise<void> | void {
+    this.#ctx ??= new SessionContext(this, this.#services);
     return handlerFor(request.action)(this.#ctx, request as never);
   }
 
@@ -470,10 +477,10 @@ export class Session implements HubSession, SessionHandle {
   }
 
   #endProbe(): void {
-    if (!this.#liveness) return;
+    if (!this.#probing) return;
     // Leaving anyway: whoever probed may take the login now.
-    const { resolve } = this.#liveness;
-    this.#liveness = undefined;
+    const { resolve } = this.#probing;
+    this.#probing = undefined;
     resolve(false);
   }
 

@@ -11,7 +11,8 @@ import {
   toBase64,
 } from "../protocol/mod.ts";
 import { EventFeed, REDACTED, type ServerEvent } from "./events.ts";
-import { LEGACY_DENIED, TAKEN_OVER } from "./_session.ts";
+import { LEGACY_DENIED } from "./_login.ts";
+import { TAKEN_OVER } from "./_session.ts";
 import { JimServer } from "./server.ts";
 import { addUser, setPassword } from "./accounts.ts";
 import type { UserStore } from "./storage/ports.ts";

@@ -27,7 +27,8 @@ import { ROOT } from "./_programs.ts";
 const WORKLOADS = ["startup", "pingpong", "flood", "idle", "storm"] as const;
 const USAGE = `Usage: deno task bench [options]
   --only LIST        workloads, comma-separated (default: ${WORKLOADS.join(",")})
-  --baseline         also run each workload against the minimal relay (tasks/bench/relay.ts)
+  --baseline         also run each workload against the minimal relay (tasks/bench/relay.ts),
+                     and idle against the idle floor (tasks/bench/idle_floor.ts)
   --profile          CPU-profile the servers during ping-pong (--cpu-prof) and print top functions
   --profile-dir DIR  where the .cpuprofile files go (default: a new temporary directory)
   --top N            functions to print per profile (default: 15)
@@ -163,7 +164,13 @@ try {
       for (const server of servers) rows.push(medianRow(measured.get(server)!));
       continue;
     }
-    for (const server of workload === "storm" ? ["jim-server" as const] : servers) {
+    // The idle floor has no routing and no real login: it takes part in the idle workload only.
+    const these: TargetKind[] = workload === "storm"
+      ? ["jim-server"]
+      : workload === "idle" && flags.baseline
+      ? [...servers, "idle floor"]
+      : servers;
+    for (const server of these) {
       console.error(`bench: ${workload} against ${server}…`);
       if (workload === "startup") rows.push(await runStartup(ctx, server));
       else if (workload === "idle") rows.push(await runIdle(ctx, server));
@@ -189,6 +196,16 @@ if (compared.length > 0) {
       })`,
     );
   }
+}
+const idleJim = rows.find((row) => row.workload === "idle" && row.server === "jim-server");
+const idleFloor = rows.find((row) => row.workload === "idle" && row.server === "idle floor");
+if (idleJim?.rssGrowthMiB !== undefined && idleFloor?.rssGrowthMiB !== undefined) {
+  const own = idleJim.rssGrowthMiB - idleFloor.rssGrowthMiB;
+  console.log(
+    `  idle RSS growth above the idle floor: ${own.toFixed(1)} MiB (${
+      (own * 1024 / idle).toFixed(1)
+    } KiB/session; the floor itself +${idleFloor.rssGrowthMiB.toFixed(1)} MiB)`,
+  );
 }
 if (rounds > 1) {
   for (const workload of new Set(roundRatios.map((r) => r.workload))) {

@@ -25,11 +25,21 @@ const ATTACHED: AttachResult = Object.freeze({ ok: true });
 const FULL: AttachResult = Object.freeze({ ok: false, reason: "full" });
 const ABORTED: AttachResult = Object.freeze({ ok: false, reason: "aborted" });
 const NOBODY: DeliveryResult = Object.freeze({ sessions: 0, delivered: 0 });
+const TAKEN: DeliveryResult = Object.freeze({ sessions: 1, delivered: 1 });
+const REFUSED: DeliveryResult = Object.freeze({ sessions: 1, delivered: 0 });
 
-/** An online account: its login as the first session gave it, and its live sessions. */
-interface Account {
-  login: string;
-  sessions: Set<HubSession>;
+/**
+ * An account with several live sessions. An account with one (the usual case, and the only
+ * one under a cap of 1) is kept as that session alone: no set for each of thousands.
+ */
+class Several {
+  constructor(readonly login: string, readonly sessions: Set<HubSession>) {}
+}
+
+type Entry = HubSession | Several;
+
+function sessionsOf(entry: Entry): HubSession[] {
+  return entry instanceof Several ? [...entry.sessions] : [entry];
 }
 
 /**
@@ -47,7 +57,7 @@ interface Account {
  */
 export class LocalHub implements Hub {
   readonly maxSessionsPerAccount: number;
-  readonly #accounts = new Map<string, Account>();
+  readonly #accounts = new Map<string, Entry>();
   readonly #presence = new Set<(change: PresenceChange) => void>();
   /** One probe per session at a time, shared by every login that waits on it. */
   readonly #probes = new WeakMap<HubSession, Promise<boolean>>();
@@ -67,24 +77,44 @@ export class LocalHub implements Hub {
     // place and the others then meet a session that answers.
     for (let round = 0; round < 2; round++) {
       if (this.#closed || options.signal?.aborted) return ABORTED;
-      const account = this.#accounts.get(session.key);
-      if (account?.sessions.has(session)) return ATTACHED;
-      if (!account || account.sessions.size < this.maxSessionsPerAccount) {
-        this.#add(session, account);
+      const entry = this.#accounts.get(session.key);
+      if (entry === session) return ATTACHED;
+      if (entry === undefined) {
+        this.#accounts.set(session.key, session);
+        if (this.#presence.size > 0) {
+          this.#emit({ login: session.login, key: session.key, online: true });
+        }
         return ATTACHED;
       }
-      if (await this.#allAnswer([...account.sessions])) break;
+      if (entry instanceof Several) {
+        if (entry.sessions.has(session)) return ATTACHED;
+        if (entry.sessions.size < this.maxSessionsPerAccount) {
+          entry.sessions.add(session);
+          return ATTACHED;
+        }
+      } else if (this.maxSessionsPerAccount > 1) {
+        this.#accounts.set(session.key, new Several(entry.login, new Set([entry, session])));
+        return ATTACHED;
+      }
+      if (await this.#allAnswer(sessionsOf(entry))) break;
     }
     return this.#closed || options.signal?.aborted ? ABORTED : FULL;
   }
 
   detach(session: HubSession): void {
-    const account = this.#accounts.get(session.key);
-    if (!account?.sessions.delete(session)) return;
-    if (account.sessions.size > 0) return;
+    const entry = this.#accounts.get(session.key);
+    if (entry instanceof Several) {
+      if (!entry.sessions.delete(session)) return;
+      if (entry.sessions.size === 1) {
+        const [last] = entry.sessions;
+        this.#accounts.set(session.key, last!);
+      }
+      return;
+    }
+    if (entry !== session) return;
     this.#accounts.delete(session.key);
     if (this.#presence.size > 0) {
-      this.#emit({ login: account.login, key: session.key, online: false });
+      this.#emit({ login: entry.login, key: session.key, online: false });
     }
   }
 
@@ -93,16 +123,18 @@ export class LocalHub implements Hub {
     envelope: Envelope,
     options?: { except?: string },
   ): DeliveryResult {
-    const account = this.#accounts.get(key);
-    if (!account) return NOBODY;
+    const entry = this.#accounts.get(key);
+    if (entry === undefined) return NOBODY;
     const except = options?.except;
+    if (!(entry instanceof Several)) {
+      if (except !== undefined && entry.id === except) return NOBODY;
+      return entry.deliver(envelope) ? TAKEN : REFUSED;
+    }
     let sessions = 0;
     let delivered = 0;
-    // A copy only when there are several: a session too slow to take the message detaches
-    // while the set is being walked.
-    const targets = account.sessions.size === 1 ? account.sessions : [...account.sessions];
-    for (const session of targets) {
-      if (session.id === except) continue;
+    // A copy: a session too slow to take the message detaches while the set is walked.
+    for (const session of [...entry.sessions]) {
+      if (except !== undefined && session.id === except) continue;
       sessions++;
       if (session.deliver(envelope)) delivered++;
     }
@@ -118,22 +150,20 @@ export class LocalHub implements Hub {
   }
 
   onlineLogins(): string[] {
-    return [...this.#accounts.values()].map((account) => account.login);
+    return [...this.#accounts.values()].map((entry) => entry.login);
   }
 
   sessions(key?: string): HubSessionInfo[] {
-    const accounts = key === undefined
+    const entries = key === undefined
       ? [...this.#accounts.values()]
-      : [this.#accounts.get(key)].filter((a) => a !== undefined);
-    return accounts.flatMap((account) =>
-      [...account.sessions].map((s) => ({ id: s.id, login: s.login }))
-    );
+      : [this.#accounts.get(key)].filter((entry) => entry !== undefined);
+    return entries.flatMap((entry) => sessionsOf(entry).map((s) => ({ id: s.id, login: s.login })));
   }
 
   endSessions(key: string, notice: Notice): number {
-    const account = this.#accounts.get(key);
-    if (!account) return 0;
-    const sessions = [...account.sessions];
+    const entry = this.#accounts.get(key);
+    if (entry === undefined) return 0;
+    const sessions = sessionsOf(entry);
     for (const session of sessions) session.notify(notice);
     return sessions.length;
   }
@@ -148,17 +178,6 @@ export class LocalHub implements Hub {
     this.#accounts.clear();
     this.#presence.clear();
     return Promise.resolve();
-  }
-
-  #add(session: HubSession, account: Account | undefined): void {
-    if (account) {
-      account.sessions.add(session);
-      return;
-    }
-    this.#accounts.set(session.key, { login: session.login, sessions: new Set([session]) });
-    if (this.#presence.size > 0) {
-      this.#emit({ login: session.login, key: session.key, online: true });
-    }
   }
 
   /** Probes `sessions`; true when every one answers, false as soon as one does not. */

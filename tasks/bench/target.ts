@@ -1,7 +1,8 @@
 /**
  * The server under test, as a pinned subprocess: jim-server exactly as it ships (entry point,
- * permissions and V8 flags from tasks/_programs.ts) or the baseline relay (relay.ts) with the
- * same V8 flags. Each workload gets a fresh one.
+ * permissions and V8 flags from tasks/_programs.ts), the baseline relay (relay.ts) or, for the
+ * idle workload, the idle floor (idle_floor.ts), with the same V8 flags. Each workload gets a
+ * fresh one.
  *
  * @module
  */
@@ -9,10 +10,11 @@ import { PROGRAMS } from "../_programs.ts";
 import { pinnedCommand, type Pinning } from "./pinning.ts";
 
 /** Which server. */
-export type TargetKind = "jim-server" | "relay";
+export type TargetKind = "jim-server" | "relay" | "idle floor";
 
 const JIM_SERVER = PROGRAMS.find((program) => program.name === "jim-server")!;
 const RELAY = new URL("./relay.ts", import.meta.url).pathname;
+const IDLE_FLOOR = new URL("./idle_floor.ts", import.meta.url).pathname;
 
 /**
  * The runtime flags both servers run with: jim-server's own, unless BENCH_V8_FLAGS replaces
@@ -105,8 +107,15 @@ export async function startTarget(options: TargetOptions): Promise<Target> {
   const port = freePort();
   const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
   const limit = String(options.connectionLimit);
-  const args = options.kind === "relay"
-    ? ["run", "--allow-net", ...runtimeFlags(), ...profile, RELAY, String(port)]
+  const args = options.kind !== "jim-server"
+    ? [
+      "run",
+      "--allow-net",
+      ...runtimeFlags(),
+      ...profile,
+      options.kind === "relay" ? RELAY : IDLE_FLOOR,
+      String(port),
+    ]
     : jimServerArgs([
       "serve",
       "--db",

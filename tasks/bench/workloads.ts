@@ -138,7 +138,7 @@ export async function runStartup(ctx: BenchContext, kind: TargetKind): Promise<B
   return {
     workload: "start-up",
     server: kind,
-    detail: kind === "jim-server" ? "jim-server serve, no connection" : "relay, no connection",
+    detail: kind === "jim-server" ? "jim-server serve, no connection" : `${kind}, no connection`,
     rssMiB: sample.rssKiB / 1024,
   };
 }
