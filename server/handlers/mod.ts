@@ -11,11 +11,20 @@ import type { Handler } from "./context.ts";
 import { delContact } from "./del_contact.ts";
 import { getContacts } from "./get_contacts.ts";
 import { getUsers } from "./get_users.ts";
+import { history } from "./history.ts";
+import { read } from "./read.ts";
 import { msg } from "./msg.ts";
 import { presence } from "./presence.ts";
 import { quit } from "./quit.ts";
 
-export type { Handler, HandlerContext, RequestOf, SessionHandle } from "./context.ts";
+export type {
+  Handler,
+  HandlerContext,
+  OfflineMessages,
+  RequestOf,
+  SessionHandle,
+} from "./context.ts";
+export { deliverBacklog } from "./_backlog.ts";
 
 /** Every action's handler for a logged-in session. */
 export const HANDLERS: { readonly [A in Action]: Handler<A> } = Object.freeze({
@@ -27,6 +36,9 @@ export const HANDLERS: { readonly [A in Action]: Handler<A> } = Object.freeze({
   del_contact: delContact,
   get_users: getUsers,
   quit,
+  // issue 12, messaging
+  history,
+  read,
 });
 
 /**

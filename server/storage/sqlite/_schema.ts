@@ -61,6 +61,26 @@ const MIGRATIONS: readonly Migration<DatabaseSync>[] = [
     value BLOB NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
+  // 4: messages (issue 12's MessageStore), as in the PostgreSQL schema. One recipient account
+  // per message, so its delivery state is a column: 0 stored, 1 delivered, 2 read. The text is
+  // a JSON string literal, which keeps U+0000 and lone surrogates that UTF-8 TEXT would not.
+  // A message goes with either account.
+  `
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    time REAL NOT NULL,
+    sender_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    recipient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    body_json TEXT NOT NULL,
+    state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 2)
+  ) STRICT;
+  CREATE INDEX messages_conversation ON messages(sender_id, recipient_id, id);
+  CREATE INDEX messages_sent ON messages(sender_id, id);
+  CREATE INDEX messages_received ON messages(recipient_id, id);
+  CREATE INDEX messages_undelivered ON messages(recipient_id, id) WHERE state = 0;
+  CREATE INDEX messages_ts ON messages(ts);
+  `,
 ];
 
 /** The schema version this code writes. */
