@@ -18,7 +18,9 @@ import { carbonEnvelope, checkFits, messageEnvelope } from "./_delivery.ts";
  * for bob's next login; a session with `ids` gets `id`, `ts` and `state` too. An unknown
  * recipient is 404; under `--offline-messages reject` an offline one is 410 as in the seed;
  * a full backlog is 503 with nothing stored; a message that would exceed the frame limit in
- * any of its forms is 413. Routing never waits on the disk.
+ * any of its forms is 413. Routing never waits on the disk. When the store fails (the
+ * database is down), a message a session took is still a 200 (the failure is logged); one
+ * that no session took is the store's error, 503.
  */
 export const msg: Handler<"msg"> = (ctx, request) => {
   const key = loginKey(request.to);
@@ -77,6 +79,17 @@ function send(ctx: HandlerContext, request: MsgRequest, to: string, key: string)
       hub.sendToAccount(session.key, carbonEnvelope(m, "stored"), { except: session.id });
     }
     reply(ctx, m, delivered);
+  }, (error) => {
+    if (!delivered) throw error;
+    // The recipient has it: chat goes on while the database is down; only the history
+    // misses this message, which the log says.
+    ctx.events.publish("error", {
+      conn: session.info,
+      message: `Cannot store message ${m.id} for the history: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+    });
+    reply(ctx, m, true);
   });
 }
 
