@@ -515,3 +515,31 @@ Deno.test("--history-days: the sweep at start drops older messages, keeps newer"
   assert.equal(got.at(-1)!.message, "new");
   assert.deepEqual((await historyOf(bob, {})).items.map((i) => i.message), ["new"]);
 });
+
+Deno.test("messages sent back to back share commits, and every reply keeps request order", async () => {
+  await using fx = await Fixture.start();
+  const alice = await fx.login("alice");
+  const bob = await fx.login("bob");
+  const commits = fx.storage.messageCommits;
+  let frames = "";
+  for (let i = 0; i < 80; i++) frames += JSON.stringify(msg("bob", `m${i}`)) + "\n";
+  frames += JSON.stringify({ action: "get_users", time: now() }) + "\n";
+  frames += JSON.stringify({ action: "msg", time: now(), to: "bob" }) + "\n";
+  frames += JSON.stringify(msg("nobody", "x")) + "\n";
+  frames += JSON.stringify(msg("carol", "stored")) + "\n";
+  await alice.write(frames);
+  const replies = [];
+  for (let i = 0; i < 84; i++) replies.push(await alice.next());
+  const ids = replies.slice(0, 80).map((r) => r.id as number);
+  assert.deepEqual(replies.slice(0, 80).map((r) => r.state), Array(80).fill("delivered"));
+  for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!);
+  assert.equal(replies[80]!.response, 202);
+  assert.deepEqual(replies[81], { response: 400, error: "Missing field: message" });
+  assert.deepEqual(replies[82], { response: 404, error: "No such client: nobody" });
+  assert.equal(replies[83]!.state, "stored");
+  const got = [];
+  for (let i = 0; i < 80; i++) got.push((await bob.next()).message);
+  assert.deepEqual(got, Array.from({ length: 80 }, (_, i) => `m${i}`));
+  // Fewer commits than messages: the pipeline's appends were grouped.
+  assert.ok(fx.storage.messageCommits - commits < 81, `${fx.storage.messageCommits - commits}`);
+});
