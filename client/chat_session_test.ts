@@ -89,7 +89,7 @@ Deno.test("ChatSession adds a stranger who writes, locally and on the server", a
 });
 
 Deno.test("ChatSession keeps history across restarts and stores failed sends", async () => {
-  await using srv = await startTestServer({ users: USERS });
+  await using srv = await startTestServer({ users: USERS, offlineMessages: "reject" });
   await using dir = await tempDir("jim-client-test-");
   const options = { port: srv.port, user: "alice", password: "alice-pw", dataDir: String(dir) };
   let failedId: number;

@@ -13,7 +13,11 @@ const USERS = [
 ];
 
 Deno.test("JimClient.login() against the real server", async (t) => {
-  await using srv = await startTestServer({ users: USERS, legacyAuth: true });
+  await using srv = await startTestServer({
+    users: USERS,
+    legacyAuth: true,
+    limits: { maxSessionsPerUser: 1 },
+  });
 
   await t.step("SCRAM-SHA-256 with a verified server", async () => {
     await using client = await JimClient.connect({ port: srv.port });
@@ -93,7 +97,7 @@ Deno.test("JimClient.login() falls back to legacy HMAC-MD5 with a seed-like serv
 });
 
 Deno.test("JimClient sends and receives both ways, and reports 410 for an offline recipient", async () => {
-  await using srv = await startTestServer({ users: USERS });
+  await using srv = await startTestServer({ users: USERS, offlineMessages: "reject" });
   await using alice = await JimClient.connect({ port: srv.port });
   await alice.login("alice", "alice-pw");
   await rejectsWith(() => alice.send("bob", "are you there?"), JimError, "Client not online: bob")

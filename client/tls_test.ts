@@ -12,6 +12,7 @@ Deno.test("JimClient and jim-client talk TLS with a trusted CA certificate", asy
     await using srv = await startTestServer({
       users: [{ login: "alice", password: "pw-a" }, { login: "bob", password: "pw-b" }],
       tls,
+      offlineMessages: "reject",
     });
 
     await t.step("with the CA: login and delivery", async () => {

@@ -6,11 +6,14 @@
  * @module
  */
 import type {
+  Capability,
   DeliveryState,
   HistoryItemMessage,
   PresencePushMessage,
   ReceiptMessage,
 } from "./conversation.ts";
+import type { RoomEventMessage, RoomListMessage, RoomMemberMessage, RoomRequest } from "./rooms.ts";
+import { ROOM_ACTIONS } from "./rooms.ts";
 
 /** SCRAM-SHA-256 (RFC 7677), the default login mechanism. */
 export const SCRAM_SHA_256 = "SCRAM-SHA-256";
@@ -36,6 +39,11 @@ export interface PresenceRequest extends RequestBase {
   type?: string;
   /** The account logging in (or answering a probe), and an optional status text. */
   user: { account_name: string; status?: string };
+  /**
+   * What a jim client understands (issue 12), known names only; absent when the client
+   * announced nothing (the seed dialect). Only the presence that starts a login counts.
+   */
+  capabilities?: Capability[];
 }
 
 /**
@@ -57,7 +65,7 @@ export interface AuthenticateRequest extends RequestBase {
 export interface MsgRequest extends RequestBase {
   /** The action name. */
   action: "msg";
-  /** The recipient's login. */
+  /** The recipient's login, or `#` and a room's name (issue 13). */
   to: string;
   /** Ignored: the server sets it to the sender's login. */
   from: string;
@@ -100,6 +108,34 @@ export interface GetUsersRequest extends RequestBase {
   after?: string;
 }
 
+/**
+ * A page of the server's history (issue 12): one conversation (`with`) or all of the caller's,
+ * the latest `limit` or those `before` or `after` an id. 202 with `quantity` and `more`, then
+ * `history_item` pushes, oldest first.
+ */
+export interface HistoryRequest extends RequestBase {
+  /** The action name. */
+  action: "history";
+  /** The other side of the conversation; every conversation of the caller when absent. */
+  with?: string;
+  /** Items with ids below this one. */
+  before?: number;
+  /** Items with ids above this one. */
+  after?: number;
+  /** Items on the page, 1 to 100; 50 when absent. */
+  limit: number;
+}
+
+/** Marks the conversation with `user_id` read up to message `id` (issue 12). */
+export interface ReadRequest extends RequestBase {
+  /** The action name. */
+  action: "read";
+  /** The peer whose messages were read. */
+  user_id: string;
+  /** The highest message id read. */
+  id: number;
+}
+
 /** Ends the session in order; `exit` is accepted as an alias. */
 export interface QuitRequest extends RequestBase {
   /** The action name. */
@@ -115,7 +151,11 @@ export type JimRequest =
   | AddContactRequest
   | DelContactRequest
   | GetUsersRequest
-  | QuitRequest;
+  | HistoryRequest
+  | ReadRequest
+  | QuitRequest
+  // Rooms (issue 13).
+  | RoomRequest;
 
 /** A request's action name. */
 export type Action = JimRequest["action"];
@@ -130,6 +170,10 @@ export const ACTIONS: readonly Action[] = [
   "del_contact",
   "get_users",
   "quit",
+  "history",
+  "read",
+  // Rooms (issue 13).
+  ...ROOM_ACTIONS,
 ];
 
 /** A reply to a request. Exactly one of `alert` and `error` is usually present. */
@@ -166,6 +210,15 @@ export interface JimResponse {
   state?: DeliveryState;
   /** 202 to history: whether older (before/latest) or newer (after) items exist. */
   more?: boolean;
+  // Rooms (issue 13).
+  /** 200 to a room action: the room's name as the server stores it. */
+  room?: string;
+  /** 200 to join: whether the join created the room. */
+  created?: boolean;
+  /** 200 to room_config: the setting now. */
+  invite_only?: boolean;
+  /** 200 to room_config: the setting now. */
+  history_visible?: boolean;
 }
 
 /** The server asks "are you there?"; a client answers with presence. */
@@ -208,6 +261,8 @@ export interface MsgMessage {
   stored?: boolean;
   /** A copy of what another session of this account sent (`carbons`). */
   carbon?: boolean;
+  /** On a carbon: `stored` or `delivered`, as known when it was routed. */
+  state?: DeliveryState;
 }
 
 /** Anything the server sends. */
@@ -218,4 +273,8 @@ export type ServerMessage =
   | MsgMessage
   | ReceiptMessage
   | PresencePushMessage
-  | HistoryItemMessage;
+  | HistoryItemMessage
+  // Rooms (issue 13).
+  | RoomListMessage
+  | RoomMemberMessage
+  | RoomEventMessage;

@@ -12,7 +12,14 @@
  * @module
  */
 import type { ContactListMessage, Mechanism, MsgMessage, ProbeMessage } from "./messages.ts";
+import type {
+  Capability,
+  DeliveryState,
+  HistoryItemMessage,
+  ReceiptMessage,
+} from "./conversation.ts";
 import type { Status } from "./status.ts";
+import type { RoomEventMessage, RoomListMessage, RoomMemberMessage } from "./rooms.ts";
 
 /** 200: success. */
 export interface OkResponse {
@@ -44,6 +51,11 @@ export interface ChallengeResponse {
   token: string;
   /** What this server accepts, SCRAM first. */
   mechanisms: Mechanism[];
+  /**
+   * Of the capabilities the client announced, those the server supports (issue 12); absent
+   * when the client announced none.
+   */
+  capabilities?: Capability[];
 }
 
 /** 401 to a SCRAM client-first message: the server-first message. */
@@ -76,6 +88,46 @@ export interface UsersResponse {
   next?: string;
 }
 
+/** 200 to msg from a session with `ids` (issue 12): the message's id, time and state. */
+export interface MsgResponse {
+  /** 200. */
+  response: typeof Status.OK;
+  /** "OK", or "Stored for bob" when no session of the recipient has it yet. */
+  alert: string;
+  /** The server's id of the message. */
+  id: number;
+  /** Server time, Unix milliseconds. */
+  ts: number;
+  /** `delivered` (a session of the recipient got it) or `stored`. */
+  state: DeliveryState;
+}
+
+/** 202 to history (issue 12): how many `history_item` pushes follow, and whether more exist. */
+export interface HistoryResponse {
+  /** 202. */
+  response: typeof Status.ACCEPTED;
+  /** The number of `history_item` pushes that follow. */
+  quantity: number;
+  /** Whether older (before or latest) or newer (after) items exist beyond the page. */
+  more: boolean;
+}
+
+/** 200 to a room action (issue 13): the room's stored name and what the action set. */
+export interface RoomOkResponse {
+  /** 200. */
+  response: typeof Status.OK;
+  /** "Joined #general", "Left #general", ... */
+  alert: string;
+  /** The room's name as the server stores it. */
+  room: string;
+  /** join: whether the join created the room. */
+  created?: boolean;
+  /** room_config: the setting now. */
+  invite_only?: boolean;
+  /** room_config: the setting now. */
+  history_visible?: boolean;
+}
+
 /** Any response the server sends. */
 export type ServerResponse =
   | OkResponse
@@ -83,10 +135,23 @@ export type ServerResponse =
   | ChallengeResponse
   | ScramContinueResponse
   | ContactsResponse
-  | UsersResponse;
+  | UsersResponse
+  | MsgResponse
+  | HistoryResponse
+  // Rooms (issue 13).
+  | RoomOkResponse;
 
 /** Anything the server sends unasked. */
-export type ServerPush = ProbeMessage | ContactListMessage | MsgMessage;
+export type ServerPush =
+  | ProbeMessage
+  | ContactListMessage
+  | MsgMessage
+  | ReceiptMessage
+  | HistoryItemMessage
+  // Rooms (issue 13).
+  | RoomListMessage
+  | RoomMemberMessage
+  | RoomEventMessage;
 
 /** Anything the server sends. */
 export type OutboundMessage = ServerResponse | ServerPush;

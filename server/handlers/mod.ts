@@ -11,11 +11,30 @@ import type { Handler } from "./context.ts";
 import { delContact } from "./del_contact.ts";
 import { getContacts } from "./get_contacts.ts";
 import { getUsers } from "./get_users.ts";
+import { history } from "./history.ts";
+import { read } from "./read.ts";
 import { msg } from "./msg.ts";
 import { presence } from "./presence.ts";
 import { quit } from "./quit.ts";
+// Rooms (issue 13).
+import { deleteRoom } from "./delete_room.ts";
+import { getRooms } from "./get_rooms.ts";
+import { invite } from "./invite.ts";
+import { join } from "./join.ts";
+import { kick } from "./kick.ts";
+import { leave } from "./leave.ts";
+import { members } from "./members.ts";
+import { roomConfig } from "./room_config.ts";
+import { setOwner } from "./set_owner.ts";
 
-export type { Handler, HandlerContext, RequestOf, SessionHandle } from "./context.ts";
+export type {
+  Handler,
+  HandlerContext,
+  OfflineMessages,
+  RequestOf,
+  SessionHandle,
+} from "./context.ts";
+export { deliverBacklog } from "./_backlog.ts";
 
 /** Every action's handler for a logged-in session. */
 export const HANDLERS: { readonly [A in Action]: Handler<A> } = Object.freeze({
@@ -27,6 +46,19 @@ export const HANDLERS: { readonly [A in Action]: Handler<A> } = Object.freeze({
   del_contact: delContact,
   get_users: getUsers,
   quit,
+  // issue 12, messaging
+  history,
+  read,
+  // Rooms (issue 13).
+  join,
+  leave,
+  get_rooms: getRooms,
+  members,
+  invite,
+  kick,
+  set_owner: setOwner,
+  delete_room: deleteRoom,
+  room_config: roomConfig,
 });
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The SQLite adapter of the storage ports: users with their credentials, contacts, login
- * history written behind, change notification by `data_version`, and server secrets, in one
- * database file.
+ * history written behind, change notification by `data_version`, server secrets, and
+ * messages with group commit (issue 12), in one database file.
  *
  * Several processes may open the same file at once (the running server and `jim-server user
  * add`): WAL mode lets readers and one writer proceed together, and the busy timeout makes a
@@ -16,6 +16,8 @@ import type {
   ChangeFeed,
   ContactStore,
   LoginHistory,
+  MessageStore,
+  RoomStore,
   SecretStore,
   Storage,
   UserStore,
@@ -23,7 +25,9 @@ import type {
 import { SqliteChangeFeed } from "./_change_feed.ts";
 import { SqliteContacts } from "./_contacts.ts";
 import { SqliteLoginHistory } from "./_login_history.ts";
+import { SqliteMessages } from "./_messages.ts";
 import { openDatabase } from "./_schema.ts";
+import { SqliteRooms } from "./_rooms.ts";
 import { SqliteSecrets } from "./_secrets.ts";
 import { SqliteUsers } from "./_users.ts";
 
@@ -40,6 +44,8 @@ export interface SqliteStorageOptions {
    * 1000 by default.
    */
   changePollMs?: number;
+  /** Messages in one group commit at most; 1000 by default. */
+  maxMessageBatch?: number;
 }
 
 /**
@@ -63,7 +69,11 @@ export class SqliteStorage implements Storage {
   readonly logins: LoginHistory;
   readonly changes: ChangeFeed;
   readonly secrets: SecretStore;
+  readonly messages: MessageStore;
   readonly #db: DatabaseSync;
+  readonly #messages: SqliteMessages;
+  readonly rooms: RoomStore;
+  readonly #rooms: SqliteRooms;
   readonly #logins: SqliteLoginHistory;
   readonly #changes: SqliteChangeFeed;
   #closed = false;
@@ -83,6 +93,10 @@ export class SqliteStorage implements Storage {
       maxPending: options.maxPendingHistory,
     });
     this.secrets = new SqliteSecrets(db);
+    this.messages = this.#messages = new SqliteMessages(db, {
+      maxBatch: options.maxMessageBatch,
+    });
+    this.rooms = this.#rooms = new SqliteRooms(db);
   }
 
   /**
@@ -103,17 +117,24 @@ export class SqliteStorage implements Storage {
     return this.#logins.pending;
   }
 
+  /** Message group commits made so far. */
+  get messageCommits(): number {
+    return this.#messages.commits;
+  }
+
   /** Writes the queued login history, stops the change feed and closes the database. */
-  close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
+    // Room messages already accepted are committed before the database goes.
+    await this.#rooms.settle().catch(() => {});
     this.#changes.close();
     try {
+      this.#messages.close();
       this.#logins.close();
     } finally {
       this.#db.close();
     }
-    return Promise.resolve();
   }
 
   /** Closes the storage, for `await using`. */
