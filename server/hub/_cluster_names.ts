@@ -42,14 +42,18 @@ export function accountSubject(key: string): string {
   return `${SUBJECT_PREFIX}.a.${token(key)}`;
 }
 
-/** Messages for one room, to every node with a session in it (issue 13). */
-export function roomSubject(room: string): string {
-  return `${SUBJECT_PREFIX}.r.${token(room)}`;
-}
-
 /** Requests to one node: "is this session of yours alive?". */
 export function nodeSubject(node: string): string {
   return `${SUBJECT_PREFIX}.n.${token(node)}`;
+}
+
+/**
+ * One room's messages for one node (issue 13), with the members that node has sessions of:
+ * the sender knows from the leases which nodes those are, so a node gets the traffic of the
+ * rooms its sessions are in and nothing else, without keeping room memberships in sync.
+ */
+export function roomSubject(node: string, room: string): string {
+  return `${nodeSubject(node)}.r.${token(room)}`;
 }
 
 /** Login outcomes, to every node. */

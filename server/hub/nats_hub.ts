@@ -53,7 +53,9 @@ import {
   nodeKey,
   nodeSubject,
   parseKey,
+  roomSubject,
   slotKey,
+  untoken,
 } from "./_cluster_names.ts";
 
 /** The notice of a session whose slot another login took while this node was cut off. */
@@ -93,6 +95,8 @@ interface Lease {
   id: string;
   login: string;
   since: number;
+  /** Whether the session announced `rooms`: only those get room traffic. */
+  rooms?: boolean;
 }
 
 interface RemoteLease extends Lease {
@@ -350,6 +354,36 @@ export class NatsHub implements Hub {
     };
   }
 
+  sendToRoom(
+    room: string,
+    memberKeys: Iterable<string>,
+    envelope: Envelope,
+    options?: { except?: string },
+  ): DeliveryResult {
+    const keys = Array.isArray(memberKeys) ? memberKeys as string[] : [...memberKeys];
+    const local = this.#local.sendToRoom(room, keys, envelope, options);
+    if (!this.#connected || this.#remote.size === 0) return local;
+    // One publish per node with members' sessions in the room, naming those members.
+    const byNode = new Map<string, Set<string>>();
+    let remote = 0;
+    for (const key of keys) {
+      const leases = this.#remote.get(key);
+      if (!leases) continue;
+      for (const lease of leases.values()) {
+        if (!lease.rooms) continue;
+        remote++;
+        let members = byNode.get(lease.node);
+        if (!members) byNode.set(lease.node, members = new Set());
+        members.add(key);
+      }
+    }
+    if (remote === 0) return local;
+    for (const [node, members] of byNode) {
+      this.#publish(roomSubject(node, room), { k: [...members], m: envelope.message });
+    }
+    return { sessions: local.sessions + remote, delivered: local.delivered + remote, remote };
+  }
+
   isOnline(key: string): boolean {
     return this.#online.has(key);
   }
@@ -446,6 +480,9 @@ export class NatsHub implements Hub {
   async #start(): Promise<void> {
     this.#nc.subscribe(nodeSubject(this.node), { callback: (_e, m) => this.#onProbe(m) });
     this.#nc.subscribe(LOGIN_SUBJECT, { callback: (_e, m) => this.#onLogin(m) });
+    this.#nc.subscribe(`${nodeSubject(this.node)}.r.*`, {
+      callback: (_e, m) => this.#onRoomMessage(m),
+    });
     await this.#watch();
     this.#connected = true;
     this.#track(this.#followStatus());
@@ -693,6 +730,7 @@ export class NatsHub implements Hub {
         id: session.id,
         login: session.login,
         since: Date.now(),
+        rooms: session.caps.has("rooms"),
       } satisfies Lease,
     );
   }
@@ -834,6 +872,19 @@ export class NatsHub implements Hub {
     } else if (body.t === "end" && typeof body.code === "number" && typeof body.text === "string") {
       this.#local.endSessions(key, { code: body.code, text: body.text });
     }
+  }
+
+  #onRoomMessage(msg: Msg): void {
+    const room = untoken(msg.subject.slice(msg.subject.lastIndexOf(".") + 1));
+    let body: { k?: unknown; m?: unknown };
+    try {
+      body = msg.json();
+    } catch {
+      return;
+    }
+    if (room === undefined || !Array.isArray(body?.k) || typeof body.m !== "object") return;
+    if (body.m === null || !body.k.every((k) => typeof k === "string")) return;
+    this.#local.sendToRoom(room, body.k as string[], new Envelope(body.m as Envelope["message"]));
   }
 
   #onProbe(msg: Msg): void {

@@ -13,7 +13,7 @@ import { nodeKey, slotKey } from "./_cluster_names.ts";
 class TestSession implements HubSession {
   static #next = 1;
   readonly id: string;
-  readonly caps: ReadonlySet<Capability> = new Set();
+  readonly caps: ReadonlySet<Capability>;
   readonly key: string;
   readonly delivered: Envelope[] = [];
   readonly notices: Notice[] = [];
@@ -21,8 +21,9 @@ class TestSession implements HubSession {
   /** How probes are answered. */
   alive = true;
 
-  constructor(readonly hub: NatsHub, readonly login: string) {
+  constructor(readonly hub: NatsHub, readonly login: string, caps: Capability[] = []) {
     this.id = `${hub.node}#${TestSession.#next++}`;
+    this.caps = new Set(caps);
     this.key = login.toLowerCase();
   }
 
@@ -125,6 +126,30 @@ testWithTools([NATS_SERVER], {
       await eventually("carol notified", () => carol.notices.length === 1);
       assert.deepEqual(carol.notices, [{ code: 403, text: "Account removed" }]);
       await eventually("carol offline on b", () => !b.isOnline("carol"));
+    });
+
+    await t.step("a room message reaches members' sessions that take rooms, anywhere", async () => {
+      const ann = new TestSession(a, "ann", ["rooms"]);
+      const seed = new TestSession(a, "sid");
+      const ben = new TestSession(b, "ben", ["rooms"]);
+      for (const s of [ann, seed]) await a.attach(s);
+      await b.attach(ben);
+      await eventually("ann and sid on b", () => b.isOnline("ann") && b.isOnline("sid"));
+      const members = ["ann", "sid", "ben", "nobody"];
+      const result = b.sendToRoom("lobby", members, text("to the lobby"), { except: ben.id });
+      assert.deepEqual(result, { sessions: 1, delivered: 1, remote: 1 });
+      await eventually("ann got it", () => ann.texts().length === 1);
+      assert.deepEqual(ann.texts(), ["to the lobby"]);
+      assert.deepEqual(ben.texts(), [], "the sender's own session was excepted");
+      assert.deepEqual(seed.texts(), [], "a seed session never gets room traffic");
+      assert.deepEqual(a.sendToRoom("lobby", ["ben"], text("to ben")), {
+        sessions: 1,
+        delivered: 1,
+        remote: 1,
+      });
+      await eventually("ben got it", () => ben.texts().length === 1);
+      for (const s of [ann, seed]) a.detach(s);
+      b.detach(ben);
     });
 
     await t.step("login outcomes reach every other node", async () => {
