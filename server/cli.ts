@@ -20,6 +20,7 @@ import { invalidValue, parseBoolean, parseNumber, parsePort, UsageError } from "
 import {
   DEFAULT_ITERATIONS,
   JimError,
+  loginKey,
   loginProblem,
   MAX_ITERATIONS,
   MIN_ITERATIONS,
@@ -32,6 +33,7 @@ import { connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
 import { openServeResources } from "./serve_resources.ts";
 import {
   type ClusterHub,
+  clusterSessions,
   defaultNodeName,
   joinCluster,
   NODE_NAME_PATTERN,
@@ -45,6 +47,7 @@ import {
   openStorage,
 } from "./storage/open_storage.ts";
 import type { UserRow, UserStore } from "./storage/ports.ts";
+import type { HubSessionInfo } from "./hub/hub.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -510,20 +513,27 @@ export function serveSettings(values: Values): ServeSettings {
   };
 }
 
+/** The URLs of `--cluster`, or undefined without it. */
+function clusterOf(values: Values): string[] | undefined {
+  const raw = values.cluster as string | undefined;
+  if (raw === undefined) return undefined;
+  const parsed = parseClusterUrls(raw);
+  if ("problem" in parsed) throw invalidValue("--cluster", raw, "nats://HOST:PORT[,...]");
+  return parsed.urls;
+}
+
 /** `--cluster` and `--node-name`; a node name without a cluster is a usage error. */
 function clusterSettings(values: Values, port: number) {
-  const raw = values.cluster as string | undefined;
+  const cluster = clusterOf(values);
   const name = values["node-name"] as string | undefined;
-  if (raw === undefined) {
+  if (cluster === undefined) {
     if (name !== undefined) throw new UsageError("Invalid flag: --node-name needs --cluster");
     return { cluster: undefined, nodeName: undefined };
   }
-  const parsed = parseClusterUrls(raw);
-  if ("problem" in parsed) throw invalidValue("--cluster", raw, "nats://HOST:PORT[,...]");
   if (name !== undefined && !NODE_NAME_PATTERN.test(name)) {
     throw invalidValue("--node-name", name, "1 to 100 letters, digits, . _ : @ -");
   }
-  return { cluster: parsed.urls, nodeName: name ?? defaultNodeName(port) };
+  return { cluster, nodeName: name ?? defaultNodeName(port) };
 }
 
 function dbPath(values: Values): string {
@@ -652,7 +662,9 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
     case "user list":
       expectArgs(inv, 0);
       return await withUsers(inv, async (users) => {
-        printUsers(await users.list(), io);
+        const cluster = clusterOf(inv.values);
+        const sessions = cluster ? await clusterSessions({ servers: cluster }) : undefined;
+        printUsers(await users.list(), io, sessions);
         for (const line of await nameConflictLines(users)) io.out(line);
         return 0;
       });
@@ -754,15 +766,25 @@ function formatTime(ms: number | null): string {
   return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
-function printUsers(users: UserRow[], io: CliIo): void {
+/**
+ * One row per user; with `sessions` (a cluster's), a SESSIONS column with each live
+ * session's id (`node#n`), so that the node of each shows.
+ */
+function printUsers(users: UserRow[], io: CliIo, sessions?: HubSessionInfo[]): void {
+  const byKey = new Map<string, string[]>();
+  for (const s of sessions ?? []) {
+    const key = loginKey(s.login);
+    byKey.set(key, [...byKey.get(key) ?? [], s.id]);
+  }
   const rows = [
-    ["LOGIN", "LAST SEEN", "LAST IP", "CREATED", "LEGACY"],
+    ["LOGIN", "LAST SEEN", "LAST IP", "CREATED", "LEGACY", ...(sessions ? ["SESSIONS"] : [])],
     ...users.map((u) => [
       u.login,
       formatTime(u.lastSeen),
       u.lastIp ?? "-",
       formatTime(u.created),
       u.legacy ? "yes" : "no",
+      ...(sessions ? [byKey.get(loginKey(u.login))?.sort().join(",") ?? "-"] : []),
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...r[i]!].length)));

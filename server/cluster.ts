@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Hub } from "./hub/hub.ts";
+import type { Hub, HubSessionInfo } from "./hub/hub.ts";
 import type { NatsHubOptions } from "./hub/nats_hub.ts";
 
 export type { NatsHubOptions };
@@ -88,4 +88,24 @@ export function parseClusterUrls(text: string): { urls: string[] } | { problem: 
     }
   }
   return { urls };
+}
+
+/**
+ * The live sessions of the whole cluster at `servers`, each with its node, read from the
+ * session bucket without joining (for `jim-server user list --cluster`).
+ *
+ * @throws {Error} "Cannot read the cluster at URL: …".
+ * @example
+ * ```ts ignore
+ * import { clusterSessions } from "./cluster.ts";
+ * for (const s of await clusterSessions({ servers: "nats://127.0.0.1:4222" })) {
+ *   console.log(s.login, s.node, s.id);
+ * }
+ * ```
+ */
+export async function clusterSessions(
+  options: Parameters<NatsHubModule["NatsHub"]["listSessions"]>[0],
+): Promise<HubSessionInfo[]> {
+  const { NatsHub }: NatsHubModule = await import(NATS_HUB_MODULE);
+  return await NatsHub.listSessions(options);
 }

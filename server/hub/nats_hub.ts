@@ -105,6 +105,20 @@ interface RemoteLease extends Lease {
   revision: number;
 }
 
+/** What a node knows of another node. */
+interface NodeState {
+  /** When its heartbeat was last written, ms. */
+  at: number;
+  /** The heartbeat's revision; 0 when only its leases were seen. */
+  revision: number;
+  /**
+   * Whether its sessions count: its heartbeat was written since this node's watch started
+   * (or within the TTL before, at start). After an outage, a node that has not reconnected
+   * yet still has leases in the bucket, and a message published for them would be lost.
+   */
+  live: boolean;
+}
+
 interface Held {
   kvKey: string;
   revision: number;
@@ -160,7 +174,11 @@ export class NatsHub implements Hub {
   readonly #remote = new Map<string, Map<string, RemoteLease>>();
   readonly #remoteByKv = new Map<string, RemoteLease>();
   /** Other nodes: when their heartbeat was last written (ms) and its revision. */
-  readonly #nodes = new Map<string, { at: number; revision: number }>();
+  readonly #nodes = new Map<string, NodeState>();
+  /** When the current watch started: heartbeats older than that are not proof of life. */
+  #watchedAt = 0;
+  /** How old a heartbeat in the replay may be and still count (the TTL at start, 0 after). */
+  #replaySlack = 0;
   /** Local sessions and the slot each holds. */
   readonly #held = new Map<HubSession, Held>();
   readonly #heldByKv = new Map<string, HubSession>();
@@ -264,6 +282,51 @@ export class NatsHub implements Hub {
     }
   }
 
+  /**
+   * The cluster's live sessions as the bucket has them, read without joining: for admin
+   * commands. Leases of nodes whose heartbeat is older than the lease TTL (crashed, not yet
+   * purged) are left out.
+   *
+   * @throws {Error} "Cannot read the cluster at URL: …".
+   */
+  static async listSessions(
+    options: Pick<NatsHubOptions, "servers" | "bucket" | "leaseTtlMs" | "timeoutMs">,
+  ): Promise<HubSessionInfo[]> {
+    const where = [options.servers].flat().join(",");
+    const timeout = options.timeoutMs ?? 2000;
+    let nc: NatsConnection | undefined;
+    try {
+      nc = await connect({ servers: options.servers, name: "jim admin", timeout });
+      const kv = await new Kvm(jetstream(nc, { timeout })).open(options.bucket ?? "jim-sessions");
+      const beats = new Map<string, number>();
+      const leases: Lease[] = [];
+      // An empty bucket replays nothing: there is no last entry to wait for.
+      const watched = (await kv.status()).values === 0 ? [] : await kv.watch({ key: ">" });
+      for await (const entry of watched) {
+        const parsed = parseKey(entry.key);
+        if (parsed && entry.operation === "PUT") {
+          if (parsed.kind === "node") beats.set(parsed.node, entry.created.getTime());
+          else {
+            const lease = entry.json<unknown>();
+            if (isLease(lease)) leases.push(lease);
+          }
+        }
+        if (entry.isUpdate || entry.delta === 0) break;
+      }
+      const ttl = options.leaseTtlMs ?? 5000;
+      const now = Date.now();
+      return leases
+        .filter((l) => now - (beats.get(l.node) ?? 0) <= ttl)
+        .map((l) => ({ id: l.id, login: l.login, node: l.node }));
+    } catch (error) {
+      throw new Error(`Cannot read the cluster at ${where}: ${errorText(error)}`, {
+        cause: error,
+      });
+    } finally {
+      await nc?.close().catch(() => {});
+    }
+  }
+
   /** Whether NATS is reachable and the view of other nodes is current. */
   get connected(): boolean {
     return this.#connected;
@@ -344,7 +407,7 @@ export class NatsHub implements Hub {
 
   sendToAccount(key: string, envelope: Envelope, options?: { except?: string }): DeliveryResult {
     const local = this.#local.sendToAccount(key, envelope, options);
-    const remote = this.#connected ? this.#remote.get(key)?.size ?? 0 : 0;
+    const remote = this.#remoteCount(key);
     if (remote === 0) return local;
     this.#publish(accountSubject(key), { t: "m", m: envelope.message });
     return {
@@ -370,7 +433,7 @@ export class NatsHub implements Hub {
       const leases = this.#remote.get(key);
       if (!leases) continue;
       for (const lease of leases.values()) {
-        if (!lease.rooms) continue;
+        if (!lease.rooms || !this.#nodes.get(lease.node)?.live) continue;
         remote++;
         let members = byNode.get(lease.node);
         if (!members) byNode.set(lease.node, members = new Set());
@@ -399,15 +462,16 @@ export class NatsHub implements Hub {
   sessions(key?: string): HubSessionInfo[] {
     const local = this.#local.sessions(key).map((s) => ({ ...s, node: this.node }));
     if (!this.#connected) return local;
-    const leases = key === undefined
-      ? [...this.#remoteByKv.values()]
-      : [...this.#remote.get(key)?.values() ?? []];
+    const leases =
+      (key === undefined
+        ? [...this.#remoteByKv.values()]
+        : [...this.#remote.get(key)?.values() ?? []]).filter((l) => this.#nodes.get(l.node)?.live);
     return [...local, ...leases.map((l) => ({ id: l.id, login: l.login, node: l.node }))];
   }
 
   endSessions(key: string, notice: Notice): number {
     const local = this.#local.endSessions(key, notice);
-    const remote = this.#connected ? this.#remote.get(key)?.size ?? 0 : 0;
+    const remote = this.#remoteCount(key);
     if (remote > 0) {
       this.#publish(accountSubject(key), { t: "end", code: notice.code, text: notice.text });
     }
@@ -478,6 +542,7 @@ export class NatsHub implements Hub {
   // --- start, watch, heartbeat ------------------------------------------------------------
 
   async #start(): Promise<void> {
+    this.#replaySlack = this.#leaseTtlMs;
     this.#nc.subscribe(nodeSubject(this.node), { callback: (_e, m) => this.#onProbe(m) });
     this.#nc.subscribe(LOGIN_SUBJECT, { callback: (_e, m) => this.#onLogin(m) });
     this.#nc.subscribe(`${nodeSubject(this.node)}.r.*`, {
@@ -496,6 +561,7 @@ export class NatsHub implements Hub {
    */
   async #watch(): Promise<void> {
     this.#watcher?.stop();
+    this.#watchedAt = Date.now();
     const watcher = await this.#kv.watch({ key: ">" });
     this.#watcher = watcher;
     const replayed = Promise.withResolvers<void>();
@@ -546,7 +612,11 @@ export class NatsHub implements Hub {
     if (parsed.kind === "node") {
       if (parsed.node === this.node) return;
       if (entry.operation === "PUT") {
-        this.#nodes.set(parsed.node, { at: entry.created.getTime(), revision: entry.revision });
+        const at = entry.created.getTime();
+        const was = this.#nodes.get(parsed.node)?.live ?? false;
+        const live = at >= this.#watchedAt - this.#replaySlack;
+        this.#nodes.set(parsed.node, { at, revision: entry.revision, live: was || live });
+        if (live && !was) this.#recomputeNode(parsed.node);
       } else {
         // A node that left cleanly deleted its leases first; drop whatever is left of it.
         this.#nodes.delete(parsed.node);
@@ -595,7 +665,7 @@ export class NatsHub implements Hub {
     leases.set(entry.key, remote);
     // A lease of a node never heard of counts from its own write, so a dead node's leases go.
     if (!this.#nodes.has(lease.node)) {
-      this.#nodes.set(lease.node, { at: entry.created.getTime(), revision: 0 });
+      this.#nodes.set(lease.node, { at: entry.created.getTime(), revision: 0, live: false });
     }
     this.#recompute(parsed.key);
   }
@@ -609,6 +679,22 @@ export class NatsHub implements Hub {
     if (leases?.size === 0) this.#remote.delete(lease.key);
     if (recompute) this.#recompute(lease.key);
     return lease;
+  }
+
+  /** Live sessions of the account on other nodes, as far as NATS lets this node know. */
+  #remoteCount(key: string): number {
+    if (!this.#connected) return 0;
+    const leases = this.#remote.get(key);
+    if (!leases) return 0;
+    let n = 0;
+    for (const lease of leases.values()) if (this.#nodes.get(lease.node)?.live) n++;
+    return n;
+  }
+
+  #recomputeNode(node: string): void {
+    const keys = new Set<string>();
+    for (const lease of this.#remoteByKv.values()) if (lease.node === node) keys.add(lease.key);
+    for (const key of keys) this.#recompute(key);
   }
 
   #dropNode(node: string): RemoteLease[] {
@@ -626,7 +712,11 @@ export class NatsHub implements Hub {
       .finally(() => (this.#beating = false));
     this.#track(beat);
     const now = Date.now();
-    for (const [node, { at, revision }] of [...this.#nodes]) {
+    // After an outage every node had a pause in its heartbeats: give each the TTL from when
+    // this node came back, not from its last beat before the outage.
+    const floor = this.#replaySlack === 0 ? this.#watchedAt : 0;
+    for (const [node, { at: last, revision }] of [...this.#nodes]) {
+      const at = Math.max(last, floor);
       if (now - at <= this.#leaseTtlMs) continue;
       this.#nodes.delete(node);
       const leases = this.#dropNode(node);
@@ -667,6 +757,7 @@ export class NatsHub implements Hub {
         this.#remote.clear();
         this.#remoteByKv.clear();
         this.#nodes.clear();
+        this.#replaySlack = 0;
         await this.#watch();
         // Other nodes may have taken this node for dead meanwhile and freed its slots.
         for (const [session, held] of [...this.#held]) {
@@ -925,7 +1016,11 @@ export class NatsHub implements Hub {
     let login = this.#local.onlineLogin(key);
     if (login === undefined && this.#connected) {
       const leases = this.#remote.get(key);
-      if (leases) { for (const lease of leases.values()) login ??= lease.login; }
+      if (leases) {
+        for (const lease of leases.values()) {
+          if (this.#nodes.get(lease.node)?.live) login ??= lease.login;
+        }
+      }
     }
     const was = this.#online.get(key);
     if (login !== undefined) {

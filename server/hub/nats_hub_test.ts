@@ -198,6 +198,8 @@ testWithTools([NATS_SERVER], {
         assert.deepEqual(b.sessions("erin"), [{ id: erin.id, login: "erin", node: "node-b" }]);
       });
       await t.step("a slot held by a node that does not answer is taken over", async () => {
+        // A node that has just crashed: its heartbeat is fresh, it answers nothing.
+        await kv.put(nodeKey("ghost"), JSON.stringify({ node: "ghost", ts: Date.now() }));
         await kv.put(slotKey("frank", 0), JSON.stringify({ ...lease, login: "Frank" }));
         await eventually("frank online", () => b.isOnline("frank"));
         const frank = new TestSession(b, "frank");
