@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { DEFAULT_LIMITS, MAX_ROOM_NAME_LENGTH } from "../protocol/mod.ts";
+import { DEFAULT_LIMITS, MAX_HISTORY_PAGE, MAX_ROOM_NAME_LENGTH } from "../protocol/mod.ts";
 
 /** Every limit the server enforces. Durations are milliseconds; 0 disables rate limiting. */
 export interface ServerLimits {
@@ -57,6 +57,18 @@ export interface ServerLimits {
   maxRoomsPerUser: number;
   /** Longest name of a new room after the `#`, 1 to 25 characters (25). */
   maxRoomName: number;
+  // --- issue 12, messaging ---
+  /**
+   * Messages stored for one offline recipient and not yet delivered (1000); a msg past it
+   * gets 503 and nothing stored is dropped.
+   */
+  maxOfflineMessages: number;
+  /** Live sessions one account may have at once (8); 1 is the seed's 409 "already online". */
+  maxSessionsPerUser: number;
+  /** Items of one history page at most (100, the protocol's hard maximum). */
+  maxHistoryPage: number;
+  /** Days messages are kept; 0 keeps them for ever (the default). */
+  historyDays: number;
 }
 
 /**
@@ -91,6 +103,10 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxRoomMembers: 1000,
   maxRoomsPerUser: 100,
   maxRoomName: MAX_ROOM_NAME_LENGTH,
+  maxOfflineMessages: 1000,
+  maxSessionsPerUser: 8,
+  maxHistoryPage: 100,
+  historyDays: 0,
 });
 
 /**
@@ -133,6 +149,9 @@ export function resolveLimits(partial: Partial<ServerLimits> = {}): ServerLimits
     "maxRoomMembers",
     "maxRoomsPerUser",
     "maxRoomName",
+    "maxOfflineMessages",
+    "maxSessionsPerUser",
+    "maxHistoryPage",
   ];
   for (const key of positive) {
     if (limits[key] <= 0) throw new RangeError(`Invalid limit: ${key} must be above 0`);
@@ -144,6 +163,14 @@ export function resolveLimits(partial: Partial<ServerLimits> = {}): ServerLimits
   }
   if (limits.rateLimit > 0 && limits.rateBurst < 1) {
     throw new RangeError("Invalid limit: rateBurst must be at least 1 when rateLimit is on");
+  }
+  for (const key of ["maxSessionsPerUser", "maxHistoryPage", "maxOfflineMessages"] as const) {
+    if (!Number.isInteger(limits[key])) {
+      throw new RangeError(`Invalid limit: ${key} must be a whole number`);
+    }
+  }
+  if (limits.maxHistoryPage > MAX_HISTORY_PAGE) {
+    throw new RangeError(`Invalid limit: maxHistoryPage must be at most ${MAX_HISTORY_PAGE}`);
   }
   return limits;
 }

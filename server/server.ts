@@ -12,6 +12,9 @@ import { Decoys } from "./_decoy.ts";
 import { FIRST_LOGIN_DELAY_MS, LoginThrottle, MAX_LOGIN_DELAY_MS } from "./_login_throttle.ts";
 import type { Hub } from "./hub/hub.ts";
 import { LocalHub } from "./hub/local_hub.ts";
+import { SERVER_CAPABILITIES } from "./capabilities.ts";
+import type { OfflineMessages } from "./handlers/mod.ts";
+import { MessageIds } from "./message_ids.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
 import { ACCOUNT_REMOVED, Session, type SessionServices } from "./_session.ts";
 import type { Storage, StorageChange } from "./storage/ports.ts";
@@ -61,6 +64,15 @@ export interface JimServerOptions {
   /** A feed to publish to, e.g. one that outlives this server; a new one by default. */
   events?: EventFeed;
   /**
+   * What happens to a message for a user with no live session (issue 12): `store` (the
+   * default) keeps it for their next login; `reject` answers 410 as the seed server does.
+   */
+  offlineMessages?: OfflineMessages;
+  /**
+   * The node's index for message ids, 0 to 15 (issue 14's cluster); 0 by default.
+   */
+  node?: number;
+  /**
    * Where every time-based decision reads the time (login deadline, probes, rate limit,
    * login throttle, takeover); the real clock by default. Tests pass one they move by hand.
    */
@@ -76,6 +88,8 @@ export interface SessionInfo extends ConnInfo {
   /** Requests received and not yet answered, e.g. held back by the rate limit. */
   pendingRequests: number;
 }
+
+const DAY_MS = 86_400_000;
 
 const ACCOUNT_REMOVED_NOTICE = Object.freeze({ code: Status.FORBIDDEN, text: ACCOUNT_REMOVED });
 
@@ -113,6 +127,8 @@ export class JimServer {
   readonly storage: Storage;
   /** Who is online. */
   readonly hub: Hub;
+  /** The `--offline-messages` policy in force. */
+  readonly offlineMessages: OfflineMessages;
   /** Resolves once the server has closed. */
   readonly finished: Promise<void>;
 
@@ -127,6 +143,8 @@ export class JimServer {
   readonly #offWriteError: () => void;
   readonly #offLoginSharing: () => void;
   #sweepTimer: ReturnType<typeof setInterval>;
+  #retentionTimer: ReturnType<typeof setInterval> | undefined;
+  #retention: Promise<void> = Promise.resolve();
   #acceptTask: Promise<void>;
   #nextId = 1;
   #acceptFailures = 0;
@@ -143,6 +161,7 @@ export class JimServer {
     limits: ServerLimits,
     cap: ConnectionCap,
     decoySecret: Uint8Array,
+    lastId: number,
   ) {
     this.#listener = listener;
     const addr = listener.addr as Deno.NetAddr;
@@ -155,8 +174,10 @@ export class JimServer {
     this.tls = options.tls !== undefined;
     this.storage = options.storage;
     this.#ownHub = options.hub === undefined;
-    this.hub = options.hub ?? new LocalHub();
+    this.hub = options.hub ??
+      new LocalHub({ maxSessionsPerAccount: this.limits.maxSessionsPerUser });
     const clock = options.clock ?? SYSTEM_CLOCK;
+    this.offlineMessages = options.offlineMessages ?? "store";
     this.#throttle = new LoginThrottle({
       windowMs: this.limits.failedLoginWindowMs,
       maxPerPair: this.limits.maxFailedLogins,
@@ -186,6 +207,9 @@ export class JimServer {
       decoys: new Decoys(decoySecret),
       hub: this.hub,
       storage: this.storage,
+      capabilities: SERVER_CAPABILITIES,
+      ids: new MessageIds(clock, { node: options.node ?? 0, after: lastId }),
+      offlineMessages: this.offlineMessages,
       sessionClosed: (session) => {
         if (!this.#sessions.delete(session)) return;
         const n = (this.#perIp.get(session.ip) ?? 1) - 1;
@@ -207,6 +231,12 @@ export class JimServer {
     const sweepMs = Math.max(5, Math.min(1000, Math.floor(shortest / 4)));
     this.#sweepTimer = setInterval(() => this.#sweep(), sweepMs);
     this.#acceptTask = this.#acceptLoop();
+    if (this.limits.historyDays > 0 && this.storage.messages) {
+      // --history-days: once at start, then daily; the timer alone keeps no process alive.
+      this.#purgeOld();
+      this.#retentionTimer = setInterval(() => this.#purgeOld(), DAY_MS);
+      Deno.unrefTimer(this.#retentionTimer);
+    }
     if (options.signal) {
       this.#signal = options.signal;
       options.signal.addEventListener("abort", this.#onAbort, { once: true });
@@ -222,6 +252,12 @@ export class JimServer {
   static async listen(options: JimServerOptions): Promise<JimServer> {
     const limits = resolveLimits(options.limits);
     const decoySecret = await options.storage.secrets.get("decoy-credentials");
+    const offline = options.offlineMessages ?? "store";
+    if (offline !== "store" && offline !== "reject") {
+      throw new RangeError('Invalid offlineMessages: must be "store" or "reject"');
+    }
+    // Ids go on above the last one stored, whatever the clock did across the restart.
+    const lastId = (await options.storage.messages?.lastId()) ?? 0;
     const cap = connectionCap(
       limits.maxConnections,
       options.openFileLimit ?? readOpenFileLimit(),
@@ -238,7 +274,7 @@ export class JimServer {
         ...reusePort,
       })
       : Deno.listen({ hostname, port, ...reusePort });
-    const server = new JimServer(listener, options, limits, cap, decoySecret);
+    const server = new JimServer(listener, options, limits, cap, decoySecret, lastId);
     server.events.publish("start", {
       message: `Listening on ${server.addr.hostname}:${server.addr.port}${
         server.tls ? " (TLS)" : ""
@@ -328,6 +364,8 @@ export class JimServer {
     }
     await this.#acceptTask;
     clearInterval(this.#sweepTimer);
+    clearInterval(this.#retentionTimer);
+    await this.#retention;
     const sessions = [...this.#sessions];
     for (const session of sessions) session.shutdown();
     await Promise.all([...sessions.map((s) => s.done()), ...this.#rejecting]);
@@ -337,6 +375,25 @@ export class JimServer {
     this.#offLoginSharing();
     this.events.publish("stop", { message: "Server stopped" });
     this.#resolveFinished();
+  }
+
+  /** Drops the messages older than `--history-days`; one sweep at a time. */
+  #purgeOld(): void {
+    const messages = this.storage.messages;
+    if (!messages) return;
+    const before = this.#services.clock.now() - this.limits.historyDays * DAY_MS;
+    this.#retention = this.#retention.then(async () => {
+      if (this.storage.closed) return;
+      try {
+        await messages.purge(before);
+      } catch (error) {
+        this.events.publish("error", {
+          message: `Cannot purge old messages: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        });
+      }
+    });
   }
 
   async #acceptLoop(): Promise<void> {

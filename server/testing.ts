@@ -26,6 +26,7 @@ import { connect as netConnect, type Socket } from "node:net";
 import type { Clock } from "./clock.ts";
 import type { EventFeed } from "./events.ts";
 import type { ServerLimits } from "./limits.ts";
+import type { OfflineMessages } from "./handlers/mod.ts";
 import { addUser } from "./accounts.ts";
 import { JimServer, type TlsOptions } from "./server.ts";
 import { SqliteStorage } from "./storage/sqlite/mod.ts";
@@ -49,6 +50,8 @@ export interface TestServerOptions {
   events?: EventFeed;
   /** The server's clock; the real one by default. See {@linkcode ManualClock}. */
   clock?: Clock;
+  /** The `--offline-messages` policy; `store` by default. */
+  offlineMessages?: OfflineMessages;
 }
 
 /**
@@ -132,6 +135,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       limits: options.limits,
       events: options.events,
       clock: options.clock,
+      offlineMessages: options.offlineMessages,
     });
     return {
       host: server.addr.hostname,
@@ -298,12 +302,20 @@ export class RawConnection implements AsyncDisposable {
     }
   }
 
-  /** Logs in with SCRAM-SHA-256 through presence and both authenticate steps. */
-  async login(login: string, password: string): Promise<Record<string, unknown>> {
+  /**
+   * Logs in with SCRAM-SHA-256 through presence and both authenticate steps, announcing
+   * `options.capabilities` (issue 12) when given.
+   */
+  async login(
+    login: string,
+    password: string,
+    options: { capabilities?: string[] } = {},
+  ): Promise<Record<string, unknown>> {
     const challenge = await this.request({
       action: "presence",
       time: now(),
       user: { account_name: login },
+      ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities }),
     });
     if (challenge.response !== 401) return challenge;
     return await this.scramLogin(login, password);
