@@ -556,6 +556,17 @@ export class Session implements HubSession, SessionHandle {
     if (this.#held) this.#backlog = this.#sendBacklog();
   }
 
+  /**
+   * Delivers what is stored and undelivered for the account, as at login: the hub may have
+   * missed messages (a cluster node back on NATS, issue 14). Does nothing before login,
+   * without a message store, or while a backlog is going out.
+   */
+  resync(): void {
+    if (!this.#attached || !this.open || this.#held || !this.#services.storage.messages) return;
+    this.#held = [];
+    this.#backlog = this.#backlog.then(() => this.#sendBacklog());
+  }
+
   /** The offline backlog, then what arrived live meanwhile, in order. */
   async #sendBacklog(): Promise<void> {
     this.#ctx ??= new SessionContext(this, this.#services);

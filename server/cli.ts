@@ -1080,6 +1080,7 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
         hub = await joinCluster({
           servers: settings.cluster,
           node: settings.nodeName!,
+          maxSessionsPerAccount: settings.limits.maxSessionsPerUser,
           takeoverTimeoutMs: settings.limits.takeoverTimeoutMs,
           log: (level, message) =>
             events.publish(level === "error" ? "error" : "cluster", { message }),

@@ -193,9 +193,14 @@ export class JimServer {
       ? this.#throttle.onOutcome((outcome) => hub.shareLogin!(outcome))
       : () => {};
     const offRemote = hub.on("login", (outcome) => this.#throttle.record(outcome));
+    // A cluster hub back on NATS may have missed messages: every session fetches its backlog.
+    const offResync = hub.on("resync", () => {
+      for (const session of this.#sessions) session.resync();
+    });
     this.#offLoginSharing = () => {
       offOutcome();
       offRemote();
+      offResync();
     };
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
     this.#services = {

@@ -67,12 +67,18 @@ export interface DeliveryResult {
   /** How many of them took it; the others were too slow and are closing. */
   readonly delivered: number;
   /**
-   * Of `sessions`, how many live on other nodes of a cluster (issue 14). The message was
-   * published to their nodes and they count as `delivered`, but nothing confirms it: core
-   * NATS is at most once, so a stored message should stay undelivered for them until their
-   * node delivers it. Absent (0) in a single process.
+   * Of `sessions`, how many live on other nodes of a cluster (issue 14). They count as
+   * `delivered` when the message was published to their nodes, but core NATS is at most
+   * once: {@linkcode DeliveryResult.confirmed} says whether one of them really took it.
+   * Absent (0) in a single process.
    */
   readonly remote?: number;
+  /**
+   * With `remote`: resolves true once a session on another node took the message, false when
+   * none did in time (its node crashed, NATS lost it, every such session was too slow). A
+   * message that only remote sessions could take is stored as delivered only if this is true.
+   */
+  readonly confirmed?: Promise<boolean>;
 }
 
 /** An account that came online (its first session attached) or went offline (its last left). */

@@ -37,6 +37,7 @@ import { Envelope } from "./envelope.ts";
 import type {
   AttachOptions,
   AttachResult,
+  Capability,
   DeliveryResult,
   Hub,
   HubSession,
@@ -135,6 +136,28 @@ function errorText(error: unknown): string {
 
 function isWrongSequence(error: unknown): boolean {
   return /wrong last sequence/i.test(errorText(error));
+}
+
+/** An envelope as it crosses NATS: the message and its dialect's extras. */
+function wireEnvelope(envelope: Envelope): Record<string, unknown> {
+  return {
+    t: "m",
+    m: envelope.message,
+    ...(envelope.ids === undefined ? {} : { i: envelope.ids }),
+    ...(envelope.requires === undefined ? {} : { r: envelope.requires }),
+  };
+}
+
+/** The envelope another node sent, or undefined for anything malformed. */
+function fromWire(body: Record<string, unknown>): Envelope | undefined {
+  const { m, i, r } = body;
+  if (typeof m !== "object" || m === null) return undefined;
+  if (i !== undefined && (typeof i !== "object" || i === null)) return undefined;
+  if (r !== undefined && typeof r !== "string") return undefined;
+  return new Envelope(m as Envelope["message"], {
+    ...(i === undefined ? {} : { ids: i as Record<string, unknown> }),
+    ...(r === undefined ? {} : { requires: r as Capability }),
+  });
 }
 
 function isLease(value: unknown): value is Lease {
@@ -409,11 +432,18 @@ export class NatsHub implements Hub {
     const local = this.#local.sendToAccount(key, envelope, options);
     const remote = this.#remoteCount(key);
     if (remote === 0) return local;
-    this.#publish(accountSubject(key), { t: "m", m: envelope.message });
+    // A request, not a publish: a node whose session took it answers, which tells a message
+    // really delivered from one lost on the way (it is then stored for the next login).
+    const confirmed = this.#nc.request(
+      accountSubject(key),
+      encoder.encode(JSON.stringify(wireEnvelope(envelope))),
+      { timeout: this.#timeoutMs },
+    ).then(() => true, () => false);
     return {
       sessions: local.sessions + remote,
       delivered: local.delivered + remote,
       remote,
+      confirmed,
     };
   }
 
@@ -441,8 +471,9 @@ export class NatsHub implements Hub {
       }
     }
     if (remote === 0) return local;
+    const wire = wireEnvelope(envelope);
     for (const [node, members] of byNode) {
-      this.#publish(roomSubject(node, room), { k: [...members], m: envelope.message });
+      this.#publish(roomSubject(node, room), { ...wire, k: [...members] });
     }
     return { sessions: local.sessions + remote, delivered: local.delivered + remote, remote };
   }
@@ -958,8 +989,12 @@ export class NatsHub implements Hub {
       return;
     }
     if (typeof body !== "object" || body === null) return;
-    if (body.t === "m" && typeof body.m === "object" && body.m !== null) {
-      this.#local.sendToAccount(key, new Envelope(body.m as Envelope["message"]));
+    if (body.t === "m") {
+      const envelope = fromWire(body);
+      if (!envelope) return;
+      const result = this.#local.sendToAccount(key, envelope);
+      // Only a node that delivered answers: the sender waits for the first that did.
+      if (result.delivered > 0 && msg.reply) msg.respond("1");
     } else if (body.t === "end" && typeof body.code === "number" && typeof body.text === "string") {
       this.#local.endSessions(key, { code: body.code, text: body.text });
     }
@@ -967,15 +1002,16 @@ export class NatsHub implements Hub {
 
   #onRoomMessage(msg: Msg): void {
     const room = untoken(msg.subject.slice(msg.subject.lastIndexOf(".") + 1));
-    let body: { k?: unknown; m?: unknown };
+    let body: { k?: unknown };
     try {
       body = msg.json();
     } catch {
       return;
     }
-    if (room === undefined || !Array.isArray(body?.k) || typeof body.m !== "object") return;
-    if (body.m === null || !body.k.every((k) => typeof k === "string")) return;
-    this.#local.sendToRoom(room, body.k as string[], new Envelope(body.m as Envelope["message"]));
+    if (room === undefined || !Array.isArray(body?.k)) return;
+    if (!body.k.every((k) => typeof k === "string")) return;
+    const envelope = fromWire(body as Record<string, unknown>);
+    if (envelope) this.#local.sendToRoom(room, body.k as string[], envelope);
   }
 
   #onProbe(msg: Msg): void {

@@ -94,14 +94,23 @@ testWithTools([NATS_SERVER], {
     });
 
     await t.step("a message from another node reaches the session, once", async () => {
-      const result = b.sendToAccount("alice", text("hi from b"));
+      const { confirmed, ...result } = b.sendToAccount("alice", text("hi from b"));
       assert.deepEqual(result, { sessions: 1, delivered: 1, remote: 1 });
+      assert.equal(await confirmed, true, "node a confirmed it");
       await eventually("delivery", () => alice.delivered.length === 1);
       assert.deepEqual(alice.texts(), ["hi from b"]);
       // Its own node delivers locally, and publishes nothing: no other node has alice.
       assert.deepEqual(a.sendToAccount("alice", text("local")), { sessions: 1, delivered: 1 });
       assert.deepEqual(alice.texts(), ["hi from b", "local"]);
+      alice.delivered.splice(0);
       assert.deepEqual(b.sendToAccount("nobody", text("x")), { sessions: 0, delivered: 0 });
+      // With ids and a required capability, as issue 12's envelopes have them.
+      const carbon = new Envelope(text("copy").message, { ids: { id: 7 }, requires: "carbons" });
+      assert.equal(await b.sendToAccount("alice", carbon).confirmed, true);
+      await eventually("the carbon", () => alice.delivered.length === 1);
+      assert.deepEqual(alice.delivered[0]!.ids, { id: 7 });
+      assert.equal(alice.delivered[0]!.requires, "carbons");
+      alice.delivered.splice(0);
     });
 
     await t.step("at the cap, a login elsewhere probes the holder across nodes", async () => {
@@ -111,8 +120,10 @@ testWithTools([NATS_SERVER], {
       alice.alive = false;
       assert.deepEqual(await b.attach(second), { ok: true });
       assert.equal(alice.probes, 2);
-      assert.equal(a.sessions("alice").length, 1, "node a sees the new holder only");
-      await eventually("a sees the session on b", () => a.sessions("alice")[0]?.node === "node-b");
+      await eventually("a sees the session on b, and only it", () => {
+        const seen = a.sessions("alice");
+        return seen.length === 1 && seen[0]!.id === second.id && seen[0]!.node === "node-b";
+      });
       b.detach(second);
       await eventually("alice offline on a", () => !a.isOnline("alice"));
       assert.deepEqual(changes.map((c) => c.online), [true, false]);
@@ -186,6 +197,9 @@ testWithTools([NATS_SERVER], {
 
       await t.step("its sessions count until the heartbeat is older than the TTL", async () => {
         await eventually("erin online", () => b.isOnline("erin"));
+        // Meanwhile a message for erin reaches nobody, and says so: it is to be stored.
+        const { remote, confirmed } = b.sendToAccount("erin", text("for erin"));
+        if (remote === 1) assert.equal(await confirmed, false);
         await eventually("erin offline", () => !b.isOnline("erin"));
       });
       await t.step("and their leases are deleted, so that the slot is free", async () => {
