@@ -194,8 +194,10 @@ export class JimServer {
       : () => {};
     const offRemote = hub.on("login", (outcome) => this.#throttle.record(outcome));
     // A cluster hub back on NATS may have missed messages: every session fetches its backlog.
-    const offResync = hub.on("resync", () => {
-      for (const session of this.#sessions) session.resync();
+    const offResync = hub.on("resync", (key) => {
+      for (const session of this.#sessions) {
+        if (key === undefined || session.key === key) session.resync();
+      }
     });
     this.#offLoginSharing = () => {
       offOutcome();

@@ -97,6 +97,8 @@ function settle(
     if (!delivered && !self) {
       hub.sendToAccount(session.key, carbonEnvelope(m, "stored"), { except: session.id });
     }
+    // Stored though the cluster may know a session of the recipient: its node fetches it.
+    if (!delivered) hub.nudge?.(key);
     reply(ctx, m, delivered);
   });
 }

@@ -169,9 +169,11 @@ export interface Hub {
   on(type: "presence", listener: (change: PresenceChange) => void): () => void;
   /**
    * `resync`: the hub may have missed deliveries (a cluster hub reconnected to NATS), so
-   * sessions should fetch what is undelivered to their accounts. Never in a single process.
+   * sessions should fetch what is undelivered to their accounts; with `key`, only that
+   * account's (another node stored a message for it, see {@linkcode Hub.nudge}). Never in a
+   * single process.
    */
-  on(type: "resync", listener: () => void): () => void;
+  on(type: "resync", listener: (key?: string) => void): () => void;
   /** `login`: a login outcome on another node of the cluster. Never in a single process. */
   on(type: "login", listener: (outcome: LoginOutcome) => void): () => void;
   /**
@@ -179,6 +181,13 @@ export interface Hub {
    * `${node}#${n}`, unique in the cluster.
    */
   readonly node?: string;
+  /**
+   * Tells the nodes that have sessions of the account `key` to fetch its backlog: a message
+   * for it was stored because no session of it could be reached or confirmed it, though the
+   * cluster has some (a node not yet back after an outage, a lost publish). Absent in one
+   * process, where a stored message always means no session.
+   */
+  nudge?(key: string): void;
   /** Tells the other nodes of a cluster about a login outcome here; absent in one process. */
   shareLogin?(outcome: LoginOutcome): void;
   /** Drops every session and listener; the hub takes no more. Idempotent. */

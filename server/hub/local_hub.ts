@@ -191,11 +191,14 @@ export class LocalHub implements Hub {
   }
 
   on(type: "presence", listener: (change: PresenceChange) => void): () => void;
-  on(type: "resync", listener: () => void): () => void;
+  on(type: "resync", listener: (key?: string) => void): () => void;
   on(type: "login", listener: (outcome: LoginOutcome) => void): () => void;
   on(
     type: "presence" | "resync" | "login",
-    listener: ((change: PresenceChange) => void) | (() => void) | ((o: LoginOutcome) => void),
+    listener:
+      | ((change: PresenceChange) => void)
+      | ((key?: string) => void)
+      | ((o: LoginOutcome) => void),
   ): () => void {
     // One process never resyncs and hears of no other node's logins.
     if (type !== "presence") return () => {};

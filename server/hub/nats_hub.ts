@@ -217,7 +217,7 @@ export class NatsHub implements Hub {
   /** Accounts with a local attach in progress, by how many. */
   readonly #attaching = new Map<string, number>();
   readonly #presence = new Set<(change: PresenceChange) => void>();
-  readonly #resync = new Set<() => void>();
+  readonly #resync = new Set<(key?: string) => void>();
   readonly #logins = new Set<(outcome: LoginOutcome) => void>();
   readonly #tasks = new Set<Promise<unknown>>();
 
@@ -510,11 +510,14 @@ export class NatsHub implements Hub {
   }
 
   on(type: "presence", listener: (change: PresenceChange) => void): () => void;
-  on(type: "resync", listener: () => void): () => void;
+  on(type: "resync", listener: (key?: string) => void): () => void;
   on(type: "login", listener: (outcome: LoginOutcome) => void): () => void;
   on(
     type: "presence" | "resync" | "login",
-    listener: ((change: PresenceChange) => void) | (() => void) | ((o: LoginOutcome) => void),
+    listener:
+      | ((change: PresenceChange) => void)
+      | ((key?: string) => void)
+      | ((o: LoginOutcome) => void),
   ): () => void {
     const set =
       (type === "presence"
@@ -524,6 +527,12 @@ export class NatsHub implements Hub {
         : this.#logins) as Set<typeof listener>;
     set.add(listener);
     return () => set.delete(listener);
+  }
+
+  nudge(key: string): void {
+    // Any lease counts, live or not: a node not yet back resyncs by itself when it is.
+    if (!this.#connected || !this.#remote.has(key)) return;
+    this.#publish(accountSubject(key), { t: "resync" });
   }
 
   shareLogin(outcome: LoginOutcome): void {
@@ -995,6 +1004,8 @@ export class NatsHub implements Hub {
       const result = this.#local.sendToAccount(key, envelope);
       // Only a node that delivered answers: the sender waits for the first that did.
       if (result.delivered > 0 && msg.reply) msg.respond("1");
+    } else if (body.t === "resync") {
+      for (const listener of [...this.#resync]) this.#safely(() => listener(key));
     } else if (body.t === "end" && typeof body.code === "number" && typeof body.text === "string") {
       this.#local.endSessions(key, { code: body.code, text: body.text });
     }

@@ -113,6 +113,16 @@ testWithTools([NATS_SERVER], {
       alice.delivered.splice(0);
     });
 
+    await t.step("nudge() asks the node with the account's sessions to resync it", async () => {
+      const keys: (string | undefined)[] = [];
+      const off = a.on("resync", (key) => keys.push(key));
+      b.nudge("alice");
+      b.nudge("nobody"); // no lease anywhere: nothing is sent
+      await eventually("the nudge on a", () => keys.length === 1);
+      assert.deepEqual(keys, ["alice"]);
+      off();
+    });
+
     await t.step("at the cap, a login elsewhere probes the holder across nodes", async () => {
       const second = new TestSession(b, "alice");
       assert.deepEqual(await b.attach(second), { ok: false, reason: "full" });
