@@ -29,6 +29,7 @@ const USERS = [
   "jack",
   "kate",
   "lena",
+  "mona",
 ];
 const FAST = { iterations: 4096 };
 
@@ -78,7 +79,7 @@ testWithTools([NATS_SERVER, POSTGRESQL], {
     const start = (name: string) =>
       JimServerProcess.serve([
         ...["--db", pg.url, "--cluster", nats.url, "--node-name", name],
-        ...["--max-sessions-per-user", "2", "--log-level", "warn"],
+        ...["--max-sessions-per-user", "2", "--max-failed-logins", "3", "--log-level", "warn"],
       ]);
     await using n1 = start("n1");
     await using n2 = start("n2");
@@ -139,6 +140,20 @@ testWithTools([NATS_SERVER, POSTGRESQL], {
       }
       await waitUntil("frank offline", async () => !await online("frank@n2"));
       assert.equal(await send(erin, "frank", "later"), "Stored for frank");
+    });
+
+    await t.step("failed logins on one node count on every node", async () => {
+      for (let i = 0; i < 3; i++) {
+        await using guess = await connectRaw({ host: "127.0.0.1", port: p1 });
+        assert.equal((await guess.login("mona", "wrong")).response, 402);
+      }
+      // The right password on another node, from the same address: refused there too.
+      await waitUntil("the lockout on n2", async () => {
+        await using next = await connectRaw({ host: "127.0.0.1", port: p2 });
+        const reply = await next.login("mona", "mona-pw");
+        assert.notEqual(reply.response, 200, "n2 let in a login that n1 locked out");
+        return reply.response === 403 && typeof reply.retry_after === "number";
+      });
     });
 
     await t.step("user list --cluster shows every node's sessions", async () => {
