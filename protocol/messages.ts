@@ -6,6 +6,7 @@
  * @module
  */
 import type {
+  Capability,
   DeliveryState,
   HistoryItemMessage,
   PresencePushMessage,
@@ -36,6 +37,11 @@ export interface PresenceRequest extends RequestBase {
   type?: string;
   /** The account logging in (or answering a probe), and an optional status text. */
   user: { account_name: string; status?: string };
+  /**
+   * What a jim client announces it understands (issue 12), names it does not know dropped;
+   * absent for the seed client.
+   */
+  capabilities?: Capability[];
 }
 
 /**

@@ -12,6 +12,7 @@
  * @module
  */
 import type { ContactListMessage, Mechanism, MsgMessage, ProbeMessage } from "./messages.ts";
+import type { Capability } from "./conversation.ts";
 import type { Status } from "./status.ts";
 
 /** 200: success. */
@@ -44,6 +45,8 @@ export interface ChallengeResponse {
   token: string;
   /** What this server accepts, SCRAM first. */
   mechanisms: Mechanism[];
+  /** Of what the client announced, what the server grants; only when it announced any. */
+  capabilities?: Capability[];
 }
 
 /** 401 to a SCRAM client-first message: the server-first message. */

@@ -19,7 +19,9 @@ import {
 } from "./messages.ts";
 import { Status } from "./status.ts";
 import {
+  type Capability,
   type HistoryItemMessage,
+  isCapability,
   isDeliveryState,
   isMessageId,
   isServerTime,
@@ -115,6 +117,22 @@ function userObject(obj: Obj): Obj {
   return user;
 }
 
+/** More names than any client has reason to announce. */
+const MAX_CAPABILITIES = 32;
+
+/** `capabilities` of a presence: a list of strings; names this side does not know are dropped. */
+function capabilityList(obj: Obj): Capability[] | undefined {
+  const list = obj.capabilities;
+  if (list === undefined || list === null) return undefined;
+  if (
+    !Array.isArray(list) || list.length > MAX_CAPABILITIES ||
+    !list.every((c) => typeof c === "string" && c.length <= MAX_SHORT_FIELD)
+  ) {
+    fail(`Invalid field: capabilities must be a list of at most ${MAX_CAPABILITIES} names`);
+  }
+  return [...new Set(list.filter(isCapability))];
+}
+
 function codePointLength(text: string, atLeast: number): number {
   // A UTF-16 length within the limit is within it in code points too, so most texts skip the count.
   if (text.length <= atLeast) return text.length;
@@ -138,10 +156,12 @@ function parse(value: unknown, limits: ProtocolLimits): JimRequest {
       const user = userObject(value);
       const status = optionalString(user, "status", MAX_SHORT_FIELD, "user.status");
       const type = optionalString(value, "type", MAX_SHORT_FIELD);
+      const capabilities = capabilityList(value);
       return {
         action: name,
         time,
         ...(type === undefined ? {} : { type }),
+        ...(capabilities === undefined ? {} : { capabilities }),
         user: {
           account_name: accountName(user, "account_name", "user.account_name"),
           ...(status === undefined ? {} : { status }),

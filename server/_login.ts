@@ -10,6 +10,7 @@
  */
 import {
   type AuthenticateRequest,
+  type Capability,
   fromBase64,
   HMAC_MD5,
   JimError,
@@ -35,6 +36,14 @@ export const AUTH_REQUIRED = "Authentication required";
 /** The one answer to a failed legacy login, whether the user, their legacy hash or the password is missing. */
 export const LEGACY_DENIED =
   `Access denied: wrong password, or no legacy password is stored for this client; use ${SCRAM_SHA_256}`;
+
+/**
+ * The capabilities this server grants of those a client announces. Each part of issue 12
+ * adds its name here as it lands; the 401 to presence answers the intersection.
+ */
+export const SERVED_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["presence"]);
+
+const NONE: ReadonlySet<Capability> = Object.freeze(new Set<Capability>());
 
 /** What the login needs from the server. */
 export interface LoginServices {
@@ -63,6 +72,8 @@ export interface Authenticated {
   login: string;
   /** The 200 to send once the session holds its place. */
   response: OkResponse;
+  /** What the presence that started this login announced and the server grants. */
+  caps: ReadonlySet<Capability>;
 }
 
 /** A SCRAM exchange between its first and final message. */
@@ -93,6 +104,8 @@ export class LoginMachine {
   readonly #services: LoginServices;
   readonly #peer: LoginPeer;
   #challenge: { key: string; token: string } | undefined;
+  /** Granted by the latest presence: the one that started the login under way. */
+  #caps: ReadonlySet<Capability> = NONE;
   #scram: PendingScram | undefined;
   #waiting = false;
   /** Aborted when the session closes: ends waits on its behalf. */
@@ -119,14 +132,18 @@ export class LoginMachine {
    * Starts a login. Every name gets the same answer, known or not, online or not, and the
    * store is not even asked: nothing before a valid proof tells accounts apart.
    */
-  presence(name: string): void {
+  presence(name: string, announced?: readonly Capability[]): void {
     const token = newToken();
     this.#challenge = { key: loginKey(name), token };
+    const granted = announced?.filter((c) => SERVED_CAPABILITIES.has(c));
+    this.#caps = granted && granted.length > 0 ? new Set(granted) : NONE;
     this.#peer.reply({
       response: Status.UNAUTHORIZED,
       error: AUTH_REQUIRED,
       token,
       mechanisms: this.#mechanisms(),
+      // Only for a client that announced: the seed client gets its dialect exactly.
+      ...(granted === undefined ? {} : { capabilities: granted }),
     });
   }
 
@@ -240,7 +257,11 @@ export class LoginMachine {
       throw this.#failed(key, LEGACY_DENIED);
     }
     turn.succeeded();
-    return { login: creds.login, response: { response: Status.OK, alert: "OK" } };
+    return {
+      login: creds.login,
+      response: { response: Status.OK, alert: "OK" },
+      caps: this.#caps,
+    };
   }
 
   async #scramStep(request: AuthenticateRequest, key: string): Promise<Authenticated | undefined> {
@@ -320,6 +341,7 @@ export class LoginMachine {
     return {
       login: scram.login,
       response: { response: Status.OK, alert: "OK", data: toBase64(serverFinal) },
+      caps: this.#caps,
     };
   }
 }

@@ -116,6 +116,7 @@ export class Session implements HubSession, SessionHandle {
   /** Taking a place in the hub: the login deadline does not run meanwhile. */
   #attaching: AbortController | undefined;
   #attached = false;
+  #caps: ReadonlySet<Capability> = NO_CAPABILITIES;
   /** A takeover probe awaiting any sign of life. */
   #probing:
     | { deadline: number; resolve: (alive: boolean) => void; answer: Promise<boolean> }
@@ -134,9 +135,9 @@ export class Session implements HubSession, SessionHandle {
     }, this);
   }
 
-  /** What the client announced at login; nothing yet (issue 12), which is the seed dialect. */
+  /** What the client announced at login and the server grants; empty is the seed dialect. */
   get caps(): ReadonlySet<Capability> {
-    return NO_CAPABILITIES;
+    return this.#caps;
   }
 
   /** The session's id in the hub: its number, made a string only when asked for. */
@@ -407,7 +408,7 @@ export class Session implements HubSession, SessionHandle {
     }
     switch (request.action) {
       case "presence":
-        return login.presence(request.user.account_name);
+        return login.presence(request.user.account_name, request.capabilities);
       case "authenticate": {
         const step = login.authenticate(request);
         return step?.then((done) => done && this.#loggedIn(done));
@@ -422,6 +423,7 @@ export class Session implements HubSession, SessionHandle {
     const services = this.#services;
     this.login = done.login;
     this.key = loginKey(done.login);
+    this.#caps = done.caps;
     const attaching = this.#attaching = new AbortController();
     let result;
     try {
@@ -433,6 +435,7 @@ export class Session implements HubSession, SessionHandle {
       if (result.ok) services.hub.detach(this);
       this.login = "";
       this.key = "";
+      this.#caps = NO_CAPABILITIES;
       if (!this.open) return;
       throw new JimError(Status.CONFLICT, "Client already online");
     }

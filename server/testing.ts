@@ -298,12 +298,20 @@ export class RawConnection implements AsyncDisposable {
     }
   }
 
-  /** Logs in with SCRAM-SHA-256 through presence and both authenticate steps. */
-  async login(login: string, password: string): Promise<Record<string, unknown>> {
+  /**
+   * Logs in with SCRAM-SHA-256 through presence and both authenticate steps; with
+   * `capabilities`, the presence announces them (a jim client) instead of nothing (the seed).
+   */
+  async login(
+    login: string,
+    password: string,
+    options: { capabilities?: string[] } = {},
+  ): Promise<Record<string, unknown>> {
     const challenge = await this.request({
       action: "presence",
       time: now(),
       user: { account_name: login },
+      ...(options.capabilities ? { capabilities: options.capabilities } : {}),
     });
     if (challenge.response !== 401) return challenge;
     return await this.scramLogin(login, password);
