@@ -209,7 +209,11 @@ Deno.test("LoginMachine logs in the seed's legacy way only when allowed", async 
     const token = String(peer.last().token);
     const digest = legacyDigest(await legacyStoredHash("alice-pw"), token);
     const result = await login.authenticate(legacy("Alice", digest));
-    assert.deepEqual(result, { login: "alice", response: { response: 200, alert: "OK" } });
+    assert.deepEqual(result, {
+      login: "alice",
+      response: { response: 200, alert: "OK" },
+      caps: new Set(),
+    });
   });
   await t.step("wrong digest, no legacy hash, no such user: one answer", async () => {
     for (const [user, password] of [["alice", "wrong"], ["bob", "bob-pw"], ["zed", "x"]]) {
