@@ -12,7 +12,7 @@
  * @module
  */
 import type { ContactListMessage, Mechanism, MsgMessage, ProbeMessage } from "./messages.ts";
-import type { Capability } from "./conversation.ts";
+import type { Capability, PresencePushMessage } from "./conversation.ts";
 import type { Status } from "./status.ts";
 
 /** 200: success. */
@@ -89,7 +89,7 @@ export type ServerResponse =
   | UsersResponse;
 
 /** Anything the server sends unasked. */
-export type ServerPush = ProbeMessage | ContactListMessage | MsgMessage;
+export type ServerPush = ProbeMessage | ContactListMessage | MsgMessage | PresencePushMessage;
 
 /** Anything the server sends. */
 export type OutboundMessage = ServerResponse | ServerPush;

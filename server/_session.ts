@@ -117,6 +117,7 @@ export class Session implements HubSession, SessionHandle {
   #attaching: AbortController | undefined;
   #attached = false;
   #caps: ReadonlySet<Capability> = NO_CAPABILITIES;
+  #since: number | undefined;
   /** A takeover probe awaiting any sign of life. */
   #probing:
     | { deadline: number; resolve: (alive: boolean) => void; answer: Promise<boolean> }
@@ -138,6 +139,17 @@ export class Session implements HubSession, SessionHandle {
   /** What the client announced at login and the server grants; empty is the seed dialect. */
   get caps(): ReadonlySet<Capability> {
     return this.#caps;
+  }
+
+  /** The peer's address as `host:port` (IPv6 in brackets), for admin views. */
+  get address(): string {
+    const { ip, port } = this.#connection;
+    return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
+  }
+
+  /** When the session logged in, Unix ms; undefined before. */
+  get since(): number | undefined {
+    return this.#since;
   }
 
   /** The session's id in the hub: its number, made a string only when asked for. */
@@ -440,7 +452,11 @@ export class Session implements HubSession, SessionHandle {
       throw new JimError(Status.CONFLICT, "Client already online");
     }
     this.#attached = true;
+    this.#since = services.clock.now();
     this.#login = undefined;
+    // Before the 200: the client's next get_contacts shows the state the pushes move on from.
+    if (this.#caps.has("presence")) await this.#watchContacts();
+    if (!this.open) return;
     services.storage.logins.record({
       login: this.login,
       time: services.clock.now(),
@@ -449,6 +465,24 @@ export class Session implements HubSession, SessionHandle {
     });
     services.events.publish("login", { conn: this.info, message: "Logged in" });
     this.reply(done.response);
+  }
+
+  /** Presence push: this account watches its contacts while a session with `presence` lives. */
+  async #watchContacts(): Promise<void> {
+    const services = this.#services;
+    try {
+      const contacts = await services.storage.contacts.list(this.login);
+      // A no-op when this session closed meanwhile: the hub keeps watches of live ones only.
+      services.hub.watchPresence(this.key, contacts.map(loginKey));
+    } catch (error) {
+      // Storage down: the login stands, the client sees presence as get_contacts gives it.
+      services.events.publish("error", {
+        conn: this.info,
+        message: `Cannot load contacts for presence: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      });
+    }
   }
 
   #failed(error: unknown): void {

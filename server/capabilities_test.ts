@@ -16,6 +16,7 @@ Deno.test("presence with capabilities gets the granted ones in its 401; the seed
     assert.equal(reply.response, 401);
     assert.deepEqual(reply.capabilities, ["presence"]);
     assert.equal((await conn.scramLogin("alice", "alice-pw")).response, 200);
+    assert.deepEqual(srv.server.hub.sessions("alice").map((s) => s.caps), [["presence"]]);
   });
   await t.step("the seed's presence: no capabilities field at all", async () => {
     await using conn = await connectRaw(srv);

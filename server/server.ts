@@ -256,6 +256,7 @@ export class JimServer {
       if (this.storage.closed) break;
       if (await this.storage.users.canonicalLogin(login) !== undefined) continue;
       if (this.hub.endSessions(loginKey(login), ACCOUNT_REMOVED_NOTICE) > 0) ended.push(login);
+      this.hub.forgetPresence(loginKey(login));
     }
     return ended;
   }
@@ -432,9 +433,18 @@ export class JimServer {
     }
   }
 
+  /** Presence watchers of a removed account go, unless the name exists again. */
+  #forgetRemoved(login: string, key: string): void {
+    if (this.storage.closed) return;
+    this.storage.users.canonicalLogin(login).then((again) => {
+      if (again === undefined) this.hub.forgetPresence(key);
+    }).catch((error) => this.#internalError(error));
+  }
+
   #storageChanged(change: StorageChange): void {
     if (change.kind === "user-removed") {
       const key = loginKey(change.login);
+      this.#forgetRemoved(change.login, key);
       if (!this.hub.isOnline(key)) return;
       // Unless the name was added again meanwhile, and logged in anew.
       this.storage.users.canonicalLogin(change.login).then((login) => {

@@ -28,6 +28,7 @@ import type { EventFeed } from "./events.ts";
 import type { ServerLimits } from "./limits.ts";
 import { addUser } from "./accounts.ts";
 import { JimServer, type TlsOptions } from "./server.ts";
+import type { Hub } from "./hub/hub.ts";
 import { SqliteStorage } from "./storage/sqlite/mod.ts";
 
 /** A user the fixture creates. */
@@ -49,6 +50,8 @@ export interface TestServerOptions {
   events?: EventFeed;
   /** The server's clock; the real one by default. See {@linkcode ManualClock}. */
   clock?: Clock;
+  /** The hub; a LocalHub of the server's own by default. The caller closes one it passes. */
+  hub?: Hub;
 }
 
 /**
@@ -132,6 +135,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       limits: options.limits,
       events: options.events,
       clock: options.clock,
+      hub: options.hub,
     });
     return {
       host: server.addr.hostname,
