@@ -47,6 +47,11 @@ export const ACCOUNT_REMOVED = "Account removed";
  * itself, or two clients would take the login from each other in turn.
  */
 export const TAKEN_OVER = "Session taken over: logged in again from another connection";
+/**
+ * Told to a session an administrator ended (admin GUI). 403 like {@linkcode ACCOUNT_REMOVED}:
+ * the client must not log straight in again, or ending a session would not end it.
+ */
+export const ENDED_BY_ADMIN = "Session ended by the administrator";
 
 /** What every session shares, from its server. */
 export interface SessionServices {

@@ -10,10 +10,10 @@ import { acceptErrorKind, FIRST_ACCEPT_PAUSE_MS, MAX_ACCEPT_PAUSE_MS } from "./_
 import { type ConnectionCap, connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
 import { Decoys } from "./_decoy.ts";
 import { FIRST_LOGIN_DELAY_MS, LoginThrottle, MAX_LOGIN_DELAY_MS } from "./_login_throttle.ts";
-import type { Hub } from "./hub/hub.ts";
+import type { Hub, HubSessionInfo } from "./hub/hub.ts";
 import { LocalHub } from "./hub/local_hub.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
-import { ACCOUNT_REMOVED, Session, type SessionServices } from "./_session.ts";
+import { ACCOUNT_REMOVED, ENDED_BY_ADMIN, Session, type SessionServices } from "./_session.ts";
 import type { Storage, StorageChange } from "./storage/ports.ts";
 
 /** PEM texts for TLS. */
@@ -73,6 +73,7 @@ export interface SessionInfo extends ConnInfo {
 }
 
 const ACCOUNT_REMOVED_NOTICE = Object.freeze({ code: Status.FORBIDDEN, text: ACCOUNT_REMOVED });
+const ENDED_NOTICE = Object.freeze({ code: Status.FORBIDDEN, text: ENDED_BY_ADMIN });
 
 /**
  * The chat server. Start it with {@linkcode JimServer.listen}; stop it with `close()` or
@@ -259,6 +260,40 @@ export class JimServer {
       this.hub.forgetPresence(loginKey(login));
     }
     return ended;
+  }
+
+  /**
+   * The logged-in sessions of `login` (any case), or of everyone: id, login, address, when
+   * it logged in and its capabilities. In a cluster, as far as the hub knows them.
+   *
+   * @example
+   * ```ts
+   * import { JimServer, SqliteStorage } from "./mod.ts";
+   * await using storage = SqliteStorage.open(":memory:");
+   * await using server = await JimServer.listen({ storage, port: 0 });
+   * server.userSessions("alice"); // [] : alice is not online
+   * ```
+   */
+  userSessions(login?: string): HubSessionInfo[] {
+    return this.hub.sessions(login === undefined ? undefined : loginKey(login));
+  }
+
+  /**
+   * Ends one session of `login`: the client is told `403 Session ended by the administrator`
+   * before its connection closes; the account's other sessions go on. False when there is no
+   * such session (it ended meanwhile, or `id` is another account's).
+   *
+   * @example
+   * ```ts
+   * import { JimServer, SqliteStorage } from "./mod.ts";
+   * await using storage = SqliteStorage.open(":memory:");
+   * await using server = await JimServer.listen({ storage, port: 0 });
+   * server.endSession("alice", "1"); // false: no such session
+   * ```
+   */
+  endSession(login: string, id: string): boolean {
+    // The session's own disconnect event says why it closed.
+    return this.hub.endSession(loginKey(login), id, ENDED_NOTICE);
   }
 
   /** Every open connection. */
