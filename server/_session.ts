@@ -443,7 +443,10 @@ export class Session implements HubSession, SessionHandle {
     this.#caps = done.caps;
     const attaching = this.#attaching = new AbortController();
     let result;
+    let contacts: string[] | undefined;
     try {
+      // Read before attaching, so that nothing is delivered between the attach and the 200.
+      if (this.#caps.has("presence")) contacts = await this.#contactKeys();
       result = await services.hub.attach(this, { signal: attaching.signal });
     } finally {
       this.#attaching = undefined;
@@ -460,8 +463,7 @@ export class Session implements HubSession, SessionHandle {
     this.#since = services.clock.now();
     this.#login = undefined;
     // Before the 200: the client's next get_contacts shows the state the pushes move on from.
-    if (this.#caps.has("presence")) await this.#watchContacts();
-    if (!this.open) return;
+    if (contacts) services.hub.watchPresence(this.key, contacts);
     services.storage.logins.record({
       login: this.login,
       time: services.clock.now(),
@@ -472,13 +474,11 @@ export class Session implements HubSession, SessionHandle {
     this.reply(done.response);
   }
 
-  /** Presence push: this account watches its contacts while a session with `presence` lives. */
-  async #watchContacts(): Promise<void> {
+  /** Presence push: the keys this account watches while a session with `presence` lives. */
+  async #contactKeys(): Promise<string[] | undefined> {
     const services = this.#services;
     try {
-      const contacts = await services.storage.contacts.list(this.login);
-      // A no-op when this session closed meanwhile: the hub keeps watches of live ones only.
-      services.hub.watchPresence(this.key, contacts.map(loginKey));
+      return (await services.storage.contacts.list(this.login)).map(loginKey);
     } catch (error) {
       // Storage down: the login stands, the client sees presence as get_contacts gives it.
       services.events.publish("error", {
@@ -487,6 +487,7 @@ export class Session implements HubSession, SessionHandle {
           error instanceof Error ? error.message : String(error)
         }`,
       });
+      return undefined;
     }
   }
 
