@@ -50,6 +50,11 @@ export const ACCOUNT_REMOVED = "Account removed";
  * itself, or two clients would take the login from each other in turn.
  */
 export const TAKEN_OVER = "Session taken over: logged in again from another connection";
+/**
+ * Told to a session an administrator ended (admin GUI). 403 like {@linkcode ACCOUNT_REMOVED}:
+ * the client must not log straight in again, or ending a session would not end it.
+ */
+export const ENDED_BY_ADMIN = "Session ended by the administrator";
 
 /** What every session shares, from its server. */
 export interface SessionServices {
@@ -155,6 +160,7 @@ export class Session implements HubSession, SessionHandle {
   #attaching: AbortController | undefined;
   #attached = false;
   #caps: ReadonlySet<Capability> = NO_CAPABILITIES;
+  #since: number | undefined;
   /**
    * While the offline backlog goes out, live messages wait here, so that the client gets
    * everything in order; undefined otherwise.
@@ -185,12 +191,20 @@ export class Session implements HubSession, SessionHandle {
     }, this);
   }
 
-  /**
-   * What the client announced at login and the server supports; empty (the seed dialect)
-   * before login and for a client that announced nothing.
-   */
+  /** What the client announced at login and the server grants; empty is the seed dialect. */
   get caps(): ReadonlySet<Capability> {
     return this.#caps;
+  }
+
+  /** The peer's address as `host:port` (IPv6 in brackets), for admin views. */
+  get address(): string {
+    const { ip, port } = this.#connection;
+    return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
+  }
+
+  /** When the session logged in, Unix ms; undefined before. */
+  get since(): number | undefined {
+    return this.#since;
   }
 
   /**
@@ -529,7 +543,10 @@ export class Session implements HubSession, SessionHandle {
     if (services.storage.messages) this.#held = [];
     const attaching = this.#attaching = new AbortController();
     let result;
+    let contacts: string[] | undefined;
     try {
+      // Read before attaching, so that nothing is delivered between the attach and the 200.
+      if (this.#caps.has("presence")) contacts = await this.#contactKeys();
       result = await services.hub.attach(this, { signal: attaching.signal });
     } finally {
       this.#attaching = undefined;
@@ -544,7 +561,10 @@ export class Session implements HubSession, SessionHandle {
       throw new JimError(Status.CONFLICT, "Client already online");
     }
     this.#attached = true;
+    this.#since = services.clock.now();
     this.#login = undefined;
+    // Before the 200: the client's next get_contacts shows the state the pushes move on from.
+    if (contacts) services.hub.watchPresence(this.key, contacts);
     services.storage.logins.record({
       login: this.login,
       time: services.clock.now(),
@@ -588,6 +608,23 @@ export class Session implements HubSession, SessionHandle {
       if (!await this.deliverPaced(held.shift()!)) return;
     }
     this.#held = undefined;
+  }
+
+  /** Presence push: the keys this account watches while a session with `presence` lives. */
+  async #contactKeys(): Promise<string[] | undefined> {
+    const services = this.#services;
+    try {
+      return (await services.storage.contacts.list(this.login)).map(loginKey);
+    } catch (error) {
+      // Storage down: the login stands, the client sees presence as get_contacts gives it.
+      services.events.publish("error", {
+        conn: this.info,
+        message: `Cannot load contacts for presence: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      });
+      return undefined;
+    }
   }
 
   #failed(error: unknown): void {

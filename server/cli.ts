@@ -41,6 +41,7 @@ import {
   parseClusterUrls,
 } from "./cluster.ts";
 import { addUser, setPassword } from "./accounts.ts";
+import { importSeedServer, readSeedServer } from "./import_seed.ts";
 import {
   DEFAULT_POOL_SIZE,
   describeDatabase,
@@ -351,6 +352,8 @@ const COMMAND_HELP: Record<string, string> = {
   "user passwd": "user passwd NAME       Change a user's password",
   "user remove": "user remove NAME       Remove a user and their contacts",
   "history purge": "history purge          Drop messages older than --history-days days",
+  "import-seed":
+    "import-seed FILE       Import users (legacy) and contacts from a seed server database",
 };
 
 /** A command added by a composition root (bin/jim-server.ts adds `gui`). */
@@ -468,6 +471,8 @@ export function parseInvocation(argv: string[], io: CliIo = defaultIo): Invocati
       command = `history ${sub}`;
       if (!(command in COMMAND_HELP)) throw new UsageError(`Unknown command: history ${sub}`);
     }
+  } else if (positionals[0] === "import-seed") {
+    command = positionals.shift()!;
   } else if (positionals[0] !== undefined && EXTRA_COMMANDS.has(positionals[0])) {
     command = positionals.shift()!;
   } else if (positionals[0] !== undefined) {
@@ -792,8 +797,42 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
         io.out(`Removed user ${login}`);
         return 0;
       });
+    case "import-seed":
+      if (inv.args.length !== 1) throw new UsageError("Expected one file: import-seed FILE");
+      return await importSeed(inv, io);
     default:
       throw new UsageError(`Unknown command: ${inv.command}`);
+  }
+}
+
+/** `import-seed FILE`: prints what was imported, what was there, and each row left out. */
+async function importSeed(inv: Invocation, io: CliIo): Promise<number> {
+  const file = inv.args[0]!;
+  // The file is read and checked first: a wrong one leaves the database as it was, unopened.
+  const seed = readSeedServer(file);
+  const pool = dbPool(inv.values);
+  const storage = await openStorage(
+    dbPath(inv.values),
+    pool === undefined ? {} : { pool: Math.min(pool, 2) },
+  );
+  try {
+    const r = await importSeedServer(seed, storage);
+    io.out(
+      `Imported ${file}: ${r.usersAdded.length} users added, ${r.usersThere} already there; ` +
+        `${r.contactsAdded} contacts added, ${r.contactsThere} already there; ` +
+        `${r.skipped.length} rows skipped`,
+    );
+    for (const s of r.skipped) io.out(`Skipped ${s.row}: ${s.reason}`);
+    if (r.usersAdded.length > 0) {
+      io.out(
+        `The imported users keep their seed password (a legacy hash, password-equivalent): ` +
+          `they log in with the seed's login only, so serve with --legacy-auth, and give each ` +
+          `a password with "${PROGRAM} user passwd NAME" (--legacy to keep seed clients working).`,
+      );
+    }
+    return 0;
+  } finally {
+    await storage.close();
   }
 }
 

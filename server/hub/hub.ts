@@ -43,6 +43,10 @@ export interface HubSession {
   deliver(envelope: Envelope): boolean;
   /** Tells the client `notice` and ends the session; it detaches itself. */
   notify(notice: Notice): void;
+  /** The client's address, `host:port`, for admin views; absent where unknown. */
+  readonly address?: string;
+  /** When the session logged in, Unix ms, for admin views; absent where unknown. */
+  readonly since?: number;
   /**
    * Asks the client whether it is still there, because a new login for the account met the
    * session cap. Resolves true when it answers; false when it does not in time (it is then
@@ -97,6 +101,12 @@ export interface HubSessionInfo {
   id: string;
   /** The account's login in display case. */
   login: string;
+  /** The client's address, `host:port`, when the hub knows it. */
+  address?: string;
+  /** When the session logged in, Unix ms, when the hub knows it. */
+  since?: number;
+  /** What the client announced and the server grants. */
+  caps?: Capability[];
   /** The node the session is on, in a cluster (issue 14); absent in a single process. */
   node?: string;
 }
@@ -162,6 +172,27 @@ export interface Hub {
   sessions(key?: string): HubSessionInfo[];
   /** Tells every live session of the account `notice` and ends them; returns how many. */
   endSessions(key: string, notice: Notice): number;
+  /**
+   * Tells the one session `id` of the account `key` `notice` and ends it. False when there
+   * is no such live session (it ended meanwhile, or the id is another account's).
+   */
+  endSession(key: string, id: string, notice: Notice): boolean;
+  /**
+   * Presence push (issue 12): the account `owner` watches the accounts `keys` (its contacts)
+   * from now on, in addition to what it watched; its sessions with the `presence` capability
+   * are told when one of them comes online or goes offline, coalesced per tick. A no-op unless
+   * `owner` has a live session with `presence`; the watch ends when it has none left.
+   * A session with `presence` loads its contact list at login and calls this; add_contact
+   * calls it with the one key.
+   */
+  watchPresence(owner: string, keys: Iterable<string>): void;
+  /** `owner` stops watching `keys` (del_contact), or everything when `keys` is absent. */
+  unwatchPresence(owner: string, keys?: Iterable<string>): void;
+  /**
+   * The account `key` was removed: it watches nothing and nobody watches it any more (their
+   * contact rows went with it), so a later account of the same name is nobody's contact.
+   */
+  forgetPresence(key: string): void;
   /**
    * Calls `listener` when an account comes online or goes offline. Costs nothing while
    * nobody listens. Returns the function that removes the listener.

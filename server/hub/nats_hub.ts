@@ -47,6 +47,7 @@ import type {
   PresenceChange,
 } from "./hub.ts";
 import { LocalHub } from "./local_hub.ts";
+import { PresenceWatch } from "./presence_watch.ts";
 import {
   accountSubject,
   LOGIN_SUBJECT,
@@ -98,6 +99,10 @@ interface Lease {
   since: number;
   /** Whether the session announced `rooms`: only those get room traffic. */
   rooms?: boolean;
+  /** The client's address, `host:port`, for admin views. */
+  address?: string;
+  /** What the session announced and was granted, for admin views. */
+  caps?: Capability[];
 }
 
 interface RemoteLease extends Lease {
@@ -136,6 +141,19 @@ function errorText(error: unknown): string {
 
 function isWrongSequence(error: unknown): boolean {
   return /wrong last sequence/i.test(errorText(error));
+}
+
+/** A remote session as admin views list it. */
+function describeLease(lease: Lease): HubSessionInfo {
+  const info: HubSessionInfo = {
+    id: lease.id,
+    login: lease.login,
+    node: lease.node,
+    since: lease.since,
+  };
+  if (lease.address !== undefined) info.address = lease.address;
+  if (Array.isArray(lease.caps) && lease.caps.length > 0) info.caps = lease.caps;
+  return info;
 }
 
 /** An envelope as it crosses NATS: the message and its dialect's extras. */
@@ -206,6 +224,10 @@ export class NatsHub implements Hub {
   readonly #held = new Map<HubSession, Held>();
   readonly #heldByKv = new Map<string, HubSession>();
   readonly #byId = new Map<string, HubSession>();
+  /** Local sessions by account, for presence pushes. */
+  readonly #localByKey = new Map<string, Set<HubSession>>();
+  /** Who watches whose presence, among the accounts online here; fed by cluster changes. */
+  readonly #watchers = new PresenceWatch((key) => this.#localByKey.get(key) ?? []);
   /** Local sessions attached without a slot, while NATS could not be reached. */
   readonly #unleased = new Set<HubSession>();
   /** Slots being created or released by this node. */
@@ -405,6 +427,9 @@ export class NatsHub implements Hub {
       return result.ok ? ABORTED : result;
     }
     this.#byId.set(session.id, session);
+    let mine = this.#localByKey.get(session.key);
+    if (!mine) this.#localByKey.set(session.key, mine = new Set());
+    mine.add(session);
     if (held) {
       this.#held.set(session, held);
       this.#heldByKv.set(held.kvKey, session);
@@ -425,7 +450,43 @@ export class NatsHub implements Hub {
       this.#release(held);
     }
     this.#local.detach(session);
+    const mine = this.#localByKey.get(session.key);
+    mine?.delete(session);
+    this.#watchers.left(session);
+    if (!mine || mine.size === 0) {
+      this.#localByKey.delete(session.key);
+      this.#watchers.unwatch(session.key);
+    } else if (session.caps.has("presence") && !this.#wantsPresence(session.key)) {
+      this.#watchers.unwatch(session.key);
+    }
     if (!this.#local.isOnline(session.key)) this.#unsubscribe(session.key);
+  }
+
+  endSession(key: string, id: string, notice: Notice): boolean {
+    if (this.#local.endSession(key, id, notice)) return true;
+    if (!this.#connected) return false;
+    const lease = [...this.#remote.get(key)?.values() ?? []].find((l) => l.id === id);
+    if (!lease || !this.#nodes.get(lease.node)?.live) return false;
+    this.#publish(accountSubject(key), { t: "end", id, code: notice.code, text: notice.text });
+    return true;
+  }
+
+  watchPresence(owner: string, keys: Iterable<string>): void {
+    if (this.#wantsPresence(owner)) this.#watchers.watch(owner, keys);
+  }
+
+  unwatchPresence(owner: string, keys?: Iterable<string>): void {
+    this.#watchers.unwatch(owner, keys);
+  }
+
+  forgetPresence(key: string): void {
+    this.#watchers.forget(key);
+  }
+
+  /** Whether the account `key` has a live session here with `presence`. */
+  #wantsPresence(key: string): boolean {
+    for (const s of this.#localByKey.get(key) ?? []) if (s.caps.has("presence")) return true;
+    return false;
   }
 
   sendToAccount(key: string, envelope: Envelope, options?: { except?: string }): DeliveryResult {
@@ -497,7 +558,7 @@ export class NatsHub implements Hub {
       (key === undefined
         ? [...this.#remoteByKv.values()]
         : [...this.#remote.get(key)?.values() ?? []]).filter((l) => this.#nodes.get(l.node)?.live);
-    return [...local, ...leases.map((l) => ({ id: l.id, login: l.login, node: l.node }))];
+    return [...local, ...leases.map(describeLease)];
   }
 
   endSessions(key: string, notice: Notice): number {
@@ -571,6 +632,8 @@ export class NatsHub implements Hub {
     this.#held.clear();
     this.#heldByKv.clear();
     this.#byId.clear();
+    this.#localByKey.clear();
+    this.#watchers.clear();
     this.#unleased.clear();
     this.#subs.clear();
     await this.#local.close();
@@ -860,8 +923,10 @@ export class NatsHub implements Hub {
         node: this.node,
         id: session.id,
         login: session.login,
-        since: Date.now(),
+        since: session.since ?? Date.now(),
         rooms: session.caps.has("rooms"),
+        ...(session.address === undefined ? {} : { address: session.address }),
+        ...(session.caps.size === 0 ? {} : { caps: [...session.caps] }),
       } satisfies Lease,
     );
   }
@@ -1007,7 +1072,10 @@ export class NatsHub implements Hub {
     } else if (body.t === "resync") {
       for (const listener of [...this.#resync]) this.#safely(() => listener(key));
     } else if (body.t === "end" && typeof body.code === "number" && typeof body.text === "string") {
-      this.#local.endSessions(key, { code: body.code, text: body.text });
+      const notice = { code: body.code, text: body.text };
+      // With an id, one session (the admin ended it); without, all of the account's here.
+      if (typeof body.id === "string") this.#local.endSession(key, body.id, notice);
+      else this.#local.endSessions(key, notice);
     }
   }
 
@@ -1081,6 +1149,7 @@ export class NatsHub implements Hub {
   }
 
   #emit(change: PresenceChange): void {
+    this.#watchers.changed(change);
     for (const listener of [...this.#presence]) this.#safely(() => listener(change));
   }
 

@@ -34,6 +34,7 @@ export interface AdminAppOptions {
  * `GET /api/state`, `POST /api/server/start {host, port}`, `POST /api/server/stop`,
  * `GET /api/clients`, `POST /api/clients {login, password, legacy}`,
  * `DELETE /api/clients/:login`, `POST /api/clients/:login/password {password}`,
+ * `DELETE /api/clients/:login/sessions/:id` (ends that session),
  * `GET /api/service[?after=ID]`, `POST /api/service/settings {showBodies}`,
  * `POST /api/service/clear`, `GET /api/service/export` (JSON lines),
  * `GET /api/events` (Server-Sent Events).
@@ -74,6 +75,10 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   });
   app.delete("/api/clients/:login", async (c) => {
     await controller.removeClient(c.req.param("login"));
+    return c.json({ ok: true });
+  });
+  app.delete("/api/clients/:login/sessions/:id", (c) => {
+    controller.endSession(c.req.param("login"), c.req.param("id"));
     return c.json({ ok: true });
   });
   app.post("/api/clients/:login/password", async (c) => {

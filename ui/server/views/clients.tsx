@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import { ApiError, apiJson } from "../../api_client.ts";
 import { ConfirmDialog, Panel } from "../../components/mod.ts";
 import { passwordProblem } from "../_validate.ts";
-import type { ClientRow } from "../_types.ts";
+import type { ClientRow, SessionView } from "../_types.ts";
 import { formatDateTime } from "./format.ts";
 
 /** Props of {@linkcode ClientsPanel}. */
@@ -12,9 +12,15 @@ export interface ClientsProps {
   onChanged(): void;
 }
 
-type Pending = { kind: "remove" | "reset"; login: string } | null;
+type Pending =
+  | { kind: "remove" | "reset"; login: string }
+  | { kind: "end"; login: string; session: SessionView }
+  | null;
 
-/** The Clients table: Login, Last time, Last IP, Online, with remove and reset actions. */
+/**
+ * The Clients table: Login, Last time, Last IP, Online (with each session's address and since
+ * when, and an End action), with remove and reset actions.
+ */
 export function ClientsPanel({ clients, onChanged }: ClientsProps) {
   const [pending, setPending] = useState<Pending>(null);
   const [password, setPassword] = useState("");
@@ -32,6 +38,9 @@ export function ClientsPanel({ clients, onChanged }: ClientsProps) {
     try {
       if (pending.kind === "remove") {
         await apiJson(path, { method: "DELETE" });
+      } else if (pending.kind === "end") {
+        const id = encodeURIComponent(pending.session.id);
+        await apiJson(`${path}/sessions/${id}`, { method: "DELETE" });
       } else {
         const problem = passwordProblem(password);
         if (problem) {
@@ -82,6 +91,26 @@ export function ClientsPanel({ clients, onChanged }: ClientsProps) {
                 <td>
                   <span class={`dot ${c.online ? "on" : ""}`} aria-hidden="true" />
                   {c.online ? "Online" : "Offline"}
+                  {c.sessions.length > 0 && (
+                    <ul class="sessions" aria-label={`Sessions of ${c.login}`}>
+                      {c.sessions.map((s) => (
+                        <li key={s.id} data-session={s.id}>
+                          <span class="session-address">{s.address ?? "—"}</span>{" "}
+                          <span class="session-since">
+                            since {formatDateTime(s.since)}
+                          </span>{" "}
+                          <button
+                            type="button"
+                            class="link danger"
+                            aria-label={`End session ${s.id} of ${c.login}`}
+                            onClick={() => setPending({ kind: "end", login: c.login, session: s })}
+                          >
+                            End
+                          </button>
+                        </li>
+                      ))}
+                    </ul>
+                  )}
                 </td>
                 <td class="actions">
                   <button
@@ -110,8 +139,14 @@ export function ClientsPanel({ clients, onChanged }: ClientsProps) {
         open={pending !== null}
         title={pending?.kind === "reset"
           ? `Reset the password of ${pending.login}?`
+          : pending?.kind === "end"
+          ? `End the session of ${pending.login} from ${pending.session.address ?? "?"}?`
           : `Remove client ${pending?.login ?? ""}?`}
-        confirmLabel={pending?.kind === "reset" ? "Set password" : "Remove"}
+        confirmLabel={pending?.kind === "reset"
+          ? "Set password"
+          : pending?.kind === "end"
+          ? "End session"
+          : "Remove"}
         onConfirm={confirm}
         onCancel={close}
       >
@@ -136,6 +171,8 @@ export function ClientsPanel({ clients, onChanged }: ClientsProps) {
               />
             </div>
           )
+          : pending?.kind === "end"
+          ? <p>That session is told it was ended and closes; the client's other sessions go on.</p>
           : <p>The client can no longer log in; their contacts are deleted.</p>}
         <p class="error-text" role="alert" id="confirm-error">{error ?? ""}</p>
       </ConfirmDialog>
