@@ -89,22 +89,6 @@ export interface UsersResponse {
   next?: string;
 }
 
-/** 200 to a room action (issue 13): the room's stored name and what the action set. */
-export interface RoomOkResponse {
-  /** 200. */
-  response: typeof Status.OK;
-  /** "Joined #general", "Left #general", ... */
-  alert: string;
-  /** The room's name as the server stores it. */
-  room: string;
-  /** join: whether the join created the room. */
-  created?: boolean;
-  /** room_config: the setting now. */
-  invite_only?: boolean;
-  /** room_config: the setting now. */
-  history_visible?: boolean;
-}
-
 /** 200 to msg from a session with `ids` (issue 12): the message's id, time and state. */
 export interface MsgResponse {
   /** 200. */
@@ -127,6 +111,22 @@ export interface HistoryResponse {
   quantity: number;
   /** Whether older (before or latest) or newer (after) items exist beyond the page. */
   more: boolean;
+}
+
+/** 200 to a room action (issue 13): the room's stored name and what the action set. */
+export interface RoomOkResponse {
+  /** 200. */
+  response: typeof Status.OK;
+  /** "Joined #general", "Left #general", ... */
+  alert: string;
+  /** The room's name as the server stores it. */
+  room: string;
+  /** join: whether the join created the room. */
+  created?: boolean;
+  /** room_config: the setting now. */
+  invite_only?: boolean;
+  /** room_config: the setting now. */
+  history_visible?: boolean;
 }
 
 /** Any response the server sends. */

@@ -199,6 +199,9 @@ function parse(value: unknown, limits: ProtocolLimits, maxPage: number): JimRequ
     case "history": {
       const peer = value.with === undefined || value.with === null
         ? undefined
+        // A `with` that starts with "#" is a room (issue 13).
+        : isRoomTarget(value.with)
+        ? roomName(value, "with")
         : accountName(value, "with");
       const before = optionalId(value, "before");
       const after = optionalId(value, "after");
@@ -266,19 +269,6 @@ function parse(value: unknown, limits: ProtocolLimits, maxPage: number): JimRequ
   }
 }
 
-function roomName(obj: Obj, name: string): string {
-  const value = field(obj, name);
-  if (!isRoomName(value)) fail(roomNameProblem(name, value));
-  return value;
-}
-
-function optionalFlag(obj: Obj, name: string): boolean | undefined {
-  const value = obj[name];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "boolean") fail(`Invalid field: ${name} must be true or false`);
-  return value;
-}
-
 /** Most entries a capabilities list may have; there are five names today. */
 const MAX_CAPABILITIES = 32;
 
@@ -306,6 +296,19 @@ function optionalId(obj: Obj, name: string): number | undefined {
   const value = obj[name];
   if (value === undefined || value === null) return undefined;
   if (!isMessageId(value)) fail(`Invalid field: ${name} must be a positive integer below 2^53`);
+  return value;
+}
+
+function roomName(obj: Obj, name: string): string {
+  const value = field(obj, name);
+  if (!isRoomName(value)) fail(roomNameProblem(name, value));
+  return value;
+}
+
+function optionalFlag(obj: Obj, name: string): boolean | undefined {
+  const value = obj[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "boolean") fail(`Invalid field: ${name} must be true or false`);
   return value;
 }
 

@@ -19,6 +19,8 @@ export const SERVER_CAPABILITIES: ReadonlySet<Capability> = Object.freeze(
     "receipts",
     // issue 12, presence push.
     "presence",
+    // Rooms (issue 13): room messages and room events.
+    "rooms",
   ]),
 );
 

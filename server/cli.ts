@@ -24,6 +24,7 @@ import {
   loginProblem,
   MAX_HISTORY_PAGE,
   MAX_ITERATIONS,
+  MAX_ROOM_NAME_LENGTH,
   MIN_ITERATIONS,
   Status,
 } from "../protocol/mod.ts";
@@ -51,6 +52,8 @@ import {
 import type { HubSessionInfo } from "./hub/hub.ts";
 import type { Storage, UserRow, UserStore } from "./storage/ports.ts";
 import type { OfflineMessages } from "./handlers/mod.ts";
+import { roomCommand } from "./room_admin.ts";
+import { formatTable, formatTime } from "./_table.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -258,6 +261,28 @@ export const FLAGS: Record<string, FlagSpec> = {
     help: "Contacts one user may keep",
     limit: ["maxContacts", 1],
   },
+  // Rooms (issue 13).
+  "max-room-members": {
+    type: "string",
+    env: "JIM_MAX_ROOM_MEMBERS",
+    commands: SERVE,
+    help: "Members one room may have",
+    limit: ["maxRoomMembers", 1],
+  },
+  "max-rooms-per-user": {
+    type: "string",
+    env: "JIM_MAX_ROOMS_PER_USER",
+    commands: SERVE,
+    help: "Rooms one user may be a member of",
+    limit: ["maxRoomsPerUser", 1],
+  },
+  "max-room-name": {
+    type: "string",
+    env: "JIM_MAX_ROOM_NAME",
+    commands: SERVE,
+    help: `Longest name of a new room after the #, 1 to ${MAX_ROOM_NAME_LENGTH} characters`,
+    limit: ["maxRoomName", 1],
+  },
   "linger": {
     type: "string",
     env: "JIM_LINGER",
@@ -354,6 +379,10 @@ const COMMAND_HELP: Record<string, string> = {
   "history purge": "history purge          Drop messages older than --history-days days",
   "import-seed":
     "import-seed FILE       Import users (legacy) and contacts from a seed server database",
+  // Rooms (issue 13).
+  "room list": "room list              List rooms with owner, members, messages, last activity",
+  "room show": "room show NAME         Show a room's settings and members",
+  "room delete": "room delete NAME       Delete a room with its members and messages",
 };
 
 /** A command added by a composition root (bin/jim-server.ts adds `gui`). */
@@ -473,6 +502,13 @@ export function parseInvocation(argv: string[], io: CliIo = defaultIo): Invocati
     }
   } else if (positionals[0] === "import-seed") {
     command = positionals.shift()!;
+  } else if (positionals[0] === "room") {
+    // Rooms (issue 13).
+    positionals.shift();
+    const sub = positionals.shift();
+    if (sub === undefined) throw new UsageError("Missing command: room list|show|delete");
+    command = `room ${sub}`;
+    if (!(command in COMMAND_HELP)) throw new UsageError(`Unknown command: room ${sub}`);
   } else if (positionals[0] !== undefined && EXTRA_COMMANDS.has(positionals[0])) {
     command = positionals.shift()!;
   } else if (positionals[0] !== undefined) {
@@ -554,6 +590,13 @@ export function serveSettings(values: Values): ServeSettings {
       "--history-page-max",
       String(limits.maxHistoryPage),
       `a number from 1 to ${MAX_HISTORY_PAGE}`,
+    );
+  }
+  if (limits.maxRoomName > MAX_ROOM_NAME_LENGTH) {
+    throw invalidValue(
+      "--max-room-name",
+      String(limits.maxRoomName),
+      `a whole number from 1 to ${MAX_ROOM_NAME_LENGTH}`,
     );
   }
   const port = values.port === undefined ? 7777 : parsePort(String(values.port), "--port");
@@ -800,6 +843,17 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
     case "import-seed":
       if (inv.args.length !== 1) throw new UsageError("Expected one file: import-seed FILE");
       return await importSeed(inv, io);
+    // Rooms (issue 13).
+    case "room list":
+    case "room show":
+    case "room delete":
+      expectArgs(inv, inv.command === "room list" ? 0 : 1);
+      return await withStorage(inv, async (storage) => {
+        for (const line of await roomCommand(storage.rooms, inv.command, inv.args[0])) {
+          io.out(line);
+        }
+        return 0;
+      });
     default:
       throw new UsageError(`Unknown command: ${inv.command}`);
   }
@@ -891,11 +945,6 @@ export async function nameConflictLines(users: UserStore): Promise<string[]> {
   );
 }
 
-function formatTime(ms: number | null): string {
-  if (ms === null) return "never";
-  return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
-}
-
 /**
  * One row per user; with `sessions` (a cluster's), a SESSIONS column with each live
  * session's id (`node#n`), so that the node of each shows.
@@ -917,12 +966,7 @@ function printUsers(users: UserRow[], io: CliIo, sessions?: HubSessionInfo[]): v
       ...(sessions ? [byKey.get(loginKey(u.login))?.sort().join(",") ?? "-"] : []),
     ]),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...r[i]!].length)));
-  for (const row of rows) {
-    io.out(
-      row.map((cell, i) => cell + " ".repeat(widths[i]! - [...cell].length)).join("  ").trimEnd(),
-    );
-  }
+  for (const line of formatTable(rows)) io.out(line);
   if (users.length === 0) io.out("(no users)");
 }
 

@@ -50,13 +50,6 @@ export interface ServerLimits {
   lingerMs: number;
   /** Contacts one user may keep (1000); add_contact past it gets 403. */
   maxContacts: number;
-  // Rooms (issue 13).
-  /** Members one room may have (1000); a join past it gets 403 "Room is full". */
-  maxRoomMembers: number;
-  /** Rooms one user may be a member of (100); a join past it gets 403 "Too many rooms". */
-  maxRoomsPerUser: number;
-  /** Longest name of a new room after the `#`, 1 to 25 characters (25). */
-  maxRoomName: number;
   // --- issue 12, messaging ---
   /**
    * Messages stored for one offline recipient and not yet delivered (1000); a msg past it
@@ -69,6 +62,13 @@ export interface ServerLimits {
   maxHistoryPage: number;
   /** Days messages are kept; 0 keeps them for ever (the default). */
   historyDays: number;
+  // Rooms (issue 13).
+  /** Members one room may have (1000); a join past it gets 403 "Room is full". */
+  maxRoomMembers: number;
+  /** Rooms one user may be a member of (100); a join past it gets 403 "Too many rooms". */
+  maxRoomsPerUser: number;
+  /** Longest name of a new room after the `#`, 1 to 25 characters (25). */
+  maxRoomName: number;
 }
 
 /**
@@ -99,14 +99,14 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   readBufferBytes: 16384,
   lingerMs: 2000,
   maxContacts: 1000,
-  // Rooms (issue 13).
-  maxRoomMembers: 1000,
-  maxRoomsPerUser: 100,
-  maxRoomName: MAX_ROOM_NAME_LENGTH,
   maxOfflineMessages: 1000,
   maxSessionsPerUser: 8,
   maxHistoryPage: 100,
   historyDays: 0,
+  // Rooms (issue 13).
+  maxRoomMembers: 1000,
+  maxRoomsPerUser: 100,
+  maxRoomName: MAX_ROOM_NAME_LENGTH,
 });
 
 /**
@@ -145,13 +145,13 @@ export function resolveLimits(partial: Partial<ServerLimits> = {}): ServerLimits
     "maxOutboundBytes",
     "readBufferBytes",
     "maxContacts",
+    "maxOfflineMessages",
+    "maxSessionsPerUser",
+    "maxHistoryPage",
     // Rooms (issue 13).
     "maxRoomMembers",
     "maxRoomsPerUser",
     "maxRoomName",
-    "maxOfflineMessages",
-    "maxSessionsPerUser",
-    "maxHistoryPage",
   ];
   for (const key of positive) {
     if (limits[key] <= 0) throw new RangeError(`Invalid limit: ${key} must be above 0`);

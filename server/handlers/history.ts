@@ -6,6 +6,8 @@
 import { Status } from "../../protocol/mod.ts";
 import type { Handler } from "./context.ts";
 import { messageStore } from "./_delivery.ts";
+import { isRoomTarget } from "../../protocol/mod.ts";
+import { roomHistory } from "./room_history.ts";
 
 /** A streamed page waits while more than this is queued for the client. */
 const STREAM_HIGH_WATER = 64 * 1024;
@@ -19,6 +21,8 @@ const STREAM_HIGH_WATER = 64 * 1024;
  * caller. The limit was checked by validation (1 to `--history-page-max`).
  */
 export const history: Handler<"history"> = async (ctx, request) => {
+  // Rooms (issue 13): a `with` that starts with "#" is a room's history.
+  if (isRoomTarget(request.with)) return await roomHistory(ctx, request);
   const { session } = ctx;
   const page = await messageStore(ctx).history({
     caller: session.login,

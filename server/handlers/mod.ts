@@ -46,6 +46,9 @@ export const HANDLERS: { readonly [A in Action]: Handler<A> } = Object.freeze({
   del_contact: delContact,
   get_users: getUsers,
   quit,
+  // issue 12, messaging
+  history,
+  read,
   // Rooms (issue 13).
   join,
   leave,
@@ -56,9 +59,6 @@ export const HANDLERS: { readonly [A in Action]: Handler<A> } = Object.freeze({
   set_owner: setOwner,
   delete_room: deleteRoom,
   room_config: roomConfig,
-  // issue 12, messaging
-  history,
-  read,
 });
 
 /**

@@ -10,6 +10,8 @@ import { JimError, loginKey, type MsgRequest, Status } from "../../protocol/mod.
 import type { StoredMessage } from "../storage/ports.ts";
 import type { Handler, HandlerContext } from "./context.ts";
 import { carbonEnvelope, checkFits, messageEnvelope } from "./_delivery.ts";
+import { isRoomTarget } from "../../protocol/mod.ts";
+import { roomMsg } from "./room_msg.ts";
 
 /**
  * `{"action":"msg","to":"bob","message":"hi"}`: the recipient's sessions get the message with
@@ -21,6 +23,8 @@ import { carbonEnvelope, checkFits, messageEnvelope } from "./_delivery.ts";
  * any of its forms is 413. Routing never waits on the disk.
  */
 export const msg: Handler<"msg"> = (ctx, request) => {
+  // Rooms (issue 13): a `to` that starts with "#" is a room.
+  if (isRoomTarget(request.to)) return roomMsg(ctx, request);
   const key = loginKey(request.to);
   const to = ctx.hub.onlineLogin(key);
   if (to === undefined) return offline(ctx, request, key);

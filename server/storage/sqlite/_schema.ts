@@ -81,7 +81,7 @@ const MIGRATIONS: readonly Migration<DatabaseSync>[] = [
   CREATE INDEX messages_undelivered ON messages(recipient_id, id) WHERE state = 0;
   CREATE INDEX messages_ts ON messages(ts);
   `,
-  // 5: rooms (issue 13): rooms, members with their joined time, invites and room messages.
+  // 5: Rooms (issue 13): rooms, members with their joined time, invites and room messages.
   // The owner is always a member. Removing a user first hands the rooms it owns to the
   // member who joined earliest and deletes those it was alone in; the cascades then drop its
   // memberships and invites. Room messages keep the sender's login as text, so they stay.

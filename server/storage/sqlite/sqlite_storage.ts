@@ -70,9 +70,9 @@ export class SqliteStorage implements Storage {
   readonly changes: ChangeFeed;
   readonly secrets: SecretStore;
   readonly messages: MessageStore;
-  readonly rooms: RoomStore;
   readonly #db: DatabaseSync;
   readonly #messages: SqliteMessages;
+  readonly rooms: RoomStore;
   readonly #rooms: SqliteRooms;
   readonly #logins: SqliteLoginHistory;
   readonly #changes: SqliteChangeFeed;

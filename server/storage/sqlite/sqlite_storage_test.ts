@@ -32,6 +32,7 @@ Deno.test("SqliteStorage.open() sets WAL and the schema version", async () => {
     assert.deepEqual(tables, [
       "contacts",
       "login_history",
+      "messages",
       "name_rules",
       "room_invites",
       "room_members",
