@@ -29,3 +29,6 @@ export * from "./storage/ports.ts";
 export * from "./storage/sqlite/mod.ts";
 export { loginKey } from "../protocol/mod.ts";
 export type { ScramCredentials } from "../protocol/mod.ts";
+// issue 12, messaging
+export type { OfflineMessages } from "./handlers/mod.ts";
+export { SERVER_CAPABILITIES } from "./capabilities.ts";

@@ -20,7 +20,9 @@ import { roomMsg } from "./room_msg.ts";
  * for bob's next login; a session with `ids` gets `id`, `ts` and `state` too. An unknown
  * recipient is 404; under `--offline-messages reject` an offline one is 410 as in the seed;
  * a full backlog is 503 with nothing stored; a message that would exceed the frame limit in
- * any of its forms is 413. Routing never waits on the disk.
+ * any of its forms is 413. Routing never waits on the disk. When the store fails (the
+ * database is down), a message a session took is still a 200 (the failure is logged); one
+ * that no session took is the store's error, 503.
  */
 export const msg: Handler<"msg"> = (ctx, request) => {
   // Rooms (issue 13): a `to` that starts with "#" is a room.
@@ -104,6 +106,17 @@ function settle(
     // Stored though the cluster may know a session of the recipient: its node fetches it.
     if (!delivered) hub.nudge?.(key);
     reply(ctx, m, delivered);
+  }, (error) => {
+    if (!delivered) throw error;
+    // The recipient has it: chat goes on while the database is down; only the history
+    // misses this message, which the log says.
+    ctx.events.publish("error", {
+      conn: session.info,
+      message: `Cannot store message ${m.id} for the history: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+    });
+    reply(ctx, m, true);
   });
 }
 
