@@ -1,3 +1,4 @@
+import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { ApiError, apiJson } from "../../api_client.ts";
 import { ConfirmDialog, Panel } from "../../components/mod.ts";
@@ -18,8 +19,8 @@ type Pending =
   | null;
 
 /**
- * The Clients table: Login, Last time, Last IP, Online (with each session's address and since
- * when, and an End action), with remove and reset actions.
+ * The Clients table: Login, Last time, Last IP, Online, with remove and reset actions; under an
+ * online client, a row with each of its sessions (address, since when, End).
  */
 export function ClientsPanel({ clients, onChanged }: ClientsProps) {
   const [pending, setPending] = useState<Pending>(null);
@@ -84,53 +85,58 @@ export function ClientsPanel({ clients, onChanged }: ClientsProps) {
               </tr>
             )}
             {clients?.map((c) => (
-              <tr key={c.login} data-login={c.login}>
-                <td>{c.login}</td>
-                <td>{formatDateTime(c.lastSeen)}</td>
-                <td>{c.lastIp ?? "—"}</td>
-                <td>
-                  <span class={`dot ${c.online ? "on" : ""}`} aria-hidden="true" />
-                  {c.online ? "Online" : "Offline"}
-                  {c.sessions.length > 0 && (
-                    <ul class="sessions" aria-label={`Sessions of ${c.login}`}>
-                      {c.sessions.map((s) => (
-                        <li key={s.id} data-session={s.id}>
-                          <span class="session-address">{s.address ?? "—"}</span>{" "}
-                          <span class="session-since">
-                            since {formatDateTime(s.since)}
-                          </span>{" "}
-                          <button
-                            type="button"
-                            class="link danger"
-                            aria-label={`End session ${s.id} of ${c.login}`}
-                            onClick={() => setPending({ kind: "end", login: c.login, session: s })}
-                          >
-                            End
-                          </button>
-                        </li>
-                      ))}
-                    </ul>
-                  )}
-                </td>
-                <td class="actions">
-                  <button
-                    type="button"
-                    class="link"
-                    aria-label={`Reset password of ${c.login}`}
-                    onClick={() => setPending({ kind: "reset", login: c.login })}
-                  >
-                    Reset password
-                  </button>{" "}
-                  <button
-                    type="button"
-                    class="link danger"
-                    aria-label={`Remove ${c.login}`}
-                    onClick={() => setPending({ kind: "remove", login: c.login })}
-                  >
-                    Remove
-                  </button>
-                </td>
-              </tr>
+              <Fragment key={c.login}>
+                <tr data-login={c.login}>
+                  <td>{c.login}</td>
+                  <td>{formatDateTime(c.lastSeen)}</td>
+                  <td>{c.lastIp ?? "—"}</td>
+                  <td>
+                    <span class={`dot ${c.online ? "on" : ""}`} aria-hidden="true" />
+                    {c.online ? "Online" : "Offline"}
+                  </td>
+                  <td class="actions">
+                    <button
+                      type="button"
+                      class="link"
+                      aria-label={`Reset password of ${c.login}`}
+                      onClick={() => setPending({ kind: "reset", login: c.login })}
+                    >
+                      Reset password
+                    </button>{" "}
+                    <button
+                      type="button"
+                      class="link danger"
+                      aria-label={`Remove ${c.login}`}
+                      onClick={() => setPending({ kind: "remove", login: c.login })}
+                    >
+                      Remove
+                    </button>
+                  </td>
+                </tr>
+                {c.sessions.length > 0 && (
+                  <tr class="sessions-row" data-sessions-of={c.login}>
+                    <td colSpan={5}>
+                      <ul class="sessions" aria-label={`Sessions of ${c.login}`}>
+                        {c.sessions.map((s) => (
+                          <li key={s.id} data-session={s.id}>
+                            <span class="session-address">{s.address ?? "—"}</span>
+                            <span class="session-since">since {formatDateTime(s.since)}</span>
+                            <button
+                              type="button"
+                              class="link danger"
+                              aria-label={`End session ${s.id} of ${c.login}`}
+                              onClick={() =>
+                                setPending({ kind: "end", login: c.login, session: s })}
+                            >
+                              End
+                            </button>
+                          </li>
+                        ))}
+                      </ul>
+                    </td>
+                  </tr>
+                )}
+              </Fragment>
             ))}
           </tbody>
         </table>
