@@ -89,7 +89,14 @@ testWithTools([NATS_SERVER], {
       assert.equal(b.onlineLogin("alice"), "Alice");
       assert.deepEqual(b.onlineLogins(), ["Alice"]);
       assert.deepEqual(changes, [{ login: "Alice", key: "alice", online: true }]);
-      assert.deepEqual(b.sessions("alice"), [{ id: alice.id, login: "Alice", node: "node-a" }]);
+      const [seen] = b.sessions("alice");
+      assert.deepEqual({ ...seen, since: undefined }, {
+        id: alice.id,
+        login: "Alice",
+        node: "node-a",
+        since: undefined,
+      });
+      assert.equal(typeof seen!.since, "number", "a lease says since when");
       assert.deepEqual(a.sessions(), [{ id: alice.id, login: "Alice", node: "node-a" }]);
     });
 
