@@ -9,7 +9,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { addUser, clusterSessions } from "../server/mod.ts";
+import { addUser, clusterSessions, joinCluster } from "../server/mod.ts";
+import { startAdminGui } from "../ui/server/mod.ts";
 import { PostgresStorage } from "../server/storage/postgres/mod.ts";
 import { connectRaw, now, type RawConnection } from "../server/testing.ts";
 import { JimServerProcess } from "./_jim_server.ts";
@@ -132,6 +133,28 @@ testWithTools([NATS_SERVER, POSTGRESQL], {
       assert.deepEqual(await refused, { response: 409, error: "Client already online" });
     });
 
+    await t.step("presence pushes follow a contact's logins on other nodes", async () => {
+      await using erin = await connectRaw({ host: "127.0.0.1", port: p1 });
+      assert.equal(
+        (await erin.login("erin", "erin-pw", { capabilities: ["presence"] })).response,
+        200,
+      );
+      const added = await erin.request({ action: "add_contact", time: now(), user_id: "frank" });
+      assert.equal(added.response, 200, JSON.stringify(added));
+      const status = async () => {
+        const push = await erin.next();
+        assert.equal(push.action, "presence", JSON.stringify(push));
+        return push.user;
+      };
+      {
+        await using _frank = await loggedIn(p3, "frank");
+        assert.deepEqual(await status(), { account_name: "frank", status: "online" });
+      }
+      assert.deepEqual(await status(), { account_name: "frank", status: "offline" });
+      const removed = await erin.request({ action: "del_contact", time: now(), user_id: "frank" });
+      assert.equal(removed.response, 200);
+    });
+
     await t.step("presence follows a logout on another node", async () => {
       await using erin = await loggedIn(p1, "erin");
       {
@@ -165,6 +188,50 @@ testWithTools([NATS_SERVER, POSTGRESQL], {
         ).finished();
         return /^bob\s.*\bn2#\d+/m.test(list.output) && /^carol\s.*\bn3#\d+/m.test(list.output);
       });
+    });
+
+    await t.step("the admin GUI of a node shows and ends sessions on every node", async () => {
+      await using storage = await PostgresStorage.open(pg.url, { pool: 2 });
+      const hub = await joinCluster({ servers: nats.url, node: "admin" });
+      try {
+        await using gui = await startAdminGui({
+          storage,
+          jim: { host: "127.0.0.1", port: 0, hub },
+          guiPort: 0,
+          warn: () => {},
+        });
+        const opened = await fetch(gui.url, { redirect: "manual" });
+        await opened.body?.cancel();
+        const cookie = (opened.headers.get("set-cookie") ?? "").split(";")[0]!;
+        const api = async (method: string, path: string) => {
+          const res = await fetch(`${gui.origin}${path}`, {
+            method,
+            headers: { cookie, origin: gui.origin },
+          });
+          const text = await res.text();
+          return { status: res.status, body: text ? JSON.parse(text) : undefined };
+        };
+        await using bob = await loggedIn(p2, "bob");
+        type Row = { login: string; online: boolean; sessions: { id: string; node: string }[] };
+        let row: Row | undefined;
+        await waitUntil("bob's session in the GUI", async () => {
+          const clients = (await api("GET", "/api/clients")).body as Row[];
+          row = clients.find((c) => c.login === "bob");
+          return row?.sessions.length === 1;
+        });
+        assert.equal(row!.online, true);
+        assert.equal(row!.sessions[0]!.node, "n2");
+        assert.match(row!.sessions[0]!.id, /^n2#\d+$/);
+        const id = encodeURIComponent(row!.sessions[0]!.id);
+        assert.equal((await api("DELETE", `/api/clients/bob/sessions/${id}`)).status, 200);
+        const frames = await bob.closedByServer();
+        assert.deepEqual(frames.at(-1), {
+          response: 403,
+          error: "Session ended by the administrator",
+        });
+      } finally {
+        await hub.close();
+      }
     });
 
     await t.step("a removed user's session ends, whichever node it is on", async () => {

@@ -38,6 +38,8 @@ export interface SessionView {
   since: number | null;
   /** The capabilities it announced and the server grants; empty for a seed client. */
   caps: string[];
+  /** The cluster node it is on (issue 14); null for a single server. */
+  node: string | null;
 }
 
 /** GET /api/state. */

@@ -25,7 +25,15 @@ export interface JimServerHandle {
   onlineUsers(): Iterable<string>;
   /** The logged-in sessions of everyone (the hub's view; address and since where known). */
   userSessions(): Iterable<
-    { id: string; login: string; address?: string; since?: number; caps?: string[] }
+    {
+      id: string;
+      login: string;
+      address?: string;
+      since?: number;
+      caps?: string[];
+      /** The cluster node it is on (issue 14). */
+      node?: string;
+    }
   >;
   /** Ends one session of `login` with a notice; false when there is no such session. */
   endSession(login: string, id: string): boolean;
@@ -316,6 +324,7 @@ export class AdminController {
         address: s.address ?? null,
         since: s.since ?? null,
         caps: s.caps ?? [],
+        node: s.node ?? null,
       });
     }
     return (await this.#options.storage.users.list()).map((u) => ({

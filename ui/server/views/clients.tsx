@@ -121,6 +121,7 @@ export function ClientsPanel({ clients, onChanged }: ClientsProps) {
                           <li key={s.id} data-session={s.id}>
                             <span class="session-address">{s.address ?? "—"}</span>
                             <span class="session-since">since {formatDateTime(s.since)}</span>
+                            {s.node !== null && <span class="session-node">on {s.node}</span>}
                             <button
                               type="button"
                               class="link danger"
