@@ -11,6 +11,12 @@ import type { NatsHubOptions } from "./hub/nats_hub.ts";
 
 export type { NatsHubOptions };
 
+/** Options for {@linkcode clusterSessions}. */
+export type ClusterSessionsOptions = Pick<
+  NatsHubOptions,
+  "servers" | "bucket" | "leaseTtlMs" | "timeoutMs"
+>;
+
 const NATS_HUB_MODULE: string = new URL("./hub/nats_hub.ts", import.meta.url).href;
 type NatsHubModule = typeof import("./hub/nats_hub.ts");
 
@@ -104,7 +110,7 @@ export function parseClusterUrls(text: string): { urls: string[] } | { problem: 
  * ```
  */
 export async function clusterSessions(
-  options: Parameters<NatsHubModule["NatsHub"]["listSessions"]>[0],
+  options: ClusterSessionsOptions,
 ): Promise<HubSessionInfo[]> {
   const { NatsHub }: NatsHubModule = await import(NATS_HUB_MODULE);
   return await NatsHub.listSessions(options);

@@ -248,6 +248,8 @@ export class NatsHub implements Hub {
   #watcher: QueuedIterator<KvWatchEntry> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #beating = false;
+  #restoring = false;
+  #restoreAgain = false;
   #closing: Promise<void> | undefined;
 
   private constructor(nc: NatsConnection, kv: KV, options: NatsHubOptions) {
@@ -495,11 +497,17 @@ export class NatsHub implements Hub {
     if (remote === 0) return local;
     // A request, not a publish: a node whose session took it answers, which tells a message
     // really delivered from one lost on the way (it is then stored for the next login).
-    const confirmed = this.#nc.request(
-      accountSubject(key),
-      encoder.encode(JSON.stringify(wireEnvelope(envelope))),
-      { timeout: this.#timeoutMs },
-    ).then(() => true, () => false);
+    let confirmed: Promise<boolean>;
+    try {
+      confirmed = this.#nc.request(
+        accountSubject(key),
+        encoder.encode(JSON.stringify(wireEnvelope(envelope))),
+        { timeout: this.#timeoutMs },
+      ).then(() => true, () => false);
+    } catch {
+      // Closed or draining: as lost on the way, so it is stored.
+      confirmed = Promise.resolve(false);
+    }
     return {
       sessions: local.sessions + remote,
       delivered: local.delivered + remote,
@@ -887,6 +895,24 @@ export class NatsHub implements Hub {
 
   /** Takes slots for local sessions that have none; one that finds none left is taken over. */
   async #restoreLeases(): Promise<void> {
+    // One pass at a time: two would take two slots for one session. A slot lost while a
+    // pass runs gets the next one.
+    if (this.#restoring) {
+      this.#restoreAgain = true;
+      return;
+    }
+    this.#restoring = true;
+    try {
+      do {
+        this.#restoreAgain = false;
+        await this.#restoreUnleased();
+      } while (this.#restoreAgain && this.#connected && !this.#closing);
+    } finally {
+      this.#restoring = false;
+    }
+  }
+
+  async #restoreUnleased(): Promise<void> {
     for (const session of [...this.#unleased]) {
       if (this.#closing || !this.#connected) return;
       if (!this.#byId.has(session.id)) {
