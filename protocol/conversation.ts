@@ -84,6 +84,10 @@ export interface ReceiptMessage {
 export interface PresencePushMessage {
   /** The action name. */
   action: "presence";
+  /** When the server sent it (JIM: Unix seconds); the server always sets it. */
+  time?: number;
+  /** "status", as the seed's own presence; the server always sets it. */
+  type?: "status";
   /** The contact and where it stands now. */
   user: { account_name: string; status: "online" | "offline" };
 }

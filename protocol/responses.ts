@@ -16,6 +16,7 @@ import type {
   Capability,
   DeliveryState,
   HistoryItemMessage,
+  PresencePushMessage,
   ReceiptMessage,
 } from "./conversation.ts";
 import type { Status } from "./status.ts";
@@ -148,6 +149,7 @@ export type ServerPush =
   | MsgMessage
   | ReceiptMessage
   | HistoryItemMessage
+  | PresencePushMessage
   // Rooms (issue 13).
   | RoomListMessage
   | RoomMemberMessage

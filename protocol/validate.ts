@@ -147,6 +147,7 @@ function parse(value: unknown, limits: ProtocolLimits, maxPage: number): JimRequ
         action: name,
         time,
         ...(type === undefined ? {} : { type }),
+        ...(capabilities === undefined ? {} : { capabilities }),
         user: {
           account_name: accountName(user, "account_name", "user.account_name"),
           ...(status === undefined ? {} : { status }),

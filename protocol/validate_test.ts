@@ -25,6 +25,22 @@ Deno.test("validateRequest() accepts every request of the seed dialect", async (
       { action: "presence", time: T, type: "status", user: { account_name: "Client5" } },
     );
   });
+  await t.step("presence with capabilities keeps the known names once", () => {
+    assert.deepEqual(
+      accepted({
+        action: "presence",
+        time: T,
+        user: { account_name: "a" },
+        capabilities: ["presence", "telepathy", "ids", "presence"],
+      }),
+      {
+        action: "presence",
+        time: T,
+        user: { account_name: "a" },
+        capabilities: ["presence", "ids"],
+      },
+    );
+  });
   await t.step("legacy authenticate", () => {
     const digest = "bdfe4c7d0c0da4ab8bef3f2b7013c92b";
     assert.deepEqual(
@@ -127,6 +143,26 @@ Deno.test("validateRequest() names the field it rejects", async (t) => {
       "Invalid field: after must be a string",
     ],
     ["missing user", { action: "presence", time: T }, "Missing field: user"],
+    [
+      "capabilities not a list",
+      { action: "presence", time: T, user: { account_name: "a" }, capabilities: "presence" },
+      "Invalid field: capabilities must be a list of strings",
+    ],
+    [
+      "capabilities not strings",
+      { action: "presence", time: T, user: { account_name: "a" }, capabilities: [1] },
+      "Invalid field: capabilities must be a list of strings",
+    ],
+    [
+      "too many capabilities",
+      {
+        action: "presence",
+        time: T,
+        user: { account_name: "a" },
+        capabilities: Array(33).fill("x"),
+      },
+      "Invalid field: capabilities exceeds 32 entries",
+    ],
     [
       "user not an object",
       { action: "presence", time: T, user: "bob" },

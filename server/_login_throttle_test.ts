@@ -208,3 +208,36 @@ Deno.test("addressKey() groups IPv6 by /64 and unwraps IPv4-mapped addresses", (
   assert.equal(addressKey("::1"), "0:0:0:0::/64");
   assert.equal(addressKey("fe80::1%eth0"), "fe80:0:0:0::/64");
 });
+
+Deno.test("LoginThrottle shares outcomes: record() counts another node's, onOutcome() tells its own", async (t) => {
+  await t.step("each checked proof is told once, with the address as counted", async () => {
+    const { throttle } = setup();
+    const told: unknown[] = [];
+    const off = throttle.onOutcome((outcome) => told.push(outcome));
+    await fail(throttle, "2001:db8:1:2::7", "alice");
+    (await throttle.admit("192.0.2.1", "alice")).succeeded();
+    (await throttle.admit("192.0.2.1", "bob")).release();
+    off();
+    await fail(throttle, "192.0.2.1", "alice");
+    assert.deepEqual(told, [
+      { failed: true, address: "2001:db8:1:2::/64", login: "alice" },
+      { failed: false, address: "192.0.2.1", login: "alice" },
+    ]);
+  });
+  await t.step("failures recorded from elsewhere refuse the pair here", () => {
+    const { throttle } = setup();
+    const told: unknown[] = [];
+    throttle.onOutcome((outcome) => told.push(outcome));
+    for (let i = 0; i < POLICY.maxPerPair; i++) {
+      throttle.record({ failed: true, address: "192.0.2.9", login: "alice" });
+    }
+    assert.equal(throttle.refusal("192.0.2.9", "alice")?.scope, "login");
+    assert.equal(throttle.accountFailures("alice"), POLICY.maxPerPair);
+    assert.deepEqual(told, [], "what came from elsewhere is not told again");
+  });
+  await t.step("a success recorded from elsewhere trusts the address", () => {
+    const { throttle } = setup();
+    throttle.record({ failed: false, address: "192.0.2.9", login: "alice" });
+    assert.equal(throttle.trusts("192.0.2.9", "alice"), true);
+  });
+});

@@ -50,6 +50,11 @@ export const ACCOUNT_REMOVED = "Account removed";
  * itself, or two clients would take the login from each other in turn.
  */
 export const TAKEN_OVER = "Session taken over: logged in again from another connection";
+/**
+ * Told to a session an administrator ended (admin GUI). 403 like {@linkcode ACCOUNT_REMOVED}:
+ * the client must not log straight in again, or ending a session would not end it.
+ */
+export const ENDED_BY_ADMIN = "Session ended by the administrator";
 
 /** What every session shares, from its server. */
 export interface SessionServices {
@@ -157,6 +162,7 @@ export class Session implements HubSession, SessionHandle {
   #attaching: AbortController | undefined;
   #attached = false;
   #caps: ReadonlySet<Capability> = NO_CAPABILITIES;
+  #since: number | undefined;
   /**
    * While the offline backlog goes out, live messages wait here, so that the client gets
    * everything in order; undefined otherwise.
@@ -190,17 +196,29 @@ export class Session implements HubSession, SessionHandle {
     }, this);
   }
 
-  /**
-   * What the client announced at login and the server supports; empty (the seed dialect)
-   * before login and for a client that announced nothing.
-   */
+  /** What the client announced at login and the server grants; empty is the seed dialect. */
   get caps(): ReadonlySet<Capability> {
     return this.#caps;
   }
 
-  /** The session's id in the hub: its number, made a string only when asked for. */
+  /** The peer's address as `host:port` (IPv6 in brackets), for admin views. */
+  get address(): string {
+    const { ip, port } = this.#connection;
+    return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
+  }
+
+  /** When the session logged in, Unix ms; undefined before. */
+  get since(): number | undefined {
+    return this.#since;
+  }
+
+  /**
+   * The session's id in the hub: its number, made a string only when asked for; in a
+   * cluster `${node}#${n}`, unique among every node's sessions.
+   */
   get id(): string {
-    return String(this.seq);
+    const node = this.#services.hub.node;
+    return node === undefined ? String(this.seq) : `${node}#${this.seq}`;
   }
 
   /** The peer's address. */
@@ -557,7 +575,10 @@ export class Session implements HubSession, SessionHandle {
     if (services.storage.messages) this.#held = [];
     const attaching = this.#attaching = new AbortController();
     let result;
+    let contacts: string[] | undefined;
     try {
+      // Read before attaching, so that nothing is delivered between the attach and the 200.
+      if (this.#caps.has("presence")) contacts = await this.#contactKeys();
       result = await services.hub.attach(this, { signal: attaching.signal });
     } finally {
       this.#attaching = undefined;
@@ -572,7 +593,10 @@ export class Session implements HubSession, SessionHandle {
       throw new JimError(Status.CONFLICT, "Client already online");
     }
     this.#attached = true;
+    this.#since = services.clock.now();
     this.#login = undefined;
+    // Before the 200: the client's next get_contacts shows the state the pushes move on from.
+    if (contacts) services.hub.watchPresence(this.key, contacts);
     services.storage.logins.record({
       login: this.login,
       time: services.clock.now(),
@@ -582,6 +606,17 @@ export class Session implements HubSession, SessionHandle {
     services.events.publish("login", { conn: this.info, message: "Logged in" });
     this.reply(done.response);
     if (this.#held) this.#backlog = this.#sendBacklog();
+  }
+
+  /**
+   * Delivers what is stored and undelivered for the account, as at login: the hub may have
+   * missed messages (a cluster node back on NATS, issue 14). Does nothing before login,
+   * without a message store, or while a backlog is going out.
+   */
+  resync(): void {
+    if (!this.#attached || !this.open || this.#held || !this.#services.storage.messages) return;
+    this.#held = [];
+    this.#backlog = this.#backlog.then(() => this.#sendBacklog());
   }
 
   /** The offline backlog, then what arrived live meanwhile, in order. */
@@ -605,6 +640,23 @@ export class Session implements HubSession, SessionHandle {
       if (!await this.deliverPaced(held.shift()!)) return;
     }
     this.#held = undefined;
+  }
+
+  /** Presence push: the keys this account watches while a session with `presence` lives. */
+  async #contactKeys(): Promise<string[] | undefined> {
+    const services = this.#services;
+    try {
+      return (await services.storage.contacts.list(this.login)).map(loginKey);
+    } catch (error) {
+      // Storage down: the login stands, the client sees presence as get_contacts gives it.
+      services.events.publish("error", {
+        conn: this.info,
+        message: `Cannot load contacts for presence: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      });
+      return undefined;
+    }
   }
 
   #failed(error: unknown): void {

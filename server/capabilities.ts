@@ -17,6 +17,8 @@ export const SERVER_CAPABILITIES: ReadonlySet<Capability> = Object.freeze(
     "ids",
     "carbons",
     "receipts",
+    // issue 12, presence push.
+    "presence",
     // Rooms (issue 13): room messages and room events.
     "rooms",
   ]),

@@ -20,6 +20,7 @@ import { invalidValue, parseBoolean, parseNumber, parsePort, UsageError } from "
 import {
   DEFAULT_ITERATIONS,
   JimError,
+  loginKey,
   loginProblem,
   MAX_HISTORY_PAGE,
   MAX_ITERATIONS,
@@ -32,19 +33,29 @@ import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
 import { JimServer } from "./server.ts";
 import { connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
 import { openServeResources } from "./serve_resources.ts";
+import {
+  type ClusterHub,
+  clusterSessions,
+  defaultNodeName,
+  joinCluster,
+  NODE_NAME_PATTERN,
+  parseClusterUrls,
+} from "./cluster.ts";
 import { addUser, setPassword } from "./accounts.ts";
+import { importSeedServer, readSeedServer } from "./import_seed.ts";
 import {
   DEFAULT_POOL_SIZE,
   describeDatabase,
   isPostgresUrl,
   openStorage,
 } from "./storage/open_storage.ts";
+import type { HubSessionInfo } from "./hub/hub.ts";
 import type { Storage, UserRow, UserStore } from "./storage/ports.ts";
 import type { OfflineMessages } from "./handlers/mod.ts";
-
-const DAY_MS = 86_400_000;
 import { roomCommand } from "./room_admin.ts";
 import { formatTable, formatTime } from "./_table.ts";
+
+const DAY_MS = 86_400_000;
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -58,8 +69,8 @@ const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
 /** What each level prints: the default shows connections, logins, disconnections and errors. */
 export const LEVEL_TYPES: Readonly<Record<LogLevel, readonly ServerEventType[]>> = {
   error: ["error"],
-  warn: ["error", "start", "stop"],
-  info: ["error", "start", "stop", "connect", "disconnect", "login"],
+  warn: ["error", "start", "stop", "cluster"],
+  info: ["error", "start", "stop", "connect", "disconnect", "login", "cluster"],
   debug: EVENT_TYPES,
 };
 
@@ -279,6 +290,19 @@ export const FLAGS: Record<string, FlagSpec> = {
     help: "Seconds a closing connection may take to flush its last reply",
     limit: ["lingerMs", 1000],
   },
+  // --- cluster (issue 14) ---
+  "cluster": {
+    type: "string",
+    env: "JIM_CLUSTER",
+    commands: ["serve", "user list"],
+    help: "Join a cluster: NATS URL(s), e.g. nats://127.0.0.1:4222 (comma-separated)",
+  },
+  "node-name": {
+    type: "string",
+    env: "JIM_NODE_NAME",
+    commands: SERVE,
+    help: "This node's name in the cluster (default: HOSTNAME:PORT)",
+  },
   // --- issue 12, messaging ---
   "offline-messages": {
     type: "string",
@@ -353,6 +377,8 @@ const COMMAND_HELP: Record<string, string> = {
   "user passwd": "user passwd NAME       Change a user's password",
   "user remove": "user remove NAME       Remove a user and their contacts",
   "history purge": "history purge          Drop messages older than --history-days days",
+  "import-seed":
+    "import-seed FILE       Import users (legacy) and contacts from a seed server database",
   // Rooms (issue 13).
   "room list": "room list              List rooms with owner, members, messages, last activity",
   "room show": "room show NAME         Show a room's settings and members",
@@ -474,6 +500,8 @@ export function parseInvocation(argv: string[], io: CliIo = defaultIo): Invocati
       command = `history ${sub}`;
       if (!(command in COMMAND_HELP)) throw new UsageError(`Unknown command: history ${sub}`);
     }
+  } else if (positionals[0] === "import-seed") {
+    command = positionals.shift()!;
   } else if (positionals[0] === "room") {
     // Rooms (issue 13).
     positionals.shift();
@@ -528,6 +556,10 @@ export interface ServeSettings {
   logLevel: LogLevel;
   logFormat: "text" | "json";
   limits: ServerLimits;
+  /** NATS URLs of the cluster to join (`--cluster`); undefined for a single server. */
+  cluster: string[] | undefined;
+  /** The node's name in the cluster: `--node-name`, else HOSTNAME:PORT. */
+  nodeName: string | undefined;
   /** What happens to a message for a user with no live session (issue 12). */
   offlineMessages: OfflineMessages;
 }
@@ -585,6 +617,7 @@ export function serveSettings(values: Values): ServeSettings {
     logFormat: logFormat(values),
     limits,
     offlineMessages: offlineMessages(values),
+    ...clusterSettings(values, port),
   };
 }
 
@@ -594,6 +627,29 @@ function offlineMessages(values: Values): OfflineMessages {
     throw invalidValue("--offline-messages", policy, "store or reject");
   }
   return policy;
+}
+
+/** The URLs of `--cluster`, or undefined without it. */
+function clusterOf(values: Values): string[] | undefined {
+  const raw = values.cluster as string | undefined;
+  if (raw === undefined) return undefined;
+  const parsed = parseClusterUrls(raw);
+  if ("problem" in parsed) throw invalidValue("--cluster", raw, "nats://HOST:PORT[,...]");
+  return parsed.urls;
+}
+
+/** `--cluster` and `--node-name`; a node name without a cluster is a usage error. */
+function clusterSettings(values: Values, port: number) {
+  const cluster = clusterOf(values);
+  const name = values["node-name"] as string | undefined;
+  if (cluster === undefined) {
+    if (name !== undefined) throw new UsageError("Invalid flag: --node-name needs --cluster");
+    return { cluster: undefined, nodeName: undefined };
+  }
+  if (name !== undefined && !NODE_NAME_PATTERN.test(name)) {
+    throw invalidValue("--node-name", name, "1 to 100 letters, digits, . _ : @ -");
+  }
+  return { cluster, nodeName: name ?? defaultNodeName(port) };
 }
 
 function dbPath(values: Values): string {
@@ -723,7 +779,9 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
     case "user list":
       expectArgs(inv, 0);
       return await withUsers(inv, async (users) => {
-        printUsers(await users.list(), io);
+        const cluster = clusterOf(inv.values);
+        const sessions = cluster ? await clusterSessions({ servers: cluster }) : undefined;
+        printUsers(await users.list(), io, sessions);
         for (const line of await nameConflictLines(users)) io.out(line);
         return 0;
       });
@@ -782,6 +840,9 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
         io.out(`Removed user ${login}`);
         return 0;
       });
+    case "import-seed":
+      if (inv.args.length !== 1) throw new UsageError("Expected one file: import-seed FILE");
+      return await importSeed(inv, io);
     // Rooms (issue 13).
     case "room list":
     case "room show":
@@ -795,6 +856,37 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
       });
     default:
       throw new UsageError(`Unknown command: ${inv.command}`);
+  }
+}
+
+/** `import-seed FILE`: prints what was imported, what was there, and each row left out. */
+async function importSeed(inv: Invocation, io: CliIo): Promise<number> {
+  const file = inv.args[0]!;
+  // The file is read and checked first: a wrong one leaves the database as it was, unopened.
+  const seed = readSeedServer(file);
+  const pool = dbPool(inv.values);
+  const storage = await openStorage(
+    dbPath(inv.values),
+    pool === undefined ? {} : { pool: Math.min(pool, 2) },
+  );
+  try {
+    const r = await importSeedServer(seed, storage);
+    io.out(
+      `Imported ${file}: ${r.usersAdded.length} users added, ${r.usersThere} already there; ` +
+        `${r.contactsAdded} contacts added, ${r.contactsThere} already there; ` +
+        `${r.skipped.length} rows skipped`,
+    );
+    for (const s of r.skipped) io.out(`Skipped ${s.row}: ${s.reason}`);
+    if (r.usersAdded.length > 0) {
+      io.out(
+        `The imported users keep their seed password (a legacy hash, password-equivalent): ` +
+          `they log in with the seed's login only, so serve with --legacy-auth, and give each ` +
+          `a password with "${PROGRAM} user passwd NAME" (--legacy to keep seed clients working).`,
+      );
+    }
+    return 0;
+  } finally {
+    await storage.close();
   }
 }
 
@@ -853,15 +945,25 @@ export async function nameConflictLines(users: UserStore): Promise<string[]> {
   );
 }
 
-function printUsers(users: UserRow[], io: CliIo): void {
+/**
+ * One row per user; with `sessions` (a cluster's), a SESSIONS column with each live
+ * session's id (`node#n`), so that the node of each shows.
+ */
+function printUsers(users: UserRow[], io: CliIo, sessions?: HubSessionInfo[]): void {
+  const byKey = new Map<string, string[]>();
+  for (const s of sessions ?? []) {
+    const key = loginKey(s.login);
+    byKey.set(key, [...byKey.get(key) ?? [], s.id]);
+  }
   const rows = [
-    ["LOGIN", "LAST SEEN", "LAST IP", "CREATED", "LEGACY"],
+    ["LOGIN", "LAST SEEN", "LAST IP", "CREATED", "LEGACY", ...(sessions ? ["SESSIONS"] : [])],
     ...users.map((u) => [
       u.login,
       formatTime(u.lastSeen),
       u.lastIp ?? "-",
       formatTime(u.created),
       u.legacy ? "yes" : "no",
+      ...(sessions ? [byKey.get(loginKey(u.login))?.sort().join(",") ?? "-"] : []),
     ]),
   ];
   for (const line of formatTable(rows)) io.out(line);
@@ -983,6 +1085,10 @@ function settingsLines(s: ServeSettings, openFileLimit: number | undefined): [st
     ["tls", s.tlsCert ? `${s.tlsCert} + ${s.tlsKey}` : false],
     ["log-level", s.logLevel],
     ["log-format", s.logFormat],
+    ...(s.cluster === undefined ? [] : [
+      ["cluster", s.cluster.join(",")] as [string, unknown],
+      ["node-name", s.nodeName] as [string, unknown],
+    ]),
     ["offline-messages", s.offlineMessages],
     ...Object.entries(s.limits),
     ["openFileLimit", openFileLimit ?? "unknown"],
@@ -1051,9 +1157,27 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
     using lifecycle = startLifecycle({
       onEscaped: (message) => events.publish("error", { message }),
     });
+    let hub: ClusterHub | undefined;
+    if (settings.cluster) {
+      try {
+        hub = await joinCluster({
+          servers: settings.cluster,
+          node: settings.nodeName!,
+          maxSessionsPerAccount: settings.limits.maxSessionsPerUser,
+          takeoverTimeoutMs: settings.limits.takeoverTimeoutMs,
+          log: (level, message) =>
+            events.publish(level === "error" ? "error" : "cluster", { message }),
+        });
+      } catch (error) {
+        subscription.unsubscribe();
+        await printer;
+        throw error;
+      }
+    }
     let server: JimServer;
     try {
       server = await JimServer.listen({
+        ...(hub ? { hub, reusePort: Deno.build.os === "linux" } : {}),
         host: settings.host,
         port: settings.port,
         storage,
@@ -1066,6 +1190,7 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
         signal: lifecycle.signal,
       });
     } catch (error) {
+      await hub?.close();
       subscription.unsubscribe();
       await printer;
       const reason = error instanceof Deno.errors.AddrInUse
@@ -1076,6 +1201,7 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
       throw new Error(`Cannot listen on ${settings.host}:${settings.port}: ${reason}`);
     }
     await server.finished;
+    await hub?.close();
     subscription.unsubscribe();
     await printer;
     return ExitCode.Ok;

@@ -801,6 +801,65 @@ Deno.test("serveSettings() wires the login, takeover and contact limits from fla
   });
 });
 
+// --- cluster (issue 14) ----------------------------------------------------------------------
+
+Deno.test("serveSettings() takes --cluster and --node-name (JIM_CLUSTER, JIM_NODE_NAME)", async (t) => {
+  const noEnv = { out() {}, err() {}, env: () => undefined };
+  await t.step("no cluster by default", () => {
+    const settings = serveSettings(parseInvocation([], noEnv).values);
+    assert.equal(settings.cluster, undefined);
+    assert.equal(settings.nodeName, undefined);
+  });
+  await t.step("flags; the node name defaults to HOSTNAME:PORT", () => {
+    const named = serveSettings(
+      parseInvocation(["--cluster", "nats://a:4222,nats://b:4222", "--node-name", "n1"], noEnv)
+        .values,
+    );
+    assert.deepEqual(named.cluster, ["nats://a:4222", "nats://b:4222"]);
+    assert.equal(named.nodeName, "n1");
+    const unnamed = serveSettings(
+      parseInvocation(["--cluster", "nats://a:4222", "--port", "7001"], noEnv).values,
+    );
+    assert.match(unnamed.nodeName!, /:7001$/);
+  });
+  await t.step("variables", () => {
+    const env: Record<string, string> = { JIM_CLUSTER: "nats://a:4222", JIM_NODE_NAME: "n2" };
+    const settings = serveSettings(
+      parseInvocation([], { ...noEnv, env: (name) => env[name] }).values,
+    );
+    assert.deepEqual([settings.cluster, settings.nodeName], [["nats://a:4222"], "n2"]);
+  });
+  await t.step("bad values are usage errors", () => {
+    assert.throws(
+      () => serveSettings({ cluster: "127.0.0.1:4222" }),
+      /Invalid --cluster: expected nats:\/\/HOST:PORT\[,...\], got "127.0.0.1:4222"/,
+    );
+    assert.throws(
+      () => serveSettings({ cluster: "nats://a:4222", "node-name": "no spaces" }),
+      /Invalid --node-name/,
+    );
+    assert.throws(() => serveSettings({ "node-name": "n1" }), /--node-name needs --cluster/);
+  });
+});
+
+Deno.test("jim-server serve --cluster with no NATS there exits 1 and says where", async () => {
+  await using dir = await tempDir();
+  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (free.addr as Deno.NetAddr).port;
+  free.close();
+  const run = await cli([
+    "serve",
+    "--port",
+    "0",
+    "--db",
+    `${dir.path}/c.db`,
+    "--cluster",
+    `nats://127.0.0.1:${port}`,
+  ]);
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, new RegExp(`Cannot join the cluster at nats://127\\.0\\.0\\.1:${port}`));
+});
+
 Deno.test("jim-server serve takes the messaging policy and refuses bad values", async (t) => {
   const noEnv: CliIo = { out: () => {}, err: () => {}, env: () => undefined };
   await t.step("--offline-messages and JIM_OFFLINE_MESSAGES", () => {

@@ -10,13 +10,13 @@ import { acceptErrorKind, FIRST_ACCEPT_PAUSE_MS, MAX_ACCEPT_PAUSE_MS } from "./_
 import { type ConnectionCap, connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
 import { Decoys } from "./_decoy.ts";
 import { FIRST_LOGIN_DELAY_MS, LoginThrottle, MAX_LOGIN_DELAY_MS } from "./_login_throttle.ts";
-import type { Hub } from "./hub/hub.ts";
+import type { Hub, HubSessionInfo } from "./hub/hub.ts";
 import { LocalHub } from "./hub/local_hub.ts";
 import { SERVER_CAPABILITIES } from "./capabilities.ts";
 import type { OfflineMessages } from "./handlers/mod.ts";
 import { MessageIds } from "./message_ids.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
-import { ACCOUNT_REMOVED, Session, type SessionServices } from "./_session.ts";
+import { ACCOUNT_REMOVED, ENDED_BY_ADMIN, Session, type SessionServices } from "./_session.ts";
 import type { Storage, StorageChange } from "./storage/ports.ts";
 
 /** PEM texts for TLS. */
@@ -44,6 +44,11 @@ export interface JimServerOptions {
   legacyAuth?: boolean;
   /** Serve TLS instead of plain TCP. */
   tls?: TlsOptions;
+  /**
+   * Sets SO_REUSEPORT (Linux, issue 14), so that several nodes of a cluster on one machine
+   * listen on the same port and the kernel spreads connections between them.
+   */
+  reusePort?: boolean;
   /**
    * Overrides of {@linkcode DEFAULT_SERVER_LIMITS}. `maxConnections` is lowered to fit the
    * process's descriptor limit; {@linkcode JimServer.limits} shows what is in force.
@@ -87,6 +92,7 @@ export interface SessionInfo extends ConnInfo {
 const DAY_MS = 86_400_000;
 
 const ACCOUNT_REMOVED_NOTICE = Object.freeze({ code: Status.FORBIDDEN, text: ACCOUNT_REMOVED });
+const ENDED_NOTICE = Object.freeze({ code: Status.FORBIDDEN, text: ENDED_BY_ADMIN });
 
 /**
  * The chat server. Start it with {@linkcode JimServer.listen}; stop it with `close()` or
@@ -136,6 +142,7 @@ export class JimServer {
   readonly #throttle: LoginThrottle;
   readonly #unsubscribe: () => void;
   readonly #offWriteError: () => void;
+  readonly #offLoginSharing: () => void;
   #sweepTimer: ReturnType<typeof setInterval>;
   #retentionTimer: ReturnType<typeof setInterval> | undefined;
   #retention: Promise<void> = Promise.resolve();
@@ -180,6 +187,24 @@ export class JimServer {
       firstDelayMs: FIRST_LOGIN_DELAY_MS,
       maxDelayMs: MAX_LOGIN_DELAY_MS,
     }, clock);
+    // In a cluster every node counts every node's failed logins, so the limits hold whichever
+    // node an attacker reaches; in one process both calls do nothing.
+    const hub = this.hub;
+    const offOutcome = hub.shareLogin
+      ? this.#throttle.onOutcome((outcome) => hub.shareLogin!(outcome))
+      : () => {};
+    const offRemote = hub.on("login", (outcome) => this.#throttle.record(outcome));
+    // A cluster hub back on NATS may have missed messages: every session fetches its backlog.
+    const offResync = hub.on("resync", (key) => {
+      for (const session of this.#sessions) {
+        if (key === undefined || session.key === key) session.resync();
+      }
+    });
+    this.#offLoginSharing = () => {
+      offOutcome();
+      offRemote();
+      offResync();
+    };
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
     this.#services = {
       limits: this.limits,
@@ -247,9 +272,16 @@ export class JimServer {
     );
     const hostname = options.host ?? "127.0.0.1";
     const port = options.port ?? 7777;
+    const reusePort = options.reusePort === true ? { reusePort: true } : {};
     const listener = options.tls
-      ? Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key })
-      : Deno.listen({ hostname, port });
+      ? Deno.listenTls({
+        hostname,
+        port,
+        cert: options.tls.cert,
+        key: options.tls.key,
+        ...reusePort,
+      })
+      : Deno.listen({ hostname, port, ...reusePort });
     const server = new JimServer(listener, options, limits, cap, decoySecret, lastId);
     server.events.publish("start", {
       message: `Listening on ${server.addr.hostname}:${server.addr.port}${
@@ -292,8 +324,43 @@ export class JimServer {
       if (this.storage.closed) break;
       if (await this.storage.users.canonicalLogin(login) !== undefined) continue;
       if (this.hub.endSessions(loginKey(login), ACCOUNT_REMOVED_NOTICE) > 0) ended.push(login);
+      this.hub.forgetPresence(loginKey(login));
     }
     return ended;
+  }
+
+  /**
+   * The logged-in sessions of `login` (any case), or of everyone: id, login, address, when
+   * it logged in and its capabilities. In a cluster, as far as the hub knows them.
+   *
+   * @example
+   * ```ts
+   * import { JimServer, SqliteStorage } from "./mod.ts";
+   * await using storage = SqliteStorage.open(":memory:");
+   * await using server = await JimServer.listen({ storage, port: 0 });
+   * server.userSessions("alice"); // [] : alice is not online
+   * ```
+   */
+  userSessions(login?: string): HubSessionInfo[] {
+    return this.hub.sessions(login === undefined ? undefined : loginKey(login));
+  }
+
+  /**
+   * Ends one session of `login`: the client is told `403 Session ended by the administrator`
+   * before its connection closes; the account's other sessions go on. False when there is no
+   * such session (it ended meanwhile, or `id` is another account's).
+   *
+   * @example
+   * ```ts
+   * import { JimServer, SqliteStorage } from "./mod.ts";
+   * await using storage = SqliteStorage.open(":memory:");
+   * await using server = await JimServer.listen({ storage, port: 0 });
+   * server.endSession("alice", "1"); // false: no such session
+   * ```
+   */
+  endSession(login: string, id: string): boolean {
+    // The session's own disconnect event says why it closed.
+    return this.hub.endSession(loginKey(login), id, ENDED_NOTICE);
   }
 
   /** Every open connection. */
@@ -348,6 +415,7 @@ export class JimServer {
     if (this.#ownHub) await this.hub.close();
     if (!this.storage.closed) await this.storage.logins.flush();
     this.#offWriteError();
+    this.#offLoginSharing();
     this.events.publish("stop", { message: "Server stopped" });
     this.#resolveFinished();
   }
@@ -489,9 +557,18 @@ export class JimServer {
     }
   }
 
+  /** Presence watchers of a removed account go, unless the name exists again. */
+  #forgetRemoved(login: string, key: string): void {
+    if (this.storage.closed) return;
+    this.storage.users.canonicalLogin(login).then((again) => {
+      if (again === undefined) this.hub.forgetPresence(key);
+    }).catch((error) => this.#internalError(error));
+  }
+
   #storageChanged(change: StorageChange): void {
     if (change.kind === "user-removed") {
       const key = loginKey(change.login);
+      this.#forgetRemoved(change.login, key);
       if (!this.hub.isOnline(key)) return;
       // Unless the name was added again meanwhile, and logged in anew.
       this.storage.users.canonicalLogin(change.login).then((login) => {

@@ -29,6 +29,7 @@ import type { ServerLimits } from "./limits.ts";
 import type { OfflineMessages } from "./handlers/mod.ts";
 import { addUser } from "./accounts.ts";
 import { JimServer, type TlsOptions } from "./server.ts";
+import type { Hub } from "./hub/hub.ts";
 import { SqliteStorage } from "./storage/sqlite/mod.ts";
 
 /** A user the fixture creates. */
@@ -52,6 +53,8 @@ export interface TestServerOptions {
   clock?: Clock;
   /** The `--offline-messages` policy; `store` by default. */
   offlineMessages?: OfflineMessages;
+  /** The hub; a LocalHub of the server's own by default. The caller closes one it passes. */
+  hub?: Hub;
 }
 
 /**
@@ -136,6 +139,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       events: options.events,
       clock: options.clock,
       offlineMessages: options.offlineMessages,
+      hub: options.hub,
     });
     return {
       host: server.addr.hostname,

@@ -31,6 +31,8 @@ export class LoadPeer {
   onMessage: ((frame: Frame) => void) | undefined;
   /** Called for every response; replaces the default of queueing it. */
   onResponse: ((frame: Frame) => void) | undefined;
+  /** Called for every presence push (sessions with the `presence` capability). */
+  onPresence: ((frame: Frame) => void) | undefined;
 
   private constructor(conn: Deno.Conn, bufferSize: number) {
     this.conn = conn;
@@ -75,6 +77,7 @@ export class LoadPeer {
       const value = frame.value;
       if (value.action === "msg" && this.onMessage) this.onMessage(value);
       else if (value.action === "probe" && this.#user) this.#answerProbe();
+      else if (value.action === "presence" && this.onPresence) this.onPresence(value);
       else if ("response" in value && this.onResponse) this.onResponse(value);
       else this.#frames.push(value);
     }
@@ -92,10 +95,23 @@ export class LoadPeer {
     return await this.next();
   }
 
-  /** Logs in with SCRAM-SHA-256, reusing a cached salted password when it fits. */
-  async login(user: string, password: string, cache?: SaltCache): Promise<void> {
+  /**
+   * Logs in with SCRAM-SHA-256, reusing a cached salted password when it fits; announcing
+   * `capabilities` when given (a jim client), nothing otherwise (the seed dialect).
+   */
+  async login(
+    user: string,
+    password: string,
+    cache?: SaltCache,
+    capabilities?: readonly string[],
+  ): Promise<void> {
     const time = Math.floor(Date.now() / 1000);
-    const hello = await this.request({ action: "presence", time, user: { account_name: user } });
+    const hello = await this.request({
+      action: "presence",
+      time,
+      user: { account_name: user },
+      ...(capabilities ? { capabilities } : {}),
+    });
     if (hello.response !== 401) throw new Error(`presence: ${JSON.stringify(hello)}`);
     const scram = new ScramClient(user, password);
     const step = (data: string) => ({

@@ -6,9 +6,10 @@
  * after it, under the same load, so that ratios are read from one run. Server CPU per message
  * and RSS come from /proc. The parts live in tasks/bench/ (docs/benchmarks.md explains them).
  *
- *     deno task bench [--only startup,pingpong,flood,idle,storm] [--baseline] [--profile]
+ *     deno task bench [--only startup,pingpong,flood,idle,storm,presence] [--baseline] [--profile]
  *                     [--pairs 20] [--window 32] [--seconds 5] [--warmup 1] [--idle 10000]
- *                     [--storm 1000] [--generator c|deno] [--profile-dir DIR] [--top 15]
+ *                     [--storm 1000] [--presence-users 1000] [--presence-contacts 50]
+ *                     [--generator c|deno] [--profile-dir DIR] [--top 15]
  *                     [--json FILE]
  */
 import { parseArgs } from "node:util";
@@ -19,12 +20,13 @@ import { clockTicksPerSecond, loadAverage } from "./bench/proc.ts";
 import { formatProfileTable, readNewestProfile, summarizeProfile } from "./bench/profile.ts";
 import { type BenchRow, formatTable, medianRow, ratios } from "./bench/report.ts";
 import { runStorm } from "./bench/storm.ts";
+import { addRingContacts, runPresence } from "./bench/presence.ts";
 import { runtimeFlags, type TargetKind } from "./bench/target.ts";
 import { registerUsers } from "./bench/users.ts";
 import { type BenchContext, runIdle, runMessaging, runStartup } from "./bench/workloads.ts";
 import { ROOT } from "./_programs.ts";
 
-const WORKLOADS = ["startup", "pingpong", "flood", "idle", "storm"] as const;
+const WORKLOADS = ["startup", "pingpong", "flood", "idle", "storm", "presence"] as const;
 const USAGE = `Usage: deno task bench [options]
   --only LIST        workloads, comma-separated (default: ${WORKLOADS.join(",")})
   --baseline         also run each workload against the minimal relay (tasks/bench/relay.ts),
@@ -40,6 +42,9 @@ const USAGE = `Usage: deno task bench [options]
   --warmup S         traffic before the window opens (default: 1)
   --idle N           idle sessions (default: 10000)
   --storm N          logins in the storm (default: 1000)
+  --presence-users N presence: users logging in at once, with and without the presence
+                     capability (default: 1000)
+  --presence-contacts N  presence: contacts of each user (default: 50)
   --generator KIND   c or deno (default: c when cc exists, else deno)
   --json FILE        also write the results as JSON
 Environment: BENCH_V8_FLAGS replaces the servers' V8 flags (empty: V8 defaults).`;
@@ -59,6 +64,8 @@ const { values: flags } = parseArgs({
     warmup: { type: "string", default: "1" },
     idle: { type: "string", default: "10000" },
     storm: { type: "string", default: "1000" },
+    "presence-users": { type: "string", default: "1000" },
+    "presence-contacts": { type: "string", default: "50" },
     generator: { type: "string" },
     json: { type: "string" },
     help: { type: "boolean", short: "h" },
@@ -92,6 +99,8 @@ const ITERATIONS = 4096;
 const pairs = Math.trunc(count("pairs", 1));
 const idle = Math.trunc(count("idle", 1));
 const stormSize = Math.trunc(count("storm", 1));
+const presenceUsers = Math.trunc(count("presence-users", 2));
+const presenceContacts = Math.trunc(count("presence-contacts", 1));
 const top = Math.trunc(count("top", 1));
 const rounds = Math.trunc(count("rounds", 1));
 
@@ -117,18 +126,22 @@ try {
   const logins = [
     ...Array.from({ length: pairs * 2 }, (_, i) => `p${i}`),
     ...(only.has("idle") ? Array.from({ length: idle }, (_, i) => `i${i}`) : []),
-    ...(only.has("storm") ? Array.from({ length: stormSize }, (_, i) => `s${i}`) : []),
+    // The storm and presence share the users s0, s1, …
+    ...Array.from({
+      length: Math.max(only.has("storm") ? stormSize : 0, only.has("presence") ? presenceUsers : 0),
+    }, (_, i) => `s${i}`),
   ];
   const dbPath = join(dir, "bench.db");
   console.error(`bench: registering ${logins.length} users…`);
   const users = await registerUsers(dbPath, logins, PASSWORD, ITERATIONS);
+  if (only.has("presence")) addRingContacts(dbPath, presenceUsers, presenceContacts);
   const ctx: BenchContext = {
     pinning,
     generator,
     ticksPerSecond: await clockTicksPerSecond(),
     dbPath,
     legacyStored: users.legacyStored,
-    connectionLimit: Math.max(idle, stormSize, pairs * 2) + 1000,
+    connectionLimit: Math.max(idle, stormSize, presenceUsers, pairs * 2) + 1000,
     pairs,
     window: Math.trunc(count("window", 1)),
     warmup: count("warmup", 0),
@@ -162,6 +175,26 @@ try {
         }
       }
       for (const server of servers) rows.push(medianRow(measured.get(server)!));
+      continue;
+    }
+    if (workload === "presence") {
+      // The baseline is the same logins without the capability; both alternate per round.
+      for (let round = 0; round < rounds; round++) {
+        for (const presence of [false, true]) {
+          console.error(
+            `bench: presence ${presence ? "with" : "without"} the capability${roundLabel(round)}…`,
+          );
+          rows.push(
+            await runPresence(ctx, {
+              count: presenceUsers,
+              contacts: presenceContacts,
+              password: PASSWORD,
+              scram: users.scram,
+              presence,
+            }),
+          );
+        }
+      }
       continue;
     }
     // The idle floor has no routing and no real login: it takes part in the idle workload only.

@@ -78,10 +78,31 @@ function send(
   // A message to oneself reaches every session of the account, this one included.
   const self = key === session.key;
   const result = hub.sendToAccount(key, envelope);
-  const delivered = result.delivered > 0;
+  // Sessions on other nodes of a cluster (issue 14) count once their node confirms: a
+  // message lost on the way is then stored for the recipient's next login, not dropped.
+  const remote = result.remote ?? 0;
+  if (remote > 0 && result.delivered === remote && result.confirmed) {
+    return result.confirmed.then((taken) =>
+      settle(ctx, m, key, self, taken, taken ? result.sessions : result.sessions - remote)
+    );
+  }
+  return settle(ctx, m, key, self, result.delivered > 0, result.sessions);
+}
+
+/** Stores, answers and copies a routed message, once it is known whether a session took it. */
+function settle(
+  ctx: HandlerContext,
+  m: StoredMessage,
+  key: string,
+  self: boolean,
+  delivered: boolean,
+  sessions: number,
+): Promise<void> {
+  const { session, hub } = ctx;
+  const to = m.to;
   const store = ctx.storage.messages;
   if (!delivered && (ctx.offlineMessages === "reject" || !store)) {
-    if (result.sessions === 0) throw new JimError(Status.GONE, `Client not online: ${to}`);
+    if (sessions === 0) throw new JimError(Status.GONE, `Client not online: ${to}`);
     throw new JimError(
       Status.UNAVAILABLE,
       `Message not delivered: ${to} is not reading fast enough`,
@@ -99,6 +120,8 @@ function send(
       if (!delivered && !self) {
         hub.sendToAccount(session.key, carbonEnvelope(m, "stored"), { except: session.id });
       }
+      // Stored though the cluster may know a session of the recipient: its node fetches it.
+      if (!delivered) hub.nudge?.(key);
       reply(ctx, m, delivered);
     },
     (error) => {

@@ -43,6 +43,10 @@ export interface HubSession {
   deliver(envelope: Envelope): boolean;
   /** Tells the client `notice` and ends the session; it detaches itself. */
   notify(notice: Notice): void;
+  /** The client's address, `host:port`, for admin views; absent where unknown. */
+  readonly address?: string;
+  /** When the session logged in, Unix ms, for admin views; absent where unknown. */
+  readonly since?: number;
   /**
    * Asks the client whether it is still there, because a new login for the account met the
    * session cap. Resolves true when it answers; false when it does not in time (it is then
@@ -66,6 +70,19 @@ export interface DeliveryResult {
   readonly sessions: number;
   /** How many of them took it; the others were too slow and are closing. */
   readonly delivered: number;
+  /**
+   * Of `sessions`, how many live on other nodes of a cluster (issue 14). They count as
+   * `delivered` when the message was published to their nodes, but core NATS is at most
+   * once: {@linkcode DeliveryResult.confirmed} says whether one of them really took it.
+   * Absent (0) in a single process.
+   */
+  readonly remote?: number;
+  /**
+   * With `remote`: resolves true once a session on another node took the message, false when
+   * none did in time (its node crashed, NATS lost it, every such session was too slow). A
+   * message that only remote sessions could take is stored as delivered only if this is true.
+   */
+  readonly confirmed?: Promise<boolean>;
 }
 
 /** An account that came online (its first session attached) or went offline (its last left). */
@@ -83,6 +100,27 @@ export interface HubSessionInfo {
   /** The session's id. */
   id: string;
   /** The account's login in display case. */
+  login: string;
+  /** The client's address, `host:port`, when the hub knows it. */
+  address?: string;
+  /** When the session logged in, Unix ms, when the hub knows it. */
+  since?: number;
+  /** What the client announced and the server grants. */
+  caps?: Capability[];
+  /** The node the session is on, in a cluster (issue 14); absent in a single process. */
+  node?: string;
+}
+
+/**
+ * The outcome of one checked login proof, shared between the nodes of a cluster so that the
+ * failed-login limits (lockouts, delays) count every node's failures (issue 14).
+ */
+export interface LoginOutcome {
+  /** Whether the proof was wrong. */
+  failed: boolean;
+  /** The address as the throttle counts it (`addressKey()`: IPv6 per /64). */
+  address: string;
+  /** The login key tried. */
   login: string;
 }
 
@@ -135,10 +173,54 @@ export interface Hub {
   /** Tells every live session of the account `notice` and ends them; returns how many. */
   endSessions(key: string, notice: Notice): number;
   /**
+   * Tells the one session `id` of the account `key` `notice` and ends it. False when there
+   * is no such live session (it ended meanwhile, or the id is another account's).
+   */
+  endSession(key: string, id: string, notice: Notice): boolean;
+  /**
+   * Presence push (issue 12): the account `owner` watches the accounts `keys` (its contacts)
+   * from now on, in addition to what it watched; its sessions with the `presence` capability
+   * are told when one of them comes online or goes offline, coalesced per tick. A no-op unless
+   * `owner` has a live session with `presence`; the watch ends when it has none left.
+   * A session with `presence` loads its contact list at login and calls this; add_contact
+   * calls it with the one key.
+   */
+  watchPresence(owner: string, keys: Iterable<string>): void;
+  /** `owner` stops watching `keys` (del_contact), or everything when `keys` is absent. */
+  unwatchPresence(owner: string, keys?: Iterable<string>): void;
+  /**
+   * The account `key` was removed: it watches nothing and nobody watches it any more (their
+   * contact rows went with it), so a later account of the same name is nobody's contact.
+   */
+  forgetPresence(key: string): void;
+  /**
    * Calls `listener` when an account comes online or goes offline. Costs nothing while
    * nobody listens. Returns the function that removes the listener.
    */
   on(type: "presence", listener: (change: PresenceChange) => void): () => void;
+  /**
+   * `resync`: the hub may have missed deliveries (a cluster hub reconnected to NATS), so
+   * sessions should fetch what is undelivered to their accounts; with `key`, only that
+   * account's (another node stored a message for it, see {@linkcode Hub.nudge}). Never in a
+   * single process.
+   */
+  on(type: "resync", listener: (key?: string) => void): () => void;
+  /** `login`: a login outcome on another node of the cluster. Never in a single process. */
+  on(type: "login", listener: (outcome: LoginOutcome) => void): () => void;
+  /**
+   * The node's name in a cluster; absent in a single process. Session ids are then
+   * `${node}#${n}`, unique in the cluster.
+   */
+  readonly node?: string;
+  /**
+   * Tells the nodes that have sessions of the account `key` to fetch its backlog: a message
+   * for it was stored because no session of it could be reached or confirmed it, though the
+   * cluster has some (a node not yet back after an outage, a lost publish). Absent in one
+   * process, where a stored message always means no session.
+   */
+  nudge?(key: string): void;
+  /** Tells the other nodes of a cluster about a login outcome here; absent in one process. */
+  shareLogin?(outcome: LoginOutcome): void;
   /** Drops every session and listener; the hub takes no more. Idempotent. */
   close(): Promise<void>;
 }

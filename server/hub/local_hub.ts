@@ -11,9 +11,11 @@ import type {
   Hub,
   HubSession,
   HubSessionInfo,
+  LoginOutcome,
   Notice,
   PresenceChange,
 } from "./hub.ts";
+import { PresenceWatch } from "./presence_watch.ts";
 
 /** Options for {@linkcode LocalHub}. */
 export interface LocalHubOptions {
@@ -24,6 +26,7 @@ export interface LocalHubOptions {
 const ATTACHED: AttachResult = Object.freeze({ ok: true });
 const FULL: AttachResult = Object.freeze({ ok: false, reason: "full" });
 const ABORTED: AttachResult = Object.freeze({ ok: false, reason: "aborted" });
+const NO_SESSIONS: readonly HubSession[] = Object.freeze([]);
 const NOBODY: DeliveryResult = Object.freeze({ sessions: 0, delivered: 0 });
 const TAKEN: DeliveryResult = Object.freeze({ sessions: 1, delivered: 1 });
 const REFUSED: DeliveryResult = Object.freeze({ sessions: 1, delivered: 0 });
@@ -37,6 +40,14 @@ class Several {
 }
 
 type Entry = HubSession | Several;
+
+function describe(s: HubSession): HubSessionInfo {
+  const info: HubSessionInfo = { id: s.id, login: s.login };
+  if (s.address !== undefined) info.address = s.address;
+  if (s.since !== undefined) info.since = s.since;
+  if (s.caps.size > 0) info.caps = [...s.caps];
+  return info;
+}
 
 function sessionsOf(entry: Entry): HubSession[] {
   return entry instanceof Several ? [...entry.sessions] : [entry];
@@ -61,6 +72,8 @@ export class LocalHub implements Hub {
   readonly #presence = new Set<(change: PresenceChange) => void>();
   /** One probe per session at a time, shared by every login that waits on it. */
   readonly #probes = new WeakMap<HubSession, Promise<boolean>>();
+  /** Who watches whose presence, among the accounts online here. */
+  readonly #watch = new PresenceWatch((key) => this.#sessionsOf(key));
   #closed = false;
 
   /** Creates an empty hub. */
@@ -81,9 +94,9 @@ export class LocalHub implements Hub {
       if (entry === session) return ATTACHED;
       if (entry === undefined) {
         this.#accounts.set(session.key, session);
-        if (this.#presence.size > 0) {
-          this.#emit({ login: session.login, key: session.key, online: true });
-        }
+        const change = { login: session.login, key: session.key, online: true };
+        this.#watch.changed(change);
+        if (this.#presence.size > 0) this.#emit(change);
         return ATTACHED;
       }
       if (entry instanceof Several) {
@@ -105,17 +118,24 @@ export class LocalHub implements Hub {
     const entry = this.#accounts.get(session.key);
     if (entry instanceof Several) {
       if (!entry.sessions.delete(session)) return;
+      this.#watch.left(session);
       if (entry.sessions.size === 1) {
         const [last] = entry.sessions;
         this.#accounts.set(session.key, last!);
+      }
+      // The watch is for sessions with `presence`; the seed sessions that stay need none.
+      if (session.caps.has("presence") && !this.#wantsPresence(session.key)) {
+        this.#watch.unwatch(session.key);
       }
       return;
     }
     if (entry !== session) return;
     this.#accounts.delete(session.key);
-    if (this.#presence.size > 0) {
-      this.#emit({ login: entry.login, key: session.key, online: false });
-    }
+    this.#watch.left(session);
+    this.#watch.unwatch(session.key);
+    const change = { login: entry.login, key: session.key, online: false };
+    this.#watch.changed(change);
+    if (this.#presence.size > 0) this.#emit(change);
   }
 
   sendToAccount(
@@ -178,7 +198,38 @@ export class LocalHub implements Hub {
     const entries = key === undefined
       ? [...this.#accounts.values()]
       : [this.#accounts.get(key)].filter((entry) => entry !== undefined);
-    return entries.flatMap((entry) => sessionsOf(entry).map((s) => ({ id: s.id, login: s.login })));
+    return entries.flatMap((entry) => sessionsOf(entry).map(describe));
+  }
+
+  endSession(key: string, id: string, notice: Notice): boolean {
+    const entry = this.#accounts.get(key);
+    if (entry === undefined) return false;
+    const session = sessionsOf(entry).find((s) => s.id === id);
+    if (!session) return false;
+    session.notify(notice);
+    return true;
+  }
+
+  watchPresence(owner: string, keys: Iterable<string>): void {
+    if (this.#wantsPresence(owner)) this.#watch.watch(owner, keys);
+  }
+
+  unwatchPresence(owner: string, keys?: Iterable<string>): void {
+    this.#watch.unwatch(owner, keys);
+  }
+
+  forgetPresence(key: string): void {
+    this.#watch.forget(key);
+  }
+
+  /** How many online accounts here watch `key` (for tests and admin views). */
+  watcherCount(key: string): number {
+    return this.#watch.watcherCount(key);
+  }
+
+  /** The keys the online account `owner` watches (for tests and admin views). */
+  watchedBy(owner: string): string[] {
+    return this.#watch.watched(owner);
   }
 
   endSessions(key: string, notice: Notice): number {
@@ -189,16 +240,46 @@ export class LocalHub implements Hub {
     return sessions.length;
   }
 
-  on(_type: "presence", listener: (change: PresenceChange) => void): () => void {
-    this.#presence.add(listener);
-    return () => this.#presence.delete(listener);
+  on(type: "presence", listener: (change: PresenceChange) => void): () => void;
+  on(type: "resync", listener: (key?: string) => void): () => void;
+  on(type: "login", listener: (outcome: LoginOutcome) => void): () => void;
+  on(
+    type: "presence" | "resync" | "login",
+    listener:
+      | ((change: PresenceChange) => void)
+      | ((key?: string) => void)
+      | ((o: LoginOutcome) => void),
+  ): () => void {
+    // One process never resyncs and hears of no other node's logins.
+    if (type !== "presence") return () => {};
+    const presence = listener as (change: PresenceChange) => void;
+    this.#presence.add(presence);
+    return () => this.#presence.delete(presence);
   }
 
   close(): Promise<void> {
     this.#closed = true;
     this.#accounts.clear();
     this.#presence.clear();
+    this.#watch.clear();
     return Promise.resolve();
+  }
+
+  #sessionsOf(key: string): Iterable<HubSession> {
+    const entry = this.#accounts.get(key);
+    if (entry === undefined) return NO_SESSIONS;
+    return entry instanceof Several ? entry.sessions : [entry];
+  }
+
+  /** Whether the account `key` has a live session with `presence`. */
+  #wantsPresence(key: string): boolean {
+    for (const s of this.#sessionsOf(key)) if (s.caps.has("presence")) return true;
+    return false;
+  }
+
+  /** Closes the hub, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** Probes `sessions`; true when every one answers, false as soon as one does not. */

@@ -259,6 +259,22 @@ Deno.test("LocalHub.endSessions() notifies every session of one account", async 
   assert.equal(hub.endSessions("alice", notice), 0);
 });
 
+Deno.test("LocalHub.endSession() ends one session of one account, and only a live one", async () => {
+  const hub = new LocalHub({ maxSessionsPerAccount: 2 });
+  const [phone, laptop] = [new TestSession(hub, "alice"), new TestSession(hub, "alice")];
+  const bob = new TestSession(hub, "bob");
+  for (const s of [phone, laptop, bob]) await hub.attach(s);
+  const notice = { code: 403, text: "Session ended by the administrator" };
+  assert.equal(hub.endSession("bob", phone.id, notice), false, "another account's id");
+  assert.equal(hub.endSession("alice", phone.id, notice), true);
+  assert.deepEqual(phone.notices, [notice]);
+  assert.deepEqual(laptop.notices, []);
+  assert.deepEqual(hub.sessions("alice").map((s) => s.id), [laptop.id]);
+  assert.equal(hub.endSession("alice", phone.id, notice), false, "gone already");
+  assert.equal(hub.endSession("nobody", "1", notice), false);
+  assert.deepEqual(phone.notices, [notice], "told once");
+});
+
 Deno.test("LocalHub refuses a session cap below 1", () => {
   for (const max of [0, -1, 1.5, NaN]) {
     assert.throws(() => new LocalHub({ maxSessionsPerAccount: max }), RangeError);

@@ -8,7 +8,7 @@ import type { TargetKind } from "./target.ts";
 
 /** One measured workload on one server. */
 export interface BenchRow {
-  workload: "start-up" | "ping-pong" | "flood" | "idle" | "login storm";
+  workload: "start-up" | "ping-pong" | "flood" | "idle" | "login storm" | "presence";
   server: TargetKind;
   detail: string;
   rate?: number;

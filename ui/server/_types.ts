@@ -24,6 +24,22 @@ export interface ClientRow {
   lastIp: string | null;
   created: number;
   online: boolean;
+  /** The client's logged-in sessions, oldest first; empty while offline. */
+  sessions: SessionView[];
+}
+
+/** One logged-in session of a client, as the Clients table shows it. */
+export interface SessionView {
+  /** The server's id of the session: what ending it names. */
+  id: string;
+  /** The client's address, `host:port`; null where the server does not know it. */
+  address: string | null;
+  /** When it logged in, ms since the epoch; null where the server does not know it. */
+  since: number | null;
+  /** The capabilities it announced and the server grants; empty for a seed client. */
+  caps: string[];
+  /** The cluster node it is on (issue 14); null for a single server. */
+  node: string | null;
 }
 
 /** One row of the Rooms table (issue 13): GET /api/rooms. */

@@ -16,7 +16,13 @@ import {
   type ServeSettings,
   serveSettings,
 } from "../../server/cli.ts";
-import { describeDatabase, type ServerEvent, type ServerEventType } from "../../server/mod.ts";
+import {
+  type ClusterHub,
+  describeDatabase,
+  joinCluster,
+  type ServerEvent,
+  type ServerEventType,
+} from "../../server/mod.ts";
 import { openServeResources } from "../../server/serve_resources.ts";
 import { isLoopbackHost } from "../mod.ts";
 import { freshUrlHint, onFreshUrlSignal } from "../_gui_server.ts";
@@ -106,7 +112,24 @@ export async function runGuiCommand(
     },
   });
   let stopFreshUrls = () => {};
+  // A cluster node (issue 14): the hub outlives the servers the GUI stops and starts.
+  let hub: ClusterHub | undefined;
   try {
+    if (settings.cluster) {
+      hub = await joinCluster({
+        servers: settings.cluster,
+        node: settings.nodeName!,
+        maxSessionsPerAccount: settings.limits.maxSessionsPerUser,
+        takeoverTimeoutMs: settings.limits.takeoverTimeoutMs,
+        log: (level, message) =>
+          flags.logEvent?.({
+            seq: 0,
+            time: Date.now(),
+            type: level === "error" ? "error" : "cluster",
+            message,
+          }),
+      });
+    }
     let gui;
     try {
       gui = await startAdminGui({
@@ -118,6 +141,7 @@ export async function runGuiCommand(
           tls,
           limits: settings.limits,
           offlineMessages: settings.offlineMessages,
+          ...(hub ? { hub, reusePort: Deno.build.os === "linux" } : {}),
         },
         guiHost,
         guiPort,
@@ -154,6 +178,7 @@ export async function runGuiCommand(
     return ExitCode.Ok;
   } finally {
     stopFreshUrls();
+    await hub?.close();
     await storage.close();
   }
 }

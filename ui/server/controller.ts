@@ -16,7 +16,7 @@ import {
   type Subscription,
 } from "../../server/mod.ts";
 import type { LiveHub } from "../mod.ts";
-import type { ClientRow, LogEvent, RoomRowJson, ServerStatus } from "./_types.ts";
+import type { ClientRow, LogEvent, RoomRowJson, ServerStatus, SessionView } from "./_types.ts";
 import { ServiceLog } from "./service_log.ts";
 import { hostProblem, loginProblem, passwordProblem, portProblem } from "./_validate.ts";
 
@@ -25,6 +25,20 @@ export interface JimServerHandle {
   readonly addr: { hostname: string; port: number };
   /** Logins of the users connected now. */
   onlineUsers(): Iterable<string>;
+  /** The logged-in sessions of everyone (the hub's view; address and since where known). */
+  userSessions(): Iterable<
+    {
+      id: string;
+      login: string;
+      address?: string;
+      since?: number;
+      caps?: string[];
+      /** The cluster node it is on (issue 14). */
+      node?: string;
+    }
+  >;
+  /** Ends one session of `login` with a notice; false when there is no such session. */
+  endSession(login: string, id: string): boolean;
   /**
    * Tells online users whose accounts are gone that they were removed, and closes their
    * sessions. The server hears of the GUI's removals through its storage's change feed,
@@ -304,13 +318,44 @@ export class AdminController {
   async clients(): Promise<ClientRow[]> {
     const online = new Set<string>();
     for (const login of this.#server?.onlineUsers() ?? []) online.add(loginKey(login));
+    const sessions = new Map<string, SessionView[]>();
+    for (const s of this.#server?.userSessions() ?? []) {
+      const key = loginKey(s.login);
+      let list = sessions.get(key);
+      if (!list) sessions.set(key, list = []);
+      list.push({
+        id: s.id,
+        address: s.address ?? null,
+        since: s.since ?? null,
+        caps: s.caps ?? [],
+        node: s.node ?? null,
+      });
+    }
     return (await this.#options.storage.users.list()).map((u) => ({
       login: u.login,
       lastSeen: u.lastSeen,
       lastIp: u.lastIp,
       created: u.created,
       online: online.has(loginKey(u.login)),
+      sessions: (sessions.get(loginKey(u.login)) ?? []).sort((a, b) =>
+        (a.since ?? 0) - (b.since ?? 0)
+      ),
     }));
+  }
+
+  /**
+   * Ends one session of a client: it is told `403 Session ended by the administrator` and
+   * closes; the client's other sessions go on.
+   *
+   * @throws {AdminError} 404 "No such session: ID" when it has ended already, belongs to
+   *   another client, or the server is not running.
+   */
+  endSession(login: string, id: string): void {
+    if (!this.#server?.endSession(login, id)) {
+      throw new AdminError(Status.NOT_FOUND, `No such session: ${id}`);
+    }
+    this.#note(`Session ${id} of ${login} ended`);
+    this.#options.hub.publish("clients", {});
   }
 
   /**
@@ -342,7 +387,7 @@ export class AdminController {
       });
       this.#note(`Client added: ${row.login}${row.legacy ? " (with legacy hash)" : ""}`);
       this.#options.hub.publish("clients", {});
-      return { ...row, online: false };
+      return { ...row, online: false, sessions: [] };
     } catch (err) {
       if (err instanceof JimError && err.code === Status.CONFLICT) {
         // "Invalid login: looks like existing user alice" says more than "taken".

@@ -35,6 +35,7 @@ export interface AdminAppOptions {
  * `GET /api/clients`, `POST /api/clients {login, password, legacy}`,
  * `DELETE /api/clients/:login`, `POST /api/clients/:login/password {password}`,
  * `GET /api/rooms`, `DELETE /api/rooms/:name` (issue 13; the name URL-encoded, `#` included),
+ * `DELETE /api/clients/:login/sessions/:id` (ends that session),
  * `GET /api/service[?after=ID]`, `POST /api/service/settings {showBodies}`,
  * `POST /api/service/clear`, `GET /api/service/export` (JSON lines),
  * `GET /api/events` (Server-Sent Events).
@@ -75,6 +76,10 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   });
   app.delete("/api/clients/:login", async (c) => {
     await controller.removeClient(c.req.param("login"));
+    return c.json({ ok: true });
+  });
+  app.delete("/api/clients/:login/sessions/:id", (c) => {
+    controller.endSession(c.req.param("login"), c.req.param("id"));
     return c.json({ ok: true });
   });
   app.post("/api/clients/:login/password", async (c) => {

@@ -561,5 +561,57 @@ Deno.test("admin routes list rooms and delete one, telling its members online", 
     const res = await fx.app.request(`${ORIGIN}/api/rooms`, { headers: { host: HOST } });
     assert.equal(res.status, 401);
     await res.body?.cancel();
+Deno.test("the Clients table lists each session with address and since; one can be ended", async (t) => {
+  await using fx = await adminFixture();
+  await addUser(fx.storage.users, "alice", "a-pw", { iterations: 4096 });
+  const server = fx.controller.server as JimServer;
+  const target = { host: "127.0.0.1", port: fx.controller.status().port };
+  await using alice = await connectRaw(target);
+  await using other = await connectRaw(target);
+  const before = Date.now();
+  assert.equal((await alice.login("alice", "a-pw", { capabilities: ["presence"] })).response, 200);
+  const local = (alice.conn as Deno.Conn).localAddr as Deno.NetAddr;
+
+  await t.step("GET /api/clients: the session, its address and since when", async () => {
+    const [row] = (await fx.call("GET", "/api/clients")).body as ClientRow[];
+    assert.equal(row!.online, true);
+    assert.equal(row!.sessions.length, 1);
+    const session = row!.sessions[0]!;
+    assert.equal(session.address, `127.0.0.1:${local.port}`);
+    assert.ok(session.since !== null && session.since >= before - 1000);
+    assert.deepEqual(session.caps, ["presence"]);
+  });
+  await t.step("a session id that is not alice's: 404, nothing ends", async () => {
+    const [row] = (await fx.call("GET", "/api/clients")).body as ClientRow[];
+    for (const path of ["/api/clients/alice/sessions/99999", "/api/clients/bob/sessions/1"]) {
+      const res = await fx.call("DELETE", path);
+      assert.equal(res.status, 404);
+      assert.match(res.body.error, /^No such session: /);
+    }
+    const res = await fx.call("DELETE", `/api/clients/nobody/sessions/${row!.sessions[0]!.id}`);
+    assert.equal(res.status, 404);
+    assert.equal(server.isOnline("alice"), true);
+  });
+  await t.step("DELETE ends it: the client is told, the other connection goes on", async () => {
+    const [row] = (await fx.call("GET", "/api/clients")).body as ClientRow[];
+    const id = row!.sessions[0]!.id;
+    const res = await fx.call("DELETE", `/api/clients/Alice/sessions/${encodeURIComponent(id)}`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await alice.closedByServer(), [
+      { response: 403, error: "Session ended by the administrator" },
+    ]);
+    assert.equal(server.isOnline("alice"), false);
+    const [after] = (await fx.call("GET", "/api/clients")).body as ClientRow[];
+    assert.deepEqual(after!.sessions, []);
+    assert.equal((await other.request({ action: "get_users", time: now() })).response, 401);
+    // Ending it again: a session that is gone.
+    const again = await fx.call("DELETE", `/api/clients/alice/sessions/${id}`);
+    assert.equal(again.status, 404);
+    assert.equal(again.body.error, `No such session: ${id}`);
+  });
+  await t.step("server stopped: 404 as well", async () => {
+    await fx.controller.stop();
+    const res = await fx.call("DELETE", "/api/clients/alice/sessions/1");
+    assert.equal(res.status, 404);
   });
 });

@@ -1,8 +1,9 @@
+import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { ApiError, apiJson } from "../../api_client.ts";
 import { ConfirmDialog, Panel } from "../../components/mod.ts";
 import { passwordProblem } from "../_validate.ts";
-import type { ClientRow } from "../_types.ts";
+import type { ClientRow, SessionView } from "../_types.ts";
 import { formatDateTime } from "./format.ts";
 
 /** Props of {@linkcode ClientsPanel}. */
@@ -12,9 +13,15 @@ export interface ClientsProps {
   onChanged(): void;
 }
 
-type Pending = { kind: "remove" | "reset"; login: string } | null;
+type Pending =
+  | { kind: "remove" | "reset"; login: string }
+  | { kind: "end"; login: string; session: SessionView }
+  | null;
 
-/** The Clients table: Login, Last time, Last IP, Online, with remove and reset actions. */
+/**
+ * The Clients table: Login, Last time, Last IP, Online, with remove and reset actions; under an
+ * online client, a row with each of its sessions (address, since when, End).
+ */
 export function ClientsPanel({ clients, onChanged }: ClientsProps) {
   const [pending, setPending] = useState<Pending>(null);
   const [password, setPassword] = useState("");
@@ -32,6 +39,9 @@ export function ClientsPanel({ clients, onChanged }: ClientsProps) {
     try {
       if (pending.kind === "remove") {
         await apiJson(path, { method: "DELETE" });
+      } else if (pending.kind === "end") {
+        const id = encodeURIComponent(pending.session.id);
+        await apiJson(`${path}/sessions/${id}`, { method: "DELETE" });
       } else {
         const problem = passwordProblem(password);
         if (problem) {
@@ -75,33 +85,59 @@ export function ClientsPanel({ clients, onChanged }: ClientsProps) {
               </tr>
             )}
             {clients?.map((c) => (
-              <tr key={c.login} data-login={c.login}>
-                <td>{c.login}</td>
-                <td>{formatDateTime(c.lastSeen)}</td>
-                <td>{c.lastIp ?? "—"}</td>
-                <td>
-                  <span class={`dot ${c.online ? "on" : ""}`} aria-hidden="true" />
-                  {c.online ? "Online" : "Offline"}
-                </td>
-                <td class="actions">
-                  <button
-                    type="button"
-                    class="link"
-                    aria-label={`Reset password of ${c.login}`}
-                    onClick={() => setPending({ kind: "reset", login: c.login })}
-                  >
-                    Reset password
-                  </button>{" "}
-                  <button
-                    type="button"
-                    class="link danger"
-                    aria-label={`Remove ${c.login}`}
-                    onClick={() => setPending({ kind: "remove", login: c.login })}
-                  >
-                    Remove
-                  </button>
-                </td>
-              </tr>
+              <Fragment key={c.login}>
+                <tr data-login={c.login}>
+                  <td>{c.login}</td>
+                  <td>{formatDateTime(c.lastSeen)}</td>
+                  <td>{c.lastIp ?? "—"}</td>
+                  <td>
+                    <span class={`dot ${c.online ? "on" : ""}`} aria-hidden="true" />
+                    {c.online ? "Online" : "Offline"}
+                  </td>
+                  <td class="actions">
+                    <button
+                      type="button"
+                      class="link"
+                      aria-label={`Reset password of ${c.login}`}
+                      onClick={() => setPending({ kind: "reset", login: c.login })}
+                    >
+                      Reset password
+                    </button>{" "}
+                    <button
+                      type="button"
+                      class="link danger"
+                      aria-label={`Remove ${c.login}`}
+                      onClick={() => setPending({ kind: "remove", login: c.login })}
+                    >
+                      Remove
+                    </button>
+                  </td>
+                </tr>
+                {c.sessions.length > 0 && (
+                  <tr class="sessions-row" data-sessions-of={c.login}>
+                    <td colSpan={5}>
+                      <ul class="sessions" aria-label={`Sessions of ${c.login}`}>
+                        {c.sessions.map((s) => (
+                          <li key={s.id} data-session={s.id}>
+                            <span class="session-address">{s.address ?? "—"}</span>
+                            <span class="session-since">since {formatDateTime(s.since)}</span>
+                            {s.node !== null && <span class="session-node">on {s.node}</span>}
+                            <button
+                              type="button"
+                              class="link danger"
+                              aria-label={`End session ${s.id} of ${c.login}`}
+                              onClick={() =>
+                                setPending({ kind: "end", login: c.login, session: s })}
+                            >
+                              End
+                            </button>
+                          </li>
+                        ))}
+                      </ul>
+                    </td>
+                  </tr>
+                )}
+              </Fragment>
             ))}
           </tbody>
         </table>
@@ -110,8 +146,14 @@ export function ClientsPanel({ clients, onChanged }: ClientsProps) {
         open={pending !== null}
         title={pending?.kind === "reset"
           ? `Reset the password of ${pending.login}?`
+          : pending?.kind === "end"
+          ? `End the session of ${pending.login} from ${pending.session.address ?? "?"}?`
           : `Remove client ${pending?.login ?? ""}?`}
-        confirmLabel={pending?.kind === "reset" ? "Set password" : "Remove"}
+        confirmLabel={pending?.kind === "reset"
+          ? "Set password"
+          : pending?.kind === "end"
+          ? "End session"
+          : "Remove"}
         onConfirm={confirm}
         onCancel={close}
       >
@@ -136,6 +178,8 @@ export function ClientsPanel({ clients, onChanged }: ClientsProps) {
               />
             </div>
           )
+          : pending?.kind === "end"
+          ? <p>That session is told it was ended and closes; the client's other sessions go on.</p>
           : <p>The client can no longer log in; their contacts are deleted.</p>}
         <p class="error-text" role="alert" id="confirm-error">{error ?? ""}</p>
       </ConfirmDialog>
