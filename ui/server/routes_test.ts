@@ -561,6 +561,9 @@ Deno.test("admin routes list rooms and delete one, telling its members online", 
     const res = await fx.app.request(`${ORIGIN}/api/rooms`, { headers: { host: HOST } });
     assert.equal(res.status, 401);
     await res.body?.cancel();
+  });
+});
+
 Deno.test("the Clients table lists each session with address and since; one can be ended", async (t) => {
   await using fx = await adminFixture();
   await addUser(fx.storage.users, "alice", "a-pw", { iterations: 4096 });
