@@ -97,7 +97,7 @@ function settle(
   self: boolean,
   delivered: boolean,
   sessions: number,
-): Promise<void> {
+): Promise<() => void> {
   const { session, hub } = ctx;
   const to = m.to;
   const store = ctx.storage.messages;
