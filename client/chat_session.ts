@@ -1030,6 +1030,18 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     if (!history) return;
     const known = history.room(event.room);
     const me = event.user !== undefined && sameLogin(event.user, this.user);
+    // Events concern rooms one is in, but for one's own join and an invitation.
+    const mine = me && (event.event === "joined" || event.event === "invited");
+    // This session's own leave or delete forgot the room before its event came back.
+    const echo = event.event === "deleted" || (me && ["left", "kicked"].includes(event.event));
+    if (!known && echo) return;
+    if (!known && !mine) {
+      this.#service(
+        "error",
+        `Ignored server message: room_event ${event.event} for ${event.room}: ${this.user} is not in it`,
+      );
+      return;
+    }
     let changed = false;
     switch (event.event) {
       case "joined":
@@ -1418,9 +1430,15 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
 
   /** A room message: another member's, or one this account sent from another session. */
   #storeRoom(history: History, message: IncomingMessage, room: string): void {
+    const known = history.room(room);
+    if (!known) {
+      // The server sends a room's messages to its members only, after their "joined".
+      this.#service("error", `Ignored server message: msg to ${room}: ${this.user} is not in it`);
+      return;
+    }
     const own = sameLogin(message.from, this.user);
     const fields = {
-      contact: history.room(room)?.room ?? room,
+      contact: known.room,
       direction: own ? "out" as const : "in" as const,
       text: message.text,
       time: message.ts ?? Date.now(),
