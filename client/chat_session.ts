@@ -1185,13 +1185,12 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     const result = await client.join(room, options);
     const history = this.history;
     const known = history.room(result.room);
-    const added = history.putRoom({
+    history.putRoom({
       room: result.room,
       inviteOnly: known?.inviteOnly ?? (result.created && options.inviteOnly === true),
       historyVisible: known?.historyVisible ?? false,
       ...(result.created ? { owner: this.user, members: 1 } : {}),
     });
-    if (added) this.#service("info", `Joined ${result.room}`);
     // The owner and member count come with the server's list.
     await this.#track(this.#refreshRoom(client, result.room));
     this.emit("rooms", history.rooms());
