@@ -1,7 +1,6 @@
 /** How the console client shows messages and contacts. */
 import type { Contact } from "./jim_client.ts";
 import type { MessageRecord, RoomRecord } from "./history.ts";
-import type { RoomEvent } from "./rooms.ts";
 import type { Painter } from "./_terminal.ts";
 
 const pad = (n: number) => String(n).padStart(2, "0");
@@ -164,51 +163,4 @@ export function formatRooms(
     }`;
   });
   return [`Rooms (${rooms.length}):`, ...lines].join("\n");
-}
-
-/**
- * A room event in words, from this account's point of view: "bob joined #team", "You were
- * removed from #team by alice", "#team was deleted".
- *
- * @example
- * ```ts
- * describeRoomEvent({ room: "#team", event: "joined", user: "bob" }, "alice"); // "bob joined #team"
- * ```
- */
-export function describeRoomEvent(event: RoomEvent, me: string): string {
-  const who = event.user === undefined
-    ? "someone"
-    : event.user.toLowerCase() === me.toLowerCase()
-    ? "You"
-    : event.user;
-  const by = event.by === undefined ? "" : ` by ${event.by}`;
-  switch (event.event) {
-    case "joined":
-      return `${who} joined ${event.room}`;
-    case "left":
-      return `${who} left ${event.room}`;
-    case "kicked":
-      return who === "You"
-        ? `You were removed from ${event.room}${by}`
-        : `${who} was removed from ${event.room}${by}`;
-    case "invited":
-      return who === "You"
-        ? `You were invited to ${event.room}${by}: /join ${event.room}`
-        : `${who} was invited to ${event.room}${by}`;
-    case "owner":
-      return who === "You" ? `You own ${event.room} now` : `${who} owns ${event.room} now`;
-    case "deleted":
-      return `${event.room} was deleted${by}`;
-    case "config": {
-      const parts = [
-        event.inviteOnly === undefined ? "" : event.inviteOnly ? "invite-only" : "public",
-        event.historyVisible === undefined
-          ? ""
-          : event.historyVisible
-          ? "whole history visible to new members"
-          : "new members see messages from their joining",
-      ].filter(Boolean);
-      return `${event.room} is now ${parts.join(", ") || "changed"}`;
-    }
-  }
 }

@@ -11,7 +11,8 @@ import { History, historyPath } from "./history.ts";
 import { defaultDataDir } from "./history.ts";
 import { type CliConfig, COMMAND_NAMES, parseCli, usage, UsageError } from "./_cli_args.ts";
 import { runConsole } from "./_console.ts";
-import { describeRoomEvent, formatMessage } from "./_format.ts";
+import { formatMessage } from "./_format.ts";
+import { describeRoomEvent } from "./rooms.ts";
 import { importSeedClient, SeedImportError } from "./seed_import.ts";
 import {
   InputText,

@@ -74,6 +74,7 @@ export {
 } from "./chat_session.ts";
 export { ConnectionError, UnsupportedError } from "./errors.ts";
 export {
+  describeRoomEvent,
   isConversationName,
   isRoomName,
   MAX_ROOM_NAME,
