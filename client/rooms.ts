@@ -169,7 +169,7 @@ export const ROOM_ACTIONS: ReadonlySet<string> = new Set([
  * // { kind: "room_event", value: { room: "#team", event: "joined", user: "bob" } }
  * ```
  */
-export function parseRoomFrame(frame: Obj): RoomFrame {
+export function parseRoomFrame(frame: Record<string, unknown>): RoomFrame {
   const action = String(frame.action);
   const room = frame.room;
   if (!isRoomName(room)) {
