@@ -1045,8 +1045,17 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     let changed = false;
     switch (event.event) {
       case "joined":
-        if (me && !known) {
-          changed = history.putRoom({ room: event.room, inviteOnly: false, historyVisible: false });
+        if (me) {
+          // Joined here (already mirrored) or on another session of this account.
+          if (!known) {
+            changed = history.putRoom({
+              room: event.room,
+              inviteOnly: false,
+              historyVisible: false,
+            });
+            // Its owner, settings and latest messages come as for a join made here.
+            void this.#track(this.#refreshRoom(this.client, event.room));
+          }
         } else if (known && known.members !== undefined) {
           changed = !history.putRoom({ ...known, members: known.members + 1 });
         }

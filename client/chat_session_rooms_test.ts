@@ -233,3 +233,23 @@ Deno.test("ChatSession rooms: a session without `rooms` never sees room traffic"
   await waitFor(() => plain.history.messages("alice").length === 1);
   assert.deepEqual(plain.history.messages("#general"), []);
 });
+
+Deno.test("ChatSession rooms: a join on another session of the account is mirrored here", async () => {
+  await using srv = await FakeConvServer.start({ users: USERS });
+  await using dir = await tempDir();
+  await using phone = await open(srv, "alice", `${dir}/phone`);
+  await using laptop = await open(srv, "alice", `${dir}/laptop`);
+  await using bob = await open(srv, "bob", `${dir}/bob`);
+  await bob.session.join("#family");
+  await bob.session.send("#family", "before alice came");
+  await phone.session.join("#family");
+  await waitFor(() => laptop.session.rooms().some((r) => r.owner === "bob"), "the laptop's mirror");
+  await bob.session.send("#family", "welcome");
+  await waitFor(() => laptop.arrived.some((m) => m.text === "welcome"), "the laptop's copy");
+  // A message from the phone reaches the laptop as the account's own.
+  await phone.session.send("#family", "thanks");
+  await waitFor(() => laptop.arrived.some((m) => m.text === "thanks"), "the own copy");
+  const own = laptop.arrived.find((m) => m.text === "thanks")!;
+  assert.deepEqual([own.direction, own.via, own.sender], ["out", "carbon", "alice"]);
+  assert.equal(laptop.session.history.unreadCounts().get("#family") ?? 0, 1);
+});
