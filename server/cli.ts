@@ -22,6 +22,7 @@ import {
   JimError,
   loginProblem,
   MAX_ITERATIONS,
+  MAX_ROOM_NAME_LENGTH,
   MIN_ITERATIONS,
   Status,
 } from "../protocol/mod.ts";
@@ -37,7 +38,9 @@ import {
   isPostgresUrl,
   openStorage,
 } from "./storage/open_storage.ts";
-import type { UserRow, UserStore } from "./storage/ports.ts";
+import type { Storage, UserRow, UserStore } from "./storage/ports.ts";
+import { roomCommand } from "./room_admin.ts";
+import { formatTable, formatTime } from "./_table.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -243,6 +246,28 @@ export const FLAGS: Record<string, FlagSpec> = {
     help: "Contacts one user may keep",
     limit: ["maxContacts", 1],
   },
+  // Rooms (issue 13).
+  "max-room-members": {
+    type: "string",
+    env: "JIM_MAX_ROOM_MEMBERS",
+    commands: SERVE,
+    help: "Members one room may have",
+    limit: ["maxRoomMembers", 1],
+  },
+  "max-rooms-per-user": {
+    type: "string",
+    env: "JIM_MAX_ROOMS_PER_USER",
+    commands: SERVE,
+    help: "Rooms one user may be a member of",
+    limit: ["maxRoomsPerUser", 1],
+  },
+  "max-room-name": {
+    type: "string",
+    env: "JIM_MAX_ROOM_NAME",
+    commands: SERVE,
+    help: `Longest name of a new room after the #, 1 to ${MAX_ROOM_NAME_LENGTH} characters`,
+    limit: ["maxRoomName", 1],
+  },
   "linger": {
     type: "string",
     env: "JIM_LINGER",
@@ -288,6 +313,10 @@ const COMMAND_HELP: Record<string, string> = {
   "user list": "user list              List users, newest first",
   "user passwd": "user passwd NAME       Change a user's password",
   "user remove": "user remove NAME       Remove a user and their contacts",
+  // Rooms (issue 13).
+  "room list": "room list              List rooms with owner, members, messages, last activity",
+  "room show": "room show NAME         Show a room's settings and members",
+  "room delete": "room delete NAME       Delete a room with its members and messages",
 };
 
 /** A command added by a composition root (bin/jim-server.ts adds `gui`). */
@@ -395,6 +424,13 @@ export function parseInvocation(argv: string[], io: CliIo = defaultIo): Invocati
       command = `user ${sub}`;
       if (!(command in COMMAND_HELP)) throw new UsageError(`Unknown command: user ${sub}`);
     }
+  } else if (positionals[0] === "room") {
+    // Rooms (issue 13).
+    positionals.shift();
+    const sub = positionals.shift();
+    if (sub === undefined) throw new UsageError("Missing command: room list|show|delete");
+    command = `room ${sub}`;
+    if (!(command in COMMAND_HELP)) throw new UsageError(`Unknown command: room ${sub}`);
   } else if (positionals[0] !== undefined && EXTRA_COMMANDS.has(positionals[0])) {
     command = positionals.shift()!;
   } else if (positionals[0] !== undefined) {
@@ -464,6 +500,13 @@ export function serveSettings(values: Values): ServeSettings {
   }
   if (limits.rateLimit > 0 && limits.rateBurst < 1) {
     throw new UsageError("Invalid --rate-burst: must be at least 1 with a rate limit");
+  }
+  if (limits.maxRoomName > MAX_ROOM_NAME_LENGTH) {
+    throw invalidValue(
+      "--max-room-name",
+      String(limits.maxRoomName),
+      `a whole number from 1 to ${MAX_ROOM_NAME_LENGTH}`,
+    );
   }
   const port = values.port === undefined ? 7777 : parsePort(String(values.port), "--port");
   const tlsCert = values["tls-cert"] as string | undefined;
@@ -652,6 +695,17 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
         io.out(`Removed user ${login}`);
         return 0;
       });
+    // Rooms (issue 13).
+    case "room list":
+    case "room show":
+    case "room delete":
+      expectArgs(inv, inv.command === "room list" ? 0 : 1);
+      return await withStorage(inv, async (storage) => {
+        for (const line of await roomCommand(storage.rooms, inv.command, inv.args[0])) {
+          io.out(line);
+        }
+        return 0;
+      });
     default:
       throw new UsageError(`Unknown command: ${inv.command}`);
   }
@@ -680,7 +734,11 @@ function passwordOptions(values: Values): { legacy?: boolean; iterations?: numbe
   };
 }
 
-async function withUsers(inv: Invocation, body: (users: UserStore) => Promise<number>) {
+function withUsers(inv: Invocation, body: (users: UserStore) => Promise<number>) {
+  return withStorage(inv, (storage) => body(storage.users));
+}
+
+async function withStorage(inv: Invocation, body: (storage: Storage) => Promise<number>) {
   const pool = dbPool(inv.values);
   // A one-off command needs a connection or two, whatever the server's pool is.
   const storage = await openStorage(
@@ -688,7 +746,7 @@ async function withUsers(inv: Invocation, body: (users: UserStore) => Promise<nu
     pool === undefined ? {} : { pool: Math.min(pool, 2) },
   );
   try {
-    return await body(storage.users);
+    return await body(storage);
   } finally {
     await storage.close();
   }
@@ -708,11 +766,6 @@ export async function nameConflictLines(users: UserStore): Promise<string[]> {
   );
 }
 
-function formatTime(ms: number | null): string {
-  if (ms === null) return "never";
-  return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
-}
-
 function printUsers(users: UserRow[], io: CliIo): void {
   const rows = [
     ["LOGIN", "LAST SEEN", "LAST IP", "CREATED", "LEGACY"],
@@ -724,12 +777,7 @@ function printUsers(users: UserRow[], io: CliIo): void {
       u.legacy ? "yes" : "no",
     ]),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...r[i]!].length)));
-  for (const row of rows) {
-    io.out(
-      row.map((cell, i) => cell + " ".repeat(widths[i]! - [...cell].length)).join("  ").trimEnd(),
-    );
-  }
+  for (const line of formatTable(rows)) io.out(line);
   if (users.length === 0) io.out("(no users)");
 }
 

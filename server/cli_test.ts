@@ -352,6 +352,10 @@ const LIMIT_FLAGS: [flag: string, value: string, key: keyof ServerLimits, expect
   ["max-failed-logins-per-ip", "9", "maxFailedLoginsPerIp", 9],
   ["takeover-timeout", "2.5", "takeoverTimeoutMs", 2500],
   ["max-contacts", "77", "maxContacts", 77],
+  // Rooms (issue 13).
+  ["max-room-members", "500", "maxRoomMembers", 500],
+  ["max-rooms-per-user", "12", "maxRoomsPerUser", 12],
+  ["max-room-name", "20", "maxRoomName", 20],
 ];
 
 Deno.test("jim-server serve wires every limit flag and variable to the server, seconds as ms", async (t) => {

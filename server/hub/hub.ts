@@ -109,6 +109,21 @@ export interface Hub {
    * id `options.except`. Synchronous: it never waits on a session or the disk.
    */
   sendToAccount(key: string, envelope: Envelope, options?: { except?: string }): DeliveryResult;
+  /**
+   * Rooms (issue 13): queues `envelope` for every live session that announced `rooms` of the
+   * accounts `memberKeys` (the room's members, as the RoomStore has them), except the
+   * session with id `options.except`. Sessions without `rooms` (seed clients) never get it.
+   * Synchronous, as {@linkcode sendToAccount}: each session's own bounded queue takes it or
+   * the session is too slow (it closes itself), so one stalled member never delays another.
+   * `room` is the room's key (`roomKey()`): a cluster hub may route by it (one subject per
+   * room); the local hub needs only the keys.
+   */
+  sendToRoom(
+    room: string,
+    memberKeys: Iterable<string>,
+    envelope: Envelope,
+    options?: { except?: string },
+  ): DeliveryResult;
   /** Whether the account `key` has a live session. */
   isOnline(key: string): boolean;
   /** The display-case login of the account `key` while it is online, else undefined. */

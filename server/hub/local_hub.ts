@@ -141,6 +141,27 @@ export class LocalHub implements Hub {
     return { sessions, delivered };
   }
 
+  sendToRoom(
+    _room: string,
+    memberKeys: Iterable<string>,
+    envelope: Envelope,
+    options?: { except?: string },
+  ): DeliveryResult {
+    const except = options?.except;
+    let sessions = 0;
+    let delivered = 0;
+    for (const key of memberKeys) {
+      const entry = this.#accounts.get(key);
+      if (entry === undefined) continue;
+      for (const session of sessionsOf(entry)) {
+        if (session.id === except || !session.caps.has("rooms")) continue;
+        sessions++;
+        if (session.deliver(envelope)) delivered++;
+      }
+    }
+    return { sessions, delivered };
+  }
+
   isOnline(key: string): boolean {
     return this.#accounts.has(key);
   }

@@ -11,7 +11,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { legacyStoredHash, ScramClient, ScramServerExchange } from "../../protocol/mod.ts";
+import {
+  JimError,
+  legacyStoredHash,
+  ScramClient,
+  ScramServerExchange,
+} from "../../protocol/mod.ts";
 import { POSTGRESQL, startPostgres } from "../../tests/_services.ts";
 import { type Tool, withTools } from "../../tests/_tools.ts";
 import { addUser, deriveCredentials, setPassword } from "../accounts.ts";
@@ -687,6 +692,377 @@ messageContract(
     ]);
   },
 );
+
+// --- RoomStore (issue 13) ----------------------------------------------------------------
+
+/** A message to `room` from `from` with id `id` at server time `ts`. */
+function roomMessage(id: number, from: string, room: string, ts: number) {
+  return { id, ts, time: ts / 1000, from, to: room, room, message: `r${id}` };
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: number, text: string): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof JimError, String(error));
+    assert.equal(error.code, code);
+    assert.equal(error.message, text);
+    return true;
+  });
+}
+
+contract("rooms: join creates a room owned by its first member", async (t, { storage }) => {
+  const { rooms } = storage;
+  await withUsers(storage, "Alice", "bob", "carol");
+  await t.step("the first join creates it, in the name's display case", async () => {
+    const result = await rooms.join("#General", "alice", { now: 100 });
+    assert.equal(result.created, true);
+    assert.equal(result.joined, true);
+    assert.deepEqual(result.room, {
+      name: "#General",
+      owner: "Alice",
+      inviteOnly: false,
+      historyVisible: false,
+      created: 100,
+      members: 1,
+    });
+  });
+  await t.step("later joins, in any case, join the same room", async () => {
+    const result = await rooms.join("#general", "bob", { now: 200 });
+    assert.equal(result.created, false);
+    assert.equal(result.room.name, "#General");
+    assert.equal(result.room.members, 2);
+  });
+  await t.step("joining again changes nothing", async () => {
+    const result = await rooms.join("#GENERAL", "bob", { now: 300 });
+    assert.equal(result.joined, false);
+    assert.equal(result.room.members, 2);
+    const bob = (await rooms.members("#general")).find((m) => m.login === "bob")!;
+    assert.equal(bob.joined, 200);
+  });
+  await t.step("members() lists by login with the owner marked; a non-member may not", async () => {
+    assert.deepEqual(await rooms.members("#general", "bob"), [
+      { login: "Alice", joined: 100, owner: true },
+      { login: "bob", joined: 200, owner: false },
+    ]);
+    await rejectsWith(rooms.members("#general", "carol"), 403, "Not a member of #General");
+    await rejectsWith(rooms.members("#nowhere"), 404, "No such room: #nowhere");
+  });
+  await t.step("audience() has every member's key, for members only", async () => {
+    const audience = await rooms.audience("#general", "BOB");
+    assert.equal(audience.name, "#General");
+    assert.deepEqual(audience.keys.sort(), ["alice", "bob"]);
+    await rejectsWith(rooms.audience("#general", "carol"), 403, "Not a member of #General");
+    await rejectsWith(rooms.audience("#x", "carol"), 404, "No such room: #x");
+  });
+  await t.step("roomsOf() lists a member's rooms by name", async () => {
+    await rooms.join("#alpha", "bob", { now: 400 });
+    assert.deepEqual((await rooms.roomsOf("bob")).map((r) => [r.name, r.owner, r.joined]), [
+      ["#alpha", "bob", 400],
+      ["#General", "Alice", 200],
+    ]);
+    assert.deepEqual(await rooms.roomsOf("carol"), []);
+  });
+  await t.step("an unknown user cannot join", async () => {
+    await rejectsWith(
+      rooms.join("#general", "mallory", { now: 1 }),
+      404,
+      "No such client: mallory",
+    );
+  });
+});
+
+contract("rooms: names, look-alikes and limits are refused with clear errors", async (t, fx) => {
+  const { rooms } = fx.storage;
+  await withUsers(fx.storage, "alice", "bob", "carol");
+  await rooms.join("#admins", "alice", { now: 1 });
+  await t.step("a look-alike of an existing room", async () => {
+    await rejectsWith(
+      rooms.join("#adrnins", "bob", { now: 2 }),
+      409,
+      "Invalid room: looks like existing room #admins",
+    );
+  });
+  await t.step("a new name the strict rules refuse", async () => {
+    await rejectsWith(
+      rooms.join("#аdmin", "bob", { now: 2 }),
+      400,
+      "Invalid room: mixes Latin and Cyrillic",
+    );
+  });
+  await t.step("a new name longer than the server allows", async () => {
+    await rejectsWith(
+      rooms.join("#abcdef", "bob", { now: 2, maxNameLength: 5 }),
+      400,
+      "Invalid field: room exceeds 5 characters",
+    );
+    // An existing room is joined whatever its length.
+    await rooms.join("#admins", "bob", { now: 2, maxNameLength: 3 });
+  });
+  await t.step("a full room", async () => {
+    await rejectsWith(
+      rooms.join("#admins", "carol", { now: 3, maxMembers: 2 }),
+      403,
+      "Room is full: #admins has 2 members",
+    );
+    assert.equal((await rooms.get("#admins"))!.members, 2);
+  });
+  await t.step("too many rooms for one user, joining or creating", async () => {
+    await rooms.join("#one", "carol", { now: 4, maxRoomsPerUser: 1 });
+    await rejectsWith(
+      rooms.join("#two", "carol", { now: 4, maxRoomsPerUser: 1 }),
+      403,
+      "Too many rooms: the limit is 1",
+    );
+    await rejectsWith(
+      rooms.join("#admins", "carol", { now: 4, maxRoomsPerUser: 1 }),
+      403,
+      "Too many rooms: the limit is 1",
+    );
+    assert.equal(await rooms.get("#two"), undefined);
+  });
+});
+
+contract("rooms: invite-only rooms take only invited users", async (t, { storage }) => {
+  const { rooms } = storage;
+  await withUsers(storage, "alice", "bob", "carol", "dave");
+  const created = await rooms.join("#team", "alice", { now: 1, inviteOnly: true });
+  assert.equal(created.room.inviteOnly, true);
+  await t.step("the uninvited are refused", async () => {
+    await rejectsWith(rooms.join("#team", "bob", { now: 2 }), 403, "Room is invite-only: #team");
+  });
+  await t.step("a non-member cannot invite", async () => {
+    await rejectsWith(rooms.invite("#team", "carol", "bob"), 403, "Not a member of #team");
+    await rejectsWith(rooms.invite("#nope", "alice", "bob"), 404, "No such room: #nope");
+  });
+  await t.step("nobody can invite an unknown user or a member", async () => {
+    await rejectsWith(rooms.invite("#team", "alice", "zed"), 404, "No such client: zed");
+    await rejectsWith(
+      rooms.invite("#team", "alice", "ALICE"),
+      409,
+      "Already a member of #team: alice",
+    );
+  });
+  await t.step("an invite lets one in, once", async () => {
+    assert.equal(await rooms.invite("#team", "alice", "BOB"), "bob");
+    assert.equal(await rooms.invite("#team", "alice", "bob"), "bob");
+    assert.equal((await rooms.join("#team", "bob", { now: 3 })).joined, true);
+    await rooms.leave("#team", "bob");
+    await rejectsWith(rooms.join("#team", "bob", { now: 4 }), 403, "Room is invite-only: #team");
+  });
+  await t.step("a kick drops a pending invite", async () => {
+    await rooms.invite("#team", "alice", "carol");
+    await rooms.join("#team", "carol", { now: 5 });
+    await rooms.invite("#team", "carol", "dave");
+    await rooms.kick("#team", "alice", "carol");
+    await rejectsWith(rooms.join("#team", "carol", { now: 6 }), 403, "Room is invite-only: #team");
+    assert.equal((await rooms.join("#team", "dave", { now: 6 })).joined, true);
+  });
+  await t.step("opening the room lets anyone in", async () => {
+    await rooms.configure("#team", "alice", { inviteOnly: false });
+    assert.equal((await rooms.join("#team", "carol", { now: 7 })).joined, true);
+  });
+});
+
+contract("rooms: leaving hands ownership on and the last leave deletes", async (t, fx) => {
+  const { rooms } = fx.storage;
+  await withUsers(fx.storage, "alice", "bob", "carol");
+  await rooms.join("#r", "alice", { now: 1 });
+  await rooms.join("#r", "carol", { now: 2 });
+  await rooms.join("#r", "bob", { now: 3 });
+  await t.step("not a member, or no such room", async () => {
+    await rooms.leave("#r", "bob");
+    await rejectsWith(rooms.leave("#r", "bob"), 403, "Not a member of #r");
+    await rejectsWith(rooms.leave("#gone", "bob"), 404, "No such room: #gone");
+  });
+  await t.step("the owner's leaving makes the earliest member owner", async () => {
+    assert.deepEqual(await rooms.leave("#r", "alice"), {
+      name: "#r",
+      newOwner: "carol",
+      deleted: false,
+    });
+    assert.equal((await rooms.get("#r"))!.owner, "carol");
+  });
+  await t.step("the last member's leaving deletes the room and its messages", async () => {
+    await rooms.append(roomMessage(10, "carol", "#r", 5));
+    assert.deepEqual(await rooms.leave("#r", "carol"), { name: "#r", deleted: true });
+    assert.equal(await rooms.get("#r"), undefined);
+    await rooms.join("#r", "bob", { now: 10 });
+    await rooms.configure("#r", "bob", { historyVisible: true });
+    const page = await rooms.history({ caller: "bob", room: "#r", limit: 10 });
+    assert.deepEqual(page.items, []);
+  });
+});
+
+contract("rooms: only the owner kicks, hands over, configures and deletes", async (t, fx) => {
+  const { rooms } = fx.storage;
+  await withUsers(fx.storage, "alice", "bob", "carol");
+  await rooms.join("#r", "alice", { now: 1 });
+  await rooms.join("#r", "bob", { now: 2 });
+  await t.step("members and outsiders are refused", async () => {
+    for (const who of ["bob", "carol"]) {
+      const text = who === "bob" ? "Only the owner of #r can do that" : "Not a member of #r";
+      await rejectsWith(rooms.kick("#r", who, "alice"), 403, text);
+      await rejectsWith(rooms.setOwner("#r", who, who), 403, text);
+      await rejectsWith(rooms.configure("#r", who, { historyVisible: true }), 403, text);
+      await rejectsWith(rooms.delete("#r", who), 403, text);
+    }
+    assert.equal((await rooms.get("#r"))!.members, 2);
+  });
+  await t.step("targets must be members; the owner cannot kick itself", async () => {
+    await rejectsWith(rooms.kick("#r", "alice", "carol"), 404, "Not a member of #r: carol");
+    await rejectsWith(rooms.setOwner("#r", "alice", "carol"), 404, "Not a member of #r: carol");
+    await rejectsWith(rooms.kick("#r", "alice", "nobody"), 404, "No such client: nobody");
+    await rejectsWith(rooms.kick("#r", "alice", "ALICE"), 400, "Cannot kick yourself: use leave");
+  });
+  await t.step("configure() sets what is given and keeps the rest", async () => {
+    const row = await rooms.configure("#r", "alice", { historyVisible: true });
+    assert.equal(row.historyVisible, true);
+    assert.equal(row.inviteOnly, false);
+    const again = await rooms.configure("#r", "alice", { inviteOnly: true });
+    assert.deepEqual([again.historyVisible, again.inviteOnly], [true, true]);
+  });
+  await t.step("setOwner() hands over; the old owner is a member", async () => {
+    assert.equal(await rooms.setOwner("#r", "alice", "BOB"), "bob");
+    assert.equal((await rooms.get("#r"))!.owner, "bob");
+    await rejectsWith(rooms.kick("#r", "alice", "bob"), 403, "Only the owner of #r can do that");
+  });
+  await t.step("kick() removes the member", async () => {
+    assert.equal(await rooms.kick("#r", "bob", "alice"), "alice");
+    assert.deepEqual((await rooms.members("#r")).map((m) => m.login), ["bob"]);
+  });
+  await t.step("delete() returns the members and drops everything", async () => {
+    await rooms.append(roomMessage(1, "bob", "#r", 10));
+    assert.deepEqual(await rooms.delete("#r", "bob"), ["bob"]);
+    assert.equal(await rooms.get("#r"), undefined);
+    assert.deepEqual(await rooms.roomsOf("bob"), []);
+    await rejectsWith(rooms.delete("#r"), 404, "No such room: #r");
+  });
+  await t.step("an admin's delete needs no owner", async () => {
+    await rooms.join("#s", "carol", { now: 5 });
+    assert.deepEqual(await rooms.delete("#S"), ["carol"]);
+  });
+});
+
+contract("rooms: history shows a member what it may see, a page at a time", async (t, fx) => {
+  const { rooms } = fx.storage;
+  await withUsers(fx.storage, "alice", "bob", "carol");
+  await rooms.join("#h", "alice", { now: 1000 });
+  // Appended together, out of id order: ids decide the order.
+  await Promise.all([
+    rooms.append(roomMessage(20, "alice", "#h", 1100)),
+    rooms.append(roomMessage(10, "alice", "#h", 1050)),
+    rooms.append(roomMessage(30, "alice", "#h", 1200)),
+  ]);
+  await rooms.join("#h", "bob", { now: 1500 });
+  await rooms.append(roomMessage(40, "bob", "#h", 1600));
+  await rooms.append(roomMessage(50, "alice", "#h", 1700));
+  const ids = (page: { items: { id: number }[] }) => page.items.map((i) => i.id);
+  await t.step("a member sees from its joining on", async () => {
+    const page = await rooms.history({ caller: "bob", room: "#h", limit: 10 });
+    assert.deepEqual(ids(page), [40, 50]);
+    assert.equal(page.more, false);
+    assert.deepEqual(page.items[0], {
+      id: 40,
+      ts: 1600,
+      time: 1.6,
+      from: "bob",
+      to: "#h",
+      room: "#h",
+      message: "r40",
+      state: "delivered",
+    });
+  });
+  await t.step("the creator sees everything, paged both ways", async () => {
+    const latest = await rooms.history({ caller: "alice", room: "#h", limit: 2 });
+    assert.deepEqual([ids(latest), latest.more], [[40, 50], true]);
+    const before = await rooms.history({ caller: "alice", room: "#h", before: 40, limit: 2 });
+    assert.deepEqual([ids(before), before.more], [[20, 30], true]);
+    const after = await rooms.history({ caller: "alice", room: "#h", after: 10, limit: 3 });
+    assert.deepEqual([ids(after), after.more], [[20, 30, 40], true]);
+    const end = await rooms.history({ caller: "alice", room: "#h", after: 40, limit: 3 });
+    assert.deepEqual([ids(end), end.more], [[50], false]);
+  });
+  await t.step("a cursor the member cannot see is 404", async () => {
+    await rejectsWith(
+      rooms.history({ caller: "bob", room: "#h", before: 30, limit: 5 }),
+      404,
+      "No such message: 30",
+    );
+    await rejectsWith(
+      rooms.history({ caller: "bob", room: "#h", after: 999, limit: 5 }),
+      404,
+      "No such message: 999",
+    );
+  });
+  await t.step("a non-member reads nothing", async () => {
+    await rejectsWith(
+      rooms.history({ caller: "carol", room: "#h", limit: 5 }),
+      403,
+      "Not a member of #h",
+    );
+    await rejectsWith(
+      rooms.history({ caller: "carol", room: "#nope", limit: 5 }),
+      404,
+      "No such room: #nope",
+    );
+  });
+  await t.step("history_visible shows new members everything", async () => {
+    await rooms.configure("#h", "alice", { historyVisible: true });
+    const page = await rooms.history({ caller: "bob", room: "#h", limit: 10 });
+    assert.deepEqual(ids(page), [10, 20, 30, 40, 50]);
+  });
+  await t.step("roomsOf() and list() give the newest message", async () => {
+    await rooms.configure("#h", "alice", { historyVisible: false });
+    await rooms.join("#quiet", "carol", { now: 5 });
+    assert.deepEqual((await rooms.roomsOf("bob")).map((r) => r.lastId), [50]);
+    assert.deepEqual((await rooms.roomsOf("carol")).map((r) => r.lastId), [undefined]);
+    assert.deepEqual(
+      (await rooms.list()).map((r) => [r.name, r.members, r.messages, r.lastActivity]),
+      [["#h", 2, 5, 1700], ["#quiet", 1, 0, 5]],
+    );
+  });
+  await t.step("a message to a room that went away is refused", async () => {
+    await rejectsWith(
+      rooms.append(roomMessage(60, "carol", "#gone", 1)),
+      404,
+      "No such room: #gone",
+    );
+  });
+  await t.step("the same id stored twice is kept once", async () => {
+    await rooms.append(roomMessage(50, "alice", "#h", 1700));
+    assert.equal((await rooms.list())[0]!.messages, 5);
+  });
+});
+
+contract("rooms: removing a user hands its rooms on and keeps its messages", async (t, fx) => {
+  const { storage } = fx;
+  const { rooms } = storage;
+  await withUsers(storage, "alice", "bob", "carol");
+  await rooms.join("#shared", "alice", { now: 1 });
+  await rooms.join("#shared", "carol", { now: 3 });
+  await rooms.join("#shared", "bob", { now: 2 });
+  await rooms.join("#alone", "alice", { now: 4 });
+  await rooms.append(roomMessage(7, "alice", "#shared", 5));
+  await storage.users.remove("alice");
+  await t.step("an owned room passes to the earliest member", async () => {
+    const row = (await rooms.get("#shared"))!;
+    assert.deepEqual([row.owner, row.members], ["bob", 2]);
+  });
+  await t.step("a room it was alone in is gone", async () => {
+    assert.equal(await rooms.get("#alone"), undefined);
+  });
+  await t.step("its messages stay under its login", async () => {
+    await rooms.configure("#shared", "bob", { historyVisible: true });
+    const page = await rooms.history({ caller: "carol", room: "#shared", limit: 5 });
+    assert.deepEqual(page.items.map((i) => [i.id, i.from]), [[7, "alice"]]);
+  });
+});
+
+contract("rooms: another handle sees the same rooms", async (_t, fx) => {
+  await withUsers(fx.storage, "alice");
+  await fx.storage.rooms.join("#x", "alice", { now: 1 });
+  const other = await fx.other();
+  assert.equal((await other.rooms.get("#X"))!.owner, "alice");
+});
 
 // --- registration ------------------------------------------------------------------------
 
