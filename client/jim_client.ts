@@ -35,7 +35,7 @@ import {
   isRoomName,
   parseRoomFrame,
   requireRoomName,
-  ROOM_ACTIONS,
+  ROOM_PUSH_ACTIONS,
   type RoomEvent,
   type RoomInfo,
   type RoomMember,
@@ -1356,7 +1356,7 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
       return;
     }
     if (
-      typeof frame.value.action === "string" && ROOM_ACTIONS.has(frame.value.action) &&
+      typeof frame.value.action === "string" && ROOM_PUSH_ACTIONS.has(frame.value.action) &&
       !("response" in frame.value)
     ) {
       this.#onRoomFrame(frame.value);

@@ -80,7 +80,7 @@ export {
   MAX_ROOM_NAME,
   parseRoomFrame,
   requireRoomName,
-  ROOM_ACTIONS,
+  ROOM_PUSH_ACTIONS,
   type RoomEvent,
   type RoomEventKind,
   type RoomFrame,

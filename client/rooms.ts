@@ -5,43 +5,20 @@
  *
  * @module
  */
-import { accountNameProblem, isAccountName, JimError, Status } from "../protocol/mod.ts";
+import {
+  accountNameProblem,
+  isAccountName,
+  isRoomName,
+  JimError,
+  roomNameProblem,
+  Status,
+} from "../protocol/mod.ts";
+
+// The name rules are the protocol's: one check on both sides of the wire.
+export { isRoomName, roomNameProblem };
 
 /** The most characters of a room name after its `#`, as for logins. */
 export const MAX_ROOM_NAME = 25;
-
-/**
- * Whether `name` is a room name: `#` followed by 1 to 25 characters that a login may hold.
- *
- * @example
- * ```ts
- * import { isRoomName } from "./rooms.ts";
- * isRoomName("#general"); // true
- * isRoomName("general"); // false
- * isRoomName("#a b"); // false
- * ```
- */
-export function isRoomName(name: unknown): name is string {
-  return typeof name === "string" && name.startsWith("#") && isAccountName(name.slice(1));
-}
-
-/**
- * The error text for an invalid room name in `field`.
- *
- * @example
- * ```ts
- * import { roomNameProblem } from "./rooms.ts";
- * roomNameProblem("room", "general"); // 'Invalid field: room must start with "#"'
- * ```
- */
-export function roomNameProblem(field: string, name: unknown): string {
-  if (typeof name !== "string") return `Invalid field: ${field} must be a string`;
-  if (!name.startsWith("#")) return `Invalid field: ${field} must start with "#"`;
-  return accountNameProblem(field, name.slice(1)).replace(
-    `${field} must not be empty`,
-    `${field} must have a name after "#"`,
-  );
-}
 
 /**
  * Throws a 400 {@linkcode JimError} unless `name` is a room name.
@@ -151,7 +128,7 @@ function bool(obj: Obj, key: string): boolean | undefined {
 }
 
 /** The actions {@linkcode parseRoomFrame} reads. */
-export const ROOM_ACTIONS: ReadonlySet<string> = new Set([
+export const ROOM_PUSH_ACTIONS: ReadonlySet<string> = new Set([
   "room_list",
   "room_member",
   "room_event",

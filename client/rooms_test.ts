@@ -19,10 +19,10 @@ Deno.test("isRoomName() takes # and 1 to 25 login characters", async (t) => {
   await t.step("invalid, with the reason", () => {
     const cases: [unknown, string][] = [
       ["general", 'Invalid field: room must start with "#"'],
-      ["#", 'Invalid field: room must have a name after "#"'],
+      ["#", "Invalid field: room must not be empty"],
       [`#${"x".repeat(26)}`, "Invalid field: room exceeds 25 characters"],
-      ["#a b", 'Invalid field: room may hold only letters, digits, "_", "-" and "."'],
-      ["##a", 'Invalid field: room may hold only letters, digits, "_", "-" and "."'],
+      ["#a b", 'Invalid field: room may hold only letters, digits, "_", "-" and "." after "#"'],
+      ["##a", 'Invalid field: room may hold only letters, digits, "_", "-" and "." after "#"'],
       [7, "Invalid field: room must be a string"],
     ];
     for (const [name, problem] of cases) {
