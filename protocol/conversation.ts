@@ -68,6 +68,8 @@ export function isDeliveryState(value: unknown): value is DeliveryState {
 export interface ReceiptMessage {
   /** The action name. */
   action: "receipt";
+  /** When the server sent it, Unix seconds (JIM's `time`). */
+  time?: number;
   /** The message id; for `read`, the highest id read. */
   id: number;
   /** The other party: the recipient, or with `own` the sender whose messages were read. */
@@ -100,6 +102,8 @@ export interface HistoryItemMessage {
   from: string;
   /** The recipient. */
   to: string;
+  /** Always "utf-8". */
+  encoding?: string;
   /** The text. */
   message: string;
   /** For what the caller sent: stored/delivered/read; for what it received: delivered/read. */

@@ -6,6 +6,7 @@
  * @module
  */
 import type {
+  Capability,
   DeliveryState,
   HistoryItemMessage,
   PresencePushMessage,
@@ -38,6 +39,11 @@ export interface PresenceRequest extends RequestBase {
   type?: string;
   /** The account logging in (or answering a probe), and an optional status text. */
   user: { account_name: string; status?: string };
+  /**
+   * What a jim client understands (issue 12), known names only; absent when the client
+   * announced nothing (the seed dialect). Only the presence that starts a login counts.
+   */
+  capabilities?: Capability[];
 }
 
 /**
@@ -102,6 +108,34 @@ export interface GetUsersRequest extends RequestBase {
   after?: string;
 }
 
+/**
+ * A page of the server's history (issue 12): one conversation (`with`) or all of the caller's,
+ * the latest `limit` or those `before` or `after` an id. 202 with `quantity` and `more`, then
+ * `history_item` pushes, oldest first.
+ */
+export interface HistoryRequest extends RequestBase {
+  /** The action name. */
+  action: "history";
+  /** The other side of the conversation; every conversation of the caller when absent. */
+  with?: string;
+  /** Items with ids below this one. */
+  before?: number;
+  /** Items with ids above this one. */
+  after?: number;
+  /** Items on the page, 1 to 100; 50 when absent. */
+  limit: number;
+}
+
+/** Marks the conversation with `user_id` read up to message `id` (issue 12). */
+export interface ReadRequest extends RequestBase {
+  /** The action name. */
+  action: "read";
+  /** The peer whose messages were read. */
+  user_id: string;
+  /** The highest message id read. */
+  id: number;
+}
+
 /** Ends the session in order; `exit` is accepted as an alias. */
 export interface QuitRequest extends RequestBase {
   /** The action name. */
@@ -117,6 +151,8 @@ export type JimRequest =
   | AddContactRequest
   | DelContactRequest
   | GetUsersRequest
+  | HistoryRequest
+  | ReadRequest
   | QuitRequest
   // Rooms (issue 13).
   | RoomRequest;
@@ -134,6 +170,8 @@ export const ACTIONS: readonly Action[] = [
   "del_contact",
   "get_users",
   "quit",
+  "history",
+  "read",
   // Rooms (issue 13).
   ...ROOM_ACTIONS,
 ];
@@ -223,6 +261,8 @@ export interface MsgMessage {
   stored?: boolean;
   /** A copy of what another session of this account sent (`carbons`). */
   carbon?: boolean;
+  /** On a carbon: `stored` or `delivered`, as known when it was routed. */
+  state?: DeliveryState;
 }
 
 /** Anything the server sends. */

@@ -12,6 +12,12 @@
  * @module
  */
 import type { ContactListMessage, Mechanism, MsgMessage, ProbeMessage } from "./messages.ts";
+import type {
+  Capability,
+  DeliveryState,
+  HistoryItemMessage,
+  ReceiptMessage,
+} from "./conversation.ts";
 import type { Status } from "./status.ts";
 import type { RoomEventMessage, RoomListMessage, RoomMemberMessage } from "./rooms.ts";
 
@@ -45,6 +51,11 @@ export interface ChallengeResponse {
   token: string;
   /** What this server accepts, SCRAM first. */
   mechanisms: Mechanism[];
+  /**
+   * Of the capabilities the client announced, those the server supports (issue 12); absent
+   * when the client announced none.
+   */
+  capabilities?: Capability[];
 }
 
 /** 401 to a SCRAM client-first message: the server-first message. */
@@ -77,6 +88,30 @@ export interface UsersResponse {
   next?: string;
 }
 
+/** 200 to msg from a session with `ids` (issue 12): the message's id, time and state. */
+export interface MsgResponse {
+  /** 200. */
+  response: typeof Status.OK;
+  /** "OK", or "Stored for bob" when no session of the recipient has it yet. */
+  alert: string;
+  /** The server's id of the message. */
+  id: number;
+  /** Server time, Unix milliseconds. */
+  ts: number;
+  /** `delivered` (a session of the recipient got it) or `stored`. */
+  state: DeliveryState;
+}
+
+/** 202 to history (issue 12): how many `history_item` pushes follow, and whether more exist. */
+export interface HistoryResponse {
+  /** 202. */
+  response: typeof Status.ACCEPTED;
+  /** The number of `history_item` pushes that follow. */
+  quantity: number;
+  /** Whether older (before or latest) or newer (after) items exist beyond the page. */
+  more: boolean;
+}
+
 /** 200 to a room action (issue 13): the room's stored name and what the action set. */
 export interface RoomOkResponse {
   /** 200. */
@@ -101,6 +136,8 @@ export type ServerResponse =
   | ScramContinueResponse
   | ContactsResponse
   | UsersResponse
+  | MsgResponse
+  | HistoryResponse
   // Rooms (issue 13).
   | RoomOkResponse;
 
@@ -109,6 +146,8 @@ export type ServerPush =
   | ProbeMessage
   | ContactListMessage
   | MsgMessage
+  | ReceiptMessage
+  | HistoryItemMessage
   // Rooms (issue 13).
   | RoomListMessage
   | RoomMemberMessage

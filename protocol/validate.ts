@@ -19,10 +19,13 @@ import {
 } from "./messages.ts";
 import { Status } from "./status.ts";
 import {
+  type Capability,
   type HistoryItemMessage,
+  isCapability,
   isDeliveryState,
   isMessageId,
   isServerTime,
+  MAX_HISTORY_PAGE,
   type PresencePushMessage,
   type ReceiptMessage,
 } from "./conversation.ts";
@@ -124,7 +127,7 @@ function codePointLength(text: string, atLeast: number): number {
   return count;
 }
 
-function parse(value: unknown, limits: ProtocolLimits): JimRequest {
+function parse(value: unknown, limits: ProtocolLimits, maxPage: number): JimRequest {
   if (!isObject(value)) fail("Invalid request: expected a JSON object");
   const action = field(value, "action");
   if (typeof action !== "string") fail("Invalid field: action must be a string");
@@ -139,6 +142,7 @@ function parse(value: unknown, limits: ProtocolLimits): JimRequest {
       const user = userObject(value);
       const status = optionalString(user, "status", MAX_SHORT_FIELD, "user.status");
       const type = optionalString(value, "type", MAX_SHORT_FIELD);
+      const capabilities = capabilityList(value);
       return {
         action: name,
         time,
@@ -147,6 +151,7 @@ function parse(value: unknown, limits: ProtocolLimits): JimRequest {
           account_name: accountName(user, "account_name", "user.account_name"),
           ...(status === undefined ? {} : { status }),
         },
+        ...(capabilities === undefined ? {} : { capabilities }),
       };
     }
     case "authenticate": {
@@ -190,6 +195,37 @@ function parse(value: unknown, limits: ProtocolLimits): JimRequest {
       const after = optionalString(value, "after", MAX_SHORT_FIELD);
       return after === undefined ? { action: name, time } : { action: name, time, after };
     }
+    case "history": {
+      const peer = value.with === undefined || value.with === null
+        ? undefined
+        // A `with` that starts with "#" is a room (issue 13).
+        : isRoomTarget(value.with)
+        ? roomName(value, "with")
+        : accountName(value, "with");
+      const before = optionalId(value, "before");
+      const after = optionalId(value, "after");
+      if (before !== undefined && after !== undefined) {
+        fail("Invalid field: before and after exclude each other");
+      }
+      const limit = value.limit === undefined || value.limit === null ? 50 : value.limit;
+      if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > maxPage) {
+        fail(`Invalid field: limit must be 1 to ${maxPage}`);
+      }
+      return {
+        action: name,
+        time,
+        ...(peer === undefined ? {} : { with: peer }),
+        ...(before === undefined ? {} : { before }),
+        ...(after === undefined ? {} : { after }),
+        limit: limit as number,
+      };
+    }
+    case "read": {
+      const user_id = accountName(value, "user_id");
+      const id = field(value, "id");
+      if (!isMessageId(id)) fail("Invalid field: id must be a positive integer below 2^53");
+      return { action: name, time, user_id, id };
+    }
     case "get_contacts":
     case "quit":
       return { action: name, time };
@@ -232,6 +268,36 @@ function parse(value: unknown, limits: ProtocolLimits): JimRequest {
   }
 }
 
+/** Most entries a capabilities list may have; there are five names today. */
+const MAX_CAPABILITIES = 32;
+
+/**
+ * The known capabilities a presence announces, in announced order without repeats; names
+ * this side does not know are dropped (a newer client), anything but a list of short
+ * strings is refused. Undefined when the field is absent: the seed dialect.
+ */
+function capabilityList(obj: Obj): Capability[] | undefined {
+  const list = obj.capabilities;
+  if (list === undefined || list === null) return undefined;
+  if (!Array.isArray(list)) fail("Invalid field: capabilities must be a list of strings");
+  if (list.length > MAX_CAPABILITIES) {
+    fail(`Invalid field: capabilities exceeds ${MAX_CAPABILITIES} entries`);
+  }
+  for (const entry of list) {
+    if (typeof entry !== "string" || entry.length > MAX_SHORT_FIELD) {
+      fail("Invalid field: capabilities must be a list of strings");
+    }
+  }
+  return [...new Set(list.filter(isCapability))];
+}
+
+function optionalId(obj: Obj, name: string): number | undefined {
+  const value = obj[name];
+  if (value === undefined || value === null) return undefined;
+  if (!isMessageId(value)) fail(`Invalid field: ${name} must be a positive integer below 2^53`);
+  return value;
+}
+
 function roomName(obj: Obj, name: string): string {
   const value = field(obj, name);
   if (!isRoomName(value)) fail(roomNameProblem(name, value));
@@ -248,7 +314,9 @@ function optionalFlag(obj: Obj, name: string): boolean | undefined {
 /**
  * Turns an unknown parsed value into a typed request, or into a 400 {@linkcode JimError}
  * whose text names the offending field. Unknown extra fields are dropped; `time` may be a
- * number or a numeric string and comes out as a number; `exit` comes out as `quit`.
+ * number or a numeric string and comes out as a number; `exit` comes out as `quit`. A
+ * history `limit` may be at most `limits.maxHistoryPage` (and never above
+ * {@linkcode MAX_HISTORY_PAGE}).
  *
  * @example
  * ```ts
@@ -260,14 +328,15 @@ function optionalFlag(obj: Obj, name: string): boolean | undefined {
  */
 export function validateRequest(
   value: unknown,
-  limits: Partial<ProtocolLimits> = {},
+  limits: Partial<ProtocolLimits> & { maxHistoryPage?: number } = {},
 ): ValidationResult {
   // A server passes complete limits with every request: no copy for it.
   const resolved = limits.maxFrameBytes !== undefined && limits.maxMessageLength !== undefined
     ? limits as ProtocolLimits
     : { ...DEFAULT_LIMITS, ...limits };
   try {
-    return { ok: true, request: parse(value, resolved) };
+    const maxPage = Math.min(MAX_HISTORY_PAGE, limits.maxHistoryPage ?? MAX_HISTORY_PAGE);
+    return { ok: true, request: parse(value, resolved, maxPage) };
   } catch (error) {
     if (!(error instanceof Invalid)) throw error;
     return { ok: false, error: new JimError(Status.BAD_REQUEST, error.message) };

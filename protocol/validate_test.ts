@@ -290,3 +290,92 @@ Deno.test("validateServerMessage() sorts what a server sends", async (t) => {
     }
   });
 });
+
+Deno.test("validateRequest() takes issue 12's capabilities, history and read", async (t) => {
+  const ok = (value: Record<string, unknown>) => {
+    const result = validateRequest({ time: 1, ...value });
+    if (!result.ok) throw result.error;
+    return result.request as unknown as Record<string, unknown>;
+  };
+  const refused = (value: Record<string, unknown>, message: string) => {
+    const result = validateRequest({ time: 1, ...value });
+    assert.equal(result.ok, false, JSON.stringify(value));
+    if (!result.ok) {
+      assert.equal(result.error.code, 400);
+      assert.equal(result.error.message, message);
+    }
+  };
+  const presence = { action: "presence", user: { account_name: "alice" } };
+  await t.step("capabilities: known names kept once, unknown ones dropped", () => {
+    assert.deepEqual(
+      ok({ ...presence, capabilities: ["ids", "telepathy", "ids", "carbons"] }).capabilities,
+      ["ids", "carbons"],
+    );
+    assert.deepEqual(ok({ ...presence, capabilities: [] }).capabilities, []);
+    assert.equal("capabilities" in ok(presence), false);
+  });
+  await t.step("capabilities: anything but a short list of strings is 400", () => {
+    const problem = "Invalid field: capabilities must be a list of strings";
+    refused({ ...presence, capabilities: "ids" }, problem);
+    refused({ ...presence, capabilities: [1] }, problem);
+    refused({ ...presence, capabilities: ["x".repeat(65)] }, problem);
+    refused(
+      { ...presence, capabilities: Array(33).fill("ids") },
+      "Invalid field: capabilities exceeds 32 entries",
+    );
+  });
+  await t.step("history: the defaults and every shape", () => {
+    assert.deepEqual(ok({ action: "history" }), { action: "history", time: 1, limit: 50 });
+    assert.deepEqual(ok({ action: "history", with: "bob", before: 7, limit: 100 }), {
+      action: "history",
+      time: 1,
+      with: "bob",
+      before: 7,
+      limit: 100,
+    });
+    assert.deepEqual(ok({ action: "history", after: 3, limit: 1 }).after, 3);
+  });
+  await t.step("history: absurd limits and ranges are 400", () => {
+    for (const limit of [0, -1, 101, 1.5, "5", 1e308, true]) {
+      refused({ action: "history", limit }, "Invalid field: limit must be 1 to 100");
+    }
+    refused(
+      { action: "history", before: 5, after: 2 },
+      "Invalid field: before and after exclude each other",
+    );
+    for (const before of [0, -3, 2 ** 53, 1.5, "9", {}]) {
+      refused(
+        { action: "history", before },
+        "Invalid field: before must be a positive integer below 2^53",
+      );
+    }
+    refused(
+      { action: "history", with: "a b" },
+      'Invalid field: with may hold only letters, digits, "_", "-" and "."',
+    );
+  });
+  await t.step("history: the server's page maximum", () => {
+    const result = validateRequest({ action: "history", time: 1, limit: 20 }, {
+      maxHistoryPage: 10,
+    });
+    assert.equal(result.ok, false);
+    if (!result.ok) assert.equal(result.error.message, "Invalid field: limit must be 1 to 10");
+  });
+  await t.step("read: a login and a message id", () => {
+    assert.deepEqual(ok({ action: "read", user_id: "alice", id: 1043 }), {
+      action: "read",
+      time: 1,
+      user_id: "alice",
+      id: 1043,
+    });
+    for (const id of [0, -1, 2 ** 53, "1043", null]) {
+      refused(
+        { action: "read", user_id: "alice", id },
+        id === null
+          ? "Missing field: id"
+          : "Invalid field: id must be a positive integer below 2^53",
+      );
+    }
+    refused({ action: "read", id: 5 }, "Missing field: user_id");
+  });
+});

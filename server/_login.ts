@@ -10,6 +10,7 @@
  */
 import {
   type AuthenticateRequest,
+  type Capability,
   fromBase64,
   HMAC_MD5,
   JimError,
@@ -29,6 +30,7 @@ import type { ConnInfo, EventFeed } from "./events.ts";
 import type { Decoys } from "./_decoy.ts";
 import type { LoginThrottle, Turn } from "./_login_throttle.ts";
 import type { UserStore } from "./storage/ports.ts";
+import { supportedSubset } from "./capabilities.ts";
 
 /** The text of every 401 that asks for (more) authentication. */
 export const AUTH_REQUIRED = "Authentication required";
@@ -43,6 +45,8 @@ export interface LoginServices {
   readonly decoys: Decoys;
   readonly legacyAuth: boolean;
   readonly events: EventFeed;
+  /** What the server supports of what clients may announce. */
+  readonly capabilities: ReadonlySet<Capability>;
 }
 
 /** What the login needs from its session. */
@@ -63,6 +67,8 @@ export interface Authenticated {
   login: string;
   /** The 200 to send once the session holds its place. */
   response: OkResponse;
+  /** What the presence that started the login announced and the server supports. */
+  capabilities: ReadonlySet<Capability>;
 }
 
 /** A SCRAM exchange between its first and final message. */
@@ -93,6 +99,8 @@ export class LoginMachine {
   readonly #services: LoginServices;
   readonly #peer: LoginPeer;
   #challenge: { key: string; token: string } | undefined;
+  /** Fixed by the presence that started this login; empty: the seed dialect. */
+  #capabilities: ReadonlySet<Capability> = new Set();
   #scram: PendingScram | undefined;
   #waiting = false;
   /** Aborted when the session closes: ends waits on its behalf. */
@@ -117,16 +125,23 @@ export class LoginMachine {
 
   /**
    * Starts a login. Every name gets the same answer, known or not, online or not, and the
-   * store is not even asked: nothing before a valid proof tells accounts apart.
+   * store is not even asked: nothing before a valid proof tells accounts apart. A client
+   * that announced `capabilities` hears which of them the server supports; one that did not
+   * hears nothing new.
    */
-  presence(name: string): void {
+  presence(name: string, announced?: readonly Capability[]): void {
     const token = newToken();
     this.#challenge = { key: loginKey(name), token };
+    const capabilities = announced === undefined
+      ? []
+      : supportedSubset(announced, this.#services.capabilities);
+    this.#capabilities = new Set(capabilities);
     this.#peer.reply({
       response: Status.UNAUTHORIZED,
       error: AUTH_REQUIRED,
       token,
       mechanisms: this.#mechanisms(),
+      ...(announced === undefined ? {} : { capabilities }),
     });
   }
 
@@ -240,7 +255,11 @@ export class LoginMachine {
       throw this.#failed(key, LEGACY_DENIED);
     }
     turn.succeeded();
-    return { login: creds.login, response: { response: Status.OK, alert: "OK" } };
+    return {
+      login: creds.login,
+      response: { response: Status.OK, alert: "OK" },
+      capabilities: this.#capabilities,
+    };
   }
 
   async #scramStep(request: AuthenticateRequest, key: string): Promise<Authenticated | undefined> {
@@ -320,6 +339,7 @@ export class LoginMachine {
     return {
       login: scram.login,
       response: { response: Status.OK, alert: "OK", data: toBase64(serverFinal) },
+      capabilities: this.#capabilities,
     };
   }
 }

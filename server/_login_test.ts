@@ -17,6 +17,7 @@ import { EventFeed } from "./events.ts";
 import { AUTH_REQUIRED, LEGACY_DENIED, LoginMachine, type LoginPeer } from "./_login.ts";
 import { LoginThrottle } from "./_login_throttle.ts";
 import { SqliteStorage } from "./storage/sqlite/mod.ts";
+import { SERVER_CAPABILITIES } from "./capabilities.ts";
 
 const FAST = { iterations: 4096 };
 
@@ -63,6 +64,7 @@ async function loginFixture(options: { legacyAuth?: boolean; maxPerPair?: number
     decoys: new Decoys(await storage.secrets.get("decoy-credentials")),
     legacyAuth: options.legacyAuth ?? false,
     events,
+    capabilities: SERVER_CAPABILITIES,
   };
   return {
     storage,
@@ -110,6 +112,34 @@ Deno.test("LoginMachine.presence() answers every name alike, with a fresh token"
   assert.equal(known!.error, AUTH_REQUIRED);
   assert.deepEqual(known!.mechanisms, [SCRAM_SHA_256]);
   assert.notEqual(known!.token, unknown!.token);
+});
+
+Deno.test("LoginMachine: the 401 answers the supported capabilities, which the login keeps", async (t) => {
+  await using fx = await loginFixture();
+  await t.step("announced: the supported subset, in announced order", async () => {
+    const { peer, login } = fx.machine();
+    login.presence("alice", ["rooms", "receipts", "ids", "carbons"]);
+    const hello = peer.last();
+    assert.deepEqual(hello.capabilities, ["receipts", "ids", "carbons"]);
+    const client = new ScramClient("alice", "alice-pw");
+    await login.authenticate(scramStep("alice", client.clientFirst()));
+    const serverFirst = new TextDecoder().decode(fromBase64(String(peer.last().data)));
+    const result = await login.authenticate(
+      scramStep("alice", await client.clientFinal(serverFirst)),
+    );
+    assert.deepEqual([...result!.capabilities], ["receipts", "ids", "carbons"]);
+  });
+  await t.step("an empty list: an empty answer", () => {
+    const { peer, login } = fx.machine();
+    login.presence("alice", []);
+    assert.deepEqual(peer.last().capabilities, []);
+  });
+  await t.step("nothing announced: no new field, and the seed dialect", async () => {
+    const { peer, login } = fx.machine();
+    const { result } = await scramLogin(login, peer, "alice", "alice-pw");
+    assert.equal("capabilities" in peer.replies[0]!, false);
+    assert.equal(result!.capabilities.size, 0);
+  });
 });
 
 Deno.test("LoginMachine logs in with SCRAM-SHA-256 and proves the server", async (t) => {
@@ -209,7 +239,11 @@ Deno.test("LoginMachine logs in the seed's legacy way only when allowed", async 
     const token = String(peer.last().token);
     const digest = legacyDigest(await legacyStoredHash("alice-pw"), token);
     const result = await login.authenticate(legacy("Alice", digest));
-    assert.deepEqual(result, { login: "alice", response: { response: 200, alert: "OK" } });
+    assert.deepEqual(result, {
+      login: "alice",
+      response: { response: 200, alert: "OK" },
+      capabilities: new Set(),
+    });
   });
   await t.step("wrong digest, no legacy hash, no such user: one answer", async () => {
     for (const [user, password] of [["alice", "wrong"], ["bob", "bob-pw"], ["zed", "x"]]) {

@@ -29,10 +29,13 @@ import type { Envelope } from "./hub/envelope.ts";
 import type { Capability, Hub, HubSession, Notice } from "./hub/hub.ts";
 import {
   BEFORE_LOGIN,
+  deliverBacklog,
   type HandlerContext,
   handlerFor,
+  type OfflineMessages,
   type SessionHandle,
 } from "./handlers/mod.ts";
+import type { MessageIds } from "./message_ids.ts";
 import type { Storage } from "./storage/ports.ts";
 
 /**
@@ -58,6 +61,12 @@ export interface SessionServices {
   readonly decoys: Decoys;
   readonly hub: Hub;
   readonly storage: Storage;
+  /** What the server supports of what clients may announce (issue 12). */
+  readonly capabilities: ReadonlySet<Capability>;
+  /** Message ids (issue 12). */
+  readonly ids: MessageIds;
+  /** The `--offline-messages` policy (issue 12). */
+  readonly offlineMessages: OfflineMessages;
   /** Called once when the session has closed. */
   sessionClosed(session: Session): void;
 }
@@ -65,6 +74,27 @@ export interface SessionServices {
 const OK_FRAME = encodeFrame({ response: Status.OK, alert: "OK" });
 const OK_RESPONSE = Object.freeze({ response: Status.OK, alert: "OK" });
 const NO_CAPABILITIES: ReadonlySet<Capability> = Object.freeze(new Set<Capability>());
+/**
+ * A seed client reads one frame per `recv(1024)`: stored messages go to it one at a time, each
+ * once nothing else is queued and this long after the last frame written.
+ */
+const SEED_PACE_MS = 50;
+/** A jim client's backlog waits while more than this is queued for it. */
+const PACED_HIGH_WATER = 64 * 1024;
+
+/** Resolves after `ms`, or at once when `signal` is aborted. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
 
 /** A handler's view of the server, shared: only `session` differs per session. */
 class SessionContext implements HandlerContext {
@@ -95,6 +125,14 @@ class SessionContext implements HandlerContext {
   get clock(): Clock {
     return this.#services.clock;
   }
+
+  get ids(): MessageIds {
+    return this.#services.ids;
+  }
+
+  get offlineMessages(): OfflineMessages {
+    return this.#services.offlineMessages;
+  }
 }
 
 /** A connection's session. Created and owned by `JimServer`. */
@@ -116,6 +154,18 @@ export class Session implements HubSession, SessionHandle {
   /** Taking a place in the hub: the login deadline does not run meanwhile. */
   #attaching: AbortController | undefined;
   #attached = false;
+  #caps: ReadonlySet<Capability> = NO_CAPABILITIES;
+  /**
+   * While the offline backlog goes out, live messages wait here, so that the client gets
+   * everything in order; undefined otherwise.
+   */
+  #held: Envelope[] | undefined;
+  /** The backlog's delivery, awaited by {@linkcode done}. */
+  #backlog: Promise<void> = Promise.resolve();
+  /** When the last frame was queued, for the seed's pacing (Date.now()). */
+  #lastSentAt = 0;
+  /** Aborted when the session closes: ends the backlog's pauses. */
+  readonly #lifetime = new AbortController();
   /** A takeover probe awaiting any sign of life. */
   #probing:
     | { deadline: number; resolve: (alive: boolean) => void; answer: Promise<boolean> }
@@ -131,12 +181,16 @@ export class Session implements HubSession, SessionHandle {
       decoys: services.decoys,
       legacyAuth: services.legacyAuth,
       events: services.events,
+      capabilities: services.capabilities,
     }, this);
   }
 
-  /** What the client announced at login; nothing yet (issue 12), which is the seed dialect. */
+  /**
+   * What the client announced at login and the server supports; empty (the seed dialect)
+   * before login and for a client that announced nothing.
+   */
   get caps(): ReadonlySet<Capability> {
-    return NO_CAPABILITIES;
+    return this.#caps;
   }
 
   /** The session's id in the hub: its number, made a string only when asked for. */
@@ -203,8 +257,9 @@ export class Session implements HubSession, SessionHandle {
   }
 
   /** Resolves once the session has closed and all its tasks have finished. */
-  done(): Promise<void> {
-    return this.#connection.done();
+  async done(): Promise<void> {
+    await this.#connection.done();
+    await this.#backlog;
   }
 
   /** Called by the server's sweep: login deadline, takeover probe, idle probing. */
@@ -248,11 +303,50 @@ export class Session implements HubSession, SessionHandle {
    */
   deliver(envelope: Envelope): boolean {
     if (!this.open) return false;
+    if (this.#held) {
+      if (this.#held.length >= this.#services.limits.maxOfflineMessages) {
+        this.close("Too slow: live messages piled up behind the offline backlog");
+        return false;
+      }
+      this.#held.push(envelope);
+      return true;
+    }
+    return this.#deliverNow(envelope);
+  }
+
+  #deliverNow(envelope: Envelope): boolean {
+    const frame = envelope.frameFor(this.#caps);
+    // Not for this dialect (a carbon or receipt for a session that did not ask): skipped.
+    if (frame === undefined) return true;
     const events = this.#services.events;
     if (events.wants("push")) {
       events.publish("push", { conn: this.info, payload: envelope.message });
     }
-    return this.#connection.send(envelope.frame());
+    this.#lastSentAt = Date.now();
+    return this.#connection.send(frame);
+  }
+
+  /**
+   * Queues a stored message at the client's pace: under backpressure for a jim client, one
+   * frame at a time for a seed client (nothing else queued, and {@linkcode SEED_PACE_MS}
+   * since the last frame). False once the session has closed.
+   */
+  async deliverPaced(envelope: Envelope): Promise<boolean> {
+    if (!this.open) return false;
+    if (envelope.frameFor(this.#caps) === undefined) return true;
+    if (this.#caps.size === 0) {
+      for (;;) {
+        if (this.queuedBytes > 0) await this.drain(0);
+        if (!this.open) return false;
+        const wait = this.#lastSentAt + SEED_PACE_MS - Date.now();
+        if (wait <= 0 && this.queuedBytes === 0) break;
+        await pause(Math.max(1, wait), this.#lifetime.signal);
+      }
+    } else if (this.queuedBytes > PACED_HIGH_WATER) {
+      await this.drain(PACED_HIGH_WATER);
+    }
+    if (!this.open) return false;
+    return this.#deliverNow(envelope);
   }
 
   /** Tells the client `notice` and ends the session; the notice is flushed before it closes. */
@@ -295,6 +389,7 @@ export class Session implements HubSession, SessionHandle {
     if (events.wants("response")) {
       events.publish("response", { conn: this.info, payload: OK_RESPONSE });
     }
+    this.#lastSentAt = Date.now();
     this.#connection.send(OK_FRAME);
   }
 
@@ -374,6 +469,8 @@ export class Session implements HubSession, SessionHandle {
 
   /** @internal The connection closed. */
   onClosed(reason: string): void {
+    this.#lifetime.abort();
+    this.#held = undefined;
     this.#endProbe();
     this.#login?.abort();
     this.#login = undefined;
@@ -407,7 +504,7 @@ export class Session implements HubSession, SessionHandle {
     }
     switch (request.action) {
       case "presence":
-        return login.presence(request.user.account_name);
+        return login.presence(request.user.account_name, request.capabilities);
       case "authenticate": {
         const step = login.authenticate(request);
         return step?.then((done) => done && this.#loggedIn(done));
@@ -422,6 +519,10 @@ export class Session implements HubSession, SessionHandle {
     const services = this.#services;
     this.login = done.login;
     this.key = loginKey(done.login);
+    // Before attaching: the first message routed to the session must be in its dialect, and
+    // wait behind the 200 and the offline backlog.
+    this.#caps = done.capabilities.size > 0 ? done.capabilities : NO_CAPABILITIES;
+    if (services.storage.messages) this.#held = [];
     const attaching = this.#attaching = new AbortController();
     let result;
     try {
@@ -433,6 +534,8 @@ export class Session implements HubSession, SessionHandle {
       if (result.ok) services.hub.detach(this);
       this.login = "";
       this.key = "";
+      this.#caps = NO_CAPABILITIES;
+      this.#held = undefined;
       if (!this.open) return;
       throw new JimError(Status.CONFLICT, "Client already online");
     }
@@ -446,6 +549,30 @@ export class Session implements HubSession, SessionHandle {
     });
     services.events.publish("login", { conn: this.info, message: "Logged in" });
     this.reply(done.response);
+    if (this.#held) this.#backlog = this.#sendBacklog();
+  }
+
+  /** The offline backlog, then what arrived live meanwhile, in order. */
+  async #sendBacklog(): Promise<void> {
+    this.#ctx ??= new SessionContext(this, this.#services);
+    try {
+      await deliverBacklog(this.#ctx);
+    } catch (error) {
+      if (this.open) {
+        this.#services.events.publish("error", {
+          conn: this.info,
+          message: `Cannot deliver stored messages: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        });
+      }
+    }
+    const held = this.#held;
+    if (!held) return;
+    while (held.length > 0) {
+      if (!await this.deliverPaced(held.shift()!)) return;
+    }
+    this.#held = undefined;
   }
 
   #failed(error: unknown): void {
@@ -473,6 +600,7 @@ export class Session implements HubSession, SessionHandle {
       });
       frame = encodeFrame({ response: Status.SERVER_ERROR, error: "Internal server error" });
     }
+    this.#lastSentAt = Date.now();
     this.#connection.send(frame);
   }
 

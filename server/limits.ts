@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { DEFAULT_LIMITS, MAX_ROOM_NAME_LENGTH } from "../protocol/mod.ts";
+import { DEFAULT_LIMITS, MAX_HISTORY_PAGE, MAX_ROOM_NAME_LENGTH } from "../protocol/mod.ts";
 
 /** Every limit the server enforces. Durations are milliseconds; 0 disables rate limiting. */
 export interface ServerLimits {
@@ -50,6 +50,18 @@ export interface ServerLimits {
   lingerMs: number;
   /** Contacts one user may keep (1000); add_contact past it gets 403. */
   maxContacts: number;
+  // --- issue 12, messaging ---
+  /**
+   * Messages stored for one offline recipient and not yet delivered (1000); a msg past it
+   * gets 503 and nothing stored is dropped.
+   */
+  maxOfflineMessages: number;
+  /** Live sessions one account may have at once (8); 1 is the seed's 409 "already online". */
+  maxSessionsPerUser: number;
+  /** Items of one history page at most (100, the protocol's hard maximum). */
+  maxHistoryPage: number;
+  /** Days messages are kept; 0 keeps them for ever (the default). */
+  historyDays: number;
   // Rooms (issue 13).
   /** Members one room may have (1000); a join past it gets 403 "Room is full". */
   maxRoomMembers: number;
@@ -87,6 +99,10 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   readBufferBytes: 16384,
   lingerMs: 2000,
   maxContacts: 1000,
+  maxOfflineMessages: 1000,
+  maxSessionsPerUser: 8,
+  maxHistoryPage: 100,
+  historyDays: 0,
   // Rooms (issue 13).
   maxRoomMembers: 1000,
   maxRoomsPerUser: 100,
@@ -129,6 +145,9 @@ export function resolveLimits(partial: Partial<ServerLimits> = {}): ServerLimits
     "maxOutboundBytes",
     "readBufferBytes",
     "maxContacts",
+    "maxOfflineMessages",
+    "maxSessionsPerUser",
+    "maxHistoryPage",
     // Rooms (issue 13).
     "maxRoomMembers",
     "maxRoomsPerUser",
@@ -144,6 +163,14 @@ export function resolveLimits(partial: Partial<ServerLimits> = {}): ServerLimits
   }
   if (limits.rateLimit > 0 && limits.rateBurst < 1) {
     throw new RangeError("Invalid limit: rateBurst must be at least 1 when rateLimit is on");
+  }
+  for (const key of ["maxSessionsPerUser", "maxHistoryPage", "maxOfflineMessages"] as const) {
+    if (!Number.isInteger(limits[key])) {
+      throw new RangeError(`Invalid limit: ${key} must be a whole number`);
+    }
+  }
+  if (limits.maxHistoryPage > MAX_HISTORY_PAGE) {
+    throw new RangeError(`Invalid limit: maxHistoryPage must be at most ${MAX_HISTORY_PAGE}`);
   }
   return limits;
 }

@@ -12,6 +12,9 @@ import { Decoys } from "./_decoy.ts";
 import { FIRST_LOGIN_DELAY_MS, LoginThrottle, MAX_LOGIN_DELAY_MS } from "./_login_throttle.ts";
 import type { Hub } from "./hub/hub.ts";
 import { LocalHub } from "./hub/local_hub.ts";
+import { SERVER_CAPABILITIES } from "./capabilities.ts";
+import type { OfflineMessages } from "./handlers/mod.ts";
+import { MessageIds } from "./message_ids.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
 import { ACCOUNT_REMOVED, Session, type SessionServices } from "./_session.ts";
 import type { Storage, StorageChange } from "./storage/ports.ts";
@@ -55,6 +58,15 @@ export interface JimServerOptions {
   signal?: AbortSignal;
   /** A feed to publish to, e.g. one that outlives this server; a new one by default. */
   events?: EventFeed;
+  /**
+   * What happens to a message for a user with no live session (issue 12): `store` (the
+   * default) keeps it for their next login; `reject` answers 410 as the seed server does.
+   */
+  offlineMessages?: OfflineMessages;
+  /**
+   * The node's index for message ids, 0 to 15 (issue 14's cluster); 0 by default.
+   */
+  node?: number;
   /**
    * Where every time-based decision reads the time (login deadline, probes, rate limit,
    * login throttle, takeover); the real clock by default. Tests pass one they move by hand.
@@ -108,6 +120,8 @@ export class JimServer {
   readonly storage: Storage;
   /** Who is online. */
   readonly hub: Hub;
+  /** The `--offline-messages` policy in force. */
+  readonly offlineMessages: OfflineMessages;
   /** Resolves once the server has closed. */
   readonly finished: Promise<void>;
 
@@ -137,6 +151,7 @@ export class JimServer {
     limits: ServerLimits,
     cap: ConnectionCap,
     decoySecret: Uint8Array,
+    lastId: number,
   ) {
     this.#listener = listener;
     const addr = listener.addr as Deno.NetAddr;
@@ -149,8 +164,10 @@ export class JimServer {
     this.tls = options.tls !== undefined;
     this.storage = options.storage;
     this.#ownHub = options.hub === undefined;
-    this.hub = options.hub ?? new LocalHub();
+    this.hub = options.hub ??
+      new LocalHub({ maxSessionsPerAccount: this.limits.maxSessionsPerUser });
     const clock = options.clock ?? SYSTEM_CLOCK;
+    this.offlineMessages = options.offlineMessages ?? "store";
     this.#throttle = new LoginThrottle({
       windowMs: this.limits.failedLoginWindowMs,
       maxPerPair: this.limits.maxFailedLogins,
@@ -169,6 +186,9 @@ export class JimServer {
       decoys: new Decoys(decoySecret),
       hub: this.hub,
       storage: this.storage,
+      capabilities: SERVER_CAPABILITIES,
+      ids: new MessageIds(clock, { node: options.node ?? 0, after: lastId }),
+      offlineMessages: this.offlineMessages,
       sessionClosed: (session) => {
         if (!this.#sessions.delete(session)) return;
         const n = (this.#perIp.get(session.ip) ?? 1) - 1;
@@ -205,6 +225,12 @@ export class JimServer {
   static async listen(options: JimServerOptions): Promise<JimServer> {
     const limits = resolveLimits(options.limits);
     const decoySecret = await options.storage.secrets.get("decoy-credentials");
+    const offline = options.offlineMessages ?? "store";
+    if (offline !== "store" && offline !== "reject") {
+      throw new RangeError('Invalid offlineMessages: must be "store" or "reject"');
+    }
+    // Ids go on above the last one stored, whatever the clock did across the restart.
+    const lastId = (await options.storage.messages?.lastId()) ?? 0;
     const cap = connectionCap(
       limits.maxConnections,
       options.openFileLimit ?? readOpenFileLimit(),
@@ -214,7 +240,7 @@ export class JimServer {
     const listener = options.tls
       ? Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key })
       : Deno.listen({ hostname, port });
-    const server = new JimServer(listener, options, limits, cap, decoySecret);
+    const server = new JimServer(listener, options, limits, cap, decoySecret, lastId);
     server.events.publish("start", {
       message: `Listening on ${server.addr.hostname}:${server.addr.port}${
         server.tls ? " (TLS)" : ""

@@ -70,10 +70,10 @@ Deno.test("JimServer routes msg to the recipient and sets from to the sender", a
     assert.ok(frames.some((f) => f.response === 200));
   });
 
-  await t.step("answers 410 for a known user who is offline", async () => {
+  await t.step("stores a message for a known user who is offline, in display case", async () => {
     assert.deepEqual(await alice!.request(msg("Carol", "x")), {
-      response: 410,
-      error: "Client not online: carol",
+      response: 200,
+      alert: "Stored for carol",
     });
   });
 
@@ -687,13 +687,22 @@ Deno.test("JimServer never sends a msg larger than its recipient's JimClient acc
       error: `Message not delivered: with sender and encoding added it exceeds ${max} bytes`,
     });
   });
-  await t.step("a push of exactly the limit is delivered", async () => {
-    const overhead = pushSize("");
-    const text = textOf(max - overhead);
-    assert.equal(pushSize(text), max);
+  await t.step("a message whose every form fits is delivered, with its id", async () => {
+    // Its longest forms (the carbon, the history item) add the id, the server time and a
+    // state to the push.
+    const text = textOf(max - pushSize("") - 160);
     assert.equal((await sender.request(msg("bob", text, { time: 1 }))).response, 200);
     const got = await inbox.next();
     assert.equal(got.value?.text, text);
+    assert.equal(typeof got.value?.id, "number");
+  });
+  await t.step("one whose push fits but whose history item would not is refused", async () => {
+    const text = textOf(max - pushSize(""));
+    assert.equal(pushSize(text), max);
+    assert.deepEqual(await sender.request(msg("bob", text, { time: 1 })), {
+      response: 413,
+      error: `Message not delivered: with sender and encoding added it exceeds ${max} bytes`,
+    });
   });
   await t.step("the recipient stayed connected and still receives", async () => {
     assert.equal(bob.connected, true);
@@ -892,7 +901,12 @@ Deno.test("JimServer answers an unknown login exactly like a known one until the
 
 Deno.test("JimServer lets a valid login take over a session that does not answer", async (t) => {
   const clock = new ManualClock();
-  await using srv = await startTestServer({ users: USERS, clock });
+  // One session per account, as the seed: the takeover is what happens at the cap.
+  await using srv = await startTestServer({
+    users: USERS,
+    clock,
+    limits: { maxSessionsPerUser: 1 },
+  });
 
   await t.step("a holder that answers the probe keeps its login: 409", async () => {
     const [first] = await loginAll(srv, USERS.slice(0, 1));

@@ -26,6 +26,7 @@ import { connect as netConnect, type Socket } from "node:net";
 import type { Clock } from "./clock.ts";
 import type { EventFeed } from "./events.ts";
 import type { ServerLimits } from "./limits.ts";
+import type { OfflineMessages } from "./handlers/mod.ts";
 import { addUser } from "./accounts.ts";
 import { JimServer, type TlsOptions } from "./server.ts";
 import { SqliteStorage } from "./storage/sqlite/mod.ts";
@@ -49,6 +50,8 @@ export interface TestServerOptions {
   events?: EventFeed;
   /** The server's clock; the real one by default. See {@linkcode ManualClock}. */
   clock?: Clock;
+  /** The `--offline-messages` policy; `store` by default. */
+  offlineMessages?: OfflineMessages;
 }
 
 /**
@@ -132,6 +135,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       limits: options.limits,
       events: options.events,
       clock: options.clock,
+      offlineMessages: options.offlineMessages,
     });
     return {
       host: server.addr.hostname,

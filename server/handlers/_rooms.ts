@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { loginKey, type RoomEventMessage, roomKey, type ServerPush } from "../../protocol/mod.ts";
+import {
+  loginKey,
+  type RoomEventMessage,
+  roomKey,
+  type ServerPush,
+  type ServerResponse,
+} from "../../protocol/mod.ts";
 import { Envelope } from "../hub/envelope.ts";
 import type { HandlerContext } from "./context.ts";
 
@@ -47,16 +53,18 @@ export async function announceToMembers(
 }
 
 /**
- * Sends 202 with `quantity`, then one push per item, waiting for the client to read while a
- * long list would otherwise fill its outbound queue (which drops a client as too slow).
+ * Sends `head` (202 with `quantity` unless given), then one push per item, waiting for the
+ * client to read while a long list would otherwise fill its outbound queue (which drops a
+ * client as too slow).
  */
 export async function streamList<T>(
   ctx: HandlerContext,
   items: readonly T[],
   toPush: (item: T) => ServerPush,
+  head: ServerResponse = { response: 202, quantity: items.length },
 ): Promise<void> {
   const { session } = ctx;
-  session.reply({ response: 202, quantity: items.length });
+  session.reply(head);
   const highWater = Math.min(STREAM_HIGH_WATER, Math.floor(ctx.limits.maxOutboundBytes / 2));
   for (const item of items) {
     if (session.queuedBytes > highWater) await session.drain(highWater);

@@ -4,10 +4,18 @@
  *
  * @module
  */
-import type { Action, JimRequest, ServerPush, ServerResponse } from "../../protocol/mod.ts";
+import type {
+  Action,
+  Capability,
+  JimRequest,
+  ServerPush,
+  ServerResponse,
+} from "../../protocol/mod.ts";
 import type { Clock } from "../clock.ts";
 import type { ConnInfo, EventFeed } from "../events.ts";
+import type { Envelope } from "../hub/envelope.ts";
 import type { Hub } from "../hub/hub.ts";
+import type { MessageIds } from "../message_ids.ts";
 import type { ServerLimits } from "../limits.ts";
 import type { Storage } from "../storage/ports.ts";
 
@@ -25,6 +33,8 @@ export interface SessionHandle {
   readonly open: boolean;
   /** Bytes queued for the client and not yet written. */
   readonly queuedBytes: number;
+  /** What the client announced at login and the server supports; empty: the seed dialect. */
+  readonly caps: ReadonlySet<Capability>;
   /** Sends a response. */
   reply(message: ServerResponse): void;
   /** Sends `{"response":200,"alert":"OK"}`, prebuilt. */
@@ -33,6 +43,12 @@ export interface SessionHandle {
   push(message: ServerPush): void;
   /** Resolves once at most `below` bytes are queued, or the session has closed. */
   drain(below: number): Promise<void>;
+  /**
+   * Queues a stored message (the offline backlog) at the client's pace: under backpressure
+   * for a jim client, one frame at a time with a pause between for a seed client, whose
+   * `recv(1024)` loop cannot take two at once. False once the session has closed.
+   */
+  deliverPaced(envelope: Envelope): Promise<boolean>;
   /** Ends the session after what is queued is written. */
   end(reason: string): void;
 }
@@ -51,7 +67,14 @@ export interface HandlerContext {
   readonly events: EventFeed;
   /** Where time is read. */
   readonly clock: Clock;
+  /** Message ids, assigned before routing (issue 12). */
+  readonly ids: MessageIds;
+  /** What happens to a message for a user with no live session: kept, or 410 as the seed. */
+  readonly offlineMessages: OfflineMessages;
 }
+
+/** The `--offline-messages` policy. */
+export type OfflineMessages = "store" | "reject";
 
 /** The request of one action, as validation gives it. */
 export type RequestOf<A extends Action> = Extract<JimRequest, { action: A }>;

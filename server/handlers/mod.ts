@@ -11,6 +11,8 @@ import type { Handler } from "./context.ts";
 import { delContact } from "./del_contact.ts";
 import { getContacts } from "./get_contacts.ts";
 import { getUsers } from "./get_users.ts";
+import { history } from "./history.ts";
+import { read } from "./read.ts";
 import { msg } from "./msg.ts";
 import { presence } from "./presence.ts";
 import { quit } from "./quit.ts";
@@ -25,7 +27,14 @@ import { members } from "./members.ts";
 import { roomConfig } from "./room_config.ts";
 import { setOwner } from "./set_owner.ts";
 
-export type { Handler, HandlerContext, RequestOf, SessionHandle } from "./context.ts";
+export type {
+  Handler,
+  HandlerContext,
+  OfflineMessages,
+  RequestOf,
+  SessionHandle,
+} from "./context.ts";
+export { deliverBacklog } from "./_backlog.ts";
 
 /** Every action's handler for a logged-in session. */
 export const HANDLERS: { readonly [A in Action]: Handler<A> } = Object.freeze({
@@ -37,6 +46,9 @@ export const HANDLERS: { readonly [A in Action]: Handler<A> } = Object.freeze({
   del_contact: delContact,
   get_users: getUsers,
   quit,
+  // issue 12, messaging
+  history,
+  read,
   // Rooms (issue 13).
   join,
   leave,

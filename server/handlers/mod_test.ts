@@ -15,7 +15,14 @@ import type { Capability, HubSession, Notice } from "../hub/hub.ts";
 import { LocalHub } from "../hub/local_hub.ts";
 import { DEFAULT_SERVER_LIMITS } from "../limits.ts";
 import { SqliteStorage } from "../storage/sqlite/mod.ts";
-import { BEFORE_LOGIN, type HandlerContext, handlerFor, HANDLERS } from "./mod.ts";
+import { MessageIds } from "../message_ids.ts";
+import {
+  BEFORE_LOGIN,
+  type HandlerContext,
+  handlerFor,
+  HANDLERS,
+  type OfflineMessages,
+} from "./mod.ts";
 
 /** The requesting session, as a handler sees it: what it was told and whether it ended. */
 class TestHandle {
@@ -26,6 +33,8 @@ class TestHandle {
   queuedBytes = 0;
   open = true;
   ended: string | undefined;
+  caps: ReadonlySet<Capability> = new Set();
+  readonly paced: Envelope[] = [];
 
   constructor(readonly login: string) {
     this.id = `handle-${login}`;
@@ -44,6 +53,10 @@ class TestHandle {
   }
   drain(): Promise<void> {
     return Promise.resolve();
+  }
+  deliverPaced(envelope: Envelope): Promise<boolean> {
+    this.paced.push(envelope);
+    return Promise.resolve(this.open);
   }
   end(reason: string): void {
     this.ended = reason;
@@ -76,7 +89,7 @@ class Recipient implements HubSession {
   }
 }
 
-async function handlerFixture() {
+async function handlerFixture(options: { offlineMessages?: OfflineMessages } = {}) {
   const storage = SqliteStorage.open(":memory:");
   for (const login of ["alice", "Bob", "carol"]) {
     await addUser(storage.users, login, "pw", { iterations: 4096 });
@@ -90,6 +103,8 @@ async function handlerFixture() {
     limits: DEFAULT_SERVER_LIMITS,
     events: new EventFeed(),
     clock: SYSTEM_CLOCK,
+    ids: new MessageIds(SYSTEM_CLOCK),
+    offlineMessages: options.offlineMessages ?? "store",
   };
   /** Validates `raw` as the session would, then runs its handler. */
   const run = async (raw: Record<string, unknown>) => {
@@ -117,7 +132,7 @@ Deno.test("HANDLERS has one handler per action, and the guard lets three through
 });
 
 Deno.test("msg handler: routes through the hub with from set, or says why not", async (t) => {
-  await using fx = await handlerFixture();
+  await using fx = await handlerFixture({ offlineMessages: "reject" });
   const bob = new Recipient(fx.hub, "Bob");
   await fx.hub.attach(bob);
   await t.step("to a live session: pushed with from and encoding, 200 to the sender", async () => {
@@ -162,6 +177,33 @@ Deno.test("msg handler: routes through the hub with from set, or says why not", 
       message: "Message not delivered: Bob is not reading fast enough",
     });
     assert.equal(fx.hub.isOnline("bob"), false);
+  });
+});
+
+Deno.test("msg handler: with --offline-messages store, what no session takes is stored", async (t) => {
+  await using fx = await handlerFixture();
+  await t.step("to a user with no live session: 200 Stored for carol, and kept", async () => {
+    await fx.run({ action: "msg", to: "CAROL", message: "later" });
+    assert.deepEqual(fx.alice.sent.pop(), { response: 200, alert: "Stored for carol" });
+    const waiting = await fx.storage.messages.undelivered("carol", { limit: 10 });
+    assert.deepEqual(waiting.map((m) => [m.from, m.to, m.message]), [["alice", "carol", "later"]]);
+  });
+  await t.step("with ids: the id, the server time and the state", async () => {
+    fx.alice.caps = new Set(["ids"]);
+    await fx.run({ action: "msg", to: "carol", message: "again" });
+    const reply = fx.alice.sent.pop() as unknown as Record<string, unknown>;
+    assert.equal(reply.state, "stored");
+    assert.equal(typeof reply.id, "number");
+    assert.equal(typeof reply.ts, "number");
+    fx.alice.caps = new Set();
+  });
+  await t.step("to a session too slow to take it: stored instead of lost", async () => {
+    const bob = new Recipient(fx.hub, "Bob");
+    await fx.hub.attach(bob);
+    bob.takes = false;
+    await fx.run({ action: "msg", to: "bob", message: "slow" });
+    assert.deepEqual(fx.alice.sent.pop(), { response: 200, alert: "Stored for Bob" });
+    assert.equal((await fx.storage.messages.undelivered("bob", { limit: 10 })).length, 1);
   });
 });
 

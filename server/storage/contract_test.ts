@@ -693,6 +693,20 @@ messageContract(
   },
 );
 
+messageContract(
+  "messages: lastId() is the highest id stored, committed appends included",
+  async (_t, fx) => {
+    const messages = fx.storage.messages!;
+    await withUsers(fx.storage, "alice", "bob");
+    assert.equal(await messages.lastId(), 0);
+    await messages.append(message(7, "alice", "bob"), { delivered: true });
+    await messages.append(message(3, "bob", "alice"), { delivered: false });
+    assert.equal(await messages.lastId(), 7);
+    const other = await fx.other();
+    assert.equal(await other.messages!.lastId(), 7);
+  },
+);
+
 // --- RoomStore (issue 13) ----------------------------------------------------------------
 
 /** A message to `room` from `from` with id `id` at server time `ts`. */

@@ -243,9 +243,9 @@ export interface HistoryPage {
 }
 
 /**
- * Messages, their per-recipient delivery and read state, and each account's offline backlog.
- * The interface of issue 12: the SQLite implementation arrives with it, and
- * `storage/contract_test.ts` runs its section once an adapter has one.
+ * Messages, their per-recipient delivery and read state, and each account's offline backlog
+ * (issue 12). Both adapters implement it and pass the message cases of
+ * `storage/contract_test.ts`.
  */
 export interface MessageStore {
   /**
@@ -282,6 +282,11 @@ export interface MessageStore {
   >;
   /** Drops messages older than `ts` (retention); returns how many. */
   purge(olderThan: number): Promise<number>;
+  /**
+   * The highest message id stored, or 0 (issue 12): a restarted id allocator goes on above
+   * it, so ids keep increasing even when the clock went back across the restart.
+   */
+  lastId(): Promise<number>;
 }
 
 /** Everything the server stores, behind ports. */
@@ -296,7 +301,7 @@ export interface Storage extends AsyncDisposable {
   readonly changes: ChangeFeed;
   /** Server secrets. */
   readonly secrets: SecretStore;
-  /** Messages; absent until an adapter implements issue 12's store. */
+  /** Messages (issue 12); optional so that a store without them still serves the seed dialect. */
   readonly messages?: MessageStore;
   /** Rooms, their members, invites and messages (issue 13). */
   readonly rooms: RoomStore;

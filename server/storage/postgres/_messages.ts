@@ -10,8 +10,16 @@
  * @module
  */
 import { JimError, loginKey, Status } from "../../../protocol/mod.ts";
+import {
+  backlogFull,
+  checkHistoryQuery,
+  checkId,
+  checkMessage,
+  checkPurgeTime,
+  noSuchMessage,
+  SENT_STATES,
+} from "../message_checks.ts";
 import type {
-  DeliveryState,
   HistoryItem,
   HistoryPage,
   HistoryQuery,
@@ -48,29 +56,6 @@ interface DbMessage {
   state: number;
   sender: string;
   recipient: string;
-}
-
-const SENT_STATES: readonly DeliveryState[] = ["stored", "delivered", "read"];
-
-function noSuchMessage(id: number): JimError {
-  return new JimError(Status.NOT_FOUND, `No such message: ${id}`);
-}
-
-function checkId(id: unknown, what: string): number {
-  if (typeof id !== "number" || !Number.isSafeInteger(id) || id <= 0) {
-    throw new JimError(Status.BAD_REQUEST, `Invalid ${what}: must be a positive integer id`);
-  }
-  return id;
-}
-
-function checkMessage(m: StoredMessage): void {
-  checkId(m.id, "message id");
-  if (!Number.isFinite(m.ts) || !Number.isFinite(m.time)) {
-    throw new JimError(Status.BAD_REQUEST, "Invalid message: ts and time must be numbers");
-  }
-  if (typeof m.from !== "string" || typeof m.to !== "string" || typeof m.message !== "string") {
-    throw new JimError(Status.BAD_REQUEST, "Invalid message: from, to and message must be text");
-  }
 }
 
 function toStored(row: DbMessage): StoredMessage {
@@ -174,14 +159,7 @@ export class PostgresMessages implements MessageStore {
   history(query: HistoryQuery): Promise<HistoryPage> {
     return this.#ctx.run(async (sql) => {
       const { limit } = query;
-      if (!Number.isSafeInteger(limit) || limit < 1) {
-        throw new JimError(Status.BAD_REQUEST, "Invalid limit: must be a whole number from 1");
-      }
-      if (query.before !== undefined && query.after !== undefined) {
-        throw new JimError(Status.BAD_REQUEST, "Invalid history query: before or after, not both");
-      }
-      const cursor = query.before ?? query.after;
-      if (cursor !== undefined) checkId(cursor, "history cursor");
+      const cursor = checkHistoryQuery(query);
       const ids = await sql<{ caller: number | null; peer: number | null }[]>`
         SELECT (SELECT id FROM users WHERE login_key = ${loginKey(query.caller)}) AS caller,
           (SELECT id FROM users WHERE login_key = ${loginKey(query.with ?? "")}) AS peer`;
@@ -232,11 +210,16 @@ export class PostgresMessages implements MessageStore {
 
   purge(olderThan: number): Promise<number> {
     return this.#ctx.run(async (sql) => {
-      if (!Number.isFinite(olderThan)) {
-        throw new JimError(Status.BAD_REQUEST, "Invalid purge time: must be a number");
-      }
-      const result = await sql`DELETE FROM messages WHERE ts < ${Math.trunc(olderThan)}`;
+      const result = await sql`DELETE FROM messages WHERE ts < ${checkPurgeTime(olderThan)}`;
       return result.count;
+    });
+  }
+
+  async lastId(): Promise<number> {
+    await this.settle();
+    return await this.#ctx.run(async (sql) => {
+      const [row] = await sql<{ id: string | null }[]>`SELECT max(id)::text AS id FROM messages`;
+      return row?.id == null ? 0 : Number(row.id);
     });
   }
 
@@ -333,13 +316,7 @@ export class PostgresMessages implements MessageStore {
       if (!pending.delivered && pending.maxBacklog !== undefined) {
         const n = waiting.get(recipient.id) ?? 0;
         if (n + 1 > pending.maxBacklog) {
-          refused.push([
-            pending,
-            new JimError(
-              Status.UNAVAILABLE,
-              `Message not stored: ${recipient.login} has ${n} messages waiting`,
-            ),
-          ]);
+          refused.push([pending, backlogFull(recipient.login, n)]);
           continue;
         }
         waiting.set(recipient.id, n + 1);

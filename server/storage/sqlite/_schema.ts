@@ -61,7 +61,27 @@ const MIGRATIONS: readonly Migration<DatabaseSync>[] = [
     value BLOB NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
-  // Rooms (issue 13): rooms, members with their joined time, invites and room messages.
+  // 4: messages (issue 12's MessageStore), as in the PostgreSQL schema. One recipient account
+  // per message, so its delivery state is a column: 0 stored, 1 delivered, 2 read. The text is
+  // a JSON string literal, which keeps U+0000 and lone surrogates that UTF-8 TEXT would not.
+  // A message goes with either account.
+  `
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    time REAL NOT NULL,
+    sender_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    recipient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    body_json TEXT NOT NULL,
+    state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 2)
+  ) STRICT;
+  CREATE INDEX messages_conversation ON messages(sender_id, recipient_id, id);
+  CREATE INDEX messages_sent ON messages(sender_id, id);
+  CREATE INDEX messages_received ON messages(recipient_id, id);
+  CREATE INDEX messages_undelivered ON messages(recipient_id, id) WHERE state = 0;
+  CREATE INDEX messages_ts ON messages(ts);
+  `,
+  // 5: Rooms (issue 13): rooms, members with their joined time, invites and room messages.
   // The owner is always a member. Removing a user first hands the rooms it owns to the
   // member who joined earliest and deletes those it was alone in; the cascades then drop its
   // memberships and invites. Room messages keep the sender's login as text, so they stay.

@@ -1,7 +1,7 @@
 /**
  * The SQLite adapter of the storage ports: users with their credentials, contacts, login
- * history written behind, change notification by `data_version`, and server secrets, in one
- * database file.
+ * history written behind, change notification by `data_version`, server secrets, and
+ * messages with group commit (issue 12), in one database file.
  *
  * Several processes may open the same file at once (the running server and `jim-server user
  * add`): WAL mode lets readers and one writer proceed together, and the busy timeout makes a
@@ -16,6 +16,7 @@ import type {
   ChangeFeed,
   ContactStore,
   LoginHistory,
+  MessageStore,
   RoomStore,
   SecretStore,
   Storage,
@@ -24,6 +25,7 @@ import type {
 import { SqliteChangeFeed } from "./_change_feed.ts";
 import { SqliteContacts } from "./_contacts.ts";
 import { SqliteLoginHistory } from "./_login_history.ts";
+import { SqliteMessages } from "./_messages.ts";
 import { openDatabase } from "./_schema.ts";
 import { SqliteRooms } from "./_rooms.ts";
 import { SqliteSecrets } from "./_secrets.ts";
@@ -42,6 +44,8 @@ export interface SqliteStorageOptions {
    * 1000 by default.
    */
   changePollMs?: number;
+  /** Messages in one group commit at most; 1000 by default. */
+  maxMessageBatch?: number;
 }
 
 /**
@@ -65,8 +69,10 @@ export class SqliteStorage implements Storage {
   readonly logins: LoginHistory;
   readonly changes: ChangeFeed;
   readonly secrets: SecretStore;
-  readonly rooms: RoomStore;
+  readonly messages: MessageStore;
   readonly #db: DatabaseSync;
+  readonly #messages: SqliteMessages;
+  readonly rooms: RoomStore;
   readonly #rooms: SqliteRooms;
   readonly #logins: SqliteLoginHistory;
   readonly #changes: SqliteChangeFeed;
@@ -87,6 +93,9 @@ export class SqliteStorage implements Storage {
       maxPending: options.maxPendingHistory,
     });
     this.secrets = new SqliteSecrets(db);
+    this.messages = this.#messages = new SqliteMessages(db, {
+      maxBatch: options.maxMessageBatch,
+    });
     this.rooms = this.#rooms = new SqliteRooms(db);
   }
 
@@ -108,6 +117,11 @@ export class SqliteStorage implements Storage {
     return this.#logins.pending;
   }
 
+  /** Message group commits made so far. */
+  get messageCommits(): number {
+    return this.#messages.commits;
+  }
+
   /** Writes the queued login history, stops the change feed and closes the database. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -116,6 +130,7 @@ export class SqliteStorage implements Storage {
     await this.#rooms.settle().catch(() => {});
     this.#changes.close();
     try {
+      this.#messages.close();
       this.#logins.close();
     } finally {
       this.#db.close();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { addUser } from "../../accounts.ts";
+import { addUser, deriveCredentials } from "../../accounts.ts";
 import { SCHEMA_VERSION, SqliteStorage } from "./mod.ts";
 
 const FAST = { iterations: 4096 };
@@ -32,6 +32,7 @@ Deno.test("SqliteStorage.open() sets WAL and the schema version", async () => {
     assert.deepEqual(tables, [
       "contacts",
       "login_history",
+      "messages",
       "name_rules",
       "room_invites",
       "room_members",
@@ -138,4 +139,32 @@ Deno.test("SqliteStorage writes login history at once past the queue bound", asy
   }
   assert.equal(t.storage.pendingHistory, 0);
   assert.equal((await t.storage.users.get("alice"))!.lastSeen, 4);
+});
+
+Deno.test("SqliteMessages: appends of one task share one commit, and survive a reopen", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "jim-sqlite-messages-" });
+  try {
+    const path = `${dir}/server.db`;
+    {
+      await using storage = SqliteStorage.open(path);
+      const credentials = await deriveCredentials("pw", { iterations: 4096 });
+      await storage.users.add("alice", credentials);
+      await storage.users.add("bob", credentials);
+      const before = storage.messageCommits;
+      const appends = Array.from({ length: 50 }, (_, i) =>
+        storage.messages.append(
+          { id: i + 1, ts: 1000 + i, time: 1, from: "alice", to: "bob", message: `m${i + 1}` },
+          { delivered: false },
+        ));
+      // Queued, not written: the appending code returns before any disk write.
+      assert.equal(storage.messageCommits, before);
+      await Promise.all(appends);
+      assert.equal(storage.messageCommits, before + 1);
+    }
+    await using again = SqliteStorage.open(path);
+    const waiting = await again.messages.undelivered("bob", { limit: 100 });
+    assert.deepEqual(waiting.map((m) => m.id), Array.from({ length: 50 }, (_, i) => i + 1));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,0 +1,386 @@
+/**
+ * SQLite messages (issue 12's MessageStore), with group commit: `append()` only queues, and
+ * one transaction, in a microtask after the appending code has routed the message and
+ * returned, writes every message that arrived meanwhile. A busy server pays one commit for a
+ * burst of messages, and routing never waits for the disk. Reads of delivery state
+ * (`undelivered`, `markDelivered`, `markRead`) first commit what is queued, so that a login
+ * never misses a message appended just before it.
+ *
+ * A message belongs to its sender's and its recipient's accounts: removing either removes it
+ * (ON DELETE CASCADE), so a new account with a removed one's name sees none of the old
+ * conversations. The recipient's delivery state is a column: 0 stored, 1 delivered, 2 read.
+ *
+ * @module
+ */
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { JimError, loginKey, Status } from "../../../protocol/mod.ts";
+import {
+  backlogFull,
+  checkHistoryQuery,
+  checkId,
+  checkMessage,
+  checkPurgeTime,
+  noSuchMessage,
+  SENT_STATES,
+} from "../message_checks.ts";
+import type {
+  HistoryItem,
+  HistoryPage,
+  HistoryQuery,
+  MessageStore,
+  StoredMessage,
+} from "../ports.ts";
+import { settle, transaction } from "./_sql.ts";
+
+/** Options of the group commit. */
+export interface SqliteGroupCommitOptions {
+  /** Messages in one transaction at most; 1000 by default. */
+  maxBatch?: number;
+  /**
+   * Appends waiting for their commit at most; past it an append is refused with 503 at once.
+   * 100,000 by default.
+   */
+  maxQueued?: number;
+}
+
+interface Pending {
+  message: StoredMessage;
+  delivered: boolean;
+  maxBacklog: number | undefined;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+interface Row {
+  id: number;
+  ts: number;
+  time: number;
+  sender_id: number;
+  body_json: string;
+  state: number;
+  sender: string;
+  recipient: string;
+}
+
+const COLUMNS = `m.id, m.ts, m.time, m.sender_id, m.body_json, m.state,
+  s.login AS sender, r.login AS recipient`;
+const JOINS = "JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id";
+
+function toStored(row: Row): StoredMessage {
+  return {
+    id: row.id,
+    ts: row.ts,
+    time: row.time,
+    from: row.sender,
+    to: row.recipient,
+    message: JSON.parse(row.body_json),
+  };
+}
+
+/** The SQLite {@linkcode MessageStore}. Created by `SqliteStorage`. */
+export class SqliteMessages implements MessageStore {
+  readonly #db: DatabaseSync;
+  readonly #maxBatch: number;
+  readonly #maxQueued: number;
+  readonly #q: ReturnType<typeof prepare>;
+  readonly #pages = new Map<string, StatementSync>();
+  #queue: Pending[] = [];
+  #scheduled = false;
+  #commits = 0;
+  #closed = false;
+
+  constructor(db: DatabaseSync, options: SqliteGroupCommitOptions = {}) {
+    this.#db = db;
+    this.#maxBatch = Math.max(1, options.maxBatch ?? 1000);
+    this.#maxQueued = Math.max(1, options.maxQueued ?? 100_000);
+    this.#q = prepare(db);
+  }
+
+  /** Group commits made so far. */
+  get commits(): number {
+    return this.#commits;
+  }
+
+  /** Appends waiting for their commit. */
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  append(
+    message: StoredMessage,
+    options: { delivered: boolean; maxBacklog?: number },
+  ): Promise<void> {
+    try {
+      if (this.#closed) throw new Error("Cannot use storage: it is closed");
+      checkMessage(message);
+      if (this.#queue.length >= this.#maxQueued) {
+        throw new JimError(
+          Status.UNAVAILABLE,
+          "Message not stored: the database is not keeping up; try again later",
+        );
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#queue.push({
+      message,
+      delivered: options.delivered,
+      maxBacklog: options.maxBacklog,
+      resolve,
+      reject,
+    });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      // After the appending code has returned: its routing is done, and what else is
+      // appended in this task joins the same transaction.
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        this.flush();
+      });
+    }
+    return promise;
+  }
+
+  markDelivered(recipient: string, ids: readonly number[]): Promise<void> {
+    return settle(() => {
+      for (const id of ids) checkId(id, "message id");
+      this.flush();
+      if (ids.length === 0) return;
+      const user = this.#q.userByKey.get(loginKey(recipient));
+      if (!user) return;
+      transaction(this.#db, () => {
+        for (const id of ids) this.#q.markDelivered.run(id, user.id as number);
+      });
+    });
+  }
+
+  markRead(reader: string, peer: string, id: number): Promise<{ changed: boolean }> {
+    return settle(() => {
+      checkId(id, "message id");
+      this.flush();
+      const r = this.#q.userByKey.get(loginKey(reader))?.id as number | undefined;
+      const p = this.#q.userByKey.get(loginKey(peer))?.id as number | undefined;
+      if (r === undefined || p === undefined || !this.#q.isFromTo.get(id, p, r)) {
+        throw noSuchMessage(id);
+      }
+      const result = this.#q.markRead.run(r, p, id);
+      return { changed: Number(result.changes) > 0 };
+    });
+  }
+
+  history(query: HistoryQuery): Promise<HistoryPage> {
+    return settle(() => {
+      const cursor = checkHistoryQuery(query);
+      const caller = this.#q.userByKey.get(loginKey(query.caller))?.id as number | undefined;
+      const peer = query.with === undefined
+        ? undefined
+        : this.#q.userByKey.get(loginKey(query.with))?.id as number | undefined;
+      if (caller === undefined || (query.with !== undefined && peer === undefined)) {
+        // No such caller or peer: no conversation to show, and no id is visible.
+        if (cursor !== undefined) throw noSuchMessage(cursor);
+        return { items: [], more: false };
+      }
+      if (cursor !== undefined && !this.#visible(cursor, caller, peer)) {
+        throw noSuchMessage(cursor);
+      }
+      const ascending = query.after !== undefined;
+      const n = query.limit + 1;
+      const bound = query.before ?? query.after ?? Number.MAX_SAFE_INTEGER;
+      // Two arms, sent and received, each read from its own index in id order; a message to
+      // oneself is in the sent arm only.
+      const sent = this.#page("sent", peer !== undefined, ascending)
+        .all(...(peer === undefined ? [caller] : [caller, peer]), bound, n) as unknown as Row[];
+      const received = this.#page("received", peer !== undefined, ascending)
+        .all(
+          ...(peer === undefined ? [caller, caller] : [caller, peer, caller]),
+          bound,
+          n,
+        ) as unknown as Row[];
+      const rows = [...sent, ...received].sort((a, b) => ascending ? a.id - b.id : b.id - a.id);
+      const more = rows.length > query.limit;
+      const page = rows.slice(0, query.limit);
+      if (!ascending) page.reverse();
+      const items: HistoryItem[] = page.map((row) => ({
+        ...toStored(row),
+        state: row.sender_id === caller
+          ? SENT_STATES[row.state]!
+          : row.state === 2
+          ? "read"
+          : "delivered",
+      }));
+      return { items, more };
+    });
+  }
+
+  undelivered(
+    recipient: string,
+    options: { after?: number; limit: number },
+  ): Promise<StoredMessage[]> {
+    return settle(() => {
+      const after = options.after === undefined || options.after === 0
+        ? 0
+        : checkId(options.after, "cursor");
+      const limit = Math.max(0, Math.trunc(options.limit));
+      this.flush();
+      const rows = this.#q.undelivered.all(loginKey(recipient), after, limit) as unknown as Row[];
+      return rows.map(toStored);
+    });
+  }
+
+  purge(olderThan: number): Promise<number> {
+    return settle(() => {
+      const ts = checkPurgeTime(olderThan);
+      this.flush();
+      return Number(this.#q.purge.run(ts).changes);
+    });
+  }
+
+  /** The highest message id stored, or 0: where a restarted id allocator must go on from. */
+  lastId(): Promise<number> {
+    return settle(() => {
+      this.flush();
+      return (this.#q.lastId.get()?.id as number | null) ?? 0;
+    });
+  }
+
+  /**
+   * Commits every queued append now, in batches of at most `maxBatch`, and settles their
+   * promises. Called by the scheduled microtask, before reads of delivery state, and at close.
+   */
+  flush(): void {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#maxBatch);
+      const outcome: [Pending, unknown][] = [];
+      try {
+        transaction(this.#db, () => {
+          outcome.length = 0;
+          this.#insertBatch(batch, outcome);
+        });
+      } catch (error) {
+        for (const pending of batch) pending.reject(error);
+        continue;
+      }
+      this.#commits++;
+      for (const [pending, error] of outcome) {
+        if (error === undefined) pending.resolve();
+        else pending.reject(error);
+      }
+    }
+  }
+
+  /** Commits what is queued and takes no more appends; the database closes after. */
+  close(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+  }
+
+  #insertBatch(batch: readonly Pending[], outcome: [Pending, unknown][]): void {
+    const users = new Map<string, { id: number; login: string } | null>();
+    const user = (login: string) => {
+      const key = loginKey(login);
+      let found = users.get(key);
+      if (found === undefined) {
+        const row = this.#q.userByKey.get(key);
+        found = row ? { id: row.id as number, login: row.login as string } : null;
+        users.set(key, found);
+      }
+      return found;
+    };
+    // Counted once per recipient per batch, then kept up to date as the batch goes on.
+    const waiting = new Map<number, number>();
+    for (const pending of batch) {
+      const { message } = pending;
+      const sender = user(message.from);
+      const recipient = user(message.to);
+      if (!sender || !recipient) {
+        const who = sender ? message.to : message.from;
+        outcome.push([pending, new JimError(Status.NOT_FOUND, `No such client: ${who}`)]);
+        continue;
+      }
+      if (!pending.delivered && pending.maxBacklog !== undefined) {
+        let n = waiting.get(recipient.id);
+        if (n === undefined) n = this.#q.countWaiting.get(recipient.id)!.n as number;
+        if (n + 1 > pending.maxBacklog) {
+          waiting.set(recipient.id, n);
+          outcome.push([pending, backlogFull(recipient.login, n)]);
+          continue;
+        }
+        waiting.set(recipient.id, n + 1);
+      }
+      // An id stored already (an append retried after an unclear failure) changes nothing.
+      this.#q.insert.run(
+        message.id,
+        Math.trunc(message.ts),
+        message.time,
+        sender.id,
+        recipient.id,
+        JSON.stringify(message.message),
+        pending.delivered ? 1 : 0,
+      );
+      outcome.push([pending, undefined]);
+    }
+  }
+
+  #visible(id: number, caller: number, peer: number | undefined): boolean {
+    return peer === undefined
+      ? this.#q.visibleToCaller.get(id, caller, caller) !== undefined
+      : this.#q.visibleInConversation.get(id, caller, peer, peer, caller) !== undefined;
+  }
+
+  /** One arm of a history page, prepared once per shape. */
+  #page(arm: "sent" | "received", withPeer: boolean, ascending: boolean): StatementSync {
+    const name = `${arm}/${withPeer}/${ascending}`;
+    let statement = this.#pages.get(name);
+    if (!statement) {
+      const who = arm === "sent"
+        ? withPeer ? "m.sender_id = ? AND m.recipient_id = ?" : "m.sender_id = ?"
+        : withPeer
+        ? "m.recipient_id = ? AND m.sender_id = ? AND m.sender_id <> ?"
+        : "m.recipient_id = ? AND m.sender_id <> ?";
+      const bound = ascending ? "m.id > ?" : "m.id < ?";
+      statement = this.#db.prepare(
+        `SELECT ${COLUMNS} FROM messages m ${JOINS} WHERE ${who} AND ${bound}
+         ORDER BY m.id ${ascending ? "ASC" : "DESC"} LIMIT ?`,
+      );
+      this.#pages.set(name, statement);
+    }
+    return statement;
+  }
+}
+
+function prepare(db: DatabaseSync) {
+  const p = (sql: string): StatementSync => db.prepare(sql);
+  return {
+    userByKey: p("SELECT id, login FROM users WHERE login_key = ?"),
+    countWaiting: p("SELECT count(*) AS n FROM messages WHERE recipient_id = ? AND state = 0"),
+    insert: p(
+      `INSERT INTO messages (id, ts, time, sender_id, recipient_id, body_json, state)
+       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    ),
+    markDelivered: p(
+      "UPDATE messages SET state = 1 WHERE id = ? AND recipient_id = ? AND state = 0",
+    ),
+    isFromTo: p("SELECT 1 AS x FROM messages WHERE id = ? AND sender_id = ? AND recipient_id = ?"),
+    markRead: p(
+      `UPDATE messages SET state = 2
+       WHERE recipient_id = ? AND sender_id = ? AND id <= ? AND state < 2`,
+    ),
+    visibleToCaller: p(
+      "SELECT 1 AS x FROM messages WHERE id = ? AND (sender_id = ? OR recipient_id = ?)",
+    ),
+    visibleInConversation: p(
+      `SELECT 1 AS x FROM messages WHERE id = ?
+       AND ((sender_id = ? AND recipient_id = ?) OR (sender_id = ? AND recipient_id = ?))`,
+    ),
+    undelivered: p(
+      `SELECT ${COLUMNS} FROM messages m ${JOINS}
+       WHERE m.recipient_id = (SELECT id FROM users WHERE login_key = ?) AND m.state = 0
+         AND m.id > ?
+       ORDER BY m.id LIMIT ?`,
+    ),
+    purge: p("DELETE FROM messages WHERE ts < ?"),
+    lastId: p("SELECT max(id) AS id FROM messages"),
+  };
+}
