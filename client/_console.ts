@@ -22,6 +22,9 @@ export const CONSOLE_HELP = `Commands:
   /history NAME [N]  the last N messages with NAME (default 20), completed from the server
   /history NAME more the N before those shown last
   /search TEXT       find messages in your local history (words, by their beginnings)
+  /status ID         where message #ID stands: stored, delivered, read, or failed
+  /retry ID          send a failed message again
+  /help              this help               /quit       leave
 Rooms:
   /join #room [invite-only]  join a room; the first join creates it (you own it then)
   /leave #room       leave a room            /rooms      the rooms you are in
@@ -30,9 +33,6 @@ Rooms:
   /msg #room text    post to a room; /chat #room then plain lines go there
   /history #room [N] the room's last N messages
   /kick #room NAME   /owner #room NAME   /delete #room   (the owner only)
-  /status ID         where message #ID stands: stored, delivered, read, or failed
-  /retry ID          send a failed message again
-  /help              this help               /quit       leave
 Marks on your messages in /history: ✓ stored (waits for the recipient), ✓✓ delivered,
 ✓✓ read.`;
 

@@ -1,8 +1,8 @@
 /**
  * Issue 13 end to end: three users in one room across the chat GUI (real chromium), the
  * console client (the real jim-client program over pipes) and the library, against the real
- * server (bin/jim-server.ts in a child process with its own SQLite file). A member who was
- * offline catches up, after leave nothing more arrives, an invite-only room refuses the
+ * server (bin/jim-server.ts in a child process with its own SQLite file). A non-member can
+ * neither post nor read the history, a member who was offline catches up, after leave nothing more arrives, an invite-only room refuses the
  * uninvited, the owner's actions go through the GUI's confirmations, and a seed-dialect
  * session of a member never sees room traffic.
  *
@@ -97,6 +97,28 @@ testWithTools([CHROMIUM], {
         await messageText(page, "hello from the library").waitFor();
         await bob.waitFor(/\] #plan carol: hello from the library\n/);
         await page.locator(".msg-who").getByText("alice -> #plan:").waitFor();
+      });
+
+      await t.step("a non-member can neither post nor read the history", async () => {
+        await using dave = await ChatSession.connect({
+          port: srv.port,
+          user: "dave",
+          password: "dave-pw",
+          dataDir: `${dataDir}/dave`,
+          reconnect: false,
+        });
+        const post = await dave.send("#plan", "let me in");
+        assert.deepEqual([post.status, post.error], ["failed", "Not a member of #plan"]);
+        const read = await dave.client.history({ with: "#plan" }).then(
+          () => "read",
+          (e: Error) => e.message,
+        );
+        assert.equal(read, "Not a member of #plan");
+        await dave.quit();
+        await until("nothing of dave's in the room", async () => {
+          const page = await gui.chat.messages("#plan");
+          return !page.messages.some((m) => m.text === "let me in");
+        });
       });
 
       await t.step("an offline member catches up at the next login", async () => {
