@@ -79,6 +79,8 @@ const NO_CAPABILITIES: ReadonlySet<Capability> = Object.freeze(new Set<Capabilit
  * once nothing else is queued and this long after the last frame written.
  */
 const SEED_PACE_MS = 50;
+/** Messages of one session waiting for their commit at once; the next request waits past it. */
+const MAX_DEFERRED = 64;
 /** A jim client's backlog waits while more than this is queued for it. */
 const PACED_HIGH_WATER = 64 * 1024;
 
@@ -164,6 +166,9 @@ export class Session implements HubSession, SessionHandle {
   #backlog: Promise<void> = Promise.resolve();
   /** When the last frame was queued, for the seed's pacing (Date.now()). */
   #lastSentAt = 0;
+  /** Replies deferred by {@linkcode defer} and not yet sent, and the last of them. */
+  #deferred = 0;
+  #tail: Promise<void> = Promise.resolve();
   /** Aborted when the session closes: ends the backlog's pauses. */
   readonly #lifetime = new AbortController();
   /** A takeover probe awaiting any sign of life. */
@@ -260,6 +265,7 @@ export class Session implements HubSession, SessionHandle {
   async done(): Promise<void> {
     await this.#connection.done();
     await this.#backlog;
+    await this.#tail;
   }
 
   /** Called by the server's sweep: login deadline, takeover probe, idle probing. */
@@ -405,6 +411,22 @@ export class Session implements HubSession, SessionHandle {
     return this.#connection.drain(below);
   }
 
+  /**
+   * Runs what `reply` resolves to once every earlier deferred reply has gone out, without
+   * holding the session's next msg (a pipeline of messages shares group commits); a
+   * rejection is answered as a handler's error would be.
+   */
+  defer(reply: Promise<(() => void) | void>): void {
+    // Handled below once the earlier replies are out; until then it must not count as an
+    // unhandled rejection.
+    reply.catch(() => {});
+    this.#deferred++;
+    this.#tail = this.#tail
+      .then(() => reply)
+      .then((send) => send?.(), (error) => this.#failed(error))
+      .finally(() => this.#deferred--);
+  }
+
   /** Ends the session after the queued replies are written. */
   end(reason: string): void {
     this.#connection.end(reason);
@@ -429,11 +451,21 @@ export class Session implements HubSession, SessionHandle {
 
   /** @internal A frame arrived. */
   onFrame(value: Record<string, unknown>): Promise<void> | void {
+    // Messages waiting for their commit: another msg goes on (a pipeline), anything else,
+    // or a msg past the cap, waits for their replies, so that replies keep request order.
+    if (this.#deferred > 0 && (value.action !== "msg" || this.#deferred >= MAX_DEFERRED)) {
+      return this.#tail.then(() => this.#onFrame(value));
+    }
+    return this.#onFrame(value);
+  }
+
+  #onFrame(value: Record<string, unknown>): Promise<void> | void {
     const { events, limits } = this.#services;
     if (events.wants("request")) events.publish("request", { conn: this.info, payload: value });
     const result = validateRequest(value, limits);
     if (!result.ok) {
-      this.reply(result.error.toResponse());
+      if (this.#deferred > 0) this.defer(Promise.reject(result.error));
+      else this.reply(result.error.toResponse());
       return;
     }
     const request = result.request;

@@ -21,6 +21,7 @@ import {
   DEFAULT_ITERATIONS,
   JimError,
   loginProblem,
+  MAX_HISTORY_PAGE,
   MAX_ITERATIONS,
   MAX_ROOM_NAME_LENGTH,
   MIN_ITERATIONS,
@@ -39,6 +40,9 @@ import {
   openStorage,
 } from "./storage/open_storage.ts";
 import type { Storage, UserRow, UserStore } from "./storage/ports.ts";
+import type { OfflineMessages } from "./handlers/mod.ts";
+
+const DAY_MS = 86_400_000;
 import { roomCommand } from "./room_admin.ts";
 import { formatTable, formatTime } from "./_table.ts";
 
@@ -275,6 +279,41 @@ export const FLAGS: Record<string, FlagSpec> = {
     help: "Seconds a closing connection may take to flush its last reply",
     limit: ["lingerMs", 1000],
   },
+  // --- issue 12, messaging ---
+  "offline-messages": {
+    type: "string",
+    env: "JIM_OFFLINE_MESSAGES",
+    commands: SERVE,
+    help: "store (default): keep messages for offline users; reject: 410 as the seed",
+  },
+  "max-offline-messages": {
+    type: "string",
+    env: "JIM_MAX_OFFLINE_MESSAGES",
+    commands: SERVE,
+    help: "Messages waiting for one offline user before a msg gets 503 (default: 1000)",
+    limit: ["maxOfflineMessages", 1],
+  },
+  "max-sessions-per-user": {
+    type: "string",
+    env: "JIM_MAX_SESSIONS_PER_USER",
+    commands: SERVE,
+    help: "Live sessions one user may have (default: 8; 1 is the seed's 409)",
+    limit: ["maxSessionsPerUser", 1],
+  },
+  "history-page-max": {
+    type: "string",
+    env: "JIM_HISTORY_PAGE_MAX",
+    commands: SERVE,
+    help: "Items of one history page at most, 1 to 100 (default: 100)",
+    limit: ["maxHistoryPage", 1],
+  },
+  "history-days": {
+    type: "string",
+    env: "JIM_HISTORY_DAYS",
+    commands: [...SERVE, "history purge"],
+    help: "Days messages are kept (serve default: 0, keep; a daily sweep drops older ones)",
+    limit: ["historyDays", 1],
+  },
   "legacy": {
     type: "boolean",
     env: "JIM_LEGACY",
@@ -313,6 +352,7 @@ const COMMAND_HELP: Record<string, string> = {
   "user list": "user list              List users, newest first",
   "user passwd": "user passwd NAME       Change a user's password",
   "user remove": "user remove NAME       Remove a user and their contacts",
+  "history purge": "history purge          Drop messages older than --history-days days",
   // Rooms (issue 13).
   "room list": "room list              List rooms with owner, members, messages, last activity",
   "room show": "room show NAME         Show a room's settings and members",
@@ -424,6 +464,16 @@ export function parseInvocation(argv: string[], io: CliIo = defaultIo): Invocati
       command = `user ${sub}`;
       if (!(command in COMMAND_HELP)) throw new UsageError(`Unknown command: user ${sub}`);
     }
+  } else if (positionals[0] === "history") {
+    positionals.shift();
+    const sub = positionals.shift();
+    if (sub === undefined) {
+      if (!parsed.values.help) throw new UsageError("Missing command: history purge");
+      command = "history";
+    } else {
+      command = `history ${sub}`;
+      if (!(command in COMMAND_HELP)) throw new UsageError(`Unknown command: history ${sub}`);
+    }
   } else if (positionals[0] === "room") {
     // Rooms (issue 13).
     positionals.shift();
@@ -439,7 +489,7 @@ export function parseInvocation(argv: string[], io: CliIo = defaultIo): Invocati
   const values: Values = { ...parsed.values };
   for (const [name, spec] of flags) {
     if (values[name] !== undefined) {
-      if (!takesFlag(spec, command) && command !== "user") {
+      if (!takesFlag(spec, command) && command !== "user" && command !== "history") {
         throw new UsageError(`Invalid flag for ${command}: --${name}`);
       }
       continue;
@@ -478,6 +528,8 @@ export interface ServeSettings {
   logLevel: LogLevel;
   logFormat: "text" | "json";
   limits: ServerLimits;
+  /** What happens to a message for a user with no live session (issue 12). */
+  offlineMessages: OfflineMessages;
 }
 
 /**
@@ -493,13 +545,20 @@ export function serveSettings(values: Values): ServeSettings {
     const integer = factor === 1 && key !== "rateLimit";
     const value = numberFlag(values, name, { integer });
     if (value === undefined) continue;
-    if (value === 0 && key !== "rateLimit" && key !== "rateBurst") {
+    if (value === 0 && key !== "rateLimit" && key !== "rateBurst" && key !== "historyDays") {
       throw invalidValue(`--${name}`, String(values[name]), "a number above 0");
     }
     limits[key] = value * factor;
   }
   if (limits.rateLimit > 0 && limits.rateBurst < 1) {
     throw new UsageError("Invalid --rate-burst: must be at least 1 with a rate limit");
+  }
+  if (limits.maxHistoryPage > MAX_HISTORY_PAGE) {
+    throw invalidValue(
+      "--history-page-max",
+      String(limits.maxHistoryPage),
+      `a number from 1 to ${MAX_HISTORY_PAGE}`,
+    );
   }
   if (limits.maxRoomName > MAX_ROOM_NAME_LENGTH) {
     throw invalidValue(
@@ -525,7 +584,16 @@ export function serveSettings(values: Values): ServeSettings {
     logLevel: logLevel(values),
     logFormat: logFormat(values),
     limits,
+    offlineMessages: offlineMessages(values),
   };
+}
+
+function offlineMessages(values: Values): OfflineMessages {
+  const policy = (values["offline-messages"] as string | undefined) ?? "store";
+  if (policy !== "store" && policy !== "reject") {
+    throw invalidValue("--offline-messages", policy, "store or reject");
+  }
+  return policy;
 }
 
 function dbPath(values: Values): string {
@@ -578,7 +646,8 @@ export function helpText(command?: string): string {
         return `  ${short}--${(name + arg).padEnd(28)} ${spec.help}${env}`;
       })
       .join("\n");
-  if (command && command !== "user" && (command in COMMAND_HELP || EXTRA_COMMANDS.has(command))) {
+  const group = command === "user" || command === "history";
+  if (command && !group && (command in COMMAND_HELP || EXTRA_COMMANDS.has(command))) {
     const line = COMMAND_HELP[command] ?? EXTRA_COMMANDS.get(command)!.help;
     return `Usage: ${PROGRAM} ${line.split(/\s{2,}/)[0]} [flags]\n\n${
       line.split(/\s{2,}/)[1]
@@ -587,7 +656,7 @@ export function helpText(command?: string): string {
   const commands = [
     ...Object.values(COMMAND_HELP),
     ...[...EXTRA_COMMANDS.values()].map((c) => c.help),
-  ].filter((line) => command !== "user" || line.startsWith("user"));
+  ].filter((line) => !group || line.startsWith(command!));
   return `${PROGRAM} ${VERSION}: the JIM chat server
 
 Usage: ${PROGRAM} [command] [flags]
@@ -683,6 +752,24 @@ async function run(inv: Invocation, io: CliIo): Promise<number> {
         await setPassword(users, inv.args[0]!, password, options);
         io.out(
           `Changed the password of ${(await users.canonicalLogin(inv.args[0]!)) ?? inv.args[0]}`,
+        );
+        return 0;
+      });
+    }
+    case "history purge": {
+      expectArgs(inv, 0);
+      const days = numberFlag(inv.values, "history-days");
+      if (days === undefined || days <= 0) {
+        throw new UsageError("Missing flag for history purge: --history-days DAYS (above 0)");
+      }
+      const before = Date.now() - days * DAY_MS;
+      return await withStorage(inv, async (storage) => {
+        if (!storage.messages) throw new Error("Cannot purge: this database keeps no messages");
+        const n = await storage.messages.purge(before);
+        io.out(
+          `Purged ${n} message${n === 1 ? "" : "s"} older than ${days} day${
+            days === 1 ? "" : "s"
+          } (before ${formatTime(before)})`,
         );
         return 0;
       });
@@ -896,6 +983,7 @@ function settingsLines(s: ServeSettings, openFileLimit: number | undefined): [st
     ["tls", s.tlsCert ? `${s.tlsCert} + ${s.tlsKey}` : false],
     ["log-level", s.logLevel],
     ["log-format", s.logFormat],
+    ["offline-messages", s.offlineMessages],
     ...Object.entries(s.limits),
     ["openFileLimit", openFileLimit ?? "unknown"],
   ];
@@ -972,6 +1060,7 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
         legacyAuth: settings.legacyAuth,
         tls,
         limits: settings.limits,
+        offlineMessages: settings.offlineMessages,
         openFileLimit,
         events,
         signal: lifecycle.signal,

@@ -3,6 +3,7 @@ import { DEFAULT_ITERATIONS } from "../protocol/mod.ts";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
 import { type CliIo, FLAGS, parseInvocation, serveSettings } from "./cli.ts";
 import { JimServer } from "./server.ts";
+import { addUser } from "./accounts.ts";
 import { SqliteStorage } from "./storage/sqlite/mod.ts";
 import { connectRaw, now, type RawConnection, selfSignedCert, startTestServer } from "./testing.ts";
 import { BASE_RESERVE } from "./_fd_limit.ts";
@@ -352,6 +353,11 @@ const LIMIT_FLAGS: [flag: string, value: string, key: keyof ServerLimits, expect
   ["max-failed-logins-per-ip", "9", "maxFailedLoginsPerIp", 9],
   ["takeover-timeout", "2.5", "takeoverTimeoutMs", 2500],
   ["max-contacts", "77", "maxContacts", 77],
+  // issue 12, messaging
+  ["max-offline-messages", "40", "maxOfflineMessages", 40],
+  ["max-sessions-per-user", "3", "maxSessionsPerUser", 3],
+  ["history-page-max", "60", "maxHistoryPage", 60],
+  ["history-days", "30", "historyDays", 30],
   // Rooms (issue 13).
   ["max-room-members", "500", "maxRoomMembers", 500],
   ["max-rooms-per-user", "12", "maxRoomsPerUser", 12],
@@ -792,5 +798,70 @@ Deno.test("serveSettings() wires the login, takeover and contact limits from fla
       () => serveSettings({ "max-contacts": "0" }),
       /Invalid --max-contacts: expected a number above 0, got "0"/,
     );
+  });
+});
+
+Deno.test("jim-server serve takes the messaging policy and refuses bad values", async (t) => {
+  const noEnv: CliIo = { out: () => {}, err: () => {}, env: () => undefined };
+  await t.step("--offline-messages and JIM_OFFLINE_MESSAGES", () => {
+    assert.equal(serveSettings({}).offlineMessages, "store");
+    assert.equal(serveSettings({ "offline-messages": "reject" }).offlineMessages, "reject");
+    const io: CliIo = { ...noEnv, env: (n) => n === "JIM_OFFLINE_MESSAGES" ? "reject" : undefined };
+    assert.equal(serveSettings(parseInvocation(["serve"], io).values).offlineMessages, "reject");
+  });
+  await t.step("bad values are usage errors", () => {
+    assert.throws(
+      () => serveSettings({ "offline-messages": "drop" }),
+      /Invalid --offline-messages: expected store or reject, got "drop"/,
+    );
+    assert.throws(() => serveSettings({ "history-page-max": "101" }), /--history-page-max/);
+    assert.throws(() => serveSettings({ "max-sessions-per-user": "0" }), /above 0/);
+    assert.equal(serveSettings({ "history-days": "0" }).limits.historyDays, 0);
+  });
+});
+
+Deno.test("jim-server history purge drops messages older than --history-days", async (t) => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/purge.db`;
+  {
+    await using storage = SqliteStorage.open(db);
+    await addUser(storage.users, "alice", "pw", { iterations: 4096 });
+    await addUser(storage.users, "bob", "pw", { iterations: 4096 });
+    const day = 86_400_000;
+    for (const [id, age] of [[1, 40], [2, 31], [3, 29], [4, 0]]) {
+      await storage.messages.append({
+        id: id!,
+        ts: Date.now() - age! * day,
+        time: 1,
+        from: "alice",
+        to: "bob",
+        message: `aged ${age}`,
+      }, { delivered: false });
+    }
+  }
+  await t.step("without the days: a usage error, nothing dropped", async () => {
+    const run = await cli(["history", "purge", "--db", db]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /Missing flag for history purge: --history-days DAYS/);
+  });
+  await t.step("with them: the older messages go, the count is printed", async () => {
+    const run = await cli(["history", "purge", "--history-days", "30", "--db", db]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^Purged 2 messages older than 30 days \(before \d{4}-/);
+    await using storage = SqliteStorage.open(db);
+    assert.deepEqual(
+      (await storage.messages.history({ caller: "bob", limit: 10 })).items.map((i) => i.message),
+      ["aged 29", "aged 0"],
+    );
+  });
+  await t.step("JIM_HISTORY_DAYS works too", async () => {
+    const run = await cli(["history", "purge", "--db", db], { env: { JIM_HISTORY_DAYS: "1" } });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^Purged 1 message older than 1 day /);
+  });
+  await t.step("an unknown history command is a usage error", async () => {
+    const run = await cli(["history", "drop", "--db", db]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /Unknown command: history drop/);
   });
 });

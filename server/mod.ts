@@ -27,5 +27,10 @@ export * from "./storage/errors.ts";
 export * from "./storage/open_storage.ts";
 export * from "./storage/ports.ts";
 export * from "./storage/sqlite/mod.ts";
+// Rooms (issue 13): the admin side, for the CLI and the admin GUI.
+export { adminRoomName, deleteRoomAsAdmin, roomCommand } from "./room_admin.ts";
 export { loginKey } from "../protocol/mod.ts";
 export type { ScramCredentials } from "../protocol/mod.ts";
+// issue 12, messaging
+export type { OfflineMessages } from "./handlers/mod.ts";
+export { SERVER_CAPABILITIES } from "./capabilities.ts";

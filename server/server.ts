@@ -84,6 +84,8 @@ export interface SessionInfo extends ConnInfo {
   pendingRequests: number;
 }
 
+const DAY_MS = 86_400_000;
+
 const ACCOUNT_REMOVED_NOTICE = Object.freeze({ code: Status.FORBIDDEN, text: ACCOUNT_REMOVED });
 
 /**
@@ -135,6 +137,8 @@ export class JimServer {
   readonly #unsubscribe: () => void;
   readonly #offWriteError: () => void;
   #sweepTimer: ReturnType<typeof setInterval>;
+  #retentionTimer: ReturnType<typeof setInterval> | undefined;
+  #retention: Promise<void> = Promise.resolve();
   #acceptTask: Promise<void>;
   #nextId = 1;
   #acceptFailures = 0;
@@ -210,6 +214,12 @@ export class JimServer {
     const sweepMs = Math.max(5, Math.min(1000, Math.floor(shortest / 4)));
     this.#sweepTimer = setInterval(() => this.#sweep(), sweepMs);
     this.#acceptTask = this.#acceptLoop();
+    if (this.limits.historyDays > 0 && this.storage.messages) {
+      // --history-days: once at start, then daily; the timer alone keeps no process alive.
+      this.#purgeOld();
+      this.#retentionTimer = setInterval(() => this.#purgeOld(), DAY_MS);
+      Deno.unrefTimer(this.#retentionTimer);
+    }
     if (options.signal) {
       this.#signal = options.signal;
       options.signal.addEventListener("abort", this.#onAbort, { once: true });
@@ -330,6 +340,8 @@ export class JimServer {
     }
     await this.#acceptTask;
     clearInterval(this.#sweepTimer);
+    clearInterval(this.#retentionTimer);
+    await this.#retention;
     const sessions = [...this.#sessions];
     for (const session of sessions) session.shutdown();
     await Promise.all([...sessions.map((s) => s.done()), ...this.#rejecting]);
@@ -338,6 +350,25 @@ export class JimServer {
     this.#offWriteError();
     this.events.publish("stop", { message: "Server stopped" });
     this.#resolveFinished();
+  }
+
+  /** Drops the messages older than `--history-days`; one sweep at a time. */
+  #purgeOld(): void {
+    const messages = this.storage.messages;
+    if (!messages) return;
+    const before = this.#services.clock.now() - this.limits.historyDays * DAY_MS;
+    this.#retention = this.#retention.then(async () => {
+      if (this.storage.closed) return;
+      try {
+        await messages.purge(before);
+      } catch (error) {
+        this.events.publish("error", {
+          message: `Cannot purge old messages: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        });
+      }
+    });
   }
 
   async #acceptLoop(): Promise<void> {

@@ -302,12 +302,20 @@ export class RawConnection implements AsyncDisposable {
     }
   }
 
-  /** Logs in with SCRAM-SHA-256 through presence and both authenticate steps. */
-  async login(login: string, password: string): Promise<Record<string, unknown>> {
+  /**
+   * Logs in with SCRAM-SHA-256 through presence and both authenticate steps, announcing
+   * `options.capabilities` (issue 12) when given.
+   */
+  async login(
+    login: string,
+    password: string,
+    options: { capabilities?: string[] } = {},
+  ): Promise<Record<string, unknown>> {
     const challenge = await this.request({
       action: "presence",
       time: now(),
       user: { account_name: login },
+      ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities }),
     });
     if (challenge.response !== 401) return challenge;
     return await this.scramLogin(login, password);

@@ -1,14 +1,13 @@
 /**
- * Where the issue 12 end-to-end tests get a chat server: the real one (bin/jim-server.ts as a
- * child process, its own SQLite file, users added with `jim-server user add`) once it
- * announces the capabilities the client asks for, and until then the scripted conversation
- * server of client/_fake_server.ts for the tests that may use it. The real server is driven
- * only through its command line and the wire, so these tests do not depend on its internals.
+ * Where the issue 12 end-to-end tests get a chat server: the real one, bin/jim-server.ts as a
+ * child process with its own SQLite file and users added with `jim-server user add`. It is
+ * driven only through its command line and the wire, so these tests do not depend on its
+ * internals. Parts that need a capability the server does not announce yet (presence push,
+ * landing separately) ask {@linkcode realServerCapabilities} and are skipped with the reason.
  *
  * @module
  */
 import { type Capability, JimClient } from "../client/mod.ts";
-import { FakeConvServer } from "../client/_fake_server.ts";
 
 const SERVER = new URL("../bin/jim-server.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -24,8 +23,6 @@ export interface BackendUser {
 
 /** A running chat server for the tests. */
 export interface Backend extends AsyncDisposable {
-  /** "real": bin/jim-server.ts; "fake": client/_fake_server.ts. */
-  readonly kind: "real" | "fake";
   readonly host: string;
   readonly port: number;
   /** Makes `contact` a contact of `owner`, through the protocol. */
@@ -56,7 +53,6 @@ async function waitForPort(port: number, child: Deno.ChildProcess): Promise<void
 }
 
 class RealServer implements Backend {
-  readonly kind = "real";
   readonly host = "127.0.0.1";
   readonly port = freePort();
   #child: Deno.ChildProcess | undefined;
@@ -154,29 +150,6 @@ class RealServer implements Backend {
   }
 }
 
-class FakeBackend implements Backend {
-  readonly kind = "fake";
-  readonly host = "127.0.0.1";
-  constructor(readonly srv: FakeConvServer) {}
-
-  get port(): number {
-    return this.srv.port;
-  }
-
-  addContact(owner: string, contact: string): Promise<void> {
-    this.srv.contacts.get(owner)?.add(contact);
-    return Promise.resolve();
-  }
-
-  restart(): Promise<void> {
-    return Promise.reject(new Error("The scripted server cannot restart; use the real one"));
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.srv.close();
-  }
-}
-
 /** Starts the real server as a child process. */
 export async function startRealServer(users: readonly BackendUser[]): Promise<Backend> {
   const dir = await Deno.makeTempDir({ prefix: "jim-conv-e2e-" });
@@ -205,34 +178,21 @@ export async function realServerCapabilities(): Promise<Capability[]> {
   return answered;
 }
 
-/** Whether the real server speaks the issue 12 additions; prints why not, once. */
-export async function realServerSpeaks12(what: string): Promise<boolean> {
-  const answered = await realServerCapabilities();
-  const missing = NEEDED.filter((c) => !answered.includes(c));
-  if (missing.length === 0) return true;
-  console.error(
-    `${what}: the real server does not announce ${missing.join(", ")} yet (issue 12's ` +
-      `server side); ${
-        answered.length ? `it answered ${answered.join(", ")}` : "it answered no capabilities"
-      }.`,
-  );
+/**
+ * Whether the real server announces `capability`; prints why a test that needs it is skipped
+ * when it does not.
+ */
+export async function realServerSupports(capability: Capability, what: string): Promise<boolean> {
+  if ((await realServerCapabilities()).includes(capability)) return true;
+  console.error(`${what}: the server does not announce "${capability}" yet; skipped`);
   return false;
 }
 
-/**
- * The real server when it speaks issue 12 (`real` true), else the scripted one with the same
- * users and contacts.
- */
+/** The real server with `users`, and `contacts` (`[owner, contact]`) added through the wire. */
 export async function startBackend(
-  real: boolean,
   users: readonly BackendUser[],
   contacts: readonly [string, string][] = [],
 ): Promise<Backend> {
-  if (!real) {
-    return new FakeBackend(
-      await FakeConvServer.start({ users: [...users], contacts: [...contacts] }),
-    );
-  }
   const server = await startRealServer(users);
   for (const [owner, contact] of contacts) await server.addContact(owner, contact);
   return server;

@@ -148,6 +148,29 @@ testWithTools([POSTGRESQL], {
       for (const run of [list, passwd, taken]) noPassword(run.output);
     });
 
+    await t.step("history purge takes a postgres:// --db (issue 12)", async () => {
+      {
+        await using storage = await PostgresStorage.open(url);
+        const day = 86_400_000;
+        for (const [id, age] of [[1, 10], [2, 0]] as const) {
+          await storage.messages.append(
+            { id, ts: Date.now() - age * day, time: 1, from: "alice", to: "carol", message: "x" },
+            { delivered: false },
+          );
+        }
+      }
+      const purge = await jimServer(["history", "purge", "--history-days", "5", "--db", url]);
+      assert.equal(purge.code, 0, purge.output);
+      assert.match(purge.output, /Purged 1 message older than 5 days/);
+      noPassword(purge.output);
+      await using storage = await PostgresStorage.open(url);
+      assert.deepEqual(
+        (await storage.messages.undelivered("carol", { limit: 10 })).map((m) => m.id),
+        [2],
+      );
+      await storage.messages.markDelivered("carol", [2]);
+    });
+
     await t.step(
       "bad --db and --db-pool values are usage errors that hide the password",
       async () => {

@@ -9,6 +9,7 @@ import { startTestServer } from "../server/testing.ts";
 import { PYTHON3, testWithTools } from "./_tools.ts";
 
 const SEED_CLIENT = new URL("./seed/seed_client.py", import.meta.url).pathname;
+const SEED_INBOX = new URL("./seed/seed_inbox.py", import.meta.url).pathname;
 
 interface Step {
   step: string;
@@ -152,5 +153,46 @@ testWithTools(
         assert.deepEqual(seen.after_refusal, { response: 401, error: "Authentication required" });
       });
     }
+  },
+);
+
+testWithTools(
+  [PYTHON3],
+  "a seed-style client gets the messages stored for it one recv() at a time, in order",
+  async (_t, { python3 }) => {
+    await using srv = await startTestServer({
+      legacyAuth: true,
+      users: [
+        { login: "Client5", password: "Password5", legacy: true },
+        { login: "Client6", password: "Password6" },
+      ],
+    });
+    await using jim = await JimClient.connect({ host: srv.host, port: srv.port });
+    await jim.login("Client6", "Password6");
+    const texts = ["first while away", "второе", "third 👋", "fourth", "fifth"];
+    for (const text of texts) assert.equal((await jim.send("Client5", text)).state, "stored");
+    const out = await new Deno.Command(python3, {
+      args: [SEED_INBOX, String(srv.port), "Client5", "Password5", String(texts.length)],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const seen = await new Steps(ReadableStream.from([out.stdout])).all();
+    assert.equal(seen.authenticate?.response, 200);
+    // Exactly the seed's push: no id, no stored flag, nothing it does not know.
+    assert.deepEqual(
+      texts.map((_, i) => ({ ...seen[`stored_${i}`], time: undefined })),
+      texts.map((message) => ({
+        action: "msg",
+        time: undefined,
+        to: "Client5",
+        from: "Client6",
+        encoding: "utf-8",
+        message,
+      })),
+    );
+    assert.deepEqual(seen.quit, { response: 200, alert: "Bye" });
+    assert.deepEqual(await srv.storage.messages.undelivered("Client5", { limit: 10 }), []);
   },
 );

@@ -44,6 +44,12 @@ export interface SessionHandle {
   /** Resolves once at most `below` bytes are queued, or the session has closed. */
   drain(below: number): Promise<void>;
   /**
+   * Sends the reply that `reply` resolves to (a function that sends it) after every earlier
+   * deferred reply, without holding the next msg: messages sent back to back share group
+   * commits, and their replies keep request order. A rejection is answered as a thrown error.
+   */
+  defer(reply: Promise<(() => void) | void>): void;
+  /**
    * Queues a stored message (the offline backlog) at the client's pace: under backpressure
    * for a jim client, one frame at a time with a pause between for a seed client, whose
    * `recv(1024)` loop cannot take two at once. False once the session has closed.

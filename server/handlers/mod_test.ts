@@ -54,6 +54,12 @@ class TestHandle {
   drain(): Promise<void> {
     return Promise.resolve();
   }
+  /** The deferred replies, in order, as the session sends them. */
+  tail: Promise<void> = Promise.resolve();
+  defer(reply: Promise<(() => void) | void>): void {
+    reply.catch(() => {});
+    this.tail = this.tail.then(() => reply).then((send) => send?.());
+  }
   deliverPaced(envelope: Envelope): Promise<boolean> {
     this.paced.push(envelope);
     return Promise.resolve(this.open);
@@ -112,6 +118,9 @@ async function handlerFixture(options: { offlineMessages?: OfflineMessages } = {
     if (!result.ok) throw result.error;
     const request: JimRequest = result.request;
     await handlerFor(request.action)(ctx, request as never);
+    const deferred = alice.tail;
+    alice.tail = Promise.resolve();
+    await deferred;
   };
   return {
     storage,

@@ -20,29 +20,50 @@ import { roomMsg } from "./room_msg.ts";
  * for bob's next login; a session with `ids` gets `id`, `ts` and `state` too. An unknown
  * recipient is 404; under `--offline-messages reject` an offline one is 410 as in the seed;
  * a full backlog is 503 with nothing stored; a message that would exceed the frame limit in
- * any of its forms is 413. Routing never waits on the disk.
+ * any of its forms is 413. Routing never waits on the disk. When the store fails (the
+ * database is down), a message a session took is still a 200 (the failure is logged); one
+ * that no session took is the store's error, 503.
  */
 export const msg: Handler<"msg"> = (ctx, request) => {
   // Rooms (issue 13): a `to` that starts with "#" is a room.
   if (isRoomTarget(request.to)) return roomMsg(ctx, request);
-  const key = loginKey(request.to);
-  const to = ctx.hub.onlineLogin(key);
-  if (to === undefined) return offline(ctx, request, key);
-  return send(ctx, request, to, key);
+  // The reply waits for the commit; the session's next msg does not (see defer()).
+  ctx.session.defer(route(ctx, request));
 };
 
+/** Routes at once when the recipient is online; resolves with the sending of the reply. */
+function route(ctx: HandlerContext, request: MsgRequest): Promise<() => void> {
+  try {
+    const key = loginKey(request.to);
+    const to = ctx.hub.onlineLogin(key);
+    if (to === undefined) return offline(ctx, request, key);
+    return send(ctx, request, to, key);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /** A recipient with no live session now: 404 for no such account, 410 under `reject`. */
-async function offline(ctx: HandlerContext, request: MsgRequest, key: string): Promise<void> {
+async function offline(
+  ctx: HandlerContext,
+  request: MsgRequest,
+  key: string,
+): Promise<() => void> {
   const login = await ctx.storage.users.canonicalLogin(request.to);
   if (login === undefined) throw new JimError(Status.NOT_FOUND, `No such client: ${request.to}`);
   if (ctx.offlineMessages === "reject" || !ctx.storage.messages) {
     // The recipient may have logged in meanwhile.
     if (!ctx.hub.isOnline(key)) throw new JimError(Status.GONE, `Client not online: ${login}`);
   }
-  await send(ctx, request, ctx.hub.onlineLogin(key) ?? login, key);
+  return await send(ctx, request, ctx.hub.onlineLogin(key) ?? login, key);
 }
 
-function send(ctx: HandlerContext, request: MsgRequest, to: string, key: string): Promise<void> {
+function send(
+  ctx: HandlerContext,
+  request: MsgRequest,
+  to: string,
+  key: string,
+): Promise<() => void> {
   const { session, hub } = ctx;
   const m: StoredMessage = {
     id: ctx.ids.next(),
@@ -71,17 +92,28 @@ function send(ctx: HandlerContext, request: MsgRequest, to: string, key: string)
       except: session.id,
     });
   }
-  if (!store) {
-    reply(ctx, m, true);
-    return Promise.resolve();
-  }
-  return store.append(m, { delivered, maxBacklog: ctx.limits.maxOfflineMessages }).then(() => {
-    // A stored message's carbon waits for the commit: a full backlog stores nothing to copy.
-    if (!delivered && !self) {
-      hub.sendToAccount(session.key, carbonEnvelope(m, "stored"), { except: session.id });
-    }
-    reply(ctx, m, delivered);
-  });
+  if (!store) return Promise.resolve(() => reply(ctx, m, true));
+  return store.append(m, { delivered, maxBacklog: ctx.limits.maxOfflineMessages }).then(
+    () => () => {
+      // A stored message's carbon waits for the commit: a full backlog stores nothing to copy.
+      if (!delivered && !self) {
+        hub.sendToAccount(session.key, carbonEnvelope(m, "stored"), { except: session.id });
+      }
+      reply(ctx, m, delivered);
+    },
+    (error) => {
+      if (!delivered) throw error;
+      // The recipient has it: chat goes on while the database is down; only the history
+      // misses this message, which the log says.
+      ctx.events.publish("error", {
+        conn: session.info,
+        message: `Cannot store message ${m.id} for the history: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      });
+      return () => reply(ctx, m, true);
+    },
+  );
 }
 
 function reply(ctx: HandlerContext, m: StoredMessage, delivered: boolean): void {

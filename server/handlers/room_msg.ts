@@ -7,6 +7,7 @@
  */
 import { type MsgMessage, type MsgRequest, roomKey, Status } from "../../protocol/mod.ts";
 import { Envelope } from "../hub/envelope.ts";
+import type { StoredMessage } from "../storage/ports.ts";
 import type { HandlerContext } from "./context.ts";
 import { checkFits } from "./_delivery.ts";
 
@@ -18,10 +19,33 @@ import { checkFits } from "./_delivery.ts";
  * took it, else `stored`) for a session with `ids`. 404 for no such room, 403 for a
  * non-member: nothing stored, nothing delivered. 413 for a push over the frame limit.
  */
-export async function roomMsg(ctx: HandlerContext, request: MsgRequest): Promise<void> {
+export function roomMsg(ctx: HandlerContext, request: MsgRequest): Promise<void> {
+  const { promise: routed, resolve } = Promise.withResolvers<void>();
+  // The reply keeps its place among the session's deferred replies and waits for the commit;
+  // the session's next request waits only until this one is routed, so that a sender's room
+  // messages are routed (and given ids) in order, and still share group commits.
+  ctx.session.defer(
+    route(ctx, request).then(async (m) => {
+      resolve();
+      await ctx.storage.rooms.append(m.message);
+      return () => reply(ctx, m.message, m.delivered);
+    }, (error) => {
+      resolve();
+      throw error;
+    }),
+  );
+  return routed;
+}
+
+type RoomMessage = StoredMessage & { room: string };
+
+async function route(
+  ctx: HandlerContext,
+  request: MsgRequest,
+): Promise<{ message: RoomMessage; delivered: boolean }> {
   const { session, hub } = ctx;
   const { name, keys } = await ctx.storage.rooms.audience(request.to, session.login);
-  const m = {
+  const m: RoomMessage = {
     id: ctx.ids.next(),
     ts: ctx.clock.now(),
     time: request.time,
@@ -47,8 +71,11 @@ export async function roomMsg(ctx: HandlerContext, request: MsgRequest): Promise
   const others = keys.filter((key) => key !== session.key);
   const result = hub.sendToRoom(room, others, envelope);
   hub.sendToRoom(room, [session.key], envelope, { except: session.id });
-  await ctx.storage.rooms.append(m);
-  const delivered = result.delivered > 0;
+  return { message: m, delivered: result.delivered > 0 };
+}
+
+function reply(ctx: HandlerContext, m: RoomMessage, delivered: boolean): void {
+  const { session } = ctx;
   if (session.caps.has("ids")) {
     session.reply({
       response: Status.OK,

@@ -26,6 +26,18 @@ export interface ClientRow {
   online: boolean;
 }
 
+/** One row of the Rooms table (issue 13): GET /api/rooms. */
+export interface RoomRowJson {
+  /** `#` and the name. */
+  name: string;
+  owner: string;
+  members: number;
+  messages: number;
+  /** The newest message's time, or else when the room was created, ms since the epoch. */
+  lastActivity: number;
+  inviteOnly: boolean;
+}
+
 /** GET /api/state. */
 export interface AdminState {
   server: ServerStatus;
@@ -86,7 +98,9 @@ export type AdminTopic =
   /** The server started or stopped: data is {@linkcode ServerStatus}. */
   | "server"
   /** The Clients table changed: refetch it. */
-  | "clients";
+  | "clients"
+  /** Rooms (issue 13): the Rooms table changed: refetch it. */
+  | "rooms";
 
 /** Error body of a failed API call; `field` names the input an inline error belongs to. */
 export interface ApiErrorBody {

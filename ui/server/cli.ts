@@ -117,6 +117,7 @@ export async function runGuiCommand(
           legacyAuth: settings.legacyAuth,
           tls,
           limits: settings.limits,
+          offlineMessages: settings.offlineMessages,
         },
         guiHost,
         guiPort,

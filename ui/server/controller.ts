@@ -7,14 +7,16 @@
 import { JimError, loginKey, Status } from "../../protocol/mod.ts";
 import {
   addUser,
+  deleteRoomAsAdmin,
   EventFeed,
+  type Hub,
   type ServerEvent,
   setPassword,
   type Storage,
   type Subscription,
 } from "../../server/mod.ts";
 import type { LiveHub } from "../mod.ts";
-import type { ClientRow, LogEvent, ServerStatus } from "./_types.ts";
+import type { ClientRow, LogEvent, RoomRowJson, ServerStatus } from "./_types.ts";
 import { ServiceLog } from "./service_log.ts";
 import { hostProblem, loginProblem, passwordProblem, portProblem } from "./_validate.ts";
 
@@ -29,6 +31,8 @@ export interface JimServerHandle {
    * within the feed's poll interval; the GUI calls this right after, so they go at once.
    */
   endSessionsOfRemovedUsers(): Promise<Iterable<string>>;
+  /** Rooms (issue 13): the hub, to tell the members of a deleted room; absent in fakes. */
+  readonly hub?: Hub;
   close(): Promise<void>;
 }
 
@@ -365,6 +369,36 @@ export class AdminController {
     await this.#server?.endSessionsOfRemovedUsers();
     this.#note(`Client removed: ${login}`);
     this.#options.hub.publish("clients", {});
+  }
+
+  // --- Rooms (issue 13) ---
+
+  /** The Rooms table: every room with owner, members, messages and last activity. */
+  async rooms(): Promise<RoomRowJson[]> {
+    return (await this.#options.storage.rooms.list()).map((r) => ({
+      name: r.name,
+      owner: r.owner,
+      members: r.members,
+      messages: r.messages,
+      lastActivity: r.lastActivity,
+      inviteOnly: r.inviteOnly,
+    }));
+  }
+
+  /**
+   * Deletes a room with its members and messages; members online on the running server are
+   * told (`room_event` deleted).
+   *
+   * @throws {JimError} 404 when there is no such room, 400 for a name no room can have.
+   */
+  async deleteRoom(name: string): Promise<void> {
+    const { room, members } = await deleteRoomAsAdmin(
+      this.#options.storage.rooms,
+      this.#server?.hub,
+      name,
+    );
+    this.#note(`Room deleted: ${room} (${members.length} members)`);
+    this.#options.hub.publish("rooms", {});
   }
 
   /**

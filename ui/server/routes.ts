@@ -34,6 +34,7 @@ export interface AdminAppOptions {
  * `GET /api/state`, `POST /api/server/start {host, port}`, `POST /api/server/stop`,
  * `GET /api/clients`, `POST /api/clients {login, password, legacy}`,
  * `DELETE /api/clients/:login`, `POST /api/clients/:login/password {password}`,
+ * `GET /api/rooms`, `DELETE /api/rooms/:name` (issue 13; the name URL-encoded, `#` included),
  * `GET /api/service[?after=ID]`, `POST /api/service/settings {showBodies}`,
  * `POST /api/service/clear`, `GET /api/service/export` (JSON lines),
  * `GET /api/events` (Server-Sent Events).
@@ -78,6 +79,12 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   });
   app.post("/api/clients/:login/password", async (c) => {
     await controller.resetPassword(c.req.param("login"), await readJsonObject(c));
+    return c.json({ ok: true });
+  });
+  // Rooms (issue 13).
+  app.get("/api/rooms", async (c) => c.json(await controller.rooms()));
+  app.delete("/api/rooms/:name", async (c) => {
+    await controller.deleteRoom(c.req.param("name"));
     return c.json({ ok: true });
   });
   app.get("/api/service", (c) => {

@@ -490,3 +490,82 @@ Deno.test("Service info: kept for reloads, texts hidden by default, exported, cl
   await alice.close();
   await bob.close();
 });
+
+// --- Rooms (issue 13) ----------------------------------------------------------------------
+
+Deno.test("admin routes list rooms and delete one, telling its members online", async (t) => {
+  await using fx = await adminFixture();
+  for (const name of ["alice", "bob"]) {
+    await addUser(fx.storage.users, name, "pw", { iterations: 4096 });
+  }
+  const target = { host: "127.0.0.1", port: fx.controller.status().port };
+  const member = async (name: string) => {
+    const conn = await connectRaw(target);
+    await conn.request({
+      action: "presence",
+      time: now(),
+      user: { account_name: name },
+      capabilities: ["ids", "rooms"],
+    });
+    assert.equal((await conn.scramLogin(name, "pw")).response, 200);
+    assert.equal(
+      (await conn.request({ action: "join", time: now(), room: "#General" })).response,
+      200,
+    );
+    return conn;
+  };
+  await using alice = await member("alice");
+  await alice.next(); // her own joined event
+  await using bob = await member("bob");
+  await bob.next();
+  await alice.next(); // bob joined
+  const sent = await alice.request({ action: "msg", time: now(), to: "#general", message: "hi" });
+  assert.equal(sent.response, 200);
+  await bob.next();
+
+  await t.step("GET /api/rooms lists name, owner, members, messages, last activity", async () => {
+    const { status, body } = await fx.call("GET", "/api/rooms");
+    assert.equal(status, 200);
+    assert.deepEqual(body, [{
+      name: "#General",
+      owner: "alice",
+      members: 2,
+      messages: 1,
+      lastActivity: sent.ts,
+      inviteOnly: false,
+    }]);
+  });
+  await t.step("DELETE /api/rooms/:name deletes it and its members online are told", async () => {
+    const { status, body } = await fx.call(
+      "DELETE",
+      `/api/rooms/${encodeURIComponent("#general")}`,
+    );
+    assert.deepEqual([status, body], [200, { ok: true }]);
+    for (const conn of [alice, bob]) {
+      const event = await conn.next();
+      assert.deepEqual({ ...event, time: 0 }, {
+        action: "room_event",
+        time: 0,
+        room: "#General",
+        event: "deleted",
+      });
+    }
+    assert.deepEqual((await fx.call("GET", "/api/rooms")).body, []);
+    assert.deepEqual(
+      await alice.request({ action: "msg", time: now(), to: "#general", message: "?" }),
+      {
+        response: 404,
+        error: "No such room: #general",
+      },
+    );
+  });
+  await t.step("a missing room is 404, a bad name 400; without the cookie 401", async () => {
+    const missing = await fx.call("DELETE", `/api/rooms/${encodeURIComponent("#general")}`);
+    assert.deepEqual([missing.status, missing.body.error], [404, "No such room: #general"]);
+    const bad = await fx.call("DELETE", `/api/rooms/${encodeURIComponent("a b")}`);
+    assert.deepEqual([bad.status, bad.body.error], [400, "Invalid room name: a b"]);
+    const res = await fx.app.request(`${ORIGIN}/api/rooms`, { headers: { host: HOST } });
+    assert.equal(res.status, 401);
+    await res.body?.cancel();
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * SQLite messages (issue 12's MessageStore), with group commit: `append()` only queues, and
- * one transaction, in a microtask after the appending code has routed the message and
- * returned, writes every message that arrived meanwhile. A busy server pays one commit for a
+ * one transaction, at the next turn of the event loop (after the appending code has routed
+ * the message and returned), writes every message that arrived meanwhile. A busy server pays one commit for a
  * burst of messages, and routing never waits for the disk. Reads of delivery state
  * (`undelivered`, `markDelivered`, `markRead`) first commit what is queued, so that a login
  * never misses a message appended just before it.
@@ -86,6 +86,7 @@ export class SqliteMessages implements MessageStore {
   readonly #pages = new Map<string, StatementSync>();
   #queue: Pending[] = [];
   #scheduled = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #commits = 0;
   #closed = false;
 
@@ -132,12 +133,13 @@ export class SqliteMessages implements MessageStore {
     });
     if (!this.#scheduled) {
       this.#scheduled = true;
-      // After the appending code has returned: its routing is done, and what else is
-      // appended in this task joins the same transaction.
-      queueMicrotask(() => {
+      // At the next turn of the event loop: the appending code has routed the message and
+      // returned, and what every other connection appends meanwhile joins the transaction.
+      this.#timer = setTimeout(() => {
         this.#scheduled = false;
+        this.#timer = undefined;
         this.flush();
-      });
+      }, 0);
     }
     return promise;
   }
@@ -272,6 +274,9 @@ export class SqliteMessages implements MessageStore {
   /** Commits what is queued and takes no more appends; the database closes after. */
   close(): void {
     if (this.#closed) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#scheduled = false;
     this.flush();
     this.#closed = true;
   }

@@ -64,7 +64,10 @@ const MIGRATIONS: readonly Migration<DatabaseSync>[] = [
   // 4: messages (issue 12's MessageStore), as in the PostgreSQL schema. One recipient account
   // per message, so its delivery state is a column: 0 stored, 1 delivered, 2 read. The text is
   // a JSON string literal, which keeps U+0000 and lone surrogates that UTF-8 TEXT would not.
-  // A message goes with either account.
+  // A message goes with either account. Each index costs every insert, so there are only as
+  // many as the queries need: a conversation's two sides (messages_conversation), what an
+  // account received (messages_received; what it sent, across conversations, is read from
+  // messages_conversation by its sender prefix), the backlog, and retention.
   `
   CREATE TABLE messages (
     id INTEGER PRIMARY KEY,
@@ -76,7 +79,6 @@ const MIGRATIONS: readonly Migration<DatabaseSync>[] = [
     state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 2)
   ) STRICT;
   CREATE INDEX messages_conversation ON messages(sender_id, recipient_id, id);
-  CREATE INDEX messages_sent ON messages(sender_id, id);
   CREATE INDEX messages_received ON messages(recipient_id, id);
   CREATE INDEX messages_undelivered ON messages(recipient_id, id) WHERE state = 0;
   CREATE INDEX messages_ts ON messages(ts);

@@ -2,11 +2,12 @@ import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { apiJson } from "../../api_client.ts";
 import { LiveClient, type LiveStatus } from "../../live_client.ts";
 import { ThemeSelect } from "../../components/mod.ts";
-import type { AdminState, ClientRow, ServerStatus, ServiceEntry } from "../_types.ts";
+import type { AdminState, ClientRow, RoomRowJson, ServerStatus, ServiceEntry } from "../_types.ts";
 import type { ServiceFeed } from "../page/service_feed.ts";
 import { AddClientPanel } from "./add_client.tsx";
 import { ClientsPanel } from "./clients.tsx";
 import { ParametersPanel } from "./parameters.tsx";
+import { RoomsPanel } from "./rooms.tsx";
 import { ServerBar } from "./server_bar.tsx";
 import { ServiceInfoPanel } from "./service_info.tsx";
 
@@ -34,6 +35,21 @@ export function AdminApp({ feed }: { feed: ServiceFeed }) {
   const [pageError, setPageError] = useState<string | null>(null);
   const [view, setView] = useState<"clients" | "log">("clients");
   const refetchTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  // Rooms (issue 13).
+  const [rooms, setRooms] = useState<RoomRowJson[] | null>(null);
+  const roomsTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  // Clients change rooms with their requests, which reach the page as Service info entries:
+  // one refetch per burst of them.
+  const refetchRooms = useCallback(() => {
+    clearTimeout(roomsTimer.current);
+    roomsTimer.current = setTimeout(async () => {
+      try {
+        setRooms(await apiJson<RoomRowJson[]>("/api/rooms"));
+      } catch (err) {
+        setPageError((err as Error).message);
+      }
+    }, 300);
+  }, []);
 
   const loadState = useCallback(async () => {
     try {
@@ -66,7 +82,10 @@ export function AdminApp({ feed }: { feed: ServiceFeed }) {
       if (gone) return;
       client = new LiveClient("/api/events", {
         onEvent(topic, data) {
-          if (topic === "log") feed.add(data as ServiceEntry);
+          if (topic === "log") {
+            feed.add(data as ServiceEntry);
+            refetchRooms();
+          } else if (topic === "rooms") refetchRooms();
           else if (topic === "service") void feed.load();
           else if (topic === "server") setStatus(data as ServerStatus);
           else if (topic === "clients") refetchClients();
@@ -74,6 +93,7 @@ export function AdminApp({ feed }: { feed: ServiceFeed }) {
         onSync(reason) {
           if (reason !== "ready") void feed.load();
           void loadState();
+          refetchRooms();
         },
         onStatus: setLive,
       });
@@ -82,6 +102,7 @@ export function AdminApp({ feed }: { feed: ServiceFeed }) {
       gone = true;
       client?.close();
       clearTimeout(refetchTimer.current);
+      clearTimeout(roomsTimer.current);
     };
   }, [feed]);
 
@@ -110,6 +131,7 @@ export function AdminApp({ feed }: { feed: ServiceFeed }) {
         <div class="admin-left">
           <ClientsPanel clients={clients} onChanged={refetchClients} />
           <AddClientPanel onAdded={refetchClients} />
+          <RoomsPanel rooms={rooms} onChanged={refetchRooms} />
         </div>
         <ServiceInfoPanel feed={feed} />
       </main>
