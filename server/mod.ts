@@ -19,7 +19,6 @@ export * from "./clock.ts";
 export * from "./events.ts";
 export * from "./limits.ts";
 export * from "./server.ts";
-export type { OfflineMessages } from "./handlers/context.ts";
 export * from "./hub/envelope.ts";
 export * from "./hub/hub.ts";
 export * from "./hub/local_hub.ts";

@@ -200,11 +200,9 @@ export async function startBackend(
 
 /**
  * Whether the real server takes part in rooms (issue 13: it answers `rooms` and `ids`);
- * prints why not, once. `JIM_E2E_BACKEND=fake` runs the room tests against the scripted
- * server instead, for working on the client before the server side lands.
+ * prints why not, once.
  */
-export async function realServerSpeaksRooms(what: string): Promise<boolean | "fake"> {
-  if (Deno.env.get("JIM_E2E_BACKEND") === "fake") return "fake";
+export async function realServerSpeaksRooms(what: string): Promise<boolean> {
   const user = { login: "probe", password: "probe-pw" };
   await using server = await startRealServer([user]);
   await using client = await JimClient.connect({ port: server.port });

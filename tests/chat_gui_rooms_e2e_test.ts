@@ -1,8 +1,7 @@
 /**
  * End to end in Debian's chromium: the chat GUI's Rooms section (issue 13). A real chat GUI
  * with its SQLite history and peers that are real JIM sessions, against the real server
- * (skipped with the reason printed while it does not announce `rooms`; `JIM_E2E_BACKEND=fake`
- * runs it against client/_fake_server.ts). Joining by keyboard alone, the unread badge of a
+ * (skipped with the reason printed while it does not announce `rooms`). Joining by keyboard alone, the unread badge of a
  * room that is not open and its clearing, messages headed `bob -> #room:`, the member list's
  * online dots following who logs in and out, a refused join shown under the form, leave behind
  * a confirmation that Escape cancels, and text contrast of 4.5:1 or more in both themes.
@@ -31,10 +30,9 @@ function peer(srv: Backend, user: string, dataDir: string): Promise<ChatSession>
 
 testWithTools([CHROMIUM], {
   name: "chat GUI Rooms section: keyboard join, unread badge, headings, member dots, leave",
-  ignore: REAL === false,
+  ignore: !REAL,
   async fn(t) {
-    await using srv = await startBackend(REAL === true, USERS);
-    console.error(`chat GUI rooms e2e: against the ${srv.kind} server`);
+    await using srv = await startBackend(USERS);
     const dataDir = await Deno.makeTempDir({ prefix: "jim-chat-rooms-e2e-" });
     try {
       await using gui = await startChatGui({ guiPort: 0, dataDir });

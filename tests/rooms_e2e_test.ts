@@ -6,8 +6,7 @@
  * uninvited, the owner's actions go through the GUI's confirmations, and a seed-dialect
  * session of a member never sees room traffic.
  *
- * Skipped, with the reason printed, while the real server does not announce `rooms`;
- * `JIM_E2E_BACKEND=fake` runs it against client/_fake_server.ts instead (client work only).
+ * Skipped, with the reason printed, while the real server does not announce `rooms`.
  */
 import assert from "node:assert/strict";
 import { ChatSession, type IncomingMessage, JimClient } from "../client/mod.ts";
@@ -26,10 +25,9 @@ const USERS = ["alice", "bob", "carol", "dave"].map((login) => ({
 
 testWithTools([CHROMIUM], {
   name: "issue 13 e2e: three users in a room across the GUI, the console and the library",
-  ignore: REAL === false,
+  ignore: !REAL,
   async fn(t) {
-    await using srv = await startBackend(REAL === true, USERS);
-    console.error(`rooms e2e: against the ${srv.kind} server`);
+    await using srv = await startBackend(USERS);
     const dataDir = await Deno.makeTempDir({ prefix: "jim-rooms-e2e-" });
     const consoleEnv = (user: string) => ({
       JIM_DATA_DIR: `${dataDir}/console-${user}`,
