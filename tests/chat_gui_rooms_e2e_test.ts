@@ -1,10 +1,11 @@
 /**
  * End to end in Debian's chromium: the chat GUI's Rooms section (issue 13). A real chat GUI
  * with its SQLite history and peers that are real JIM sessions, against the real server
- * (skipped with the reason printed while it does not announce `rooms`). Joining by keyboard alone, the unread badge of a
- * room that is not open and its clearing, messages headed `bob -> #room:`, the member list's
- * online dots following who logs in and out, a refused join shown under the form, leave behind
- * a confirmation that Escape cancels, and text contrast of 4.5:1 or more in both themes.
+ * (skipped with the reason printed while it does not announce `rooms`). Joining by keyboard
+ * alone, the unread badge of a room that is not open and its clearing, messages headed
+ * `bob -> #room:`, the member list's online dots following who logs in and out, a refused join
+ * shown under the form, leave behind a confirmation that Escape cancels, and text contrast of
+ * 4.5:1 or more in both themes.
  */
 import assert from "node:assert/strict";
 import { ChatSession } from "../client/mod.ts";
