@@ -9,9 +9,10 @@ import { JimServer, setPassword } from "../../server/mod.ts";
 import { startTestServer, TEST_ITERATIONS, type TestServer } from "../../server/testing.ts";
 import type { ChatState, ContactsSnapshot, MessagesReply, MessageView } from "./_types.ts";
 import { openGui, PASSWORDS, readLive, USERS, waitFor } from "./_app_testing.ts";
+import { seedRules } from "../../client/_seed_rules.ts";
 
 async function withServer(fn: (srv: TestServer) => Promise<void>): Promise<void> {
-  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  await using srv = await startTestServer(seedRules({ users: USERS, limits: { rateLimit: 0 } }));
   await fn(srv);
 }
 
@@ -284,7 +285,8 @@ Deno.test("chat routes: messages go both ways, offline ones fail and retry", asy
       });
       const m = await alice.api<MessagesReply>("GET", "/api/messages/bob");
       assert.deepEqual(m.body.messages.map((x) => [x.from, x.to, x.text, x.status]), [
-        ["alice", "bob", text, "delivered"],
+        // bob marked it read above: a server with receipts says so.
+        ["alice", "bob", text, "read"],
         ["bob", "alice", "Hi 🙂", "delivered"],
       ]);
     });
@@ -365,7 +367,7 @@ Deno.test("chat routes: a restarted GUI shows the last account's history offline
 });
 
 Deno.test("chat routes: a dropped connection shows in the state and Service info", async () => {
-  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  await using srv = await startTestServer(seedRules({ users: USERS, limits: { rateLimit: 0 } }));
   await using gui = await openGui({ reconnect: false });
   await gui.connect("alice", srv);
   await srv.server.close();
@@ -381,7 +383,7 @@ function restart(srv: TestServer): Promise<JimServer> {
 }
 
 Deno.test("chat routes: after a server restart the GUI reconnects by itself and sends", async () => {
-  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  await using srv = await startTestServer(seedRules({ users: USERS, limits: { rateLimit: 0 } }));
   await using gui = await openGui();
   await using bob = await ChatSession.connect({
     port: srv.port,
@@ -416,7 +418,7 @@ Deno.test("chat routes: after a server restart the GUI reconnects by itself and 
 });
 
 Deno.test("chat routes: Disconnect stops reconnecting; a changed password needs the form", async (t) => {
-  await using srv = await startTestServer({ users: USERS, limits: { rateLimit: 0 } });
+  await using srv = await startTestServer(seedRules({ users: USERS, limits: { rateLimit: 0 } }));
   await using gui = await openGui({ reconnect: { initialDelay: 600_000, maxDelay: 600_000 } });
   await t.step("Disconnect while reconnecting", async () => {
     await gui.connect("alice", srv);
@@ -653,10 +655,10 @@ Deno.test("chat routes: contacts match without case; oneself is refused clearly"
 });
 
 Deno.test("chat routes: a lockout tells when the next try is let in", async () => {
-  await using srv = await startTestServer({
+  await using srv = await startTestServer(seedRules({
     users: USERS,
     limits: { rateLimit: 0, maxFailedLogins: 2 },
-  });
+  }));
   await using gui = await openGui();
   const wrong = { user: "alice", password: "wrong", host: srv.host, port: srv.port };
   for (let i = 0; i < 2; i++) {
