@@ -413,7 +413,7 @@ Deno.test("jim-client stays through a server restart, reconnects and keeps worki
 Deno.test("jim-client exits 1 when its account is removed, without reconnecting", async (t) => {
   for (const env of [{}, { JIM_NO_RECONNECT: "1" }] as Record<string, string>[]) {
     await t.step(Object.keys(env).length ? "JIM_NO_RECONNECT=1" : "reconnecting on", async () => {
-      await using srv = await startTestServer(seedRules({ users: USERS }));
+      await using srv = await startTestServer({ users: USERS });
       await using dir = await tempDir("jim-cli-test-");
       await using alice = new ClientProcess(["-u", "alice", "-p", String(srv.port)], {
         JIM_DATA_DIR: String(dir),
