@@ -348,6 +348,8 @@ interface Reply {
 }
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+/** What a server says just before it closes, never in answer to a request. */
+const PARTING: ReadonlySet<string> = new Set(["Account removed", "Server shutting down"]);
 /** More logins than any server should list; a get_users that goes past it is refused. */
 const MAX_USERS = 10_000_000;
 
@@ -1535,6 +1537,11 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
       this.#settle(head.collected.response);
       this.#onResponse(response);
       return;
+    }
+    if (response.response >= 400 && response.error !== undefined && PARTING.has(response.error)) {
+      // The server's parting words can meet a request on its way and take its place as the
+      // reply; they still say why the connection is about to end.
+      this.#serverNotice = { code: response.response, text: response.error };
     }
     let quantity = response.quantity ?? 0;
     if (head.list && response.response === Status.ACCEPTED && quantity > 0) {

@@ -124,3 +124,17 @@ Deno.test("JimClient refuses room calls before sending: bad names, no rooms capa
   await rejectsWith(() => s.client.history({ with: "#a b" }), JimError, "with may hold only");
   await s.client.quit();
 });
+
+Deno.test("JimClient keeps the parting notice that took a pending request's place", async () => {
+  await using s = await session(async (peer) => {
+    assert.equal((await peer.receive()).action, "get_rooms");
+    // The account is removed while the room sync waits: the notice is all that comes.
+    await peer.send({ response: 403, error: "Account removed" });
+    peer.close();
+  });
+  const gone = new Promise<string | undefined>((resolve) =>
+    s.client.addEventListener("disconnected", (e) => resolve(e.detail.notice?.text))
+  );
+  await rejectsWith(() => s.client.rooms(), JimError, "Account removed");
+  assert.equal(await gone, "Account removed");
+});
