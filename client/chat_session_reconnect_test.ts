@@ -39,6 +39,8 @@ async function watched(options: ChatSessionOptions) {
   session.addEventListener("reconnected", () => events.push("reconnected"));
   session.addEventListener("message", (e) => received.push(e.detail));
   await session.open();
+  // The history sync is a request in flight; a notice must not arrive as its answer.
+  await session.synced;
   const lines = () => session.serviceLog().map((s) => s.text);
   return { session, disconnects, events, received, lines };
 }

@@ -7,7 +7,6 @@ import { History } from "./history.ts";
 import { JimClient } from "./jim_client.ts";
 import { fakeServer, serveScram } from "./_fake_peer.ts";
 import type { MessageRecord } from "./history.ts";
-import { seedRules } from "./_seed_rules.ts";
 
 const USERS = [
   { login: "alice", password: "alice-pw" },
@@ -16,7 +15,7 @@ const USERS = [
 ];
 
 Deno.test("ChatSession syncs the contacts mirror with the server at login", async () => {
-  await using srv = await startTestServer(seedRules({ users: USERS }));
+  await using srv = await startTestServer({ users: USERS });
   await using dir = await tempDir("jim-client-test-");
   const dataDir = String(dir);
   // A stale local mirror: "carol" was removed elsewhere, "bob" added elsewhere.
@@ -59,7 +58,7 @@ Deno.test("ChatSession syncs the contacts mirror with the server at login", asyn
 });
 
 Deno.test("ChatSession adds a stranger who writes, locally and on the server", async () => {
-  await using srv = await startTestServer(seedRules({ users: USERS }));
+  await using srv = await startTestServer({ users: USERS });
   await using dir = await tempDir("jim-client-test-");
   await using alice = await ChatSession.connect({
     port: srv.port,
@@ -90,7 +89,7 @@ Deno.test("ChatSession adds a stranger who writes, locally and on the server", a
 });
 
 Deno.test("ChatSession keeps history across restarts and stores failed sends", async () => {
-  await using srv = await startTestServer(seedRules({ users: USERS }));
+  await using srv = await startTestServer({ users: USERS, offlineMessages: "reject" });
   await using dir = await tempDir("jim-client-test-");
   const options = { port: srv.port, user: "alice", password: "alice-pw", dataDir: String(dir) };
   let failedId: number;
@@ -143,7 +142,7 @@ Deno.test("ChatSession keeps history across restarts and stores failed sends", a
 });
 
 Deno.test("ChatSession marks a send failed when the connection is lost", async () => {
-  const srv = await startTestServer(seedRules({ users: USERS }));
+  const srv = await startTestServer({ users: USERS });
   await using dir = await tempDir("jim-client-test-");
   try {
     await using alice = await ChatSession.connect({
@@ -166,7 +165,7 @@ Deno.test("ChatSession marks a send failed when the connection is lost", async (
 });
 
 Deno.test("ChatSession.connect() fails cleanly for a bad login", async () => {
-  await using srv = await startTestServer(seedRules({ users: USERS }));
+  await using srv = await startTestServer({ users: USERS });
   await using dir = await tempDir("jim-client-test-");
   await rejectsWith(
     () =>

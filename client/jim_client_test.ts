@@ -5,7 +5,6 @@ import { assert, rejectsWith, waitFor } from "./_assert.ts";
 import { ConnectionError } from "./errors.ts";
 import { seedDisguise } from "./_fake_peer.ts";
 import { type IncomingMessage, JimClient } from "./jim_client.ts";
-import { seedRules } from "./_seed_rules.ts";
 
 const USERS = [
   { login: "alice", password: "alice-pw" },
@@ -14,7 +13,11 @@ const USERS = [
 ];
 
 Deno.test("JimClient.login() against the real server", async (t) => {
-  await using srv = await startTestServer(seedRules({ users: USERS, legacyAuth: true }));
+  await using srv = await startTestServer({
+    users: USERS,
+    legacyAuth: true,
+    limits: { maxSessionsPerUser: 1 },
+  });
 
   await t.step("SCRAM-SHA-256 with a verified server", async () => {
     await using client = await JimClient.connect({ port: srv.port });
@@ -59,7 +62,7 @@ Deno.test("JimClient.login() against the real server", async (t) => {
 });
 
 Deno.test("JimClient.login() falls back to legacy HMAC-MD5 with a seed-like server", async (t) => {
-  await using srv = await startTestServer(seedRules({ users: USERS, legacyAuth: true }));
+  await using srv = await startTestServer({ users: USERS, legacyAuth: true });
 
   await t.step("allowed: the real server checks the seed's digest", async () => {
     await using proxy = seedDisguise(srv);
@@ -94,7 +97,7 @@ Deno.test("JimClient.login() falls back to legacy HMAC-MD5 with a seed-like serv
 });
 
 Deno.test("JimClient sends and receives both ways, and reports 410 for an offline recipient", async () => {
-  await using srv = await startTestServer(seedRules({ users: USERS }));
+  await using srv = await startTestServer({ users: USERS, offlineMessages: "reject" });
   await using alice = await JimClient.connect({ port: srv.port });
   await alice.login("alice", "alice-pw");
   await rejectsWith(() => alice.send("bob", "are you there?"), JimError, "Client not online: bob")
@@ -127,7 +130,7 @@ Deno.test("JimClient sends and receives both ways, and reports 410 for an offlin
 });
 
 Deno.test("JimClient manages contacts on the server", async () => {
-  await using srv = await startTestServer(seedRules({ users: USERS }));
+  await using srv = await startTestServer({ users: USERS });
   await using alice = await JimClient.connect({ port: srv.port });
   await alice.login("alice", "alice-pw");
   assert.deepEqual(await alice.contacts(), []);
@@ -155,10 +158,10 @@ Deno.test("JimClient manages contacts on the server", async () => {
 
 Deno.test("JimClient answers probes and keeps replies in order", async (t) => {
   await t.step("control: a connection that ignores the probe is closed by the server", async () => {
-    await using srv = await startTestServer(seedRules({
+    await using srv = await startTestServer({
       users: USERS,
       limits: { idleProbeMs: 100, probeGraceMs: 100 },
-    }));
+    });
     await using raw = await connectRaw(srv, { timeoutMs: 30_000 });
     assert.equal((await raw.login("bob", "bob-pw")).response, 200);
     assert.equal((await raw.next()).action, "probe");
@@ -168,10 +171,10 @@ Deno.test("JimClient answers probes and keeps replies in order", async (t) => {
   await t.step("JimClient answers, so the server probes it again", async () => {
     // The grace is far longer than any test runs: only the order of events is checked, and a
     // second probe comes only after the first was answered and the connection idled again.
-    await using srv = await startTestServer(seedRules({
+    await using srv = await startTestServer({
       users: USERS,
       limits: { idleProbeMs: 100, probeGraceMs: 600_000 },
-    }));
+    });
     using probes = srv.server.events.subscribe({ types: ["push", "request"] });
     await using client = await JimClient.connect({ port: srv.port });
     await client.login("alice", "alice-pw");
@@ -196,7 +199,7 @@ Deno.test("JimClient answers probes and keeps replies in order", async (t) => {
 });
 
 Deno.test("JimClient reports the server's shutdown notice as the reason the connection ended", async () => {
-  const srv = await startTestServer(seedRules({ users: USERS }));
+  const srv = await startTestServer({ users: USERS });
   try {
     await using client = await JimClient.connect({ port: srv.port });
     await client.login("alice", "alice-pw");
@@ -216,9 +219,7 @@ Deno.test("JimClient reports the server's shutdown notice as the reason the conn
 
 Deno.test("JimClient rejects pending calls when the server goes away", async () => {
   // The rate limit holds the calls after the login in the server's backlog, unanswered.
-  const srv = await startTestServer(
-    seedRules({ users: USERS, limits: { rateLimit: 0.001, rateBurst: 4 } }),
-  );
+  const srv = await startTestServer({ users: USERS, limits: { rateLimit: 0.001, rateBurst: 4 } });
   try {
     await using client = await JimClient.connect({ port: srv.port });
     await client.login("alice", "alice-pw"); // presence and two authenticate steps
@@ -245,7 +246,7 @@ Deno.test("JimClient rejects pending calls when the server goes away", async () 
 });
 
 Deno.test("JimClient reports a removed account as the reason its session ended", async () => {
-  await using srv = await startTestServer(seedRules({ users: USERS }));
+  await using srv = await startTestServer({ users: USERS });
   await using client = await JimClient.connect({ port: srv.port });
   await client.login("alice", "alice-pw");
   const reasons: string[] = [];

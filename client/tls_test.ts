@@ -4,16 +4,16 @@ import { assert, rejectsWith } from "./_assert.ts";
 import { runClient } from "./_spawn.ts";
 import { ConnectionError } from "./errors.ts";
 import { JimClient } from "./jim_client.ts";
-import { seedRules } from "./_seed_rules.ts";
 
 Deno.test("JimClient and jim-client talk TLS with a trusted CA certificate", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "jim-client-tls-" });
   try {
     const tls = await selfSignedCert(dir);
-    await using srv = await startTestServer(seedRules({
+    await using srv = await startTestServer({
       users: [{ login: "alice", password: "pw-a" }, { login: "bob", password: "pw-b" }],
       tls,
-    }));
+      offlineMessages: "reject",
+    });
 
     await t.step("with the CA: login and delivery", async () => {
       await using alice = await JimClient.connect({

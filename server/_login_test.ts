@@ -120,14 +120,15 @@ Deno.test("LoginMachine: the 401 answers the supported capabilities, which the l
     const { peer, login } = fx.machine();
     login.presence("alice", ["rooms", "receipts", "ids", "carbons"]);
     const hello = peer.last();
-    assert.deepEqual(hello.capabilities, ["receipts", "ids", "carbons"]);
+    // rooms is supported since issue 13.
+    assert.deepEqual(hello.capabilities, ["rooms", "receipts", "ids", "carbons"]);
     const client = new ScramClient("alice", "alice-pw");
     await login.authenticate(scramStep("alice", client.clientFirst()));
     const serverFirst = new TextDecoder().decode(fromBase64(String(peer.last().data)));
     const result = await login.authenticate(
       scramStep("alice", await client.clientFinal(serverFirst)),
     );
-    assert.deepEqual([...result!.capabilities], ["receipts", "ids", "carbons"]);
+    assert.deepEqual([...result!.capabilities], ["rooms", "receipts", "ids", "carbons"]);
   });
   await t.step("an empty list: an empty answer", () => {
     const { peer, login } = fx.machine();

@@ -256,10 +256,13 @@ Deno.test("limits: connections over the total cap are refused with 503", async (
 Deno.test("limits: a slow consumer is disconnected and its sender told", async () => {
   const events = new EventFeed();
   using disconnects = events.subscribe({ types: ["disconnect"] });
+  // The seed's policy: what no session takes is refused, not stored (by default it is stored;
+  // server/messaging_test.ts and handlers/mod_test.ts cover that).
   await using srv = await startTestServer({
     users: USERS,
     events,
     limits: { rateLimit: 0, maxOutboundBytes: 64 * 1024 },
+    offlineMessages: "reject",
   });
   const [alice, bob] = await loginAll(srv, USERS.slice(0, 2));
   await using _a = alice!;

@@ -31,14 +31,7 @@ const PROXY = new URL("./testdata/stall_proxy.py", import.meta.url).pathname;
 
 async function login(target: { host: string; port: number }, user: string) {
   const conn = await connectRaw(target, { timeoutMs: 60_000 });
-  const challenge = await conn.request({
-    action: "presence",
-    time: now(),
-    user: { account_name: user },
-    capabilities: ["ids", "rooms"],
-  });
-  assert.equal(challenge.response, 401);
-  const reply = await conn.scramLogin(user, "pw");
+  const reply = await conn.login(user, "pw", { capabilities: ["ids", "rooms"] });
   assert.equal(reply.response, 200, JSON.stringify(reply));
   return conn;
 }

@@ -25,14 +25,7 @@ async function login(
   caps: string[] = ["ids", "rooms"],
 ): Promise<RawConnection> {
   const conn = await connectRaw(srv);
-  const challenge = await conn.request({
-    action: "presence",
-    time: now(),
-    user: { account_name: user },
-    capabilities: caps,
-  });
-  assert.equal(challenge.response, 401);
-  const reply = await conn.scramLogin(user, `${user}-pw`);
+  const reply = await conn.login(user, `${user}-pw`, { capabilities: caps });
   assert.equal(reply.response, 200, JSON.stringify(reply));
   return conn;
 }

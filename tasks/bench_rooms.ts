@@ -101,6 +101,7 @@ async function login(user: string): Promise<RawConnection> {
     user: { account_name: user, password: legacyDigest(stored, String(challenge.token)) },
   });
   if (reply.response !== 200) throw new Error(`Login as ${user} failed: ${JSON.stringify(reply)}`);
+  loginOf.set(conn, user);
   return conn;
 }
 
@@ -110,12 +111,24 @@ const frame = (to: string) =>
     JSON.stringify({ action: "msg", time: now(), to, encoding: "utf-8", message: TEXT }) + "\n",
   );
 
-/** Resolves with the arrival time of each of the next `n` msg pushes at `conn`. */
+const loginOf = new Map<RawConnection, string>();
+
+/**
+ * Resolves with the arrival time of each of the next `n` msg pushes at `conn`. A member only
+ * reads, so the server probes it after a minute of silence: it answers, as a client would.
+ */
 async function arrivals(conn: RawConnection, n: number): Promise<number[]> {
   const times: number[] = [];
   while (times.length < n) {
     const f = await conn.next();
     if (f.action === "msg") times.push(performance.now());
+    else if (f.action === "probe") {
+      await conn.send({
+        action: "presence",
+        time: now(),
+        user: { account_name: loginOf.get(conn) },
+      });
+    }
   }
   return times;
 }

@@ -205,7 +205,8 @@ async function smoke(t: Deno.TestContext, server: string, client: string, dir: s
 
   const port = freePort();
   const serve = new Deno.Command(server, {
-    args: ["serve", "--db", db, "--port", String(port)],
+    // One session per user, as the seed: the refused login below is the 409.
+    args: ["serve", "--db", db, "--port", String(port), "--max-sessions-per-user", "1"],
     env: { PATH: `${dirname(Deno.execPath())}:${Deno.env.get("PATH") ?? ""}`, NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",

@@ -11,13 +11,7 @@ import { testWithTools } from "./_tools.ts";
 
 async function member(port: number, name: string, room: string): Promise<RawConnection> {
   const conn = await connectRaw({ host: "127.0.0.1", port });
-  await conn.request({
-    action: "presence",
-    time: now(),
-    user: { account_name: name },
-    capabilities: ["ids", "rooms"],
-  });
-  assert.equal((await conn.scramLogin(name, "pw")).response, 200);
+  assert.equal((await conn.login(name, "pw", { capabilities: ["ids", "rooms"] })).response, 200);
   assert.equal((await conn.request({ action: "join", time: now(), room })).response, 200);
   return conn;
 }

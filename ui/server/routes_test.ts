@@ -501,13 +501,7 @@ Deno.test("admin routes list rooms and delete one, telling its members online", 
   const target = { host: "127.0.0.1", port: fx.controller.status().port };
   const member = async (name: string) => {
     const conn = await connectRaw(target);
-    await conn.request({
-      action: "presence",
-      time: now(),
-      user: { account_name: name },
-      capabilities: ["ids", "rooms"],
-    });
-    assert.equal((await conn.scramLogin(name, "pw")).response, 200);
+    assert.equal((await conn.login(name, "pw", { capabilities: ["ids", "rooms"] })).response, 200);
     assert.equal(
       (await conn.request({ action: "join", time: now(), room: "#General" })).response,
       200,
