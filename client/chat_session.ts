@@ -567,6 +567,7 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
       }
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error);
+      if (record.contact.startsWith("#")) this.#goneRoom(record.contact, error);
       // A lost connection may have lost only the reply: the server's copy, if it has one,
       // takes this message's place when the history comes in.
       updated = this.#history?.setStatus(record.id, "failed", {
@@ -1250,6 +1251,18 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     this.#forgetRoom(room);
   }
 
+  /**
+   * A room deleted where no event told this session (the server's command line) answers
+   * 404 "No such room", and one this account was removed from 403 "Not a member": the
+   * mirror forgets it then.
+   */
+  #goneRoom(room: string, error: unknown): void {
+    if (!(error instanceof JimError)) return;
+    const gone = (error.code === Status.NOT_FOUND && error.message.startsWith("No such room")) ||
+      (error.code === Status.FORBIDDEN && error.message.startsWith("Not a member of"));
+    if (gone && this.#history) this.#forgetRoom(room);
+  }
+
   #forgetRoom(room: string): void {
     if (this.history.removeRoom(room)) this.emit("rooms", this.history.rooms());
   }
@@ -1257,7 +1270,13 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
   /** The members of a room, with online marks and the owner. */
   async members(room: string): Promise<RoomMember[]> {
     requireRoomName(room);
-    const members = await this.client.members(room);
+    let members: RoomMember[];
+    try {
+      members = await this.client.members(room);
+    } catch (error) {
+      this.#goneRoom(room, error);
+      throw error;
+    }
     const known = this.history.room(room);
     if (known && known.members !== members.length) {
       const owner = members.find((m) => m.owner)?.login;

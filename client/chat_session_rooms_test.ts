@@ -253,3 +253,21 @@ Deno.test("ChatSession rooms: a join on another session of the account is mirror
   assert.deepEqual([own.direction, own.via, own.sender], ["out", "carbon", "alice"]);
   assert.equal(laptop.session.history.unreadCounts().get("#family") ?? 0, 1);
 });
+
+Deno.test("ChatSession rooms: a room deleted without a word is forgotten at the first refusal", async () => {
+  await using srv = await FakeConvServer.start({ users: USERS });
+  await using dir = await tempDir();
+  await using alice = await open(srv, "alice", `${dir}/alice`);
+  await alice.session.join("#gone");
+  await alice.session.send("#gone", "still here");
+  // As `jim-server room delete` in another process does it: nobody is told.
+  srv.rooms.delete("#gone");
+  const post = await alice.session.send("#gone", "hello?");
+  assert.deepEqual([post.status, post.error], ["failed", "No such room: #gone"]);
+  assert.deepEqual(alice.session.rooms(), []);
+  assert.equal(alice.session.messages("#gone").length, 2, "its messages stay");
+  await alice.session.join("#other");
+  srv.rooms.delete("#other");
+  await rejectsWith(() => alice.session.members("#other"), JimError, "No such room: #other");
+  assert.deepEqual(alice.session.rooms(), []);
+});
