@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { envValue, parseBoolean, parseNumber, parsePort, UsageError } from "../common/usage.ts";
 import { isAccountName, MAX_NAME_LENGTH } from "../protocol/mod.ts";
+import { isConversationName } from "./rooms.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "./jim_client.ts";
 
 export { UsageError };
@@ -164,7 +165,7 @@ function checkCommandFlags(config: CliConfig): void {
       break;
     case "send":
       if (config.to === undefined) throw new UsageError('Missing --to: send --to NAME "text"');
-      if (!isAccountName(config.to)) throw new UsageError(`Invalid --to: "${config.to}"`);
+      if (!isConversationName(config.to)) throw new UsageError(`Invalid --to: "${config.to}"`);
       if (config.args.length === 0 || config.args.join(" ").trim() === "") {
         throw new UsageError('Missing message text: send --to NAME "text"');
       }
@@ -178,7 +179,7 @@ function checkCommandFlags(config: CliConfig): void {
       if (config.args.length !== 1) {
         throw new UsageError("Expected one contact: history NAME [--limit N] [--json]");
       }
-      if (!isAccountName(config.args[0])) {
+      if (!isConversationName(config.args[0])) {
         throw new UsageError(`Invalid contact name: "${config.args[0]}"`);
       }
       break;
@@ -194,7 +195,7 @@ Usage:
   jim-client [flags]                              interactive chat (type /help inside)
   jim-client send --to NAME "text" [flags]        send one message; exit 0 when the server
                                                   took it (delivered, or stored for later)
-  jim-client history NAME [--limit N] [--json]    print the local history with NAME
+  jim-client history NAME [--limit N] [--json]    print the local history with NAME (or #room)
   jim-client import-seed FILE [flags]             import a seed client's contacts and
                                                   messages into the local history
 ${extra.map((c) => `  jim-client ${c} [flags]\n`).join("")}

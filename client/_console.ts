@@ -2,7 +2,8 @@
 import { isAccountName, sameLogin } from "../protocol/mod.ts";
 import type { ChatSession } from "./chat_session.ts";
 import type { MessageRecord } from "./history.ts";
-import { describeState, formatContacts, formatMessage, stamp } from "./_format.ts";
+import { describeState, formatContacts, formatMessage, formatRooms, stamp } from "./_format.ts";
+import { isRoomName, roomNameProblem } from "./rooms.ts";
 import type { Painter, Screen } from "./_terminal.ts";
 
 /** Where lines come from: the TTY line editor or a plain reader. */
@@ -24,6 +25,14 @@ export const CONSOLE_HELP = `Commands:
   /status ID         where message #ID stands: stored, delivered, read, or failed
   /retry ID          send a failed message again
   /help              this help               /quit       leave
+Rooms:
+  /join #room [invite-only]  join a room; the first join creates it (you own it then)
+  /leave #room       leave a room            /rooms      the rooms you are in
+  /members #room     who is in a room (● online, ★ owner)
+  /invite #room NAME let NAME join (needed for an invite-only room)
+  /msg #room text    post to a room; /chat #room then plain lines go there
+  /history #room [N] the room's last N messages
+  /kick #room NAME   /owner #room NAME   /delete #room   (the owner only)
 Marks on your messages in /history: ✓ stored (waits for the recipient), ✓✓ delivered,
 ✓✓ read.`;
 
@@ -58,6 +67,13 @@ export async function runConsole(
       void session.markRead(target).catch(() => {});
     }
   });
+  // Out of a room by someone else's hand: plain lines must not go on trying to post there.
+  session.addEventListener("rooms", (e) => {
+    if (target?.startsWith("#") && !e.detail.some((r) => r.room === target)) {
+      target = undefined;
+      void prompt();
+    }
+  });
   /** The oldest message /history showed per contact, for "/history NAME more". */
   const shown = new Map<string, { oldest: MessageRecord | undefined; count: number }>();
 
@@ -75,6 +91,25 @@ export async function runConsole(
         `${to} is offline: the server keeps it until ${to} logs in (/status ${record.id})`,
       );
     }
+  };
+
+  /** The room named in a room command, or a usage error when it is missing or not a room. */
+  const roomArg = async (name: string | undefined, usage: string): Promise<string | null> => {
+    if (!name) {
+      await fail(`Usage: ${usage}`);
+      return null;
+    }
+    if (!isRoomName(name)) {
+      await fail(`${roomNameProblem("room", name).replace("Invalid field: room", "A room name")}`);
+      return null;
+    }
+    if (!session.roomsSupported) {
+      await fail("This server does not support rooms");
+      return null;
+    }
+    // The mirror has the server's spelling; commands may be typed in any case.
+    return session.rooms().find((r) => r.room.toLowerCase() === name.toLowerCase())?.room ??
+      name;
   };
 
   const commands: Record<string, (args: string[], rest: string) => Promise<void>> = {
@@ -110,6 +145,20 @@ export async function runConsole(
         await prompt();
         return info("Chat closed: plain lines go nowhere; /chat NAME to start one");
       }
+      if (name.startsWith("#")) {
+        const room = await roomArg(name, "/chat #room");
+        if (room === null) return;
+        const member = session.rooms().some((r) => r.room === room);
+        if (!member) return fail(`Not a member of ${room}: /join ${room} first`);
+        target = room;
+        await prompt();
+        await info(`Chatting in ${room}: plain lines go to everyone in it`);
+        for (const m of session.messages(room, 10)) {
+          await say(formatMessage(m, session.user, paint));
+        }
+        await session.markRead(room);
+        return;
+      }
       if (!isAccountName(name)) return fail(`Invalid login: ${name}`);
       target = name;
       await prompt();
@@ -127,9 +176,14 @@ export async function runConsole(
       if (!name || !text) return fail("Usage: /msg NAME text");
       await send(name, text);
     },
-    async history([name, count, extra]) {
+    async history([nameArg, count, extra]) {
+      let name = nameArg;
       if (!name || extra !== undefined) return fail("Usage: /history NAME [N | more]");
-      if (!isAccountName(name)) return fail(`Invalid login: ${name}`);
+      if (name.startsWith("#")) {
+        const room = await roomArg(name, "/history #room [N | more]");
+        if (room === null) return;
+        name = room;
+      } else if (!isAccountName(name)) return fail(`Invalid login: ${name}`);
       const more = count === "more";
       const last = shown.get(name);
       const n = more ? last?.count ?? 20 : count === undefined ? 20 : Number(count);
@@ -152,6 +206,83 @@ export async function runConsole(
       );
       await say(lines.join("\n"));
       if (page.more) await info(`Older messages: /history ${name} more`);
+    },
+    async join([name, option, extra]) {
+      const usage = "/join #room [invite-only]";
+      const room = await roomArg(name, usage);
+      if (room === null) return;
+      if (extra !== undefined || (option !== undefined && option !== "invite-only")) {
+        return fail(`Usage: ${usage}`);
+      }
+      const joined = await session.join(room, { inviteOnly: option === "invite-only" });
+      if (joined.created) {
+        await info(
+          `Created ${joined.room}: you own it` +
+            (option === "invite-only"
+              ? "; it is invite-only (/invite " + joined.room + " NAME)"
+              : ""),
+        );
+      } else await info(`${joined.alert}: /chat ${joined.room} to talk there`);
+    },
+    async leave([name]) {
+      const room = await roomArg(name, "/leave #room");
+      if (room === null) return;
+      await session.leave(room);
+      if (target?.toLowerCase() === room.toLowerCase()) {
+        target = undefined;
+        await prompt();
+      }
+      await info(`Left ${room}: nothing more of it arrives`);
+    },
+    async rooms() {
+      if (!session.roomsSupported) return fail("This server does not support rooms");
+      await say(formatRooms(session.rooms(), session.history.unreadCounts(), session.user, paint));
+    },
+    async members([name]) {
+      const room = await roomArg(name, "/members #room");
+      if (room === null) return;
+      const members = await session.members(room);
+      const lines = members.map((m) =>
+        `  ${m.online ? paint.green("●") : paint.dim("○")} ${
+          m.owner ? paint.bold(m.login) : m.login
+        }${m.owner ? " ★ owner" : ""}${m.online ? "" : paint.dim(" (offline)")}`
+      );
+      await say([`Members of ${room} (${members.length}):`, ...lines].join("\n"));
+    },
+    async invite([name, login]) {
+      const room = await roomArg(name, "/invite #room NAME");
+      if (room === null) return;
+      if (!login) return fail("Usage: /invite #room NAME");
+      if (!isAccountName(login)) return fail(`Invalid login: ${login}`);
+      await session.invite(room, login);
+      await info(`Invited ${login} to ${room}: /join ${room} lets them in`);
+    },
+    async kick([name, login]) {
+      const room = await roomArg(name, "/kick #room NAME");
+      if (room === null) return;
+      if (!login) return fail("Usage: /kick #room NAME");
+      if (!isAccountName(login)) return fail(`Invalid login: ${login}`);
+      await session.kick(room, login);
+      await info(`Removed ${login} from ${room}`);
+    },
+    async owner([name, login]) {
+      const room = await roomArg(name, "/owner #room NAME");
+      if (room === null) return;
+      if (!login) return fail("Usage: /owner #room NAME");
+      if (!isAccountName(login)) return fail(`Invalid login: ${login}`);
+      await session.setOwner(room, login);
+      await info(`${login} owns ${room} now`);
+    },
+    async delete([name, extra]) {
+      const room = await roomArg(name, "/delete #room");
+      if (room === null) return;
+      if (extra !== undefined) return fail("Usage: /delete #room");
+      await session.deleteRoom(room);
+      if (target?.toLowerCase() === room.toLowerCase()) {
+        target = undefined;
+        await prompt();
+      }
+      await info(`Deleted ${room}: its members were told`);
     },
     async search(_args, rest) {
       const query = rest.trim();

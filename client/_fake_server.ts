@@ -1,8 +1,10 @@
 /**
  * A scripted stand-in for the issue 12 server, on a real loopback socket: SCRAM logins,
  * capabilities, stored messages with ids, offline delivery, several sessions per account with
- * carbons, receipts, read marks, history pages and presence pushes, all in memory and as
- * docs PROTOCOL_12 describes them. Test support only: the client is built and tested against
+ * carbons, receipts, read marks, history pages and presence pushes, and rooms (join, leave,
+ * get_rooms, members, invite, kick, set_owner, delete_room, room_config, room messages and
+ * room history, room_event pushes), all in memory and as PROTOCOL_12 and PROTOCOL_13
+ * describe them. Test support only: the client is built and tested against
  * it until the real server speaks the additions (then the e2e tests in tests/ take over).
  * Tests reach past the protocol with {@linkcode FakeConvServer.inject} (forged frames) and
  * {@linkcode FakeConvServer.drop} (lost connections).
@@ -29,7 +31,7 @@ import {
 export interface FakeConvServerOptions {
   /** The accounts and their passwords. */
   users: { login: string; password: string }[];
-  /** What the server answers of what a client announces (`ids`, `carbons`, `presence`, `receipts` by default). */
+  /** What the server answers of what a client announces (all five by default). */
   capabilities?: readonly Capability[];
   /** `store` (the default) keeps messages for offline users; `reject` answers 410 as the seed. */
   offline?: "store" | "reject";
@@ -54,6 +56,19 @@ export interface FakeMessage {
   text: string;
   /** For the sender: stored until a session of `to` got it, then delivered, then read. */
   state: "stored" | "delivered" | "read";
+}
+
+/** A room as the fake server keeps it. */
+export interface FakeRoom {
+  name: string;
+  owner: string;
+  /** Logins in the order they joined. */
+  members: string[];
+  inviteOnly: boolean;
+  historyVisible: boolean;
+  invites: Set<string>;
+  /** The last message id when each member (last) joined: it sees what came after. */
+  since: Map<string, number>;
 }
 
 type Frame = Record<string, unknown>;
@@ -166,6 +181,16 @@ class FakeSession {
         return this.#read(req);
       case "history":
         return this.#history(req);
+      case "join":
+      case "leave":
+      case "get_rooms":
+      case "members":
+      case "invite":
+      case "kick":
+      case "set_owner":
+      case "delete_room":
+      case "room_config":
+        return this.#room(String(action), req);
       default:
         return this.send({ response: 400, error: `Unknown action: ${String(action)}` });
     }
@@ -224,10 +249,232 @@ class FakeSession {
     void this.#writes.then(() => this.close());
   }
 
+  #room(action: string, req: Frame): void {
+    const s = this.server;
+    const me = this.login!;
+    if (action === "get_rooms") {
+      const mine = [...s.rooms.values()].filter((r) => r.members.includes(me))
+        .sort((a, b) => a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1);
+      this.send({ response: 202, quantity: mine.length });
+      for (const r of mine) {
+        const last = s.visible(r, me).at(-1)?.id;
+        this.send({
+          action: "room_list",
+          room: r.name,
+          owner: r.owner,
+          members: r.members.length,
+          invite_only: r.inviteOnly,
+          history_visible: r.historyVisible,
+          ...(last === undefined ? {} : { last_id: last }),
+        });
+      }
+      return;
+    }
+    const name = req.room;
+    if (typeof name !== "string") return this.send({ response: 400, error: "Missing field: room" });
+    if (!name.startsWith("#")) {
+      return this.send({ response: 400, error: 'Invalid field: room must start with "#"' });
+    }
+    if (!isAccountName(name.slice(1))) {
+      return this.send({
+        response: 400,
+        error: `Invalid field: room may hold only letters, digits, "_", "-" and "." after "#"`,
+      });
+    }
+    let room = s.rooms.get(name.toLowerCase());
+    if (action === "join") {
+      if (!room) {
+        room = {
+          name,
+          owner: me,
+          members: [me],
+          inviteOnly: req.invite_only === true,
+          historyVisible: false,
+          invites: new Set(),
+          since: new Map([[me, s.lastId]]),
+        };
+        s.rooms.set(name.toLowerCase(), room);
+        this.send({ response: 200, alert: `Joined ${name}`, room: name, created: true });
+        s.roomEvent(room, { event: "joined", user_id: me });
+        return;
+      }
+      if (room.members.includes(me)) {
+        return this.send({
+          response: 200,
+          alert: `Already a member of ${room.name}`,
+          room: room.name,
+          created: false,
+        });
+      }
+      if (room.inviteOnly && !room.invites.has(me)) {
+        return this.send({ response: 403, error: `Room is invite-only: ${room.name}` });
+      }
+      room.invites.delete(me);
+      room.members.push(me);
+      room.since.set(me, s.lastId);
+      this.send({ response: 200, alert: `Joined ${room.name}`, room: room.name, created: false });
+      s.roomEvent(room, { event: "joined", user_id: me });
+      return;
+    }
+    if (!room) return this.send({ response: 404, error: `No such room: ${name}` });
+    if (!room.members.includes(me)) {
+      return this.send({ response: 403, error: `Not a member of ${room.name}` });
+    }
+    const ownerOnly = ["kick", "set_owner", "delete_room", "room_config"];
+    if (ownerOnly.includes(action) && room.owner !== me) {
+      return this.send({ response: 403, error: `Only the owner of ${room.name} can do that` });
+    }
+    const who = typeof req.user_id === "string" ? req.user_id : undefined;
+    const needsUser = ["invite", "kick", "set_owner"].includes(action);
+    if (needsUser && who === undefined) {
+      return this.send({ response: 400, error: "Missing field: user_id" });
+    }
+    if (needsUser && !s.hasUser(who!)) {
+      return this.send({ response: 404, error: `No such client: ${who}` });
+    }
+    switch (action) {
+      case "leave": {
+        this.send({ response: 200, alert: `Left ${room.name}`, room: room.name });
+        s.roomEvent(room, { event: "left", user_id: me }, [me]);
+        room.members = room.members.filter((m) => m !== me);
+        room.since.delete(me);
+        if (room.members.length === 0) {
+          s.rooms.delete(room.name.toLowerCase());
+          return;
+        }
+        if (room.owner === me) {
+          room.owner = room.members[0]!;
+          s.roomEvent(room, { event: "owner", user_id: room.owner });
+        }
+        return;
+      }
+      case "members": {
+        const list = [...room.members].sort();
+        this.send({ response: 202, quantity: list.length });
+        for (const m of list) {
+          this.send({
+            action: "room_member",
+            room: room.name,
+            user_id: m,
+            owner: m === room.owner,
+            online: s.isOnline(m),
+          });
+        }
+        return;
+      }
+      case "invite": {
+        if (room.members.includes(who!)) {
+          return this.send({ response: 409, error: `Already a member of ${room.name}: ${who}` });
+        }
+        room.invites.add(who!);
+        this.send({ response: 200, alert: `Invited ${who} to ${room.name}`, room: room.name });
+        for (const session of s.sessionsOf(who!)) {
+          if (session.has("rooms")) {
+            session.send({
+              action: "room_event",
+              time: 1,
+              room: room.name,
+              event: "invited",
+              user_id: who,
+              by: me,
+            });
+          }
+        }
+        return;
+      }
+      case "kick": {
+        if (who === me) {
+          return this.send({ response: 400, error: "Cannot kick yourself: use leave" });
+        }
+        if (!room.members.includes(who!)) {
+          return this.send({ response: 404, error: `Not a member of ${room.name}: ${who}` });
+        }
+        this.send({ response: 200, alert: `Removed ${who} from ${room.name}`, room: room.name });
+        s.roomEvent(room, { event: "kicked", user_id: who, by: me });
+        room.members = room.members.filter((m) => m !== who);
+        room.since.delete(who!);
+        room.invites.delete(who!);
+        return;
+      }
+      case "set_owner": {
+        if (!room.members.includes(who!)) {
+          return this.send({ response: 404, error: `Not a member of ${room.name}: ${who}` });
+        }
+        room.owner = who!;
+        this.send({ response: 200, alert: `Owner of ${room.name} is now ${who}`, room: room.name });
+        s.roomEvent(room, { event: "owner", user_id: who });
+        return;
+      }
+      case "delete_room": {
+        this.send({ response: 200, alert: `Deleted ${room.name}`, room: room.name });
+        s.roomEvent(room, { event: "deleted", by: me });
+        s.rooms.delete(room.name.toLowerCase());
+        s.messages.splice(
+          0,
+          s.messages.length,
+          ...s.messages.filter((m) => m.to.toLowerCase() !== room!.name.toLowerCase()),
+        );
+        return;
+      }
+      case "room_config": {
+        const { invite_only: inviteOnly, history_visible: visible } = req;
+        if (typeof inviteOnly !== "boolean" && typeof visible !== "boolean") {
+          return this.send({
+            response: 400,
+            error: "Missing field: invite_only or history_visible",
+          });
+        }
+        if (typeof inviteOnly === "boolean") room.inviteOnly = inviteOnly;
+        if (typeof visible === "boolean") room.historyVisible = visible;
+        this.send({
+          response: 200,
+          alert: `Updated ${room.name}`,
+          room: room.name,
+          invite_only: room.inviteOnly,
+          history_visible: room.historyVisible,
+        });
+        s.roomEvent(room, {
+          event: "config",
+          invite_only: room.inviteOnly,
+          history_visible: room.historyVisible,
+        });
+        return;
+      }
+    }
+  }
+
+  #roomMsg(req: Frame, to: string): void {
+    const s = this.server;
+    const from = this.login!;
+    const room = s.rooms.get(to.toLowerCase());
+    if (!room) return this.send({ response: 404, error: `No such room: ${to}` });
+    if (!room.members.includes(from)) {
+      return this.send({ response: 403, error: `Not a member of ${room.name}` });
+    }
+    const others = room.members.filter((m) => m !== from && s.isOnline(m));
+    const m = s.append(
+      from,
+      room.name,
+      String(req.message),
+      others.length ? "delivered" : "stored",
+    );
+    for (const login of room.members) {
+      for (const r of s.sessionsOf(login)) {
+        if (r !== this && r.has("rooms")) r.send(s.msgFrame(m, r));
+      }
+    }
+    this.send(
+      this.has("ids")
+        ? { response: 200, alert: "OK", id: m.id, ts: m.ts, state: m.state }
+        : { response: 200, alert: "OK" },
+    );
+  }
+
   #msg(req: Frame): void {
     const s = this.server;
     const from = this.login!;
     const to = String(req.to);
+    if (to.startsWith("#")) return this.#roomMsg(req, to);
     if (!s.hasUser(to)) return this.send({ response: 404, error: `No such client: ${to}` });
     const online = s.sessionsOf(to);
     if (online.length === 0 && s.offline === "reject") {
@@ -312,10 +559,20 @@ class FakeSession {
       return this.send({ response: 400, error: "Invalid field: limit must be 1 to 100" });
     }
     const peer = req.with === undefined ? undefined : String(req.with);
-    const mine = s.messages.filter((m) =>
-      (m.from === me || m.to === me) &&
-      (peer === undefined || m.from === peer && m.to === me || m.to === peer && m.from === me)
-    );
+    let mine: FakeMessage[];
+    if (peer?.startsWith("#")) {
+      const room = s.rooms.get(peer.toLowerCase());
+      if (!room) return this.send({ response: 404, error: `No such room: ${peer}` });
+      if (!room.members.includes(me)) {
+        return this.send({ response: 403, error: `Not a member of ${room.name}` });
+      }
+      mine = s.visible(room, me);
+    } else {
+      mine = s.messages.filter((m) =>
+        !m.to.startsWith("#") && (m.from === me || m.to === me) &&
+        (peer === undefined || m.from === peer && m.to === me || m.to === peer && m.from === me)
+      );
+    }
     for (const key of ["before", "after"] as const) {
       const id = req[key];
       if (id !== undefined && !mine.some((m) => m.id === id)) {
@@ -337,6 +594,18 @@ class FakeSession {
     }
     this.send({ response: 202, quantity: page.length, more });
     for (const m of page) {
+      if (m.to.startsWith("#")) {
+        this.send({
+          action: "history_item",
+          id: m.id,
+          ts: m.ts,
+          time: Math.floor(m.ts / 1000),
+          from: m.from,
+          to: m.to,
+          message: m.text,
+        });
+        continue;
+      }
       const state = m.from === me ? m.state : m.state === "read" ? "read" : "delivered";
       this.send({
         action: "history_item",
@@ -374,6 +643,8 @@ export class FakeConvServer implements AsyncDisposable {
   readonly maxBacklog: number;
   readonly messages: FakeMessage[] = [];
   readonly readMarks = new Map<string, number>();
+  /** Rooms by lower-cased name. */
+  readonly rooms = new Map<string, FakeRoom>();
   /** Every request of a logged-in session, in order. */
   readonly requests: FakeRequest[] = [];
   /** When it returns true for a message just stored, the sender's connection drops unanswered. */
@@ -388,7 +659,8 @@ export class FakeConvServer implements AsyncDisposable {
   private constructor(listener: Deno.Listener, options: FakeConvServerOptions) {
     this.#listener = listener;
     this.port = (listener.addr as Deno.NetAddr).port;
-    this.capabilities = options.capabilities ?? ["ids", "carbons", "presence", "receipts"];
+    this.capabilities = options.capabilities ??
+      ["ids", "carbons", "presence", "receipts", "rooms"];
     this.offline = options.offline ?? "store";
     this.maxBacklog = options.maxBacklog ?? 1000;
     for (const u of options.users) {
@@ -441,6 +713,29 @@ export class FakeConvServer implements AsyncDisposable {
 
   isOnline(login: string): boolean {
     return this.sessionsOf(login).length > 0;
+  }
+
+  /** The id of the newest message (1000 before the first). */
+  get lastId(): number {
+    return this.#nextId;
+  }
+
+  /** The messages of `room` that `login` may read: since it joined, or all when visible. */
+  visible(room: FakeRoom, login: string): FakeMessage[] {
+    const since = room.historyVisible ? 0 : room.since.get(login) ?? Infinity;
+    return this.messages.filter((m) =>
+      m.to.toLowerCase() === room.name.toLowerCase() && m.id > since
+    );
+  }
+
+  /** Pushes a room_event to the `rooms` sessions of every member (and of `also`). */
+  roomEvent(room: FakeRoom, fields: Frame, also: string[] = []): void {
+    const to = new Set([...room.members, ...also]);
+    for (const login of to) {
+      for (const s of this.sessionsOf(login)) {
+        if (s.has("rooms")) s.send({ action: "room_event", time: 1, room: room.name, ...fields });
+      }
+    }
   }
 
   backlog(login: string): number {

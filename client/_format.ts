@@ -1,6 +1,6 @@
 /** How the console client shows messages and contacts. */
 import type { Contact } from "./jim_client.ts";
-import type { MessageRecord } from "./history.ts";
+import type { MessageRecord, RoomRecord } from "./history.ts";
 import type { Painter } from "./_terminal.ts";
 
 const pad = (n: number) => String(n).padStart(2, "0");
@@ -61,7 +61,8 @@ export function stateMark(status: MessageRecord["status"]): string {
 
 /**
  * One message as a line: `[12:00:01] bob: hello` for incoming, `[12:00:02] alice → bob: hi`
- * for outgoing, with the failure and its retry id when it was not delivered, and `✓ stored`
+ * for outgoing, and in a room `[12:01:02] #room alice: text` either way. Outgoing lines add
+ * the failure and its retry id when it was not delivered, and (not in rooms) `✓ stored`
  * while the server keeps it for an offline recipient. With `marks`, every state and the id:
  * `[12:00:02] #4 alice → bob: hi ✓✓ read`.
  */
@@ -77,15 +78,23 @@ export function formatMessage(
   // Control characters from the wire could move the cursor or recolor the terminal.
   // deno-lint-ignore no-control-regex
   const text = record.text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, "\uFFFD");
+  const room = record.contact.startsWith("#") ? record.contact : undefined;
+  if (room !== undefined && record.direction === "in") {
+    return `${when}${id} ${paint.bold(room)} ${paint.cyan(record.sender ?? "?")}: ${text}${note}`;
+  }
   if (record.direction === "in") {
     return `${when}${id} ${paint.bold(paint.cyan(record.contact))}: ${text}${note}`;
   }
-  const head = `${when}${id} ${paint.green(me)} → ${paint.bold(record.contact)}: ${text}`;
+  const head = room === undefined
+    ? `${when}${id} ${paint.green(me)} → ${paint.bold(record.contact)}: ${text}`
+    : `${when}${id} ${paint.bold(room)} ${paint.green(me)}: ${text}`;
   if (record.status === "failed") {
     return `${head} ${
       paint.red(`[not delivered: ${record.error ?? "unknown error"}; #${record.id}]`)
     }${note}`;
   }
+  // Rooms have no receipts: delivery marks would say nothing about the members.
+  if (room !== undefined) return `${head}${note}`;
   if (options.marks) {
     const mark = stateMark(record.status);
     return `${head} ${
@@ -132,4 +141,26 @@ export function formatContacts(contacts: readonly Contact[], paint: Painter): st
       : `  ${paint.dim("○")} ${c.login} ${paint.dim("(offline)")}`
   );
   return [`Contacts (${contacts.length}):`, ...lines].join("\n");
+}
+
+/** The rooms list, one per line, with the owner, the member count and unread messages. */
+export function formatRooms(
+  rooms: readonly RoomRecord[],
+  unread: ReadonlyMap<string, number>,
+  me: string,
+  paint: Painter,
+): string {
+  if (rooms.length === 0) return "No rooms yet: /join #room";
+  const lines = rooms.map((r) => {
+    const parts = [
+      r.owner === undefined ? "" : r.owner === me ? "yours" : `owner ${r.owner}`,
+      r.members === undefined ? "" : `${r.members} member${r.members === 1 ? "" : "s"}`,
+      r.inviteOnly ? "invite-only" : "",
+    ].filter(Boolean);
+    const n = unread.get(r.room) ?? 0;
+    return `  ${paint.bold(r.room)}${parts.length ? paint.dim(` (${parts.join(", ")})`) : ""}${
+      n > 0 ? ` ${paint.yellow(`${n} unread`)}` : ""
+    }`;
+  });
+  return [`Rooms (${rooms.length}):`, ...lines].join("\n");
 }

@@ -2,7 +2,14 @@ import { isAccountName, JimError, MAX_HISTORY_PAGE, sameLogin, Status } from "..
 import { ConnectionError } from "./errors.ts";
 import { TypedEventTarget } from "./_typed_event_target.ts";
 import { registerSecrets } from "./_held_secrets.ts";
-import { History, type MessageRecord, type SearchHit, type ServerMessage } from "./history.ts";
+import {
+  History,
+  type MessageRecord,
+  type RoomRecord,
+  type SearchHit,
+  type ServerMessage,
+} from "./history.ts";
+import { requireRoomName, type RoomEvent, type RoomMember } from "./rooms.ts";
 import {
   type Contact,
   type DisconnectInfo,
@@ -10,6 +17,7 @@ import {
   type IncomingMessage,
   JimClient,
   type JimClientOptions,
+  type JoinResult,
   type LoginResult,
   type PresenceChange,
   type Receipt,
@@ -145,6 +153,10 @@ export interface ChatSessionEventMap {
   reconnecting: CustomEvent<ReconnectingInfo>;
   /** Logged in again after a loss, with the contacts synced. */
   reconnected: CustomEvent<LoginResult>;
+  /** The rooms mirror changed (joined, left, kicked, deleted, owner or settings). */
+  rooms: CustomEvent<RoomRecord[]>;
+  /** Something happened in a room (servers with `rooms`), after the mirror took it in. */
+  room: CustomEvent<RoomEvent>;
 }
 
 const SERVICE_LOG_SIZE = 500;
@@ -464,7 +476,9 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
    * @throws {JimError} 400, storing nothing, for an invalid login or an empty text.
    */
   async send(to: string, text: string): Promise<MessageRecord> {
-    if (!isAccountName(to)) {
+    if (to.startsWith("#")) {
+      requireRoomName(to, "to");
+    } else if (!isAccountName(to)) {
       throw new JimError(Status.BAD_REQUEST, `Invalid login: ${JSON.stringify(to)}`);
     }
     if (text.length === 0) {
@@ -553,6 +567,7 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
       }
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error);
+      if (record.contact.startsWith("#")) this.#goneRoom(record.contact, error);
       // A lost connection may have lost only the reply: the server's copy, if it has one,
       // takes this message's place when the history comes in.
       updated = this.#history?.setStatus(record.id, "failed", {
@@ -629,7 +644,10 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     const work = (async () => {
       const history = this.#history;
       const client = this.client;
-      if (!history || !client.connected || !client.supports("ids")) return;
+      // Room reads stay local: the server keeps no read state for rooms.
+      if (!history || !client.connected || !client.supports("ids") || contact.startsWith("#")) {
+        return;
+      }
       const last = history.lastReadIncoming(contact);
       if (last === 0 || last <= history.readMark(contact)) return;
       try {
@@ -662,19 +680,24 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
       limit: MAX_HISTORY_PAGE,
     });
     // The caller reads the page from the cache; no "history" event for what it asked for.
-    const added = this.#cacheItems(page.items).added;
+    const added = this.#cacheItems(page.items, { roomRead: true }).added;
     if (!page.more) history.setComplete(contact);
     return added;
   }
 
   /** Caches history items; returns how many were new and which conversations changed. */
-  #cacheItems(items: readonly HistoryItem[]): { added: number; contacts: Set<string> } {
+  #cacheItems(
+    items: readonly HistoryItem[],
+    options: { roomRead?: boolean } = {},
+  ): { added: number; contacts: Set<string> } {
     const history = this.history;
     const contacts = new Set<string>();
     let added = 0;
     history.transaction(() => {
       for (const item of items) {
-        const result = history.storeServerMessage(this.#fromItem(item), { adopt: true });
+        const result = history.storeServerMessage(this.#fromItem(item, options.roomRead), {
+          adopt: true,
+        });
         if (result.outcome === "same") continue;
         contacts.add(result.record.contact);
         if (result.outcome === "added") added++;
@@ -683,8 +706,21 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     return { added, contacts };
   }
 
-  #fromItem(item: HistoryItem): ServerMessage {
+  #fromItem(item: HistoryItem, roomRead = false): ServerMessage {
     const out = sameLogin(item.from, this.user);
+    if (item.to.startsWith("#")) {
+      // Room items carry no state: what catching up brings is unread, what paging back
+      // brings was there before this session looked.
+      return {
+        serverId: item.id,
+        contact: item.to,
+        direction: out ? "out" : "in",
+        text: item.text,
+        time: item.ts,
+        status: out || roomRead ? "read" : "delivered",
+        sender: item.from,
+      };
+    }
     return {
       serverId: item.id,
       contact: out ? item.to : item.from,
@@ -703,6 +739,10 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     this.#synced = this.#track(this.#syncHistory(client)).catch((error) => {
       if (client.connected) {
         this.#service("error", `Cannot sync the history: ${(error as Error).message}`);
+      }
+    }).then(() => this.#track(this.#syncRooms(client))).catch((error) => {
+      if (client.connected) {
+        this.#service("error", `Cannot sync the rooms: ${(error as Error).message}`);
       }
     });
   }
@@ -971,6 +1011,325 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     c.addEventListener("presence", (e) => {
       if (live()) this.#presence(e.detail);
     });
+    c.addEventListener("room", (e) => {
+      if (!live()) return;
+      const event = e.detail;
+      // After stored messages, so that a "deleted" never overtakes the room's last lines.
+      this.#incoming = this.#incoming.then(() => this.#roomEvent(event)).catch((error) => {
+        this.#service("error", `Cannot apply room event: ${(error as Error).message}`);
+      });
+    });
+  }
+
+  async #roomEvent(event: RoomEvent): Promise<void> {
+    try {
+      await this.#ready.promise;
+    } catch {
+      return;
+    }
+    const history = this.#history;
+    if (!history) return;
+    const known = history.room(event.room);
+    const me = event.user !== undefined && sameLogin(event.user, this.user);
+    // Events concern rooms one is in, but for one's own join and an invitation.
+    const mine = me && (event.event === "joined" || event.event === "invited");
+    // This session's own leave or delete forgot the room before its event came back.
+    const echo = event.event === "deleted" || (me && ["left", "kicked"].includes(event.event));
+    if (!known && echo) return;
+    if (!known && !mine) {
+      this.#service(
+        "error",
+        `Ignored server message: room_event ${event.event} for ${event.room}: ${this.user} is not in it`,
+      );
+      return;
+    }
+    let changed = false;
+    switch (event.event) {
+      case "joined":
+        if (me) {
+          // Joined here (already mirrored) or on another session of this account.
+          if (!known) {
+            changed = history.putRoom({
+              room: event.room,
+              inviteOnly: false,
+              historyVisible: false,
+            });
+            // Its owner, settings and latest messages come as for a join made here.
+            void this.#track(this.#refreshRoom(this.client, event.room));
+          }
+        } else if (known && known.members !== undefined) {
+          changed = !history.putRoom({ ...known, members: known.members + 1 });
+        }
+        break;
+      case "left":
+      case "kicked":
+        if (me) changed = history.removeRoom(event.room);
+        else if (known && known.members !== undefined) {
+          changed = !history.putRoom({ ...known, members: Math.max(0, known.members - 1) });
+        }
+        break;
+      case "deleted":
+        changed = history.removeRoom(event.room);
+        break;
+      case "owner":
+        if (known && event.user !== undefined) {
+          changed = !history.putRoom({ ...known, owner: event.user });
+        }
+        break;
+      case "config":
+        if (known) {
+          changed = !history.putRoom({
+            ...known,
+            inviteOnly: event.inviteOnly ?? known.inviteOnly,
+            historyVisible: event.historyVisible ?? known.historyVisible,
+          });
+        }
+        break;
+      case "invited":
+        break;
+    }
+    if (changed) this.emit("rooms", history.rooms());
+    this.emit("room", event);
+  }
+
+  /**
+   * Makes the rooms mirror equal to the server's list, then fetches what each room has that
+   * the cache lacks (a member offline catches up here: room messages are never kept as a
+   * backlog). Servers without `rooms` have none.
+   */
+  async #syncRooms(client: JimClient): Promise<void> {
+    if (!client.supports("rooms")) return;
+    const history = this.history;
+    const list = await client.rooms();
+    const { added, removed } = history.setRooms(list.map((r) => ({
+      room: r.room,
+      inviteOnly: r.inviteOnly,
+      historyVisible: r.historyVisible ?? false,
+      ...(r.owner === undefined ? {} : { owner: r.owner }),
+      ...(r.members === undefined ? {} : { members: r.members }),
+    })));
+    if (added.length > 0 || removed.length > 0) {
+      const parts = [
+        added.length > 0 ? `joined ${added.join(", ")}` : "",
+        removed.length > 0 ? `no longer in ${removed.join(", ")}` : "",
+      ].filter(Boolean);
+      this.#service("info", `Rooms synced from the server: ${parts.join("; ")}`);
+    }
+    this.emit("rooms", history.rooms());
+    const changed = new Set<string>();
+    let fetched = 0;
+    for (const r of list) {
+      if (r.lastId === undefined || r.lastId <= history.newestServerId(r.room)) continue;
+      fetched += await this.#catchUpRoom(client, r.room, changed);
+    }
+    if (fetched > 0) this.#service("info", `Rooms synced: ${fetched} message(s) from the server`);
+    if (changed.size > 0) {
+      this.emit("history", { contacts: [...changed].sort(), reason: "sync", added: fetched });
+    }
+  }
+
+  /** Pages a room forward from the newest cached id (or its latest page); returns how many. */
+  async #catchUpRoom(
+    client: JimClient,
+    room: string,
+    changed: Set<string>,
+    options: { read?: boolean } = {},
+  ): Promise<number> {
+    const history = this.history;
+    let added = 0;
+    let cursor = history.newestServerId(room);
+    for (let pages = 0; pages < GAP_SYNC_PAGES; pages++) {
+      let page;
+      try {
+        page = cursor === 0
+          ? await client.history({ with: room, limit: MAX_HISTORY_PAGE })
+          : await client.history({ with: room, after: cursor, limit: MAX_HISTORY_PAGE });
+      } catch (error) {
+        // The cursor's message is gone (retention): start again from the newest page.
+        if (error instanceof JimError && error.code === Status.NOT_FOUND && cursor !== 0) {
+          cursor = 0;
+          continue;
+        }
+        throw error;
+      }
+      const result = this.#cacheItems(page.items, { roomRead: options.read === true });
+      added += result.added;
+      for (const c of result.contacts) changed.add(c);
+      const last = page.items.at(-1)?.id;
+      // The newest page, fetched first, says nothing of what came before it is complete.
+      if (cursor === 0 && !page.more) history.setComplete(room);
+      // From the newest page on, older messages come with paging back, not here.
+      if (cursor === 0 || last === undefined || !page.more) break;
+      cursor = last;
+    }
+    return added;
+  }
+
+  /** Whether the server takes part in rooms for this session (it answered `rooms`). */
+  get roomsSupported(): boolean {
+    return this.client.supports("rooms");
+  }
+
+  /** The rooms mirror: the rooms this account is in, sorted by name. */
+  rooms(): RoomRecord[] {
+    return this.#history?.rooms() ?? [];
+  }
+
+  /**
+   * Joins a room, creating it when absent (invite-only with `inviteOnly`), mirrors it, and
+   * fetches its latest messages.
+   *
+   * @example
+   * ```ts
+   * import { ChatSession } from "./chat_session.ts";
+   * const chat = await ChatSession.connect({ port: 7777, user: "alice", password: "secret" });
+   * const { room, created } = await chat.join("#general");
+   * await chat.send(room, "hello, room");
+   * ```
+   * @throws {JimError} 400 for a bad name; the server's refusal (403 invite-only, full, too
+   *   many rooms; 409 a look-alike name).
+   */
+  async join(room: string, options: { inviteOnly?: boolean } = {}): Promise<JoinResult> {
+    requireRoomName(room);
+    const client = this.client;
+    const result = await client.join(room, options);
+    const history = this.history;
+    const known = history.room(result.room);
+    history.putRoom({
+      room: result.room,
+      inviteOnly: known?.inviteOnly ?? (result.created && options.inviteOnly === true),
+      historyVisible: known?.historyVisible ?? false,
+      ...(result.created ? { owner: this.user, members: 1 } : {}),
+    });
+    // The owner and member count come with the server's list.
+    await this.#track(this.#refreshRoom(client, result.room));
+    this.emit("rooms", history.rooms());
+    return result;
+  }
+
+  async #refreshRoom(client: JimClient, room: string): Promise<void> {
+    try {
+      const info = (await client.rooms()).find((r) => r.room.toLowerCase() === room.toLowerCase());
+      if (info) {
+        this.history.putRoom({
+          room: info.room,
+          inviteOnly: info.inviteOnly,
+          historyVisible: info.historyVisible ?? false,
+          ...(info.owner === undefined ? {} : { owner: info.owner }),
+          ...(info.members === undefined ? {} : { members: info.members }),
+        });
+      }
+      const changed = new Set<string>();
+      const added = await this.#catchUpRoom(client, room, changed, { read: true });
+      if (added > 0) this.emit("history", { contacts: [room], reason: "sync", added });
+    } catch (error) {
+      if (client.connected) {
+        this.#service("error", `Cannot load ${room}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * Leaves a room: nothing more of it arrives. Its messages stay in the history.
+   *
+   * @throws {JimError} the server's refusal, e.g. 403 "Not a member of #x" (the mirror
+   *   forgets the room then too).
+   */
+  async leave(room: string): Promise<void> {
+    requireRoomName(room);
+    try {
+      await this.client.leave(room);
+    } catch (error) {
+      if (
+        error instanceof JimError &&
+        (error.code === Status.FORBIDDEN || error.code === Status.NOT_FOUND)
+      ) {
+        this.#forgetRoom(room);
+      }
+      throw error;
+    }
+    this.#forgetRoom(room);
+  }
+
+  /**
+   * A room deleted where no event told this session (the server's command line) answers
+   * 404 "No such room", and one this account was removed from 403 "Not a member": the
+   * mirror forgets it then.
+   */
+  #goneRoom(room: string, error: unknown): void {
+    if (!(error instanceof JimError)) return;
+    const gone = (error.code === Status.NOT_FOUND && error.message.startsWith("No such room")) ||
+      (error.code === Status.FORBIDDEN && error.message.startsWith("Not a member of"));
+    if (gone && this.#history) this.#forgetRoom(room);
+  }
+
+  #forgetRoom(room: string): void {
+    if (this.history.removeRoom(room)) this.emit("rooms", this.history.rooms());
+  }
+
+  /** The members of a room, with online marks and the owner. */
+  async members(room: string): Promise<RoomMember[]> {
+    requireRoomName(room);
+    let members: RoomMember[];
+    try {
+      members = await this.client.members(room);
+    } catch (error) {
+      this.#goneRoom(room, error);
+      throw error;
+    }
+    const known = this.history.room(room);
+    if (known && known.members !== members.length) {
+      const owner = members.find((m) => m.owner)?.login;
+      this.history.putRoom({
+        ...known,
+        members: members.length,
+        ...(owner === undefined ? {} : { owner }),
+      });
+      this.emit("rooms", this.history.rooms());
+    }
+    return members;
+  }
+
+  /** Invites `login` to a room (any member may). */
+  async invite(room: string, login: string): Promise<void> {
+    await this.client.invite(room, login);
+  }
+
+  /** Removes `login` from a room (the owner only). */
+  async kick(room: string, login: string): Promise<void> {
+    await this.client.kick(room, login);
+  }
+
+  /** Hands a room over to `login` (the owner only). */
+  async setOwner(room: string, login: string): Promise<void> {
+    await this.client.setOwner(room, login);
+    const known = this.history.room(room);
+    if (known && !this.history.putRoom({ ...known, owner: login })) {
+      this.emit("rooms", this.history.rooms());
+    }
+  }
+
+  /** Deletes a room (the owner only); its members are told. Its messages stay here. */
+  async deleteRoom(room: string): Promise<void> {
+    await this.client.deleteRoom(room);
+    this.#forgetRoom(room);
+  }
+
+  /** Changes a room's settings (the owner only). */
+  async roomConfig(
+    room: string,
+    config: { historyVisible?: boolean; inviteOnly?: boolean },
+  ): Promise<void> {
+    await this.client.roomConfig(room, config);
+    const known = this.history.room(room);
+    if (known) {
+      this.history.putRoom({
+        ...known,
+        inviteOnly: config.inviteOnly ?? known.inviteOnly,
+        historyVisible: config.historyVisible ?? known.historyVisible,
+      });
+      this.emit("rooms", this.history.rooms());
+    }
   }
 
   async #receipt(receipt: Receipt): Promise<void> {
@@ -1045,6 +1404,10 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     }
     const history = this.#history;
     if (!history) return;
+    if (message.room !== undefined) {
+      this.#storeRoom(history, message, message.room);
+      return;
+    }
     if (sameLogin(message.from, this.user)) {
       this.#storeOwn(history, message);
       return;
@@ -1090,6 +1453,37 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
       });
     }
     this.emit("message", { ...record, via: message.stored ? "backlog" : "live" });
+  }
+
+  /** A room message: another member's, or one this account sent from another session. */
+  #storeRoom(history: History, message: IncomingMessage, room: string): void {
+    const known = history.room(room);
+    if (!known) {
+      // The server sends a room's messages to its members only, after their "joined".
+      this.#service("error", `Ignored server message: msg to ${room}: ${this.user} is not in it`);
+      return;
+    }
+    const own = sameLogin(message.from, this.user);
+    const fields = {
+      contact: known.room,
+      direction: own ? "out" as const : "in" as const,
+      text: message.text,
+      time: message.ts ?? Date.now(),
+      // An own message from elsewhere needs no reading; another member's waits for it.
+      status: own ? "read" as const : "delivered" as const,
+      sender: message.from,
+    };
+    let record: MessageRecord;
+    if (message.id === undefined) {
+      record = history.addMessage(fields);
+    } else {
+      const stored = history.storeServerMessage({ ...fields, serverId: message.id });
+      const same = stored.record.contact === fields.contact &&
+        stored.record.direction === fields.direction;
+      if (!same || !this.#firstTime(message.id)) return;
+      record = stored.record;
+    }
+    this.emit("message", { ...record, via: own ? "carbon" : "live" });
   }
 
   #expectEcho(text: string, delta: number): void {

@@ -333,7 +333,7 @@ Deno.test("ChatSession: forged and malformed frames change nothing and keep the 
       to: "alice",
       message: "stray",
     });
-    srv.inject("alice", { action: "room_event", room: "#x", event: "deleted" });
+    srv.inject("alice", { action: "room_event", room: "#x", event: "owner", user_id: "bob" });
     await settle(8);
     assert.equal(snapshot(), before);
   });

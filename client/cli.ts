@@ -12,6 +12,7 @@ import { defaultDataDir } from "./history.ts";
 import { type CliConfig, COMMAND_NAMES, parseCli, usage, UsageError } from "./_cli_args.ts";
 import { runConsole } from "./_console.ts";
 import { formatMessage } from "./_format.ts";
+import { describeRoomEvent } from "./rooms.ts";
 import { importSeedClient, SeedImportError } from "./seed_import.ts";
 import {
   InputText,
@@ -143,6 +144,13 @@ async function chat(context: CommandContext): Promise<number> {
         ...(note ? { note, state: false } : {}),
       }));
     });
+    s.addEventListener("room", (e) => {
+      // One's own joins and leaves are answered by the command itself.
+      const own = e.detail.user !== undefined &&
+        e.detail.user.toLowerCase() === s.user.toLowerCase();
+      if (own && (e.detail.event === "joined" || e.detail.event === "left")) return;
+      out.print(paint.dim(`* ${describeRoomEvent(e.detail, s.user)}`));
+    });
     s.addEventListener("presence", (e) => {
       const { login, online } = e.detail;
       out.print(paint.dim(`* ${login} ${online ? "is online" : "went offline"}`));
@@ -180,6 +188,11 @@ async function send(context: CommandContext): Promise<number> {
   await using session = await openSession(context, false);
   const record = await session.send(to, text);
   await session.quit();
+  if (to.startsWith("#") && record.status !== "failed") {
+    // Rooms have no offline backlog: members who are away read it in the room's history.
+    await out.print(`Posted to ${record.contact} (#${record.id})`);
+    return 0;
+  }
   if (record.status === "delivered" || record.status === "read") {
     await out.print(`Delivered to ${to} (#${record.id})`);
     return 0;

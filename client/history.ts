@@ -31,6 +31,22 @@ export interface MessageRecord {
   status: MessageStatus;
   /** Why it failed, for a failed message. */
   error?: string;
+  /** In a room (`contact` starts with `#`): the member who wrote it. */
+  sender?: string;
+}
+
+/** A room this account is a member of, as the local mirror keeps it. */
+export interface RoomRecord {
+  /** `#name`, as the server spells it. */
+  room: string;
+  /** The owner's login, when known. */
+  owner?: string;
+  /** Whether only invited logins may join. */
+  inviteOnly: boolean;
+  /** Whether new members see the whole history. */
+  historyVisible: boolean;
+  /** How many members it had when last asked, when known. */
+  members?: number;
 }
 
 /** What {@linkcode History.addMessage} takes. */
@@ -49,6 +65,8 @@ export interface NewMessage {
   error?: string;
   /** The server's id, when the server gave one. */
   serverId?: number;
+  /** In a room: the member who wrote it. */
+  sender?: string;
 }
 
 /** A message as a server page or push gives it: {@linkcode History.storeServerMessage}. */
@@ -65,6 +83,8 @@ export interface ServerMessage {
   time: number;
   /** Where it stands; only ever moves forward for a message already cached. */
   status: "stored" | "delivered" | "read";
+  /** In a room: the member who wrote it. */
+  sender?: string;
 }
 
 /** What {@linkcode History.storeServerMessage} did. */
@@ -170,6 +190,17 @@ const MIGRATIONS: readonly string[] = [
      INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
    END;
    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');`,
+  // 2 -> 3: rooms (issue 13). A room is a conversation whose contact is "#name"; its
+  // messages name their sender. The rooms this account is in are mirrored like contacts.
+  `ALTER TABLE messages ADD COLUMN sender TEXT;
+   CREATE TABLE rooms (
+     room TEXT PRIMARY KEY NOT NULL CHECK (substr(room, 1, 1) = '#'),
+     owner TEXT,
+     invite_only INTEGER NOT NULL DEFAULT 0 CHECK (invite_only IN (0, 1)),
+     history_visible INTEGER NOT NULL DEFAULT 0 CHECK (history_visible IN (0, 1)),
+     members INTEGER,
+     joined INTEGER NOT NULL
+   ) STRICT;`,
 ];
 
 /** The schema version this code writes, kept in PRAGMA user_version. */
@@ -252,6 +283,26 @@ interface MessageRow {
   status: MessageStatus;
   error: string | null;
   server_id: number | null;
+  sender: string | null;
+}
+
+interface RoomRow {
+  room: string;
+  owner: string | null;
+  invite_only: number;
+  history_visible: number;
+  members: number | null;
+}
+
+function toRoom(row: RoomRow): RoomRecord {
+  const room: RoomRecord = {
+    room: row.room,
+    inviteOnly: Number(row.invite_only) === 1,
+    historyVisible: Number(row.history_visible) === 1,
+  };
+  if (row.owner !== null) room.owner = row.owner;
+  if (row.members !== null) room.members = Number(row.members);
+  return room;
 }
 
 function toRecord(row: MessageRow): MessageRecord {
@@ -265,6 +316,7 @@ function toRecord(row: MessageRow): MessageRecord {
   };
   if (row.server_id !== null) record.serverId = Number(row.server_id);
   if (row.error !== null) record.error = row.error;
+  if (row.sender !== null && row.sender !== undefined) record.sender = row.sender;
   return record;
 }
 
@@ -414,8 +466,8 @@ export class History {
   addMessage(message: NewMessage): MessageRecord {
     const time = message.time ?? Date.now();
     const row = this.#stmt(
-      `INSERT INTO messages (contact, direction, text, time, status, error, server_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      `INSERT INTO messages (contact, direction, text, time, status, error, server_id, sender)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
     ).get(
       message.contact,
       message.direction,
@@ -424,6 +476,7 @@ export class History {
       message.status,
       message.error ?? null,
       message.serverId ?? null,
+      message.sender ?? null,
     ) as unknown as MessageRow;
     return toRecord(row);
   }
@@ -527,6 +580,7 @@ export class History {
         time: message.time,
         status: message.status,
         serverId: message.serverId,
+        ...(message.sender === undefined ? {} : { sender: message.sender }),
       });
       return { record, outcome: "added" };
     });
@@ -539,6 +593,89 @@ export class History {
        WHERE id = ? AND ${RANK_SQL} < ? RETURNING *`,
     ).get(status, id, RANK[status]) as unknown as MessageRow | undefined;
     return row ? toRecord(row) : undefined;
+  }
+
+  /** The rooms mirror, sorted by name. */
+  rooms(): RoomRecord[] {
+    const rows = this.#stmt("SELECT * FROM rooms ORDER BY lower(room)")
+      .all() as unknown as RoomRow[];
+    return rows.map(toRoom);
+  }
+
+  /** One room of the mirror, matched as the server matches names (any case). */
+  room(name: string): RoomRecord | undefined {
+    const row = this.#stmt("SELECT * FROM rooms WHERE lower(room) = lower(?)").get(name) as
+      | unknown
+      | undefined;
+    return row ? toRoom(row as RoomRow) : undefined;
+  }
+
+  /**
+   * Adds a room to the mirror, or updates what is known of it; returns whether it was new.
+   * The name is kept as given (the server's spelling).
+   */
+  putRoom(room: RoomRecord): boolean {
+    const known = this.room(room.room);
+    if (known) {
+      this.#stmt(
+        `UPDATE rooms SET room = ?, owner = ?, invite_only = ?, history_visible = ?, members = ?
+         WHERE lower(room) = lower(?)`,
+      ).run(
+        room.room,
+        room.owner ?? known.owner ?? null,
+        room.inviteOnly ? 1 : 0,
+        room.historyVisible ? 1 : 0,
+        room.members ?? known.members ?? null,
+        room.room,
+      );
+      return false;
+    }
+    this.#stmt(
+      `INSERT INTO rooms (room, owner, invite_only, history_visible, members, joined)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    ).run(
+      room.room,
+      room.owner ?? null,
+      room.inviteOnly ? 1 : 0,
+      room.historyVisible ? 1 : 0,
+      room.members ?? null,
+      Date.now(),
+    );
+    return true;
+  }
+
+  /** Takes a room off the mirror (left, kicked, deleted); its messages stay. */
+  removeRoom(name: string): boolean {
+    const result = this.#stmt("DELETE FROM rooms WHERE lower(room) = lower(?)").run(name);
+    return Number(result.changes) > 0;
+  }
+
+  /**
+   * Makes the rooms mirror equal to `rooms` (the server's list), in one transaction.
+   * Returns the names added and removed.
+   */
+  setRooms(rooms: readonly RoomRecord[]): { added: string[]; removed: string[] } {
+    return this.#transaction(() => {
+      const wanted = new Map(rooms.map((r) => [r.room.toLowerCase(), r]));
+      const removed: string[] = [];
+      const added: string[] = [];
+      for (const r of this.rooms()) {
+        if (!wanted.has(r.room.toLowerCase())) {
+          this.removeRoom(r.room);
+          removed.push(r.room);
+        }
+      }
+      for (const r of rooms) if (this.putRoom(r)) added.push(r.room);
+      return { added, removed };
+    });
+  }
+
+  /** The highest server id cached with `contact` (a login or a room), or 0. */
+  newestServerId(contact: string): number {
+    const row = this.#stmt(
+      "SELECT max(server_id) AS id FROM messages WHERE contact = ? AND server_id IS NOT NULL",
+    ).get(contact) as { id: number | null };
+    return Number(row.id ?? 0);
   }
 
   /** One message by its server id. */

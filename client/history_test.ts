@@ -156,7 +156,7 @@ Deno.test("History rejects bad rows and newer schemas without changing anything"
       const db = new DatabaseSync(path);
       db.exec(`PRAGMA user_version = ${HISTORY_SCHEMA_VERSION + 1}`);
       db.close();
-      assert.throws(() => History.open({ path }), /schema version 3, newer than this client's 2/);
+      assert.throws(() => History.open({ path }), /schema version 4, newer than this client's 3/);
       const check = new DatabaseSync(path);
       const tables = check.prepare("SELECT name FROM sqlite_master").all();
       check.close();

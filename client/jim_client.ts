@@ -31,6 +31,15 @@ import {
 import { BoundedQueue } from "../common/bounded_queue.ts";
 import { ConnectionError, UnsupportedError } from "./errors.ts";
 import { TypedEventTarget } from "./_typed_event_target.ts";
+import {
+  isRoomName,
+  parseRoomFrame,
+  requireRoomName,
+  ROOM_PUSH_ACTIONS,
+  type RoomEvent,
+  type RoomInfo,
+  type RoomMember,
+} from "./rooms.ts";
 
 /** The host a client connects to when none is given. */
 export const DEFAULT_HOST = "127.0.0.1";
@@ -38,13 +47,14 @@ export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 7777;
 /**
  * What a JimClient announces at login unless told otherwise: every capability it handles.
- * `rooms` is left to the rooms issue; without it the server sends no room frame.
+ * Without `rooms` the server sends no room frame.
  */
 export const CLIENT_CAPABILITIES: readonly Capability[] = [
   "ids",
   "carbons",
   "presence",
   "receipts",
+  "rooms",
 ];
 
 /** Where and how to connect. */
@@ -99,6 +109,8 @@ export interface IncomingMessage {
   stored?: boolean;
   /** Sent by another session of this account (`carbons`): one's own message. */
   carbon?: boolean;
+  /** The room it was posted to (`to` is then the room, `from` the member who wrote). */
+  room?: string;
 }
 
 /** How the server took a message: {@linkcode JimClient.send}'s result. */
@@ -291,15 +303,28 @@ export interface JimClientEventMap {
   receipt: CustomEvent<Receipt>;
   /** A contact came online or went offline (servers with `presence`). */
   presence: CustomEvent<PresenceChange>;
+  /** Something happened in a room this account is in (servers with `rooms`). */
+  room: CustomEvent<RoomEvent>;
+}
+
+/** What {@linkcode JimClient.join} reports. */
+export interface JoinResult {
+  /** The room as the server spells it. */
+  room: string;
+  /** Whether this join created the room (this account owns it then). */
+  created: boolean;
+  /** The server's text, e.g. "Joined #general". */
+  alert: string;
 }
 
 /** The pushes that follow a `202 + quantity` reply, by the request that asks for them. */
-type ListKind = "contact_list" | "history_item";
+type ListKind = "contact_list" | "history_item" | "room_list" | "room_member";
+type ListItem = Contact | HistoryItem | RoomInfo | RoomMember;
 
 interface Collected {
   response: JimResponse;
   remaining: number;
-  items: (Contact | HistoryItem)[];
+  items: ListItem[];
   /** Announced items that could not be read. */
   skipped: number;
 }
@@ -318,11 +343,13 @@ interface Pending {
 
 interface Reply {
   response: JimResponse;
-  items: (Contact | HistoryItem)[];
+  items: ListItem[];
   skipped: number;
 }
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+/** What a server says just before it closes, never in answer to a request. */
+const PARTING: ReadonlySet<string> = new Set(["Account removed", "Server shutting down"]);
 /** More logins than any server should list; a get_users that goes past it is refused. */
 const MAX_USERS = 10_000_000;
 
@@ -341,6 +368,12 @@ function refusal(reply: JimResponse): JimError {
 
 function requireName(name: string, field: string): void {
   if (!isAccountName(name)) throw new JimError(Status.BAD_REQUEST, accountNameProblem(field, name));
+}
+
+/** A login or, starting with `#`, a room name. */
+function requireConversation(name: string, field: string): void {
+  if (typeof name === "string" && name.startsWith("#")) requireRoomName(name, field);
+  else requireName(name, field);
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
@@ -711,7 +744,7 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     text: string,
     options: { signal?: AbortSignal } = {},
   ): Promise<SendResult> {
-    requireName(to, "to");
+    requireConversation(to, "to");
     if (typeof text !== "string" || text.length === 0) {
       throw new JimError(Status.BAD_REQUEST, "Invalid field: message must not be empty");
     }
@@ -719,6 +752,7 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     if (text.length > max && [...text].length > max) {
       throw new JimError(Status.BAD_REQUEST, `Invalid field: message exceeds ${max} characters`);
     }
+    if (to.startsWith("#")) this.#require("rooms", "msg to a room");
     const reply = await this.#request({
       action: "msg",
       time: now(),
@@ -768,7 +802,7 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
         `Invalid field: limit must be 1 to ${MAX_HISTORY_PAGE}`,
       );
     }
-    if (query.with !== undefined) requireName(query.with, "with");
+    if (query.with !== undefined) requireConversation(query.with, "with");
     for (const key of ["before", "after"] as const) {
       const id = query[key];
       if (id !== undefined && !isMessageId(id)) {
@@ -828,6 +862,217 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
       options,
     );
     if (reply.response.response !== Status.OK) throw refusal(reply.response);
+  }
+
+  /**
+   * Joins a room, creating it when absent (this account then owns it); `inviteOnly` makes a
+   * new room invite-only (ignored for a room that exists). Servers with `rooms`.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * const { created } = await client.join("#team", { inviteOnly: true });
+   * ```
+   * @throws {UnsupportedError} when the server did not announce `rooms`; nothing is sent.
+   * @throws {JimError} 400 for a bad name (checked before sending); the server's refusal,
+   *   e.g. 403 for an invite-only room without an invitation, or a limit.
+   */
+  async join(
+    room: string,
+    options: { inviteOnly?: boolean; signal?: AbortSignal } = {},
+  ): Promise<JoinResult> {
+    requireRoomName(room);
+    this.#require("rooms", "join");
+    const reply = await this.#request({
+      action: "join",
+      time: now(),
+      room,
+      ...(options.inviteOnly ? { invite_only: true } : {}),
+    }, options);
+    const r = reply.response;
+    if (r.response !== Status.OK) throw refusal(r);
+    const answered = (r as { room?: unknown }).room;
+    return {
+      room: isRoomName(answered) ? answered : room,
+      created: (r as { created?: unknown }).created === true,
+      alert: r.alert ?? "OK",
+    };
+  }
+
+  /**
+   * Leaves a room; nothing more of it arrives.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * await client.leave("#team");
+   * ```
+   * @throws {JimError} the server's refusal, e.g. when not a member.
+   */
+  async leave(room: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#roomRequest({ action: "leave", room }, options);
+  }
+
+  /**
+   * The rooms this account is a member of (get_rooms: 202 with a quantity, then that many
+   * room_list objects).
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * for (const r of await client.rooms()) console.log(r.room, r.owner, r.members);
+   * ```
+   */
+  async rooms(options: { signal?: AbortSignal } = {}): Promise<RoomInfo[]> {
+    this.#require("rooms", "get_rooms");
+    const reply = await this.#request({ action: "get_rooms", time: now() }, {
+      ...options,
+      list: "room_list",
+    });
+    if (reply.response.response !== Status.ACCEPTED) throw refusal(reply.response);
+    return reply.items as RoomInfo[];
+  }
+
+  /**
+   * The members of a room, with their online state and the owner marked.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * for (const m of await client.members("#team")) console.log(m.login, m.online, m.owner);
+   * ```
+   * @throws {JimError} the server's refusal, e.g. 403 for a room this account is not in.
+   */
+  async members(room: string, options: { signal?: AbortSignal } = {}): Promise<RoomMember[]> {
+    requireRoomName(room);
+    this.#require("rooms", "members");
+    const reply = await this.#request({ action: "members", time: now(), room }, {
+      ...options,
+      list: "room_member",
+    });
+    if (reply.response.response !== Status.ACCEPTED) throw refusal(reply.response);
+    return reply.items as RoomMember[];
+  }
+
+  /**
+   * Invites `login` to a room (any member may); the invited login may then join an
+   * invite-only room.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * await client.invite("#team", "bob");
+   * ```
+   */
+  async invite(room: string, login: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    requireName(login, "user_id");
+    await this.#roomRequest({ action: "invite", room, user_id: login }, options);
+  }
+
+  /**
+   * Removes a member from a room (the owner only).
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * await client.kick("#team", "bob");
+   * ```
+   */
+  async kick(room: string, login: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    requireName(login, "user_id");
+    await this.#roomRequest({ action: "kick", room, user_id: login }, options);
+  }
+
+  /**
+   * Hands a room over to another member (the owner only).
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * await client.setOwner("#team", "bob");
+   * ```
+   */
+  async setOwner(
+    room: string,
+    login: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    requireName(login, "user_id");
+    await this.#roomRequest({ action: "set_owner", room, user_id: login }, options);
+  }
+
+  /**
+   * Deletes a room (the owner only); its members are told.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * await client.deleteRoom("#team");
+   * ```
+   */
+  async deleteRoom(room: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#roomRequest({ action: "delete_room", room }, options);
+  }
+
+  /**
+   * Changes a room's settings (the owner only): `historyVisible` lets new members read the
+   * whole history instead of what came after they joined; `inviteOnly` closes or opens it.
+   *
+   * @example
+   * ```ts
+   * import { JimClient } from "./jim_client.ts";
+   * const client = await JimClient.connect({ port: 7777 });
+   * await client.login("alice", "secret");
+   * await client.roomConfig("#team", { historyVisible: true });
+   * ```
+   */
+  async roomConfig(
+    room: string,
+    config: { historyVisible?: boolean; inviteOnly?: boolean },
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const fields: Record<string, boolean> = {};
+    for (
+      const [key, wire] of [["historyVisible", "history_visible"], ["inviteOnly", "invite_only"]]
+    ) {
+      const value = config[key as keyof typeof config];
+      if (value === undefined) continue;
+      if (typeof value !== "boolean") {
+        throw new JimError(Status.BAD_REQUEST, `Invalid field: ${wire} must be true or false`);
+      }
+      fields[wire!] = value;
+    }
+    if (Object.keys(fields).length === 0) {
+      throw new JimError(Status.BAD_REQUEST, "Missing field: invite_only or history_visible");
+    }
+    await this.#roomRequest({ action: "room_config", room, ...fields }, options);
+  }
+
+  async #roomRequest(
+    message: { action: string; room: string } & Record<string, unknown>,
+    options: { signal?: AbortSignal },
+  ): Promise<JimResponse> {
+    requireRoomName(message.room);
+    this.#require("rooms", message.action);
+    const reply = await this.#request({ ...message, time: now() }, options);
+    if (reply.response.response !== Status.OK) throw refusal(reply.response);
+    return reply.response;
   }
 
   #require(capability: Capability, action: string): void {
@@ -1112,6 +1357,13 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
       this.#dropConnection(frame.error.message, frame.error);
       return;
     }
+    if (
+      typeof frame.value.action === "string" && ROOM_PUSH_ACTIONS.has(frame.value.action) &&
+      !("response" in frame.value)
+    ) {
+      this.#onRoomFrame(frame.value);
+      return;
+    }
     const checked = validateServerMessage(frame.value);
     if (!checked.ok) {
       if ("response" in frame.value) {
@@ -1160,12 +1412,20 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
       case "msg": {
         const m = message.message;
         const user = this.#user;
-        if (m.to.startsWith("#")) {
-          // Rooms are not announced; a server that sends room traffic anyway is ignored.
-          this.#ignore(`msg to ${m.to}: this client does not take part in rooms`);
+        const room = m.to.startsWith("#") ? m.to : undefined;
+        if (room !== undefined && !this.#capabilities.has("rooms")) {
+          // Rooms were not agreed on; a server that sends room traffic anyway is ignored.
+          this.#ignore(`msg to ${m.to}: this session does not take part in rooms`);
           return;
         }
-        if (user !== undefined && !sameLogin(m.to, user) && !sameLogin(m.from, user)) {
+        if (room !== undefined && (!isRoomName(room) || !isAccountName(m.from))) {
+          this.#ignore(`msg to ${m.to} from ${m.from}: not a room message`);
+          return;
+        }
+        if (
+          room === undefined && user !== undefined && !sameLogin(m.to, user) &&
+          !sameLogin(m.from, user)
+        ) {
           this.#ignore(`msg from ${m.from} to ${m.to}: not a conversation of ${user}`);
           return;
         }
@@ -1179,6 +1439,7 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
           ...(m.ts === undefined ? {} : { ts: m.ts }),
           ...(m.stored ? { stored: true } : {}),
           ...(m.carbon ? { carbon: true } : {}),
+          ...(room === undefined ? {} : { room }),
         };
         if (incoming.carbon && user !== undefined && !sameLogin(m.from, user)) {
           this.#ignore(`carbon from ${m.from}: a carbon copies what ${user} sent`);
@@ -1204,6 +1465,34 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
     }
   }
 
+  #onRoomFrame(value: Record<string, unknown>): void {
+    const action = String(value.action);
+    const head = this.#pending[0];
+    const listed = head?.collected && head.list === action;
+    if (!this.#capabilities.has("rooms")) {
+      this.#ignore(`${action}: this session does not take part in rooms`);
+      if (listed) this.#collect(head, undefined);
+      return;
+    }
+    const parsed = parseRoomFrame(value);
+    if (parsed.kind === "invalid") {
+      this.#ignore(`${action}: ${parsed.error}`);
+      if (listed) this.#collect(head, undefined);
+      return;
+    }
+    if (parsed.kind === "room_event") {
+      this.emit("room", parsed.value);
+      return;
+    }
+    if (!listed) {
+      this.#ignore(
+        `${action} outside a ${action === "room_member" ? "members" : "get_rooms"} answer`,
+      );
+      return;
+    }
+    this.#collect(head, parsed.value);
+  }
+
   #ignore(detail: string): void {
     this.emit("error", {
       error: new JimError(Status.BAD_REQUEST, `Ignored server message: ${detail}`),
@@ -1211,7 +1500,7 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
   }
 
   /** One announced list item (undefined: announced but unreadable). */
-  #collect(head: Pending, item: Contact | HistoryItem | undefined): void {
+  #collect(head: Pending, item: ListItem | undefined): void {
     const collected = head.collected!;
     if (item === undefined) collected.skipped++;
     else collected.items.push(item);
@@ -1248,6 +1537,11 @@ export class JimClient extends TypedEventTarget<JimClientEventMap> {
       this.#settle(head.collected.response);
       this.#onResponse(response);
       return;
+    }
+    if (response.response >= 400 && response.error !== undefined && PARTING.has(response.error)) {
+      // The server's parting words can meet a request on its way and take its place as the
+      // reply; they still say why the connection is about to end.
+      this.#serverNotice = { code: response.response, text: response.error };
     }
     let quantity = response.quantity ?? 0;
     if (head.list && response.response === Status.ACCEPTED && quantity > 0) {

@@ -57,9 +57,9 @@ Deno.test("JimClient announces its capabilities and keeps what the server answer
     await using client = await JimClient.connect({ port: server.port });
     assert.equal(client.capabilities.size, 0);
     await client.login("alice", "pw");
-    assert.deepEqual(presence.capabilities, ALL);
-    assert.deepEqual([...client.capabilities], ["ids", "receipts"]);
-    assert.ok(client.supports("ids") && !client.supports("rooms") && !client.supports("presence"));
+    assert.deepEqual(presence.capabilities, [...ALL, "rooms"]);
+    assert.deepEqual([...client.capabilities], ["ids", "receipts", "rooms"]);
+    assert.ok(client.supports("ids") && client.supports("rooms") && !client.supports("presence"));
   });
 
   await t.step("a server that answers nothing (today's) leaves the set empty", async () => {
@@ -200,7 +200,7 @@ Deno.test("JimClient passes on live, stored and carbon messages, and skips ones 
   ]);
   assert.deepEqual(s.errors, [
     "Ignored server message: msg from carol to bob: not a conversation of alice",
-    "Ignored server message: msg to #general: this client does not take part in rooms",
+    "Ignored server message: msg to #general: this session does not take part in rooms",
     "Ignored server message: carbon from bob: a carbon copies what alice sent",
     "Ignored server message: Invalid field: id must be a positive integer below 2^53",
   ]);
@@ -257,7 +257,7 @@ Deno.test("JimClient passes on receipts and presence pushes, and skips malformed
     'Ignored server message: Invalid field: state must be "delivered" or "read"',
     "Ignored server message: Missing field: user_id",
     'Ignored server message: Invalid field: user.status must be "online" or "offline"',
-    "Ignored server message: Unknown action: room_event",
+    "Ignored server message: room_event: this session does not take part in rooms",
   ]);
 });
 

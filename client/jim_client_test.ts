@@ -229,14 +229,17 @@ Deno.test("JimClient rejects pending calls when the server goes away", async () 
     await srv.server.close();
     const outcomes = await Promise.allSettled(pending);
     // JIM replies carry no ids: the parting 503 answers the oldest call, the rest fail with
-    // the connection.
+    // the connection, which says why it ended.
     const [first, ...rest] = outcomes.map((o) => (o as PromiseRejectedResult).reason);
     assert.deepEqual(outcomes.map((o) => o.status), ["rejected", "rejected", "rejected"]);
     assert.ok(first instanceof JimError, String(first));
     assert.deepEqual([first.code, first.message], [503, "Server shutting down"]);
     for (const reason of rest) {
       assert.ok(reason instanceof ConnectionError, String(reason));
-      assert.equal(reason.message, "Connection lost: server closed the connection");
+      assert.equal(
+        reason.message,
+        "Connection lost: server closed the connection: Server shutting down",
+      );
     }
     assert.equal(client.pendingRequests, 0);
     assert.equal(client.connected, false);

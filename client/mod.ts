@@ -33,6 +33,7 @@ export {
   JimClient,
   type JimClientEventMap,
   type JimClientOptions,
+  type JoinResult,
   type LoginOptions,
   type LoginResult,
   type MessageStream,
@@ -54,6 +55,7 @@ export {
   type MessageRecord,
   type MessageStatus,
   type NewMessage,
+  type RoomRecord,
   type SearchHit,
   type ServerMessage,
   type StoreOutcome,
@@ -71,6 +73,21 @@ export {
   type SessionDisconnectInfo,
 } from "./chat_session.ts";
 export { ConnectionError, UnsupportedError } from "./errors.ts";
+export {
+  describeRoomEvent,
+  isConversationName,
+  isRoomName,
+  MAX_ROOM_NAME,
+  parseRoomFrame,
+  requireRoomName,
+  ROOM_PUSH_ACTIONS,
+  type RoomEvent,
+  type RoomEventKind,
+  type RoomFrame,
+  type RoomInfo,
+  type RoomMember,
+  roomNameProblem,
+} from "./rooms.ts";
 export { type DetailOf, TypedEventTarget } from "./_typed_event_target.ts";
 export {
   type Capability,

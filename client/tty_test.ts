@@ -329,3 +329,59 @@ testWithTools(
     }
   },
 );
+
+testWithTools(
+  [TMUX],
+  "jim-client on a TTY: room lines print above the line being typed in /chat #room",
+  async (_t, { tmux: bin }) => {
+    await using srv = await FakeConvServer.start({ users: USERS });
+    const dataDir = await Deno.makeTempDir({ prefix: "jim-tty-test-" });
+    try {
+      await using tmux = new Tmux(bin);
+      await tmux.start({
+        JIM_DATA_DIR: dataDir,
+        JIM_PASSWORD: "alice-pw",
+        NO_COLOR: "1",
+        TERM: "xterm-256color",
+      }, ["chat", "-u", "alice", "-p", String(srv.port)]);
+      await tmux.waitFor((s) => lines(s).at(-1) === ">", "login and the prompt");
+      await using bob = await ChatSession.connect({
+        port: srv.port,
+        user: "bob",
+        password: "bob-pw",
+        dataDir: `${dataDir}/bob`,
+        reconnect: false,
+      });
+      await tmux.type("/join #team");
+      await tmux.keys("Enter");
+      await tmux.waitFor((s) => s.includes("* Created #team: you own it"), "the room");
+      await bob.join("#team");
+      await tmux.waitFor((s) => s.includes("* bob joined #team"), "bob's join");
+      await tmux.type("/chat #team");
+      await tmux.keys("Enter");
+      await tmux.waitFor((s) => lines(s).at(-1) === "#team>", "the room's prompt");
+      await tmux.type("half a li");
+      await tmux.waitFor((s) => lines(s).at(-1) === "#team> half a li", "the typed text");
+      await bob.send("#team", "a line while you type");
+      const screen = await tmux.waitFor(
+        (s) => s.includes("#team bob: a line while you type"),
+        "the room line",
+      );
+      const shown = lines(screen);
+      assert.match(shown.at(-2)!, /^\[\d\d:\d\d:\d\d\] #team bob: a line while you type$/);
+      assert.equal(shown.at(-1), "#team> half a li", `input line garbled:\n${screen}`);
+      await tmux.type("ne");
+      await tmux.keys("Enter");
+      await tmux.waitFor((s) => /\] #team alice: half a line$/m.test(s), "the sent line");
+      const deadline = Date.now() + 10_000;
+      while (!bob.messages("#team").some((m) => m.text === "half a line")) {
+        if (Date.now() > deadline) throw new Error("bob never got it");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await tmux.keys("C-d");
+      await tmux.waitFor((s) => s.includes("[exited 0]"), "exit on Ctrl-D");
+    } finally {
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
+);

@@ -197,3 +197,20 @@ export async function startBackend(
   for (const [owner, contact] of contacts) await server.addContact(owner, contact);
   return server;
 }
+
+/**
+ * Whether the real server takes part in rooms (issue 13: it answers `rooms` and `ids`);
+ * prints why not, once.
+ */
+export async function realServerSpeaksRooms(what: string): Promise<boolean> {
+  const user = { login: "probe", password: "probe-pw" };
+  await using server = await startRealServer([user]);
+  await using client = await JimClient.connect({ port: server.port });
+  await client.login(user.login, user.password);
+  const ok = client.supports("rooms") && client.supports("ids");
+  await client.quit();
+  if (!ok) {
+    console.error(`${what}: the real server does not announce "rooms" and "ids" yet (issue 13)`);
+  }
+  return ok;
+}

@@ -33,7 +33,50 @@ export interface ChatState {
    * keeps messages: stored delivery, receipts, server history), `presence` (it pushes the
    * contacts' online state; no polling then).
    */
-  server: { history: boolean; presence: boolean } | null;
+  server: { history: boolean; presence: boolean; rooms?: boolean } | null;
+}
+
+/** One entry of the Rooms list (issue 13): a room this account is in. */
+export interface RoomView {
+  /** `#name`, as the server spells it. */
+  room: string;
+  /** The owner's login, when known. */
+  owner: string | null;
+  /** Members when last asked, when known. */
+  members: number | null;
+  inviteOnly: boolean;
+  historyVisible: boolean;
+  /** Messages of other members not yet seen in the Messages panel. */
+  unread: number;
+}
+
+/** GET /api/rooms, and the data of the "rooms" live event. */
+export interface RoomsSnapshot {
+  rev: number;
+  rooms: RoomView[];
+}
+
+/** One member of a room, for the member list. */
+export interface MemberView {
+  login: string;
+  online: boolean;
+  owner: boolean;
+}
+
+/** GET /api/rooms/:room/members. */
+export interface MembersReply {
+  room: string;
+  members: MemberView[];
+}
+
+/** The data of the "room" live event: something happened in a room, in words. */
+export interface RoomEventView {
+  room: string;
+  event: string;
+  user: string | null;
+  by: string | null;
+  /** The event as one sentence from this account's point of view. */
+  text: string;
 }
 
 /** One entry of the Contacts list. */
@@ -64,7 +107,7 @@ export interface MessageView {
   /** The other party. */
   contact: string;
   direction: "in" | "out";
-  /** Sender and recipient logins, for the `A -> B:` heading. */
+  /** Sender and recipient logins, for the `A -> B:` heading; in a room `to` is the room. */
   from: string;
   to: string;
   text: string;
@@ -127,6 +170,8 @@ export interface ChatTopics {
   /** Many messages of a conversation changed: reload what is shown of it. */
   conversation: ConversationChange;
   service: ServiceEntry;
+  rooms: RoomsSnapshot;
+  room: RoomEventView;
 }
 
 /** Error body of a failed API call; `field` names the input an inline error belongs to. */
@@ -144,5 +189,6 @@ export interface ChatApiError {
     | "contact"
     | "limit"
     | "id"
-    | "q";
+    | "q"
+    | "room";
 }

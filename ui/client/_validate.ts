@@ -10,7 +10,7 @@ import {
   MAX_PASSWORD_LENGTH,
   Status,
 } from "../../protocol/mod.ts";
-import { MAX_SEARCH_LENGTH } from "../../client/mod.ts";
+import { isRoomName, MAX_SEARCH_LENGTH, roomNameProblem } from "../../client/mod.ts";
 import { measureText } from "./message_limits.ts";
 import { ChatInputError } from "./chat_controller.ts";
 import type { ConnectParams } from "./chat_controller.ts";
@@ -28,6 +28,19 @@ function bad(message: string, field: string): ChatInputError {
 export function checkLogin(value: unknown, field: string): string {
   if (!isAccountName(value)) throw bad(accountNameProblem(field, value), field);
   return value;
+}
+
+/** A room name from a body field or a path segment. */
+export function checkRoom(value: unknown, field = "room"): string {
+  const name = typeof value === "string" ? value.trim() : value;
+  if (!isRoomName(name)) throw bad(roomNameProblem(field, name), field);
+  return name;
+}
+
+/** A conversation from a path segment: a login, or a room name. */
+export function checkConversation(value: unknown, field: string): string {
+  if (typeof value === "string" && value.startsWith("#")) return checkRoom(value, field);
+  return checkLogin(value, field);
 }
 
 /** The body of POST /api/connect. */
@@ -63,7 +76,7 @@ export function checkConnect(body: Record<string, unknown>): ConnectParams {
 export function checkMessage(
   body: Record<string, unknown>,
 ): { to: string; text: string; clientId?: string } {
-  const to = checkLogin(body.to, "to");
+  const to = checkConversation(body.to, "to");
   const text = body.text;
   if (typeof text !== "string" || text.trim().length === 0) {
     throw bad("Invalid field: text must not be empty", "text");

@@ -16,13 +16,15 @@ import {
   readJsonObject,
 } from "../mod.ts";
 import type { EmbeddedAsset } from "../dist/assets.gen.ts";
-import { type ChatController, ServerUnreachableError } from "./chat_controller.ts";
+import { type ChatController, ChatInputError, ServerUnreachableError } from "./chat_controller.ts";
 import {
   checkConnect,
+  checkConversation,
   checkLogin,
   checkMessage,
   checkMessageId,
   checkPage,
+  checkRoom,
   checkSearch,
 } from "./_validate.ts";
 
@@ -111,8 +113,42 @@ export function createChatApp(options: ChatAppOptions): Hono {
     return c.json(await chat.markRead(login));
   });
 
+  app.get("/api/rooms", (c) => c.json(chat.rooms()));
+  app.post("/api/rooms", async (c) => {
+    const body = await readJsonObject(c);
+    const room = checkRoom(body.room);
+    if (body.inviteOnly !== undefined && typeof body.inviteOnly !== "boolean") {
+      throw new ChatInputError(400, "Invalid field: inviteOnly must be true or false", "room");
+    }
+    return c.json(await chat.joinRoom(room, body.inviteOnly === true));
+  });
+  app.delete("/api/rooms/:room", async (c) => {
+    return c.json(await chat.leaveRoom(checkRoom(c.req.param("room"))));
+  });
+  app.get("/api/rooms/:room/members", async (c) => {
+    return c.json(await chat.roomMembers(checkRoom(c.req.param("room"))));
+  });
+  app.post("/api/rooms/:room/read", async (c) => {
+    await chat.markRead(checkRoom(c.req.param("room")));
+    return c.json(chat.rooms());
+  });
+  app.post("/api/rooms/:room/delete", async (c) => {
+    return c.json(await chat.roomAction(checkRoom(c.req.param("room")), "delete"));
+  });
+  for (const action of ["invite", "kick", "owner"] as const) {
+    app.post(`/api/rooms/:room/${action}`, async (c) => {
+      const room = checkRoom(c.req.param("room"));
+      const body = await readJsonObject(c);
+      const login = checkLogin(
+        typeof body.login === "string" ? body.login.trim() : body.login,
+        "login",
+      );
+      return c.json(await chat.roomAction(room, action, login));
+    });
+  }
+
   app.get("/api/messages/:contact", async (c) => {
-    const contact = checkLogin(c.req.param("contact"), "contact");
+    const contact = checkConversation(c.req.param("contact"), "contact");
     const page = checkPage(c.req.query("before"), c.req.query("limit"), {
       after: c.req.query("after"),
       around: c.req.query("around"),

@@ -41,7 +41,7 @@ Deno.test("chat routes with a storing server: stored, then delivered, then read,
   await using gui = await openGui();
   const state = await gui.connect("alice", srv);
   assert.equal(state.status, 200);
-  assert.deepEqual(state.body.server, { history: true, presence: true });
+  assert.deepEqual(state.body.server, { history: true, presence: true, rooms: true });
   const ac = new AbortController();
   const live = await gui.raw("/api/events", { signal: ac.signal });
   const sent = await gui.api<{ message: MessageView }>("POST", "/api/messages", {

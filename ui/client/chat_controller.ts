@@ -13,9 +13,11 @@ import {
   DEFAULT_HOST,
   DEFAULT_PORT,
   defaultDataDir,
+  describeRoomEvent,
   History,
   type MessageRecord,
   type ReconnectOptions,
+  type RoomRecord,
 } from "../../client/mod.ts";
 import { JimError, Status } from "../../protocol/mod.ts";
 import { LiveHub } from "../mod.ts";
@@ -24,8 +26,10 @@ import type {
   ChatTopics,
   ConnectionPhase,
   ContactsSnapshot,
+  MembersReply,
   MessagesReply,
   MessageView,
+  RoomsSnapshot,
   SearchReply,
   ServiceEntry,
 } from "./_types.ts";
@@ -131,6 +135,8 @@ export class ChatController implements AsyncDisposable {
   /** The history being shown: the current or last account's; read only here. */
   #view: { history: History; account: string; key: string } | undefined;
   #contacts: Contact[] = [];
+  /** The rooms mirror as last published: the session's, or the history's while offline. */
+  #rooms: RoomRecord[] = [];
   #service: ServiceEntry[] = [];
   #serviceSeq = 0;
   #poll: ReturnType<typeof setInterval> | undefined;
@@ -168,7 +174,13 @@ export class ChatController implements AsyncDisposable {
       last: { ...this.#last },
       error: this.#error,
       retryAt: this.#retryAt !== null && this.#retryAt > Date.now() ? this.#retryAt : null,
-      server: on ? { history: session.serverHistory, presence: session.presencePush } : null,
+      server: on
+        ? {
+          history: session.serverHistory,
+          presence: session.presencePush,
+          rooms: session.roomsSupported,
+        }
+        : null,
     };
   }
 
@@ -192,6 +204,119 @@ export class ChatController implements AsyncDisposable {
         unread: unread.get(c.login) ?? 0,
       })),
     };
+  }
+
+  /**
+   * The rooms this account is in, with unread counts, sorted by name. Like the contacts they
+   * come from the history while disconnected.
+   */
+  rooms(): RoomsSnapshot {
+    let unread = new Map<string, number>();
+    try {
+      unread = this.#view?.history.unreadCounts() ?? unread;
+    } catch {
+      // A closed history reads as nothing unread.
+    }
+    return {
+      rev: this.#rev,
+      rooms: this.#rooms.map((r) => ({
+        room: r.room,
+        owner: r.owner ?? null,
+        members: r.members ?? null,
+        inviteOnly: r.inviteOnly,
+        historyVisible: r.historyVisible,
+        unread: unread.get(r.room) ?? 0,
+      })),
+    };
+  }
+
+  /**
+   * Joins a room, creating it when absent (`inviteOnly` for a new invite-only one).
+   *
+   * @throws {JimError} 409 when not connected; 400 for a bad name; the server's refusal
+   *   (403 invite-only, full, too many rooms; 409 a look-alike), each with `field: "room"`.
+   */
+  async joinRoom(
+    room: string,
+    inviteOnly = false,
+  ): Promise<RoomsSnapshot & { room: string; created: boolean }> {
+    const session = this.#requireRooms();
+    let joined;
+    try {
+      joined = await session.join(room, { inviteOnly });
+    } catch (error) {
+      throw asInputError(error, "room");
+    }
+    this.#log("info", joined.created ? `Created ${joined.room}` : `Joined ${joined.room}`);
+    this.#rooms = session.rooms();
+    this.#publishRooms();
+    return { ...this.rooms(), room: joined.room, created: joined.created };
+  }
+
+  /** Leaves a room; its messages stay in the history. */
+  async leaveRoom(room: string): Promise<RoomsSnapshot> {
+    const session = this.#requireRooms();
+    try {
+      await session.leave(room);
+    } catch (error) {
+      throw asInputError(error, "room");
+    } finally {
+      this.#rooms = session.rooms();
+      this.#publishRooms();
+    }
+    this.#log("info", `Left ${room}`);
+    return this.rooms();
+  }
+
+  /** The members of a room with online marks and the owner. */
+  async roomMembers(room: string): Promise<MembersReply> {
+    const session = this.#requireRooms();
+    try {
+      const members = await session.members(room);
+      return { room, members: members.map((m) => ({ ...m })) };
+    } catch (error) {
+      throw asInputError(error, "room");
+    }
+  }
+
+  /**
+   * A member's or the owner's action on a room: invite a login, remove a member, hand the
+   * room over, delete it.
+   *
+   * @throws {JimError} 409 when not connected; the server's refusal (403 not the owner, 404
+   *   not a member or no such client), with `field: "login"` (or "room" for delete).
+   */
+  async roomAction(
+    room: string,
+    action: "invite" | "kick" | "owner" | "delete",
+    login?: string,
+  ): Promise<RoomsSnapshot> {
+    const session = this.#requireRooms();
+    try {
+      switch (action) {
+        case "invite":
+          await session.invite(room, login!);
+          this.#log("info", `Invited ${login} to ${room}`);
+          break;
+        case "kick":
+          await session.kick(room, login!);
+          this.#log("info", `Removed ${login} from ${room}`);
+          break;
+        case "owner":
+          await session.setOwner(room, login!);
+          this.#log("info", `Handed ${room} over to ${login}`);
+          break;
+        case "delete":
+          await session.deleteRoom(room);
+          this.#log("info", `Deleted ${room}`);
+          break;
+      }
+    } catch (error) {
+      throw asInputError(error, action === "delete" ? "room" : "login");
+    }
+    this.#rooms = session.rooms();
+    this.#publishRooms();
+    return this.rooms();
   }
 
   /** The Service info entries kept, oldest first. */
@@ -329,9 +454,11 @@ export class ChatController implements AsyncDisposable {
     this.#last = { user, host, port };
     this.#saveSettings();
     this.#contacts = session.contacts();
+    this.#rooms = session.rooms();
     this.#startPolling(session);
     this.#publishState();
     this.#publishContacts();
+    this.#publishRooms();
     return this.state();
   }
 
@@ -470,7 +597,10 @@ export class ChatController implements AsyncDisposable {
     } else {
       changed = this.#view?.history.markConversationRead(login) ?? 0;
     }
-    if (changed > 0) this.#publishContacts();
+    if (changed > 0) {
+      if (login.startsWith("#")) this.#publishRooms();
+      else this.#publishContacts();
+    }
     return this.contacts();
   }
 
@@ -493,6 +623,13 @@ export class ChatController implements AsyncDisposable {
   }
 
   #afterSend(session: ChatSession, record: MessageRecord): MessageView {
+    if (record.contact.startsWith("#")) {
+      // A room has no one recipient whose dot or backlog the outcome could tell about.
+      if (record.status === "failed") {
+        this.#log("error", `Message to ${record.contact} not sent: ${record.error ?? "failed"}`);
+      }
+      return this.#toView(record, session.user);
+    }
     if (record.status === "failed") {
       this.#log("error", `Message to ${record.contact} not sent: ${record.error ?? "failed"}`);
       if (/not online/i.test(record.error ?? "")) this.#setOnline(record.contact, false);
@@ -520,6 +657,18 @@ export class ChatController implements AsyncDisposable {
     if (this.#closed) throw new JimError(Status.GONE, "Cannot connect: the GUI is closed");
   }
 
+  #requireRooms(): ChatSession {
+    const session = this.#requireSession();
+    if (!session.roomsSupported) {
+      throw new ChatInputError(
+        Status.CONFLICT,
+        "This server does not support rooms",
+        "room",
+      );
+    }
+    return session;
+  }
+
   #requireSession(): ChatSession {
     const session = this.#session;
     // While reconnecting, sends are stored as failed (retryable) by the session itself.
@@ -543,7 +692,25 @@ export class ChatController implements AsyncDisposable {
       // with presence pushes the server says it.
       if (m.via === "live" && !session.presencePush) this.#setOnline(m.contact, true, false);
       this.hub.publish("message", this.#toView(m, session.user));
-      this.#publishContacts();
+      if (m.contact.startsWith("#")) this.#publishRooms();
+      else this.#publishContacts();
+    });
+    session.addEventListener("rooms", (e) => {
+      if (this.#session !== session && this.#opening !== session) return;
+      this.#rooms = e.detail;
+      this.#publishRooms();
+    });
+    session.addEventListener("room", (e) => {
+      if (this.#session !== session && this.#opening !== session) return;
+      const text = describeRoomEvent(e.detail, session.user);
+      this.#log("info", text);
+      this.hub.publish("room", {
+        room: e.detail.room,
+        event: e.detail.event,
+        user: e.detail.user ?? null,
+        by: e.detail.by ?? null,
+        text,
+      });
     });
     session.addEventListener("history", (e) => {
       if (this.#session !== session && this.#opening !== session) return;
@@ -551,6 +718,7 @@ export class ChatController implements AsyncDisposable {
         this.hub.publish("conversation", { contact, reason: e.detail.reason });
       }
       this.#publishContacts();
+      if (e.detail.contacts.some((c) => c.startsWith("#"))) this.#publishRooms();
     });
     session.addEventListener("update", (e) => {
       if (this.#session !== session && this.#opening !== session) return;
@@ -578,9 +746,11 @@ export class ChatController implements AsyncDisposable {
       this.#phase = "connected";
       this.#error = null;
       this.#contacts = session.contacts();
+      this.#rooms = session.rooms();
       this.#startPolling(session);
       this.#publishState();
       this.#publishContacts();
+      this.#publishRooms();
     });
   }
 
@@ -644,7 +814,7 @@ export class ChatController implements AsyncDisposable {
    */
   #failInterrupted(history: History): void {
     let count = 0;
-    for (const contact of history.contacts()) {
+    for (const contact of [...history.contacts(), ...history.rooms().map((r) => r.room)]) {
       for (const m of history.messages(contact, { limit: 500 })) {
         if (m.direction !== "out" || m.status !== "sent") continue;
         // The request may have left before the stop: a server copy, if any, takes its place.
@@ -668,12 +838,14 @@ export class ChatController implements AsyncDisposable {
   }
 
   #toView(m: MessageRecord, account: string): MessageView {
+    const room = m.contact.startsWith("#");
     const view: MessageView = {
       id: m.id,
       contact: m.contact,
       direction: m.direction,
-      from: m.direction === "out" ? account : m.contact,
-      to: m.direction === "out" ? m.contact : account,
+      // In a room the heading is `alice -> #room:` whoever wrote.
+      from: m.direction === "out" ? account : room ? m.sender ?? "?" : m.contact,
+      to: m.direction === "out" || room ? m.contact : account,
       text: m.text,
       time: m.time,
       status: m.status,
@@ -702,6 +874,11 @@ export class ChatController implements AsyncDisposable {
     this.hub.publish("contacts", this.contacts());
   }
 
+  #publishRooms(): void {
+    this.#rev++;
+    this.hub.publish("rooms", this.rooms());
+  }
+
   #settingsPath(): string {
     return `${this.dataDir}/${SETTINGS_FILE}`;
   }
@@ -724,6 +901,7 @@ export class ChatController implements AsyncDisposable {
     this.#openView(p.user, p.host, p.port);
     const history = this.#view?.history;
     if (history) this.#contacts = history.contacts().map((login) => ({ login, online: false }));
+    if (history) this.#rooms = history.rooms();
   }
 
   #saveSettings(): void {

@@ -16,7 +16,12 @@ import type {
   ContactsSnapshot,
   ContactView,
   ConversationChange,
+  MembersReply,
+  MemberView,
   MessageView,
+  RoomEventView,
+  RoomsSnapshot,
+  RoomView,
   SearchReply,
   ServiceEntry,
   ServiceReply,
@@ -75,6 +80,14 @@ export interface SearchState {
   error: string | null;
 }
 
+/** The member list of the room in view. */
+export interface MembersState {
+  room: string;
+  /** Null while the first answer is awaited. */
+  list: readonly MemberView[] | null;
+  error: string | null;
+}
+
 /** Where the focus should go next; `seq` makes each request new. */
 export interface FocusRequest {
   target: "input" | "contacts" | "service";
@@ -90,6 +103,9 @@ export interface ChatPageState {
   /** The live link worked once: a later loss is "GUI connection lost". */
   liveSeen: boolean;
   contacts: readonly ContactView[];
+  /** The rooms this account is in (issue 13). */
+  rooms: readonly RoomView[];
+  /** Login or `#room` of the conversation in view. */
   selected: string | null;
   /** In a narrow window only one of the two shows. */
   view: "contacts" | "conversation";
@@ -100,6 +116,12 @@ export interface ChatPageState {
   draft: string;
   connectError: FormError | null;
   addError: FormError | null;
+  /** Why a join was refused, under the Rooms form. */
+  roomError: FormError | null;
+  /** The last room event in words, or why a room action failed (under the Rooms list). */
+  roomNote: string | null;
+  /** The members of the room in view, while a room is selected. */
+  members: MembersState | null;
   /** A note under the message box: why Enter did not send, or why a send failed. */
   inputNote: string | null;
   pageError: string | null;
@@ -122,6 +144,8 @@ const NARROW_QUERY = "(max-width: 600px)";
 /** How long typing pauses before the search runs. */
 const SEARCH_DELAY_MS = 200;
 const SEARCH_HITS = 50;
+/** How often the member list of the open room is asked again, for its online dots. */
+const MEMBERS_REFRESH_MS = 15_000;
 /** The largest page the API gives; a reload takes at most that much of the newest. */
 const MAX_RELOAD = 500;
 
@@ -165,6 +189,18 @@ function formError(err: unknown): FormError {
 export function accountOf(state: ChatState | null | undefined): string | null {
   if (!state?.user || !state.host || state.port === null) return null;
   return `${state.user}@${state.host.toLowerCase()}:${state.port}`;
+}
+
+/** Whether a conversation name is a room's (`#name`). */
+export function isRoom(name: string | null | undefined): boolean {
+  return typeof name === "string" && name.startsWith("#");
+}
+
+/** The API path of a conversation's read mark: a contact's or a room's. */
+function readPath(name: string): string {
+  return isRoom(name)
+    ? `/api/rooms/${encodeURIComponent(name)}/read`
+    : `/api/contacts/${encodeURIComponent(name)}/read`;
 }
 
 function sameLogin(a: string, b: string): boolean {
@@ -222,6 +258,9 @@ export class ChatPage {
   #live: LiveClient | undefined;
   #stateRev = -1;
   #contactsRev = -1;
+  #roomsRev = -1;
+  #membersTimer: ReturnType<typeof setInterval> | undefined;
+  #membersSeq = 0;
   #serviceSeq = 0;
   #logId = 0;
   #ticket = 0;
@@ -252,6 +291,7 @@ export class ChatPage {
       live: "connecting",
       liveSeen: false,
       contacts: [],
+      rooms: [],
       selected,
       // A narrow window starts at the list, where the Connection form is.
       view: "contacts",
@@ -260,6 +300,9 @@ export class ChatPage {
       draft: selected ? this.#draftOf(selected) : "",
       connectError: null,
       addError: null,
+      roomError: null,
+      roomNote: null,
+      members: null,
       inputNote: null,
       pageError: null,
       service: [],
@@ -313,6 +356,7 @@ export class ChatPage {
     this.#stopped = true;
     this.#live?.close();
     clearInterval(this.#timer);
+    clearInterval(this.#membersTimer);
     clearTimeout(this.#searchTimer);
     document.removeEventListener("visibilitychange", this.#onVisibility);
   }
@@ -384,6 +428,109 @@ export class ChatPage {
       return null;
     } catch (err) {
       return formError(err).text;
+    }
+  }
+
+  // --- Rooms ------------------------------------------------------------------------------
+
+  /** Joins (or creates) a room and opens it; resolves true on success (the form clears). */
+  async joinRoom(name: string, inviteOnly: boolean): Promise<boolean> {
+    this.#set({ roomError: null });
+    try {
+      const reply = await apiJson<RoomsSnapshot & { room: string; created: boolean }>(
+        "/api/rooms",
+        { method: "POST", body: { room: name, inviteOnly } },
+      );
+      this.#applyRooms(reply);
+      this.#set({
+        roomNote: reply.created
+          ? `Created ${reply.room}: you own it${inviteOnly ? " (invite-only)" : ""}`
+          : `Joined ${reply.room}`,
+      });
+      this.open(reply.room);
+      return true;
+    } catch (err) {
+      this.#set({ roomError: formError(err) });
+      return false;
+    }
+  }
+
+  clearRoomError(): void {
+    if (this.#state.roomError) this.#set({ roomError: null });
+  }
+
+  /** Leaves a room; resolves to an error text, or null. Its history stays. */
+  async leaveRoom(room: string): Promise<string | null> {
+    try {
+      this.#applyRooms(
+        await apiJson<RoomsSnapshot>(`/api/rooms/${encodeURIComponent(room)}`, {
+          method: "DELETE",
+        }),
+      );
+      if (this.#state.selected === room) this.#select(null);
+      this.#set({ roomNote: `Left ${room}` });
+      return null;
+    } catch (err) {
+      return formError(err).text;
+    }
+  }
+
+  /**
+   * A member's or the owner's action on the room in view: invite a login, remove a member,
+   * hand the room over, delete it. Resolves to an error text, or null.
+   */
+  async roomAction(
+    action: "invite" | "kick" | "owner" | "delete",
+    login?: string,
+  ): Promise<string | null> {
+    const room = this.#state.selected;
+    if (!isRoom(room)) return "Select a room first";
+    try {
+      const snap = await apiJson<RoomsSnapshot>(
+        `/api/rooms/${encodeURIComponent(room!)}/${action}`,
+        { method: "POST", ...(login === undefined ? {} : { body: { login } }) },
+      );
+      this.#applyRooms(snap);
+      if (action === "delete") {
+        this.#set({ roomNote: `Deleted ${room}` });
+        this.#select(null);
+      } else {
+        void this.#loadMembers(room!);
+      }
+      return null;
+    } catch (err) {
+      return formError(err).text;
+    }
+  }
+
+  /** Follows the member list of `name` while it is open, when it is a room. */
+  #watchMembers(name: string | null): void {
+    clearInterval(this.#membersTimer);
+    this.#membersTimer = undefined;
+    if (name === null || !isRoom(name)) return;
+    void this.#loadMembers(name);
+    this.#membersTimer = setInterval(() => {
+      if (this.#state.selected === name) void this.#loadMembers(name);
+    }, MEMBERS_REFRESH_MS);
+  }
+
+  async #loadMembers(room: string): Promise<void> {
+    const seq = ++this.#membersSeq;
+    const old = this.#state.members;
+    if (old?.room !== room) this.#set({ members: { room, list: null, error: null } });
+    if (this.#state.server?.phase !== "connected") {
+      this.#set({ members: { room, list: old?.room === room ? old.list : [], error: null } });
+      return;
+    }
+    try {
+      const reply = await apiJson<MembersReply>(
+        `/api/rooms/${encodeURIComponent(room)}/members`,
+      );
+      if (seq !== this.#membersSeq || this.#state.selected !== room) return;
+      this.#set({ members: { room, list: reply.members, error: null } });
+    } catch (err) {
+      if (seq !== this.#membersSeq || this.#state.selected !== room) return;
+      this.#set({ members: { room, list: [], error: formError(err).text } });
     }
   }
 
@@ -627,13 +774,20 @@ export class ChatPage {
   #set(patch: Partial<ChatPageState>): void {
     this.#state = { ...this.#state, ...patch };
     for (const listener of this.#listeners) listener();
-    if ("contacts" in patch || "server" in patch) {
+    if ("contacts" in patch || "server" in patch || "rooms" in patch) {
       showUnread(this.#state.server?.user ?? null, this.#unreadTotal());
     }
   }
 
   #unreadTotal(): number {
-    return this.#state.contacts.reduce((n, c) => n + c.unread, 0);
+    return this.#state.contacts.reduce((n, c) => n + c.unread, 0) +
+      this.#state.rooms.reduce((n, r) => n + r.unread, 0);
+  }
+
+  #unreadOf(name: string): number {
+    return (isRoom(name)
+      ? this.#state.rooms.find((r) => r.room === name)?.unread
+      : this.#state.contacts.find((c) => c.login === name)?.unread) ?? 0;
   }
 
   #focus(target: FocusRequest["target"]): void {
@@ -658,7 +812,9 @@ export class ChatPage {
       inputNote: null,
       view: login === null ? "contacts" : this.#state.view,
       conversation: null,
+      members: null,
     });
+    this.#watchMembers(login);
     void this.#load(login);
   }
 
@@ -666,7 +822,7 @@ export class ChatPage {
   async #load(login: string | null): Promise<void> {
     const ticket = ++this.#ticket;
     if (login === null) return;
-    const unread = this.#state.contacts.find((c) => c.login === login)?.unread ?? 0;
+    const unread = this.#unreadOf(login);
     this.#set({ conversation: loadingConversation(login, null) });
     try {
       const page = await this.#history.latest(login, Math.max(PAGE_SIZE, unread + 1));
@@ -705,10 +861,13 @@ export class ChatPage {
     // while the newest messages are not loaded (opened at an older one).
     const conv = this.#state.conversation;
     if (conv?.contact !== login || conv.loading || conv.newer) return;
-    if ((this.#state.contacts.find((c) => c.login === login)?.unread ?? 0) === 0) return;
-    apiJson<ContactsSnapshot>(`/api/contacts/${encodeURIComponent(login)}/read`, {
+    if (this.#unreadOf(login) === 0) return;
+    apiJson<ContactsSnapshot | RoomsSnapshot>(readPath(login), {
       method: "POST",
-    }).then((snap) => this.#applyContacts(snap)).catch(() => {
+    }).then((snap) => {
+      if ("rooms" in snap) this.#applyRooms(snap);
+      else this.#applyContacts(snap);
+    }).catch(() => {
       // Unread counts are a convenience; the next snapshot corrects them.
     });
   }
@@ -770,6 +929,15 @@ export class ChatPage {
       case "contacts":
         this.#applyContacts(data as ContactsSnapshot);
         return;
+      case "rooms":
+        this.#applyRooms(data as RoomsSnapshot);
+        return;
+      case "room": {
+        const e = data as RoomEventView;
+        this.#set({ roomNote: e.text });
+        if (this.#state.selected === e.room) void this.#loadMembers(e.room);
+        return;
+      }
       case "service":
         this.#appendService(data as ServiceEntry);
         return;
@@ -788,7 +956,8 @@ export class ChatPage {
         this.#stored(m);
         if (news) {
           if (this.#state.notify === "on" && !this.#inView(m.contact)) {
-            notifyDesktop(m.contact, m.text, () => this.open(m.contact));
+            const text = isRoom(m.contact) ? `${m.from}: ${m.text}` : m.text;
+            notifyDesktop(m.contact, text, () => this.open(m.contact));
           }
         }
         return;
@@ -824,6 +993,8 @@ export class ChatPage {
     if (s.phase === "connected" && was !== "connected") {
       this.#set({ inputNote: null });
       this.#outbox.kick();
+      const sel = this.#state.selected;
+      if (isRoom(sel)) void this.#loadMembers(sel!);
     }
   }
 
@@ -844,6 +1015,19 @@ export class ChatPage {
     }
   }
 
+  #applyRooms(snap: RoomsSnapshot): void {
+    if (snap.rev < this.#roomsRev) return;
+    const old = this.#state.rooms;
+    this.#roomsRev = snap.rev;
+    this.#set({ rooms: snap.rooms });
+    this.#markSeen();
+    // Left, removed or deleted (here, in another tab, or by the owner): no longer open.
+    const sel = this.#state.selected;
+    if (isRoom(sel) && old.some((r) => r.room === sel) && !snap.rooms.some((r) => r.room === sel)) {
+      this.#select(null);
+    }
+  }
+
   #appendService(e: ServiceEntry): void {
     if (e.seq <= this.#serviceSeq) return;
     this.#serviceSeq = e.seq;
@@ -857,15 +1041,18 @@ export class ChatPage {
 
   async #refetch(): Promise<void> {
     try {
-      const [s, c, log] = await Promise.all([
+      const [s, c, r, log] = await Promise.all([
         apiJson<ChatState>("/api/state"),
         apiJson<ContactsSnapshot>("/api/contacts"),
+        apiJson<RoomsSnapshot>("/api/rooms"),
         apiJson<ServiceReply>("/api/service"),
       ]);
       this.#applyState(s);
       this.#applyContacts(c);
+      this.#applyRooms(r);
       for (const e of log.entries) this.#appendService(e);
       this.#set({ pageError: null });
+      this.#watchMembers(this.#state.selected);
       await this.#load(this.#state.selected);
     } catch (err) {
       this.#set({ pageError: formError(err).text });

@@ -1,12 +1,14 @@
 import { useEffect, useMemo } from "preact/hooks";
 import { useStore } from "../../components/mod.ts";
-import { accountOf, type ChatPage } from "../page/chat_page.ts";
+import { accountOf, type ChatPage, isRoom } from "../page/chat_page.ts";
 import { conversationItems } from "../page/conversation_items.ts";
 import { AddContactPanel } from "./add_contact.tsx";
 import { ChatHeader } from "./chat_header.tsx";
 import { ConnectionPanel } from "./connection.tsx";
 import { ContactsPanel } from "./contacts.tsx";
 import { InputPanel } from "./input.tsx";
+import { MembersPanel } from "./members.tsx";
+import { RoomsPanel } from "./rooms.tsx";
 import { MessagesPanel } from "./messages.tsx";
 import { SearchPanel } from "./search.tsx";
 import { ServiceDrawer } from "./service_drawer.tsx";
@@ -43,6 +45,7 @@ export function ChatApp({ page }: { page: ChatPage }) {
     [s.selected, me, account, s.conversation?.messages, s.outbox],
   );
   const contact = s.contacts.find((c) => c.login === s.selected) ?? null;
+  const room = isRoom(s.selected) ? s.rooms.find((r) => r.room === s.selected) ?? null : null;
 
   return (
     <div class="chat-page" data-view={s.view} data-phase={phase}>
@@ -94,8 +97,28 @@ export function ChatApp({ page }: { page: ChatPage }) {
             onOpen={(login) => page.open(login)}
             onDelete={(login) => page.deleteContact(login)}
           />
+          <RoomsPanel
+            rooms={s.rooms}
+            selected={s.selected}
+            connected={connected}
+            supported={s.server?.server?.rooms === true}
+            focus={s.focus}
+            error={s.roomError}
+            note={s.roomNote}
+            onJoin={(name, inviteOnly) => page.joinRoom(name, inviteOnly)}
+            onEdit={() => page.clearRoomError()}
+            onOpen={(name) => page.open(name)}
+            onLeave={(name) => page.leaveRoom(name)}
+          />
         </aside>
         <section class="chat-main" aria-label="Conversation">
+          <MembersPanel
+            room={room}
+            members={s.members}
+            me={me}
+            connected={connected}
+            onAction={(action, login) => page.roomAction(action, login)}
+          />
           <MessagesPanel
             contact={contact}
             selected={s.selected}

@@ -10,6 +10,8 @@ export interface ContactListProps {
   tabStop: string | null;
   /** Shown when the list is empty. */
   empty: string;
+  /** Online dots (true by default); a list of rooms has none. */
+  dots?: boolean;
   onOpen(login: string): void;
 }
 
@@ -37,12 +39,14 @@ export function ContactList(props: ContactListProps) {
             tabIndex={c.login === props.tabStop ? 0 : -1}
             onClick={() => props.onOpen(c.login)}
           >
-            <span
-              class={`dot${c.online ? " on" : ""}`}
-              role="img"
-              aria-label={c.online ? "online" : "offline"}
-              title={c.online ? "online" : "offline"}
-            />
+            {props.dots !== false && (
+              <span
+                class={`dot${c.online ? " on" : ""}`}
+                role="img"
+                aria-label={c.online ? "online" : "offline"}
+                title={c.online ? "online" : "offline"}
+              />
+            )}
             <span class="contact-name">{c.login}</span>
             {c.unread > 0 && (
               <span class="unread" aria-label={`${c.unread} unread`} data-unread={c.unread}>

@@ -17,6 +17,18 @@ export interface MessageRowProps {
 function Outcome(props: MessageRowProps) {
   const { item } = props;
   if (item.direction === "in") return null;
+  // A room has no receipts: posted is all there is to know.
+  if (
+    item.to.startsWith("#") &&
+    (item.status === "stored" || item.status === "delivered" || item.status === "read")
+  ) {
+    return (
+      <span class="msg-status ok" title={`Posted to ${item.to}`}>
+        <span aria-hidden="true">✓</span>
+        <span class="sr-only">posted</span>
+      </span>
+    );
+  }
   switch (item.status) {
     case "queued":
       return (

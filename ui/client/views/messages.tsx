@@ -161,6 +161,7 @@ export function MessagesPanel(props: MessagesPanelProps) {
   };
 
   const name = props.contact?.login ?? selected;
+  const room = name?.startsWith("#") ?? false;
   return (
     <Panel title="Messages" id="messages" class="chat-messages">
       <div class="conv-head">
@@ -169,11 +170,13 @@ export function MessagesPanel(props: MessagesPanelProps) {
         </button>
         {name !== null && (
           <span class="conv-title">
-            <span
-              class={`dot${props.contact?.online ? " on" : ""}`}
-              role="img"
-              aria-label={props.contact?.online ? "online" : "offline"}
-            />
+            {!room && (
+              <span
+                class={`dot${props.contact?.online ? " on" : ""}`}
+                role="img"
+                aria-label={props.contact?.online ? "online" : "offline"}
+              />
+            )}
             {name}
           </span>
         )}
@@ -182,7 +185,7 @@ export function MessagesPanel(props: MessagesPanelProps) {
         ref={box}
         class="message-list"
         role="log"
-        aria-label={name !== null ? `Messages with ${name}` : "Messages"}
+        aria-label={name !== null ? `Messages ${room ? "in" : "with"} ${name}` : "Messages"}
         aria-live="polite"
         aria-busy={conv?.loading ? "true" : undefined}
         tabIndex={0}
