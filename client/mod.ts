@@ -71,6 +71,13 @@ export {
   type SessionDisconnectInfo,
 } from "./chat_session.ts";
 export { ConnectionError, UnsupportedError } from "./errors.ts";
+export {
+  formatServer,
+  formatServerList,
+  MAX_SERVERS,
+  parseServerList,
+  type ServerAddress,
+} from "./server_list.ts";
 export { type DetailOf, TypedEventTarget } from "./_typed_event_target.ts";
 export {
   type Capability,
