@@ -11,6 +11,8 @@ import type {
   PresencePushMessage,
   ReceiptMessage,
 } from "./conversation.ts";
+import type { RoomEventMessage, RoomListMessage, RoomMemberMessage, RoomRequest } from "./rooms.ts";
+import { ROOM_ACTIONS } from "./rooms.ts";
 
 /** SCRAM-SHA-256 (RFC 7677), the default login mechanism. */
 export const SCRAM_SHA_256 = "SCRAM-SHA-256";
@@ -57,7 +59,7 @@ export interface AuthenticateRequest extends RequestBase {
 export interface MsgRequest extends RequestBase {
   /** The action name. */
   action: "msg";
-  /** The recipient's login. */
+  /** The recipient's login, or `#` and a room's name (issue 13). */
   to: string;
   /** Ignored: the server sets it to the sender's login. */
   from: string;
@@ -115,7 +117,9 @@ export type JimRequest =
   | AddContactRequest
   | DelContactRequest
   | GetUsersRequest
-  | QuitRequest;
+  | QuitRequest
+  // Rooms (issue 13).
+  | RoomRequest;
 
 /** A request's action name. */
 export type Action = JimRequest["action"];
@@ -130,6 +134,8 @@ export const ACTIONS: readonly Action[] = [
   "del_contact",
   "get_users",
   "quit",
+  // Rooms (issue 13).
+  ...ROOM_ACTIONS,
 ];
 
 /** A reply to a request. Exactly one of `alert` and `error` is usually present. */
@@ -166,6 +172,15 @@ export interface JimResponse {
   state?: DeliveryState;
   /** 202 to history: whether older (before/latest) or newer (after) items exist. */
   more?: boolean;
+  // Rooms (issue 13).
+  /** 200 to a room action: the room's name as the server stores it. */
+  room?: string;
+  /** 200 to join: whether the join created the room. */
+  created?: boolean;
+  /** 200 to room_config: the setting now. */
+  invite_only?: boolean;
+  /** 200 to room_config: the setting now. */
+  history_visible?: boolean;
 }
 
 /** The server asks "are you there?"; a client answers with presence. */
@@ -218,4 +233,8 @@ export type ServerMessage =
   | MsgMessage
   | ReceiptMessage
   | PresencePushMessage
-  | HistoryItemMessage;
+  | HistoryItemMessage
+  // Rooms (issue 13).
+  | RoomListMessage
+  | RoomMemberMessage
+  | RoomEventMessage;

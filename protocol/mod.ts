@@ -27,3 +27,6 @@ export * from "./status.ts";
 export * from "./validate.ts";
 export * from "./login_name.ts";
 export * from "./login_skeleton.ts";
+// Rooms (issue 13).
+export * from "./room_name.ts";
+export * from "./rooms.ts";

@@ -13,6 +13,7 @@
  */
 import type { ContactListMessage, Mechanism, MsgMessage, ProbeMessage } from "./messages.ts";
 import type { Status } from "./status.ts";
+import type { RoomEventMessage, RoomListMessage, RoomMemberMessage } from "./rooms.ts";
 
 /** 200: success. */
 export interface OkResponse {
@@ -76,6 +77,22 @@ export interface UsersResponse {
   next?: string;
 }
 
+/** 200 to a room action (issue 13): the room's stored name and what the action set. */
+export interface RoomOkResponse {
+  /** 200. */
+  response: typeof Status.OK;
+  /** "Joined #general", "Left #general", ... */
+  alert: string;
+  /** The room's name as the server stores it. */
+  room: string;
+  /** join: whether the join created the room. */
+  created?: boolean;
+  /** room_config: the setting now. */
+  invite_only?: boolean;
+  /** room_config: the setting now. */
+  history_visible?: boolean;
+}
+
 /** Any response the server sends. */
 export type ServerResponse =
   | OkResponse
@@ -83,10 +100,19 @@ export type ServerResponse =
   | ChallengeResponse
   | ScramContinueResponse
   | ContactsResponse
-  | UsersResponse;
+  | UsersResponse
+  // Rooms (issue 13).
+  | RoomOkResponse;
 
 /** Anything the server sends unasked. */
-export type ServerPush = ProbeMessage | ContactListMessage | MsgMessage;
+export type ServerPush =
+  | ProbeMessage
+  | ContactListMessage
+  | MsgMessage
+  // Rooms (issue 13).
+  | RoomListMessage
+  | RoomMemberMessage
+  | RoomEventMessage;
 
 /** Anything the server sends. */
 export type OutboundMessage = ServerResponse | ServerPush;

@@ -26,6 +26,7 @@ import {
   type PresencePushMessage,
   type ReceiptMessage,
 } from "./conversation.ts";
+import { isRoomName, isRoomTarget, roomNameProblem } from "./room_name.ts";
 
 /** The outcome of {@linkcode validateRequest}. */
 export type ValidationResult =
@@ -170,7 +171,8 @@ function parse(value: unknown, limits: ProtocolLimits): JimRequest {
       };
     }
     case "msg": {
-      const to = accountName(value, "to");
+      // A `to` that starts with "#" is a room (issue 13).
+      const to = isRoomTarget(value.to) ? roomName(value, "to") : accountName(value, "to");
       const from = optionalString(value, "from", MAX_SHORT_FIELD) ?? "";
       const encoding = optionalString(value, "encoding", MAX_SHORT_FIELD) ?? "utf-8";
       if (!/^utf-?8$/i.test(encoding)) fail('Invalid field: encoding must be "utf-8"');
@@ -191,7 +193,56 @@ function parse(value: unknown, limits: ProtocolLimits): JimRequest {
     case "get_contacts":
     case "quit":
       return { action: name, time };
+    // Rooms (issue 13).
+    case "join": {
+      const room = roomName(value, "room");
+      const inviteOnly = optionalFlag(value, "invite_only");
+      return { action: name, time, room, ...(inviteOnly ? { invite_only: true } : {}) };
+    }
+    case "leave":
+    case "members":
+    case "delete_room":
+      return { action: name, time, room: roomName(value, "room") };
+    case "get_rooms":
+      return { action: name, time };
+    case "invite":
+    case "kick":
+    case "set_owner":
+      return {
+        action: name,
+        time,
+        room: roomName(value, "room"),
+        user_id: accountName(value, "user_id"),
+      };
+    case "room_config": {
+      const room = roomName(value, "room");
+      const inviteOnly = optionalFlag(value, "invite_only");
+      const historyVisible = optionalFlag(value, "history_visible");
+      if (inviteOnly === undefined && historyVisible === undefined) {
+        fail("Missing field: invite_only or history_visible");
+      }
+      return {
+        action: name,
+        time,
+        room,
+        ...(inviteOnly === undefined ? {} : { invite_only: inviteOnly }),
+        ...(historyVisible === undefined ? {} : { history_visible: historyVisible }),
+      };
+    }
   }
+}
+
+function roomName(obj: Obj, name: string): string {
+  const value = field(obj, name);
+  if (!isRoomName(value)) fail(roomNameProblem(name, value));
+  return value;
+}
+
+function optionalFlag(obj: Obj, name: string): boolean | undefined {
+  const value = obj[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "boolean") fail(`Invalid field: ${name} must be true or false`);
+  return value;
 }
 
 /**

@@ -109,7 +109,7 @@ Deno.test("validateRequest() names the field it rejects", async (t) => {
       { action: "a".repeat(16), time: T },
       "Invalid field: action exceeds 15 characters",
     ],
-    ["unknown action", { action: "join", time: T }, "Unknown action: join"],
+    ["unknown action", { action: "teleport", time: T }, "Unknown action: teleport"],
     ["missing time", { action: "quit" }, "Missing field: time"],
     [
       "non-numeric time",

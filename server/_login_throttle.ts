@@ -22,6 +22,7 @@
  */
 import type { Clock } from "./clock.ts";
 import { FailedLogins } from "./_lockout.ts";
+import type { LoginOutcome } from "./hub/hub.ts";
 
 /** The numbers of the policy; see the module documentation. */
 export interface ThrottlePolicy {
@@ -115,6 +116,7 @@ export class LoginThrottle {
   readonly #state = new Map<string, Account>();
   /** Accounts with attempts waiting. */
   readonly #waitingFor = new Set<string>();
+  readonly #outcomeListeners = new Set<(outcome: LoginOutcome) => void>();
 
   constructor(policy: ThrottlePolicy, clock: Clock, options: { maxKeys?: number } = {}) {
     this.policy = Object.freeze({ ...policy });
@@ -210,6 +212,27 @@ export class LoginThrottle {
     return promise;
   }
 
+  /**
+   * Calls `listener` with the outcome of every proof checked here (not those given to
+   * {@linkcode LoginThrottle.record}), e.g. to tell the other nodes of a cluster. Returns the
+   * function that removes it.
+   */
+  onOutcome(listener: (outcome: LoginOutcome) => void): () => void {
+    this.#outcomeListeners.add(listener);
+    return () => this.#outcomeListeners.delete(listener);
+  }
+
+  /**
+   * Counts an outcome checked elsewhere (another node of the cluster) as if it had been
+   * checked here: a failure counts towards every limit and delay, a success trusts the address.
+   */
+  record(outcome: LoginOutcome): void {
+    if (outcome.failed) this.#recordFailure(outcome.address, outcome.login);
+    else this.#recordSuccess(outcome.address, outcome.login);
+    const account = this.#state.get(outcome.login);
+    if (account) this.#serve(outcome.login, account);
+  }
+
   /** Lets waiting attempts go whose delay has passed; the server's sweep calls it. */
   tick(): void {
     for (const [login, account] of this.#state) this.#serve(login, account);
@@ -271,6 +294,10 @@ export class LoginThrottle {
       done = true;
       if (outcome === "failed") this.#recordFailure(address, login);
       if (outcome === "succeeded") this.#recordSuccess(address, login);
+      if (outcome !== "released" && this.#outcomeListeners.size > 0) {
+        const shared = { failed: outcome === "failed", address, login };
+        for (const listener of [...this.#outcomeListeners]) listener(shared);
+      }
       if (!counted) return;
       const account = this.#account(login);
       account.inFlight--;

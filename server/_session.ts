@@ -139,9 +139,13 @@ export class Session implements HubSession, SessionHandle {
     return NO_CAPABILITIES;
   }
 
-  /** The session's id in the hub: its number, made a string only when asked for. */
+  /**
+   * The session's id in the hub: its number, made a string only when asked for; in a
+   * cluster `${node}#${n}`, unique among every node's sessions.
+   */
   get id(): string {
-    return String(this.seq);
+    const node = this.#services.hub.node;
+    return node === undefined ? String(this.seq) : `${node}#${this.seq}`;
   }
 
   /** The peer's address. */

@@ -30,6 +30,13 @@ import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
 import { JimServer } from "./server.ts";
 import { connectionCap, readOpenFileLimit } from "./_fd_limit.ts";
 import { openServeResources } from "./serve_resources.ts";
+import {
+  type ClusterHub,
+  defaultNodeName,
+  joinCluster,
+  NODE_NAME_PATTERN,
+  parseClusterUrls,
+} from "./cluster.ts";
 import { addUser, setPassword } from "./accounts.ts";
 import {
   DEFAULT_POOL_SIZE,
@@ -51,8 +58,8 @@ const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
 /** What each level prints: the default shows connections, logins, disconnections and errors. */
 export const LEVEL_TYPES: Readonly<Record<LogLevel, readonly ServerEventType[]>> = {
   error: ["error"],
-  warn: ["error", "start", "stop"],
-  info: ["error", "start", "stop", "connect", "disconnect", "login"],
+  warn: ["error", "start", "stop", "cluster"],
+  info: ["error", "start", "stop", "connect", "disconnect", "login", "cluster"],
   debug: EVENT_TYPES,
 };
 
@@ -250,6 +257,19 @@ export const FLAGS: Record<string, FlagSpec> = {
     help: "Seconds a closing connection may take to flush its last reply",
     limit: ["lingerMs", 1000],
   },
+  // --- cluster (issue 14) ---
+  "cluster": {
+    type: "string",
+    env: "JIM_CLUSTER",
+    commands: ["serve", "user list"],
+    help: "Join a cluster: NATS URL(s), e.g. nats://127.0.0.1:4222 (comma-separated)",
+  },
+  "node-name": {
+    type: "string",
+    env: "JIM_NODE_NAME",
+    commands: SERVE,
+    help: "This node's name in the cluster (default: HOSTNAME:PORT)",
+  },
   "legacy": {
     type: "boolean",
     env: "JIM_LEGACY",
@@ -442,6 +462,10 @@ export interface ServeSettings {
   logLevel: LogLevel;
   logFormat: "text" | "json";
   limits: ServerLimits;
+  /** NATS URLs of the cluster to join (`--cluster`); undefined for a single server. */
+  cluster: string[] | undefined;
+  /** The node's name in the cluster: `--node-name`, else HOSTNAME:PORT. */
+  nodeName: string | undefined;
 }
 
 /**
@@ -482,7 +506,24 @@ export function serveSettings(values: Values): ServeSettings {
     logLevel: logLevel(values),
     logFormat: logFormat(values),
     limits,
+    ...clusterSettings(values, port),
   };
+}
+
+/** `--cluster` and `--node-name`; a node name without a cluster is a usage error. */
+function clusterSettings(values: Values, port: number) {
+  const raw = values.cluster as string | undefined;
+  const name = values["node-name"] as string | undefined;
+  if (raw === undefined) {
+    if (name !== undefined) throw new UsageError("Invalid flag: --node-name needs --cluster");
+    return { cluster: undefined, nodeName: undefined };
+  }
+  const parsed = parseClusterUrls(raw);
+  if ("problem" in parsed) throw invalidValue("--cluster", raw, "nats://HOST:PORT[,...]");
+  if (name !== undefined && !NODE_NAME_PATTERN.test(name)) {
+    throw invalidValue("--node-name", name, "1 to 100 letters, digits, . _ : @ -");
+  }
+  return { cluster: parsed.urls, nodeName: name ?? defaultNodeName(port) };
 }
 
 function dbPath(values: Values): string {
@@ -848,6 +889,10 @@ function settingsLines(s: ServeSettings, openFileLimit: number | undefined): [st
     ["tls", s.tlsCert ? `${s.tlsCert} + ${s.tlsKey}` : false],
     ["log-level", s.logLevel],
     ["log-format", s.logFormat],
+    ...(s.cluster === undefined ? [] : [
+      ["cluster", s.cluster.join(",")] as [string, unknown],
+      ["node-name", s.nodeName] as [string, unknown],
+    ]),
     ...Object.entries(s.limits),
     ["openFileLimit", openFileLimit ?? "unknown"],
   ];
@@ -915,9 +960,26 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
     using lifecycle = startLifecycle({
       onEscaped: (message) => events.publish("error", { message }),
     });
+    let hub: ClusterHub | undefined;
+    if (settings.cluster) {
+      try {
+        hub = await joinCluster({
+          servers: settings.cluster,
+          node: settings.nodeName!,
+          takeoverTimeoutMs: settings.limits.takeoverTimeoutMs,
+          log: (level, message) =>
+            events.publish(level === "error" ? "error" : "cluster", { message }),
+        });
+      } catch (error) {
+        subscription.unsubscribe();
+        await printer;
+        throw error;
+      }
+    }
     let server: JimServer;
     try {
       server = await JimServer.listen({
+        ...(hub ? { hub, reusePort: Deno.build.os === "linux" } : {}),
         host: settings.host,
         port: settings.port,
         storage,
@@ -929,6 +991,7 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
         signal: lifecycle.signal,
       });
     } catch (error) {
+      await hub?.close();
       subscription.unsubscribe();
       await printer;
       const reason = error instanceof Deno.errors.AddrInUse
@@ -939,6 +1002,7 @@ async function serve(requested: ServeSettings, io: CliIo, explicit: Values): Pro
       throw new Error(`Cannot listen on ${settings.host}:${settings.port}: ${reason}`);
     }
     await server.finished;
+    await hub?.close();
     subscription.unsubscribe();
     await printer;
     return ExitCode.Ok;

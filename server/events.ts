@@ -20,7 +20,9 @@ export type ServerEventType =
   | "request"
   | "response"
   | "push"
-  | "error";
+  | "error"
+  /** A cluster node joined, lost or regained NATS, or saw another node crash (issue 14). */
+  | "cluster";
 
 /** All event types, in a stable order. */
 export const EVENT_TYPES: readonly ServerEventType[] = [
@@ -33,6 +35,7 @@ export const EVENT_TYPES: readonly ServerEventType[] = [
   "response",
   "push",
   "error",
+  "cluster",
 ];
 
 /** The connection an event concerns. */

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { DEFAULT_LIMITS } from "../protocol/mod.ts";
+import { DEFAULT_LIMITS, MAX_ROOM_NAME_LENGTH } from "../protocol/mod.ts";
 
 /** Every limit the server enforces. Durations are milliseconds; 0 disables rate limiting. */
 export interface ServerLimits {
@@ -50,6 +50,13 @@ export interface ServerLimits {
   lingerMs: number;
   /** Contacts one user may keep (1000); add_contact past it gets 403. */
   maxContacts: number;
+  // Rooms (issue 13).
+  /** Members one room may have (1000); a join past it gets 403 "Room is full". */
+  maxRoomMembers: number;
+  /** Rooms one user may be a member of (100); a join past it gets 403 "Too many rooms". */
+  maxRoomsPerUser: number;
+  /** Longest name of a new room after the `#`, 1 to 25 characters (25). */
+  maxRoomName: number;
 }
 
 /**
@@ -80,6 +87,10 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   readBufferBytes: 16384,
   lingerMs: 2000,
   maxContacts: 1000,
+  // Rooms (issue 13).
+  maxRoomMembers: 1000,
+  maxRoomsPerUser: 100,
+  maxRoomName: MAX_ROOM_NAME_LENGTH,
 });
 
 /**
@@ -118,9 +129,18 @@ export function resolveLimits(partial: Partial<ServerLimits> = {}): ServerLimits
     "maxOutboundBytes",
     "readBufferBytes",
     "maxContacts",
+    // Rooms (issue 13).
+    "maxRoomMembers",
+    "maxRoomsPerUser",
+    "maxRoomName",
   ];
   for (const key of positive) {
     if (limits[key] <= 0) throw new RangeError(`Invalid limit: ${key} must be above 0`);
+  }
+  if (!Number.isInteger(limits.maxRoomName) || limits.maxRoomName > MAX_ROOM_NAME_LENGTH) {
+    throw new RangeError(
+      `Invalid limit: maxRoomName must be a whole number from 1 to ${MAX_ROOM_NAME_LENGTH}`,
+    );
   }
   if (limits.rateLimit > 0 && limits.rateBurst < 1) {
     throw new RangeError("Invalid limit: rateBurst must be at least 1 when rateLimit is on");

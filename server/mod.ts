@@ -16,6 +16,7 @@
  */
 export * from "./accounts.ts";
 export * from "./clock.ts";
+export * from "./cluster.ts";
 export * from "./events.ts";
 export * from "./limits.ts";
 export * from "./server.ts";

@@ -42,6 +42,11 @@ export interface JimServerOptions {
   /** Serve TLS instead of plain TCP. */
   tls?: TlsOptions;
   /**
+   * Sets SO_REUSEPORT (Linux, issue 14), so that several nodes of a cluster on one machine
+   * listen on the same port and the kernel spreads connections between them.
+   */
+  reusePort?: boolean;
+  /**
    * Overrides of {@linkcode DEFAULT_SERVER_LIMITS}. `maxConnections` is lowered to fit the
    * process's descriptor limit; {@linkcode JimServer.limits} shows what is in force.
    */
@@ -120,6 +125,7 @@ export class JimServer {
   readonly #throttle: LoginThrottle;
   readonly #unsubscribe: () => void;
   readonly #offWriteError: () => void;
+  readonly #offLoginSharing: () => void;
   #sweepTimer: ReturnType<typeof setInterval>;
   #acceptTask: Promise<void>;
   #nextId = 1;
@@ -159,6 +165,17 @@ export class JimServer {
       firstDelayMs: FIRST_LOGIN_DELAY_MS,
       maxDelayMs: MAX_LOGIN_DELAY_MS,
     }, clock);
+    // In a cluster every node counts every node's failed logins, so the limits hold whichever
+    // node an attacker reaches; in one process both calls do nothing.
+    const hub = this.hub;
+    const offOutcome = hub.shareLogin
+      ? this.#throttle.onOutcome((outcome) => hub.shareLogin!(outcome))
+      : () => {};
+    const offRemote = hub.on("login", (outcome) => this.#throttle.record(outcome));
+    this.#offLoginSharing = () => {
+      offOutcome();
+      offRemote();
+    };
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
     this.#services = {
       limits: this.limits,
@@ -211,9 +228,16 @@ export class JimServer {
     );
     const hostname = options.host ?? "127.0.0.1";
     const port = options.port ?? 7777;
+    const reusePort = options.reusePort === true ? { reusePort: true } : {};
     const listener = options.tls
-      ? Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key })
-      : Deno.listen({ hostname, port });
+      ? Deno.listenTls({
+        hostname,
+        port,
+        cert: options.tls.cert,
+        key: options.tls.key,
+        ...reusePort,
+      })
+      : Deno.listen({ hostname, port, ...reusePort });
     const server = new JimServer(listener, options, limits, cap, decoySecret);
     server.events.publish("start", {
       message: `Listening on ${server.addr.hostname}:${server.addr.port}${
@@ -310,6 +334,7 @@ export class JimServer {
     if (this.#ownHub) await this.hub.close();
     if (!this.storage.closed) await this.storage.logins.flush();
     this.#offWriteError();
+    this.#offLoginSharing();
     this.events.publish("stop", { message: "Server stopped" });
     this.#resolveFinished();
   }

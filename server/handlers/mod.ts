@@ -14,6 +14,16 @@ import { getUsers } from "./get_users.ts";
 import { msg } from "./msg.ts";
 import { presence } from "./presence.ts";
 import { quit } from "./quit.ts";
+// Rooms (issue 13).
+import { deleteRoom } from "./delete_room.ts";
+import { getRooms } from "./get_rooms.ts";
+import { invite } from "./invite.ts";
+import { join } from "./join.ts";
+import { kick } from "./kick.ts";
+import { leave } from "./leave.ts";
+import { members } from "./members.ts";
+import { roomConfig } from "./room_config.ts";
+import { setOwner } from "./set_owner.ts";
 
 export type { Handler, HandlerContext, RequestOf, SessionHandle } from "./context.ts";
 
@@ -27,6 +37,16 @@ export const HANDLERS: { readonly [A in Action]: Handler<A> } = Object.freeze({
   del_contact: delContact,
   get_users: getUsers,
   quit,
+  // Rooms (issue 13).
+  join,
+  leave,
+  get_rooms: getRooms,
+  members,
+  invite,
+  kick,
+  set_owner: setOwner,
+  delete_room: deleteRoom,
+  room_config: roomConfig,
 });
 
 /**

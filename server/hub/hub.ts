@@ -66,6 +66,13 @@ export interface DeliveryResult {
   readonly sessions: number;
   /** How many of them took it; the others were too slow and are closing. */
   readonly delivered: number;
+  /**
+   * Of `sessions`, how many live on other nodes of a cluster (issue 14). The message was
+   * published to their nodes and they count as `delivered`, but nothing confirms it: core
+   * NATS is at most once, so a stored message should stay undelivered for them until their
+   * node delivers it. Absent (0) in a single process.
+   */
+  readonly remote?: number;
 }
 
 /** An account that came online (its first session attached) or went offline (its last left). */
@@ -83,6 +90,21 @@ export interface HubSessionInfo {
   /** The session's id. */
   id: string;
   /** The account's login in display case. */
+  login: string;
+  /** The node the session is on, in a cluster (issue 14); absent in a single process. */
+  node?: string;
+}
+
+/**
+ * The outcome of one checked login proof, shared between the nodes of a cluster so that the
+ * failed-login limits (lockouts, delays) count every node's failures (issue 14).
+ */
+export interface LoginOutcome {
+  /** Whether the proof was wrong. */
+  failed: boolean;
+  /** The address as the throttle counts it (`addressKey()`: IPv6 per /64). */
+  address: string;
+  /** The login key tried. */
   login: string;
 }
 
@@ -109,6 +131,21 @@ export interface Hub {
    * id `options.except`. Synchronous: it never waits on a session or the disk.
    */
   sendToAccount(key: string, envelope: Envelope, options?: { except?: string }): DeliveryResult;
+  /**
+   * Rooms (issue 13): queues `envelope` for every live session that announced `rooms` of the
+   * accounts `memberKeys` (the room's members, as the RoomStore has them), except the
+   * session with id `options.except`. Sessions without `rooms` (seed clients) never get it.
+   * Synchronous, as {@linkcode sendToAccount}: each session's own bounded queue takes it or
+   * the session is too slow (it closes itself), so one stalled member never delays another.
+   * `room` is the room's key (`roomKey()`): a cluster hub may route by it (one subject per
+   * room); the local hub needs only the keys.
+   */
+  sendToRoom(
+    room: string,
+    memberKeys: Iterable<string>,
+    envelope: Envelope,
+    options?: { except?: string },
+  ): DeliveryResult;
   /** Whether the account `key` has a live session. */
   isOnline(key: string): boolean;
   /** The display-case login of the account `key` while it is online, else undefined. */
@@ -124,6 +161,20 @@ export interface Hub {
    * nobody listens. Returns the function that removes the listener.
    */
   on(type: "presence", listener: (change: PresenceChange) => void): () => void;
+  /**
+   * `resync`: the hub may have missed deliveries (a cluster hub reconnected to NATS), so
+   * sessions should fetch what is undelivered to their accounts. Never in a single process.
+   */
+  on(type: "resync", listener: () => void): () => void;
+  /** `login`: a login outcome on another node of the cluster. Never in a single process. */
+  on(type: "login", listener: (outcome: LoginOutcome) => void): () => void;
+  /**
+   * The node's name in a cluster; absent in a single process. Session ids are then
+   * `${node}#${n}`, unique in the cluster.
+   */
+  readonly node?: string;
+  /** Tells the other nodes of a cluster about a login outcome here; absent in one process. */
+  shareLogin?(outcome: LoginOutcome): void;
   /** Drops every session and listener; the hub takes no more. Idempotent. */
   close(): Promise<void>;
 }

@@ -11,6 +11,7 @@ import type {
   Hub,
   HubSession,
   HubSessionInfo,
+  LoginOutcome,
   Notice,
   PresenceChange,
 } from "./hub.ts";
@@ -141,6 +142,27 @@ export class LocalHub implements Hub {
     return { sessions, delivered };
   }
 
+  sendToRoom(
+    _room: string,
+    memberKeys: Iterable<string>,
+    envelope: Envelope,
+    options?: { except?: string },
+  ): DeliveryResult {
+    const except = options?.except;
+    let sessions = 0;
+    let delivered = 0;
+    for (const key of memberKeys) {
+      const entry = this.#accounts.get(key);
+      if (entry === undefined) continue;
+      for (const session of sessionsOf(entry)) {
+        if (session.id === except || !session.caps.has("rooms")) continue;
+        sessions++;
+        if (session.deliver(envelope)) delivered++;
+      }
+    }
+    return { sessions, delivered };
+  }
+
   isOnline(key: string): boolean {
     return this.#accounts.has(key);
   }
@@ -168,9 +190,18 @@ export class LocalHub implements Hub {
     return sessions.length;
   }
 
-  on(_type: "presence", listener: (change: PresenceChange) => void): () => void {
-    this.#presence.add(listener);
-    return () => this.#presence.delete(listener);
+  on(type: "presence", listener: (change: PresenceChange) => void): () => void;
+  on(type: "resync", listener: () => void): () => void;
+  on(type: "login", listener: (outcome: LoginOutcome) => void): () => void;
+  on(
+    type: "presence" | "resync" | "login",
+    listener: ((change: PresenceChange) => void) | (() => void) | ((o: LoginOutcome) => void),
+  ): () => void {
+    // One process never resyncs and hears of no other node's logins.
+    if (type !== "presence") return () => {};
+    const presence = listener as (change: PresenceChange) => void;
+    this.#presence.add(presence);
+    return () => this.#presence.delete(presence);
   }
 
   close(): Promise<void> {

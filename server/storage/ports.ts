@@ -207,6 +207,11 @@ export interface StoredMessage {
   to: string;
   /** The text. */
   message: string;
+  /**
+   * Rooms (issue 13): the room's name when the message went to a room; `to` is then the
+   * room's name too. Room messages are kept by {@linkcode RoomStore}.
+   */
+  room?: string;
 }
 
 /** One item of a history page, with where it stands from the caller's side. */
@@ -293,8 +298,203 @@ export interface Storage extends AsyncDisposable {
   readonly secrets: SecretStore;
   /** Messages; absent until an adapter implements issue 12's store. */
   readonly messages?: MessageStore;
+  /** Rooms, their members, invites and messages (issue 13). */
+  readonly rooms: RoomStore;
   /** Whether {@linkcode close} has run. */
   readonly closed: boolean;
   /** Writes what is queued, stops watching and releases the storage. Idempotent. */
   close(): Promise<void>;
+}
+
+// --- Rooms (issue 13) ----------------------------------------------------------------------
+
+/** A room as members and admins see it. */
+export interface RoomRow {
+  /** `#` and the name in display case. */
+  name: string;
+  /** The owner's login, display case. */
+  owner: string;
+  /** Whether only invited users may join. */
+  inviteOnly: boolean;
+  /** Whether new members see the messages from before they joined. */
+  historyVisible: boolean;
+  /** When it was created, Unix ms. */
+  created: number;
+  /** How many members it has. */
+  members: number;
+}
+
+/** A room as one of its members sees it in its room list. */
+export interface MemberRoomRow extends RoomRow {
+  /** When the caller (last) joined, Unix ms. */
+  joined: number;
+  /** The highest message id the caller may read; undefined when there is none. */
+  lastId: number | undefined;
+}
+
+/** A room as the admin tools list it. */
+export interface AdminRoomRow extends RoomRow {
+  /** Messages stored in it. */
+  messages: number;
+  /** The newest message's server time, or else the creation time, Unix ms. */
+  lastActivity: number;
+}
+
+/** One member of a room. */
+export interface RoomMemberRow {
+  /** The member's login, display case. */
+  login: string;
+  /** When it (last) joined, Unix ms. */
+  joined: number;
+  /** Whether it owns the room. */
+  owner: boolean;
+}
+
+/** Limits a join is checked against, in the same atomic step as the insert. */
+export interface JoinOptions {
+  /** Server time, Unix ms: the member's joined time (and the room's created time). */
+  now: number;
+  /** Only when the join creates the room: whether it is invite-only. */
+  inviteOnly?: boolean;
+  /** Members one room may have. */
+  maxMembers?: number;
+  /** Rooms one user may be a member of. */
+  maxRoomsPerUser?: number;
+  /** Longest name of a new room after the `#`. */
+  maxNameLength?: number;
+}
+
+/** The outcome of {@linkcode RoomStore.join}. */
+export interface JoinResult {
+  /** The room after the join. */
+  room: RoomRow;
+  /** Whether the join created it. */
+  created: boolean;
+  /** False when the user was a member already (nothing changed). */
+  joined: boolean;
+}
+
+/** The outcome of {@linkcode RoomStore.leave}. */
+export interface LeaveResult {
+  /** The room's name. */
+  name: string;
+  /** The new owner when the owner left and others stay. */
+  newOwner?: string;
+  /** Whether the room was deleted because its last member left. */
+  deleted: boolean;
+}
+
+/** Which page of a room's history to read. At most one of `before` and `after`. */
+export interface RoomHistoryQuery {
+  /** The reader: must be a member; sees from its joined time unless the room shows all. */
+  caller: string;
+  /** The room. */
+  room: string;
+  /** Items with ids below this one (the newest `limit` of them). */
+  before?: number;
+  /** Items with ids above this one (the oldest `limit` of them). */
+  after?: number;
+  /** 1 to the server's page maximum. */
+  limit: number;
+}
+
+/**
+ * Rooms (issue 13): each room with its owner and settings, its members with their joined
+ * times, pending invites, and the room's messages. Membership rules are checked inside the
+ * store, in the same atomic step as the change, and refused with the protocol's texts:
+ * 404 "No such room: #x", 403 "Not a member of #x", 403 "Only the owner of #x can do that",
+ * 404 "No such client: bob". Rooms are named as the wire has them and matched by `roomKey()`.
+ *
+ * Removing a user removes its memberships and invites; a room it owned passes to the member
+ * who joined earliest, and a room it was alone in is deleted. Its messages stay.
+ */
+export interface RoomStore {
+  /** A room, or undefined. */
+  get(room: string): Promise<RoomRow | undefined>;
+  /**
+   * Makes `login` a member, creating the room (owned by it) when absent. A join of a member
+   * changes nothing (`joined` false). An invite-only room needs a pending invite, which the
+   * join consumes.
+   *
+   * @throws {JimError} 400 for a new room's bad name, 409 "Invalid room: looks like existing
+   *   room #X", 403 "Room is invite-only: #x", 403 "Room is full: #x has N members",
+   *   403 "Too many rooms: the limit is N", 404 "No such client: X".
+   */
+  join(room: string, login: string, options: JoinOptions): Promise<JoinResult>;
+  /**
+   * Ends `login`'s membership. The owner's leaving hands the room to the member who joined
+   * earliest; the last member's leaving deletes the room with its messages.
+   *
+   * @throws {JimError} 404 "No such room: #x", 403 "Not a member of #x".
+   */
+  leave(room: string, login: string): Promise<LeaveResult>;
+  /**
+   * The members, ordered by login key, as `caller` (a member) sees them; without `caller`
+   * (the server's fan-out, admin tools) nobody is checked.
+   *
+   * @throws {JimError} 404 "No such room: #x", 403 "Not a member of #x".
+   */
+  members(room: string, caller?: string): Promise<RoomMemberRow[]>;
+  /**
+   * Who a message from `sender` to the room reaches: the room's name and the `loginKey` of
+   * every member (the sender's included), for the hub's fan-out.
+   *
+   * @throws {JimError} 404 "No such room: #x", 403 "Not a member of #x".
+   */
+  audience(room: string, sender: string): Promise<{ name: string; keys: string[] }>;
+  /** The rooms `login` is a member of, ordered by room key. */
+  roomsOf(login: string): Promise<MemberRoomRow[]>;
+  /**
+   * Records an invite of `login` by the member `by`; returns the invitee's display login.
+   *
+   * @throws {JimError} 404 "No such room: #x", 403 "Not a member of #x", 404 "No such client: X",
+   *   409 "Already a member of #x: X".
+   */
+  invite(room: string, by: string, login: string): Promise<string>;
+  /**
+   * The owner `by` removes the member `login` and its pending invite; returns its login.
+   *
+   * @throws {JimError} the owner errors, 400 "Cannot kick yourself: use leave",
+   *   404 "Not a member of #x: X".
+   */
+  kick(room: string, by: string, login: string): Promise<string>;
+  /**
+   * The owner `by` hands the room to the member `login`; returns its login.
+   *
+   * @throws {JimError} the owner errors, 404 "Not a member of #x: X".
+   */
+  setOwner(room: string, by: string, login: string): Promise<string>;
+  /**
+   * The owner `by` changes settings; returns the room after the change.
+   *
+   * @throws {JimError} the owner errors.
+   */
+  configure(
+    room: string,
+    by: string,
+    settings: { inviteOnly?: boolean; historyVisible?: boolean },
+  ): Promise<RoomRow>;
+  /**
+   * Deletes the room with its memberships, invites and messages; returns the logins that were
+   * members. With `by`, only the owner may; without, it is an admin's delete.
+   *
+   * @throws {JimError} 404 "No such room: #x", the owner errors when `by` is given.
+   */
+  delete(room: string, by?: string): Promise<string[]>;
+  /** Every room with its message count and last activity, ordered by room key. */
+  list(): Promise<AdminRoomRow[]>;
+  /**
+   * Stores a message to a room (`message.room` set) already routed; resolves once durably
+   * committed. Appends that arrive together share one commit.
+   *
+   * @throws {JimError} 404 "No such room: #x" when the room went away meanwhile.
+   */
+  append(message: StoredMessage & { room: string }): Promise<void>;
+  /**
+   * One page of the room's history as `query.caller` sees it. Items have state "delivered".
+   *
+   * @throws {JimError} 404 "No such room: #x", 403 "Not a member of #x",
+   *   404 "No such message: ID" for a cursor the caller cannot see.
+   */
+  history(query: RoomHistoryQuery): Promise<HistoryPage>;
 }

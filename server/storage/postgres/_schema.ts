@@ -82,6 +82,57 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX messages_undelivered ON messages (recipient_id, id) WHERE state = 0;
   CREATE INDEX messages_ts ON messages USING brin (ts);
   `,
+  // Rooms (issue 13): rooms, members with their joined time, invites and room messages, as
+  // on SQLite. The owner is always a member; removing a user first hands the rooms it owns
+  // to the member who joined earliest and deletes those it was alone in (the trigger), then
+  // the cascades drop its memberships and invites. Room messages keep the sender as text.
+  `
+  CREATE TABLE rooms (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name text NOT NULL,
+    name_key text COLLATE "C" NOT NULL UNIQUE,
+    name_skeleton text COLLATE "C" NOT NULL UNIQUE,
+    owner_id bigint NOT NULL REFERENCES users(id),
+    invite_only boolean NOT NULL,
+    history_visible boolean NOT NULL,
+    created bigint NOT NULL
+  );
+  CREATE INDEX rooms_owner ON rooms (owner_id);
+  CREATE TABLE room_members (
+    room_id bigint NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    joined bigint NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  );
+  CREATE INDEX room_members_user ON room_members (user_id);
+  CREATE TABLE room_invites (
+    room_id bigint NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    invited bigint NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  );
+  CREATE INDEX room_invites_user ON room_invites (user_id);
+  CREATE TABLE room_messages (
+    id bigint PRIMARY KEY,
+    room_id bigint NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    ts bigint NOT NULL,
+    time double precision NOT NULL,
+    sender text NOT NULL,
+    body_json text NOT NULL
+  );
+  CREATE INDEX room_messages_room ON room_messages (room_id, id);
+  CREATE FUNCTION users_leave_rooms() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    DELETE FROM rooms r WHERE r.owner_id = OLD.id AND NOT EXISTS (
+      SELECT 1 FROM room_members m WHERE m.room_id = r.id AND m.user_id <> OLD.id);
+    UPDATE rooms r SET owner_id = (
+      SELECT m.user_id FROM room_members m WHERE m.room_id = r.id AND m.user_id <> OLD.id
+      ORDER BY m.joined, m.user_id LIMIT 1) WHERE r.owner_id = OLD.id;
+    RETURN OLD;
+  END $$;
+  CREATE TRIGGER users_leave_rooms BEFORE DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION users_leave_rooms();
+  `,
 ];
 
 /** The schema version this code writes. */

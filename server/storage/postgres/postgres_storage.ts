@@ -15,6 +15,7 @@ import type {
   ContactStore,
   LoginHistory,
   MessageStore,
+  RoomStore,
   SecretStore,
   Storage,
   UserStore,
@@ -25,6 +26,7 @@ import { PostgresChangeFeed } from "./_change_feed.ts";
 import { PostgresContacts } from "./_contacts.ts";
 import { PostgresLoginHistory } from "./_login_history.ts";
 import { PostgresMessages } from "./_messages.ts";
+import { PostgresRooms } from "./_rooms.ts";
 import { migrate } from "./_schema.ts";
 import { PostgresSecrets } from "./_secrets.ts";
 import { PostgresUsers } from "./_users.ts";
@@ -66,12 +68,14 @@ export class PostgresStorage implements Storage {
   readonly changes: ChangeFeed;
   readonly secrets: SecretStore;
   readonly messages: MessageStore;
+  readonly rooms: RoomStore;
   /** The pool size in force. */
   readonly poolSize: number;
   readonly #ctx: PgContext;
   readonly #logins: PostgresLoginHistory;
   readonly #changes: PostgresChangeFeed;
   readonly #messages: PostgresMessages;
+  readonly #rooms: PostgresRooms;
   #closing: Promise<void> | undefined;
 
   private constructor(ctx: PgContext, poolSize: number, options: PostgresStorageOptions) {
@@ -92,6 +96,7 @@ export class PostgresStorage implements Storage {
     this.messages = this.#messages = new PostgresMessages(ctx, {
       maxBatch: options.maxCommitBatch,
     });
+    this.rooms = this.#rooms = new PostgresRooms(ctx);
   }
 
   /**
@@ -141,6 +146,7 @@ export class PostgresStorage implements Storage {
       this.#changes.close();
       try {
         await this.#messages.settle();
+        await this.#rooms.settle();
         await this.#logins.close();
       } finally {
         this.#ctx.ended = true;

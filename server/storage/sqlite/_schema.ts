@@ -61,6 +61,53 @@ const MIGRATIONS: readonly Migration<DatabaseSync>[] = [
     value BLOB NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
+  // Rooms (issue 13): rooms, members with their joined time, invites and room messages.
+  // The owner is always a member. Removing a user first hands the rooms it owns to the
+  // member who joined earliest and deletes those it was alone in; the cascades then drop its
+  // memberships and invites. Room messages keep the sender's login as text, so they stay.
+  `
+  CREATE TABLE rooms (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE,
+    name_skeleton TEXT NOT NULL UNIQUE,
+    owner_id INTEGER NOT NULL REFERENCES users(id),
+    invite_only INTEGER NOT NULL CHECK (invite_only IN (0, 1)),
+    history_visible INTEGER NOT NULL CHECK (history_visible IN (0, 1)),
+    created INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX rooms_owner ON rooms(owner_id);
+  CREATE TABLE room_members (
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    joined INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX room_members_user ON room_members(user_id);
+  CREATE TABLE room_invites (
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    invited INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX room_invites_user ON room_invites(user_id);
+  CREATE TABLE room_messages (
+    id INTEGER PRIMARY KEY,
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    ts INTEGER NOT NULL,
+    time REAL NOT NULL,
+    sender TEXT NOT NULL,
+    body_json TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX room_messages_room ON room_messages(room_id, id);
+  CREATE TRIGGER users_leave_rooms BEFORE DELETE ON users BEGIN
+    DELETE FROM rooms WHERE owner_id = OLD.id AND NOT EXISTS (
+      SELECT 1 FROM room_members m WHERE m.room_id = rooms.id AND m.user_id <> OLD.id);
+    UPDATE rooms SET owner_id = (
+      SELECT m.user_id FROM room_members m WHERE m.room_id = rooms.id AND m.user_id <> OLD.id
+      ORDER BY m.joined, m.user_id LIMIT 1) WHERE owner_id = OLD.id;
+  END;
+  `,
 ];
 
 /** The schema version this code writes. */

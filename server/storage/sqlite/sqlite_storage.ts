@@ -16,6 +16,7 @@ import type {
   ChangeFeed,
   ContactStore,
   LoginHistory,
+  RoomStore,
   SecretStore,
   Storage,
   UserStore,
@@ -24,6 +25,7 @@ import { SqliteChangeFeed } from "./_change_feed.ts";
 import { SqliteContacts } from "./_contacts.ts";
 import { SqliteLoginHistory } from "./_login_history.ts";
 import { openDatabase } from "./_schema.ts";
+import { SqliteRooms } from "./_rooms.ts";
 import { SqliteSecrets } from "./_secrets.ts";
 import { SqliteUsers } from "./_users.ts";
 
@@ -63,7 +65,9 @@ export class SqliteStorage implements Storage {
   readonly logins: LoginHistory;
   readonly changes: ChangeFeed;
   readonly secrets: SecretStore;
+  readonly rooms: RoomStore;
   readonly #db: DatabaseSync;
+  readonly #rooms: SqliteRooms;
   readonly #logins: SqliteLoginHistory;
   readonly #changes: SqliteChangeFeed;
   #closed = false;
@@ -83,6 +87,7 @@ export class SqliteStorage implements Storage {
       maxPending: options.maxPendingHistory,
     });
     this.secrets = new SqliteSecrets(db);
+    this.rooms = this.#rooms = new SqliteRooms(db);
   }
 
   /**
@@ -104,16 +109,17 @@ export class SqliteStorage implements Storage {
   }
 
   /** Writes the queued login history, stops the change feed and closes the database. */
-  close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
+    // Room messages already accepted are committed before the database goes.
+    await this.#rooms.settle().catch(() => {});
     this.#changes.close();
     try {
       this.#logins.close();
     } finally {
       this.#db.close();
     }
-    return Promise.resolve();
   }
 
   /** Closes the storage, for `await using`. */

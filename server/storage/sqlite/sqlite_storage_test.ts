@@ -33,6 +33,10 @@ Deno.test("SqliteStorage.open() sets WAL and the schema version", async () => {
       "contacts",
       "login_history",
       "name_rules",
+      "room_invites",
+      "room_members",
+      "room_messages",
+      "rooms",
       "server_secrets",
       "users",
     ]);
