@@ -13,7 +13,6 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { FLAGS } from "../server/cli.ts";
 import { addUser } from "../server/mod.ts";
 import { PostgresStorage } from "../server/storage/postgres/mod.ts";
 import { parseNumber, parsePort, UsageError } from "../common/usage.ts";
@@ -98,7 +97,8 @@ class Node {
     // killed with SIGKILL.
     const setpriv = which("setpriv");
     const deno = Deno.execPath();
-    const command = ["run", "-A", JIM_SERVER, ...args];
+    // Cluster nodes listen with reusePort, still behind --unstable-net in Deno 2.9.
+    const command = ["run", "-A", "--unstable-net", JIM_SERVER, ...args];
     this.#child = new Deno.Command(setpriv ?? deno, {
       args: setpriv ? ["--pdeathsig", "TERM", "--", deno, ...command] : command,
       env: { NO_COLOR: "1", ...env },
@@ -216,7 +216,6 @@ export async function runDemo(
 ): Promise<number> {
   const demo: Demo = { dir: await Deno.makeTempDir({ prefix: "jim-cluster-demo-" }), nodes: [] };
   try {
-    const clustered = "cluster" in FLAGS && "node-name" in FLAGS;
     say("Starting PostgreSQL and nats-server…");
     [demo.pg, demo.nats] = await Promise.all([startPostgres({ signal }), startNats({ signal })]);
     const pg = demo.pg;
@@ -234,18 +233,15 @@ export async function runDemo(
       const name = `node-${i}`;
       const port = config.port === 0 ? 0 : config.port + i - 1;
       const args = ["serve", "--host", HOST, "--port", String(port), "--db", dbUrl];
-      if (clustered) args.push("--cluster", demo.nats.url, "--node-name", name);
+      args.push("--cluster", demo.nats.url, "--node-name", name);
       demo.nodes.push(new Node(name, `${demo.dir}/${name}.log`, args, { PGPASSWORD: pg.password }));
     }
     const ports = await Promise.all(demo.nodes.map((n) => n.listening(signal)));
     const list = ports.map((p) => `${HOST}:${p}`).join(",");
     say("");
     say(
-      `jim cluster demo: ${config.nodes} node(s) on PostgreSQL ${pg.host}:${pg.port}` +
-        (clustered
-          ? ` and NATS ${demo.nats.url}`
-          : ` (this build has no NATS hub yet: each node routes only its own sessions; ` +
-            `nats-server runs at ${demo.nats.url} unused)`),
+      `jim cluster demo: ${config.nodes} node(s) on PostgreSQL ${pg.host}:${pg.port} and ` +
+        `NATS ${demo.nats.url}`,
     );
     demo.nodes.forEach((n, i) =>
       say(`  ${n.name}  ${HOST}:${ports[i]}  pid ${n.pid}  log ${n.log}`)

@@ -18,7 +18,7 @@ function alive(pid: number): boolean {
 
 testWithTools(
   [NATS_SERVER, POSTGRESQL],
-  "cluster:demo starts NATS, PostgreSQL and 3 nodes, a client logs in through it, and Ctrl-C leaves nothing behind",
+  "cluster:demo starts NATS, PostgreSQL and 3 nodes, clients chat across nodes through it, and Ctrl-C leaves nothing behind",
   async () => {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", DEMO, "--port", "0", "--password", "demo-pw"],
@@ -68,15 +68,18 @@ testWithTools(
           password: "demo-pw",
           dataDir,
         });
+        // bob starts at the second node: the message crosses the NATS hub.
         await using bob = await ChatSession.connect({
-          servers,
+          servers: [...servers.slice(1), servers[0]!],
           user: "bob",
           password: "demo-pw",
           dataDir,
         });
-        assert.deepEqual(alice.server, servers[0]);
+        const got = Promise.withResolvers<string>();
+        bob.addEventListener("message", (e) => got.resolve(e.detail.text));
+        assert.deepEqual([alice.server, bob.server], [servers[0], servers[1]]);
         assert.equal((await alice.send("bob", "hello through the demo")).status, "delivered");
-        assert.equal(bob.connected, true);
+        assert.equal(await got.promise, "hello through the demo");
       }
 
       child.kill("SIGINT");
