@@ -14,7 +14,7 @@ import { PostgresStorage } from "../server/storage/postgres/mod.ts";
 import { startChatGui } from "../ui/client/mod.ts";
 import { CHROMIUM, launchBrowser } from "./_browser.ts";
 import { JimServerProcess } from "./_jim_server.ts";
-import { POSTGRESQL, startPostgres } from "./_services.ts";
+import { NATS_SERVER, POSTGRESQL, startNats, startPostgres } from "./_services.ts";
 import { testWithTools } from "./_tools.ts";
 
 const FAST = { iterations: 4096 };
@@ -35,9 +35,10 @@ class Pair implements AsyncDisposable {
     return this.servers.map((s) => `${s.host}:${s.port}`).join(",");
   }
 
-  session(user: "alice" | "bob"): Promise<ChatSession> {
+  /** Logs `user` in with the list; `from: 1` starts at the second node. */
+  session(user: "alice" | "bob", from = 0): Promise<ChatSession> {
     return ChatSession.connect({
-      servers: this.servers,
+      servers: [...this.servers.slice(from), ...this.servers.slice(0, from)],
       user,
       password: `${user}-pw`,
       dataDir: `${this.dir}/${user}`,
@@ -52,7 +53,7 @@ class Pair implements AsyncDisposable {
   }
 }
 
-async function startPair(db: "sqlite" | "postgres"): Promise<Pair> {
+async function startPair(db: "sqlite" | "postgres" | "cluster"): Promise<Pair> {
   const dir = await Deno.makeTempDir({ prefix: "jim-failover-" });
   let args: string[] = [];
   let env: Record<string, string> = {};
@@ -73,9 +74,23 @@ async function startPair(db: "sqlite" | "postgres"): Promise<Pair> {
     }
     // The URL with its password goes through the environment, never argv.
     env = { JIM_DB: pg.url };
+    if (db === "cluster") {
+      const nats = await startNats();
+      onClose = async () => {
+        await nats.close();
+        await pg.close();
+      };
+      env.JIM_CLUSTER = nats.url;
+    }
   }
-  const a = JimServerProcess.serve(args, env);
-  const b = JimServerProcess.serve(args, env);
+  const a = JimServerProcess.serve(
+    [...args, ...(db === "cluster" ? ["--node-name", "a"] : [])],
+    env,
+  );
+  const b = JimServerProcess.serve(
+    [...args, ...(db === "cluster" ? ["--node-name", "b"] : [])],
+    env,
+  );
   const servers = [
     { host: "127.0.0.1", port: await a.port() },
     { host: "127.0.0.1", port: await b.port() },
@@ -139,6 +154,29 @@ testWithTools(
   async () => {
     await using pair = await startPair("postgres");
     await killNodeAndChat(pair);
+  },
+);
+
+testWithTools(
+  [POSTGRESQL, NATS_SERVER],
+  "ChatSession on a NATS cluster: alice's node is killed -9, she moves to bob's and they chat on",
+  async () => {
+    await using pair = await startPair("cluster");
+    const [first, second] = pair.servers as [ServerAddress, ServerAddress];
+    await using alice = await pair.session("alice");
+    await using bob = await pair.session("bob", 1);
+    assert.deepEqual([alice.server, bob.server], [first, second]);
+    const got = texts(bob);
+    assert.equal((await alice.send("bob", "across nodes")).status, "delivered");
+    await until("bob gets it across nodes", () => got.includes("across nodes"));
+    const back = new Promise((resolve) => alice.addEventListener("reconnected", resolve));
+    await pair.a.kill("SIGKILL");
+    await back;
+    assert.deepEqual(alice.server, second);
+    assert.equal(bob.reconnecting, false);
+    assert.equal((await alice.send("bob", "now on one node")).status, "delivered");
+    await until("bob gets the second", () => got.includes("now on one node"));
+    assert.deepEqual(got, ["across nodes", "now on one node"]);
   },
 );
 
