@@ -18,7 +18,7 @@ import { loginSkeleton } from "./login_skeleton.ts";
 import { isAccountName } from "./validate.ts";
 
 /** Longest room name after the `#`, in characters (the server may allow fewer). */
-export const MAX_ROOM_NAME_LENGTH = MAX_NAME_LENGTH;
+export const MAX_ROOM_NAME_LENGTH: number = MAX_NAME_LENGTH;
 
 /** What starts every room name, and tells a room apart from a login in `msg.to`. */
 export const ROOM_PREFIX = "#";
