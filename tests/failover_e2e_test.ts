@@ -203,6 +203,38 @@ Deno.test("ChatSession.open() tries the servers in turn", async (t) => {
     );
   });
 
+  await t.step("a first server that answers 503: logged in on the next", async () => {
+    // A node whose database is down refuses logins with 503; the next node may serve.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const unavailable = { host: "127.0.0.1", port: (listener.addr as Deno.NetAddr).port };
+    const serving = (async () => {
+      for await (const conn of listener) {
+        await conn.read(new Uint8Array(4096));
+        const refusal = { response: 503, error: "Database unavailable: try again later" };
+        await conn.write(new TextEncoder().encode(JSON.stringify(refusal) + "\n"));
+        conn.close();
+      }
+    })();
+    try {
+      await using alice = await ChatSession.connect({
+        servers: [unavailable, b],
+        user: "alice",
+        password: "alice-pw",
+        dataDir: `${pair.dir}/alice`,
+      });
+      assert.deepEqual(alice.server, b);
+      assert.ok(
+        alice.serviceLog().some((e) =>
+          e.text === `Database unavailable: try again later; trying 127.0.0.1:${b.port}`
+        ),
+        JSON.stringify(alice.serviceLog()),
+      );
+    } finally {
+      listener.close();
+      await serving.catch(() => {});
+    }
+  });
+
   await t.step("a wrong password is not tried on the next server", async () => {
     const a = pair.servers[0]!;
     let connects = 0;
