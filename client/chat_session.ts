@@ -395,7 +395,8 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
           this.#current = i;
           break;
         } catch (error) {
-          if (!this.#failingOver || !worthTheNext(error)) throw error;
+          // close() while connecting ends the session, not just this server's attempt.
+          if (!this.#failingOver || this.#stopped || !worthTheNext(error)) throw error;
           const next = formatServer(this.#servers[i + 1]!);
           this.#service("error", `${(error as Error).message}; trying ${next}`);
           await this.client.close();

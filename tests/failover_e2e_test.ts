@@ -235,6 +235,28 @@ Deno.test("ChatSession.open() tries the servers in turn", async (t) => {
     }
   });
 
+  await t.step("close() while the first server is tried: the next one is not", async () => {
+    // A server that accepts and never answers: the login waits until close().
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const silent = { host: "127.0.0.1", port: (listener.addr as Deno.NetAddr).port };
+    const accepted = listener.accept();
+    const session = new ChatSession({
+      servers: [silent, b],
+      user: "alice",
+      password: "alice-pw",
+      dataDir: `${pair.dir}/alice`,
+    });
+    const log: string[] = [];
+    session.addEventListener("service", (e) => log.push(e.detail.text));
+    const opening = session.open();
+    const conn = await accepted;
+    await session.close();
+    await assert.rejects(opening, ConnectionError);
+    assert.ok(!log.some((l) => l.includes(`127.0.0.1:${b.port}`)), log.join("\n"));
+    conn.close();
+    listener.close();
+  });
+
   await t.step("a wrong password is not tried on the next server", async () => {
     const a = pair.servers[0]!;
     let connects = 0;
