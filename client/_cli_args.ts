@@ -7,6 +7,7 @@ import { envValue, parseBoolean, parseNumber, parsePort, UsageError } from "../c
 import { isAccountName, MAX_NAME_LENGTH } from "../protocol/mod.ts";
 import { isConversationName } from "./rooms.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "./jim_client.ts";
+import { parseServerList, type ServerAddress } from "./server_list.ts";
 
 export { UsageError };
 
@@ -16,8 +17,11 @@ export const COMMAND_NAMES = ["chat", "send", "history", "import-seed"] as const
 /** Flags shared by every subcommand, with their environment variables. */
 export interface GlobalConfig {
   user: string | undefined;
+  /** The first server of {@linkcode GlobalConfig.servers}: it names the local history. */
   host: string;
   port: number;
+  /** Every server of `--host`, tried in turn; `--port` for those given without one. */
+  servers: ServerAddress[];
   tls: boolean;
   ca: string | undefined;
   legacyAuth: boolean;
@@ -61,6 +65,7 @@ export const ENV_VARS: Readonly<Record<keyof GlobalConfig, string>> = {
   user: "JIM_USER",
   host: "JIM_HOST",
   port: "JIM_PORT",
+  servers: "JIM_HOST",
   tls: "JIM_TLS",
   ca: "JIM_CA",
   legacyAuth: "JIM_LEGACY_AUTH",
@@ -115,14 +120,19 @@ export function parseCli(
       `Invalid user: 1 to ${MAX_NAME_LENGTH} letters, digits, "_", "-" or ".", got "${user}"`,
     );
   }
-  const host = values.host ?? (env[ENV_VARS.host] || DEFAULT_HOST);
-  if (host.trim() === "" || /\s/.test(host)) throw new UsageError(`Invalid host: "${host}"`);
+  const hostSource = values.host !== undefined
+    ? "--host"
+    : env[ENV_VARS.host]
+    ? ENV_VARS.host
+    : undefined;
+  const hostText = values.host ?? (env[ENV_VARS.host] || DEFAULT_HOST);
   const envPort = envValue(env, ENV_VARS.port);
   const port = values.port !== undefined
     ? parsePort(values.port, "--port", { min: 1 })
     : envPort !== undefined
     ? parsePort(envPort, ENV_VARS.port, { min: 1 })
     : DEFAULT_PORT;
+  const servers = parseServerList(hostText, port, hostSource ?? "host");
   const limit = values.limit === undefined
     ? undefined
     : parseNumber(values.limit, "--limit", { integer: true, min: 1 });
@@ -132,8 +142,9 @@ export function parseCli(
     help: values.help ?? false,
     version: values.version ?? false,
     user,
-    host,
-    port,
+    host: servers[0]!.host,
+    port: servers[0]!.port,
+    servers,
     tls: values.tls ?? envBoolean(env, ENV_VARS.tls),
     ca: values.ca ?? (env[ENV_VARS.ca] || undefined),
     legacyAuth: values["legacy-auth"] ?? envBoolean(env, ENV_VARS.legacyAuth),
@@ -201,8 +212,12 @@ Usage:
 ${extra.map((c) => `  jim-client ${c} [flags]\n`).join("")}
 Flags (environment variable in brackets):
   -u, --user NAME        Your login [JIM_USER]
-  -H, --host HOST        Server host (default: ${DEFAULT_HOST}) [JIM_HOST]
-  -p, --port PORT        Server port (default: ${DEFAULT_PORT}) [JIM_PORT]
+  -H, --host LIST        Server host, or several servers of one cluster tried in turn
+                         when one cannot be reached or dies: HOST[:PORT],… with IPv6
+                         in brackets, e.g. a:7777,[::1]:7778 (default: ${DEFAULT_HOST})
+                         [JIM_HOST]
+  -p, --port PORT        Server port, for hosts without one (default: ${DEFAULT_PORT})
+                         [JIM_PORT]
       --tls              Connect with TLS [JIM_TLS]
       --ca FILE          Trust this PEM CA certificate; implies --tls [JIM_CA]
       --legacy-auth      Allow the seed's HMAC-MD5 login, used only when the server

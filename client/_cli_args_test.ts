@@ -56,6 +56,20 @@ Deno.test("parseCli() applies defaults, flags and JIM_* variables in that order"
     }
   });
 
+  await t.step("a list of servers, --port for those without one", () => {
+    const config = parseCli(["-H", "a.example:7001, b ,[::1]:7003,::2", "-p", "7000"], {});
+    assert.deepEqual(config.servers, [
+      { host: "a.example", port: 7001 },
+      { host: "b", port: 7000 },
+      { host: "::1", port: 7003 },
+      { host: "::2", port: 7000 },
+    ]);
+    // The first names the local history.
+    assert.deepEqual([config.host, config.port], ["a.example", 7001]);
+    const env = parseCli([], { JIM_HOST: "x:1,y:2" });
+    assert.deepEqual(env.servers, [{ host: "x", port: 1 }, { host: "y", port: 2 }]);
+  });
+
   await t.step("history with --limit and --json", () => {
     const config = parseCli(["history", "bob", "-n", "5", "--json", "-u", "alice"], {});
     assert.deepEqual([config.args, config.limit, config.json], [["bob"], 5, true]);
@@ -69,7 +83,11 @@ Deno.test("parseCli() rejects malformed input with a UsageError naming it", () =
     [[], { JIM_PORT: "70000" }, /Invalid JIM_PORT/],
     [[], { JIM_LEGACY_AUTH: "sure" }, /Invalid JIM_LEGACY_AUTH/],
     [["--user", "x".repeat(26)], {}, /Invalid user/],
-    [["--host", "a b"], {}, /Invalid host/],
+    [["--host", "a b"], {}, /Invalid --host: "a b" is not a host name/],
+    [["--host", "a:7777,"], {}, /Invalid --host: server 2 of 2 is empty/],
+    [["--host", "a:7777,b:0"], {}, /Invalid --host: server 2 of 2, "b:0", has a port/],
+    [[], { JIM_HOST: "a,[::1" }, /Invalid JIM_HOST: server 2 of 2, "\[::1", is not \[IPV6\]/],
+    [["--host", "a,A"], {}, /names a:7777 a second time/],
     [["chat", "extra"], {}, /Unexpected argument: extra/],
     [["history", "a", "b"], {}, /Expected one contact/],
     [["history", "a b"], {}, /Invalid contact name/],

@@ -1,5 +1,6 @@
 import { isAccountName, JimError, MAX_HISTORY_PAGE, sameLogin, Status } from "../protocol/mod.ts";
 import { ConnectionError } from "./errors.ts";
+import { formatServer, type ServerAddress } from "./server_list.ts";
 import { TypedEventTarget } from "./_typed_event_target.ts";
 import { registerSecrets } from "./_held_secrets.ts";
 import {
@@ -12,6 +13,8 @@ import {
 import { requireRoomName, type RoomEvent, type RoomMember } from "./rooms.ts";
 import {
   type Contact,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
   type DisconnectInfo,
   type HistoryItem,
   type IncomingMessage,
@@ -42,6 +45,12 @@ export interface ChatSessionOptions extends JimClientOptions {
    * behaviour: the session ends with the connection. See {@linkcode ReconnectOptions}.
    */
   reconnect?: boolean | ReconnectOptions;
+  /**
+   * Several servers of one cluster, tried in turn (`parseServerList()` reads them from text); when
+   * given, `host` and `port` are ignored. The first names the account's local history, so
+   * that a failover keeps the same cache. A lost connection reconnects to the next one.
+   */
+  servers?: readonly ServerAddress[];
 }
 
 /**
@@ -214,7 +223,12 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
   #client: JimClient;
   #history: History | undefined;
   #password: ChatSessionOptions["password"] | undefined;
-  readonly #clientOptions: JimClientOptions;
+  readonly #clientOptions: Omit<JimClientOptions, "host" | "port">;
+  readonly #servers: readonly ServerAddress[];
+  /** Index in {@linkcode #servers} of the server in use (or last used). */
+  #current = 0;
+  /** While open() tries a server that is not the last: its failure is not the session's. */
+  #failingOver = false;
   readonly #reconnect: Required<ReconnectOptions> | undefined;
   /** In memory only, from the last SCRAM login; wiped on close. */
   #salted: SaltedPassword | undefined;
@@ -253,7 +267,22 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
   /** Creates a session without connecting; call {@linkcode ChatSession.open} next. */
   constructor(options: ChatSessionOptions) {
     super();
-    const { user, password, allowLegacy, dataDir, reconnect, ...clientOptions } = options;
+    const {
+      user,
+      password,
+      allowLegacy,
+      dataDir,
+      reconnect,
+      servers,
+      host,
+      port,
+      ...clientOptions
+    } = options;
+    if (servers !== undefined && servers.length === 0) {
+      throw new TypeError("Cannot create session: the server list is empty");
+    }
+    this.#servers = (servers ?? [{ host: host ?? DEFAULT_HOST, port: port ?? DEFAULT_PORT }])
+      .map((s) => ({ host: s.host, port: s.port }));
     this.user = user;
     this.#password = password;
     this.#allowLegacy = allowLegacy ?? false;
@@ -270,7 +299,7 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
       password: this.#password !== undefined,
       saltedPassword: this.#salted?.value,
     }));
-    this.#client = new JimClient(clientOptions);
+    this.#client = this.#newClient(0);
     this.#ready.promise.catch(() => {});
     this.#wire(this.#client);
   }
@@ -281,6 +310,19 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
    */
   get client(): JimClient {
     return this.#client;
+  }
+
+  /**
+   * The servers this session tries, in order; the first names the local history. The one in
+   * use is {@linkcode ChatSession.server}.
+   */
+  get servers(): readonly ServerAddress[] {
+    return this.#servers;
+  }
+
+  /** The server of the connection in use (while reconnecting: the lost one). */
+  get server(): ServerAddress {
+    return { host: this.client.host, port: this.client.port };
   }
 
   /** Whether the session is waiting to reconnect or reconnecting now. */
@@ -352,17 +394,36 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     this.#password = undefined;
     if (secret === undefined) throw new ConnectionError("Cannot open session: already used");
     try {
-      await this.client.open();
-      const password = typeof secret === "function" ? await secret() : secret;
-      this.#login = await this.client.login(this.user, password, {
-        allowLegacy: this.#allowLegacy,
-        onSaltedPassword: (salted) => this.#keep(salted),
-      });
+      let password: string | undefined;
+      for (let i = 0;; i++) {
+        this.#failingOver = i + 1 < this.#servers.length;
+        try {
+          await this.client.open();
+          password ??= typeof secret === "function" ? await secret() : secret;
+          this.#login = await this.client.login(this.user, password, {
+            allowLegacy: this.#allowLegacy,
+            onSaltedPassword: (salted) => this.#keep(salted),
+          });
+          this.#current = i;
+          break;
+        } catch (error) {
+          // close() while connecting ends the session, not just this server's attempt.
+          if (!this.#failingOver || this.#stopped || !worthTheNext(error)) throw error;
+          const next = formatServer(this.#servers[i + 1]!);
+          this.#service("error", `${(error as Error).message}; trying ${next}`);
+          await this.client.close();
+          this.#client = this.#newClient(i + 1);
+          this.#wire(this.#client);
+        } finally {
+          this.#failingOver = false;
+        }
+      }
+      const home = this.#servers[0]!;
       this.#history = History.open({
         dataDir: this.#dataDir,
         account: this.user,
-        host: this.client.host,
-        port: this.client.port,
+        host: home.host,
+        port: home.port,
       });
       await this.syncContacts();
       await this.#serial(() => this.#addPendingContacts());
@@ -905,12 +966,30 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     }, delay);
   }
 
+  /**
+   * One reconnect attempt: each server once, starting with the one after the lost one, so
+   * that the loss of a cluster node moves the session to the next node at once.
+   */
   async #tryReconnect(attempt: number): Promise<void> {
+    const count = this.#servers.length;
+    for (let step = 1; step <= count; step++) {
+      const index = (this.#current + step) % count;
+      const outcome = await this.#tryServer(attempt, index, step === count);
+      if (outcome !== "next") return;
+    }
+  }
+
+  /** Tries one server; "next" when the attempt should go on to the next server. */
+  async #tryServer(
+    attempt: number,
+    index: number,
+    last: boolean,
+  ): Promise<"done" | "next"> {
     const salted = this.#salted;
-    if (this.#stopped || !salted) return;
+    if (this.#stopped || !salted) return "done";
     const abort = new AbortController();
     this.#attemptAbort = abort;
-    const client = new JimClient({ ...this.#clientOptions, signal: abort.signal });
+    const client = this.#newClient(index, abort.signal);
     this.#attempt = client;
     this.#wire(client);
     try {
@@ -921,11 +1000,12 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
       });
       if (this.#stopped) {
         await client.close();
-        return;
+        return "done";
       }
       this.#attempt = undefined;
       this.#attemptAbort = undefined;
       this.#client = client;
+      this.#current = index;
       this.#login = login;
       this.#state = "open";
       try {
@@ -939,14 +1019,18 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
       }
       if (client.connected) this.#startSync(client);
       if (this.#client === client && client.connected) {
-        this.#service("info", "Reconnected");
+        this.#service(
+          "info",
+          this.#servers.length > 1 ? `Reconnected to ${formatServer(this.server)}` : "Reconnected",
+        );
         this.emit("reconnected", login);
       }
+      return "done";
     } catch (error) {
       this.#attempt = undefined;
       this.#attemptAbort = undefined;
       await client.close();
-      if (this.#stopped) return;
+      if (this.#stopped) return "done";
       const detail = error instanceof Error ? error.message : String(error);
       if (error instanceof JimError && FINAL_LOGIN_CODES.has(error.code)) {
         this.#state = "ended";
@@ -961,11 +1045,28 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
           error: new ConnectionError(reason, { cause: error }),
           reconnecting: false,
         });
-        return;
+        return "done";
       }
-      this.#service("error", `Reconnect attempt ${attempt} failed: ${detail}`);
+      if (this.#servers.length === 1) {
+        this.#service("error", `Reconnect attempt ${attempt} failed: ${detail}`);
+      } else {
+        const where = formatServer(this.#servers[index]!);
+        this.#service("error", `Reconnect attempt ${attempt} to ${where} failed: ${detail}`);
+      }
+      if (!last) return "next";
       this.#schedule(attempt + 1);
+      return "done";
     }
+  }
+
+  #newClient(index: number, signal?: AbortSignal): JimClient {
+    const server = this.#servers[index]!;
+    return new JimClient({
+      ...this.#clientOptions,
+      host: server.host,
+      port: server.port,
+      ...(signal ? { signal } : {}),
+    });
   }
 
   #wire(c: JimClient): void {
@@ -986,7 +1087,7 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     });
     c.addEventListener("disconnected", (e) => {
       // A failed attempt is reported by the reconnect loop, in one line.
-      if (c === this.#client) this.#lost(e.detail);
+      if (c === this.#client && !this.#failingOver) this.#lost(e.detail);
     });
     c.addEventListener("probe", () => this.#service("info", "Answered a probe from the server"));
     c.addEventListener("contact", (e) => {
@@ -1551,4 +1652,14 @@ export class ChatSession extends TypedEventTarget<ChatSessionEventMap> {
     if (this.#log.length > SERVICE_LOG_SIZE) this.#log.shift();
     this.emit("service", entry);
   }
+}
+
+/**
+ * Whether a failed first login may succeed on another server of the list: it could not be
+ * reached or dropped the connection, or it is unavailable (503: shutting down, or its
+ * database is down). A refusal about the account would be the same on every node.
+ */
+function worthTheNext(error: unknown): boolean {
+  if (error instanceof ConnectionError) return true;
+  return error instanceof JimError && error.code === Status.UNAVAILABLE;
 }

@@ -11,6 +11,7 @@ import { History, historyPath } from "./history.ts";
 import { defaultDataDir } from "./history.ts";
 import { type CliConfig, COMMAND_NAMES, parseCli, usage, UsageError } from "./_cli_args.ts";
 import { runConsole } from "./_console.ts";
+import { formatServerList } from "./server_list.ts";
 import { formatMessage } from "./_format.ts";
 import { describeRoomEvent } from "./rooms.ts";
 import { importSeedClient, SeedImportError } from "./seed_import.ts";
@@ -87,7 +88,7 @@ function passwordSource(context: CommandContext): () => Promise<string> {
     const entered = await readHiddenLine(
       err,
       input,
-      `Password for ${config.user}@${config.host}:${config.port}: `,
+      `Password for ${config.user}@${formatServerList(config.servers)}: `,
     );
     if (entered === null) throw new Exit(130);
     return checkPasswordLength(entered);
@@ -117,8 +118,7 @@ async function openSession(
     }
   }
   const session = new ChatSession({
-    host: config.host,
-    port: config.port,
+    servers: config.servers,
     tls: config.tls || caCert !== undefined,
     ...(caCert ? { caCert } : {}),
     user: config.user,

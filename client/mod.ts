@@ -88,6 +88,13 @@ export {
   type RoomMember,
   roomNameProblem,
 } from "./rooms.ts";
+export {
+  formatServer,
+  formatServerList,
+  MAX_SERVERS,
+  parseServerList,
+  type ServerAddress,
+} from "./server_list.ts";
 export { type DetailOf, TypedEventTarget } from "./_typed_event_target.ts";
 export {
   type Capability,

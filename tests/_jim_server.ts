@@ -24,7 +24,8 @@ export class JimServerProcess implements AsyncDisposable {
   /** Starts `jim-server ARGS…` with NO_COLOR and `env` added to the environment. */
   constructor(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}) {
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", JIM_SERVER, ...args],
+      // Cluster nodes listen with reusePort, still behind --unstable-net in Deno 2.9.
+      args: ["run", "-A", "--unstable-net", JIM_SERVER, ...args],
       stdin: options.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",

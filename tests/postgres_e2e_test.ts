@@ -14,77 +14,9 @@ import { connectRaw, now, type RawConnection } from "../server/testing.ts";
 import { startAdminGui } from "../ui/server/mod.ts";
 import { POSTGRESQL, startPostgres } from "./_services.ts";
 import { testWithTools } from "./_tools.ts";
+import { JimServerProcess } from "./_jim_server.ts";
 
-const JIM_SERVER = new URL("../bin/jim-server.ts", import.meta.url).pathname;
 const FAST = { iterations: 4096 };
-
-/** A jim-server child process; what it prints (stdout and stderr) is collected. */
-class JimServerProcess implements AsyncDisposable {
-  readonly #child: Deno.ChildProcess;
-  readonly #output: Promise<string>;
-  #seen = "";
-
-  constructor(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", JIM_SERVER, ...args],
-      stdin: options.stdin === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1", ...options.env },
-    }).spawn();
-    if (options.stdin !== undefined) {
-      const writer = this.#child.stdin.getWriter();
-      writer.write(new TextEncoder().encode(options.stdin)).then(() => writer.close())
-        .catch(() => {}); // It exited without reading: its output says why.
-    }
-    const text = new TextDecoder();
-    const collect = async (stream: ReadableStream<Uint8Array>) => {
-      for await (const chunk of stream) this.#seen += text.decode(chunk, { stream: true });
-    };
-    this.#output = Promise.all([collect(this.#child.stdout), collect(this.#child.stderr)])
-      .then(() => this.#seen);
-  }
-
-  /** Waits for the process to end by itself. */
-  async finished(): Promise<{ code: number; output: string }> {
-    const { code } = await this.#child.status;
-    return { code, output: await this.#output };
-  }
-
-  /** Everything printed so far. */
-  get output(): string {
-    return this.#seen;
-  }
-
-  /** Waits until the output matches `pattern`. */
-  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
-    for (let i = 0; i < 600; i++) {
-      const match = this.#seen.match(pattern);
-      if (match) return match;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`No output matching ${pattern} in:\n${this.#seen}`);
-  }
-
-  async port(): Promise<number> {
-    return Number((await this.waitFor(/Listening on 127\.0\.0\.1:(\d+)/))[1]);
-  }
-
-  /** Stops the process with SIGTERM and returns everything it printed. */
-  async stop(): Promise<string> {
-    try {
-      this.#child.kill("SIGTERM");
-    } catch {
-      // Already gone.
-    }
-    await this.#child.status;
-    return await this.#output;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
-  }
-}
 
 /** Runs a jim-server command to completion; returns its exit code and all it printed. */
 function jimServer(

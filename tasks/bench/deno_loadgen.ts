@@ -5,7 +5,9 @@
  * ran.
  *
  *     deno run --allow-net tasks/bench/deno_loadgen.ts --port N --mode pingpong|flood|idle \
- *       --stored HEX --count N [--prefix p] [--window W] [--concurrency C]
+ *       --stored HEX --count N [--prefix p] [--window W] [--concurrency C] [--port2 M]
+ *
+ * With --port2 the odd users connect to port M: each pair spans two servers.
  *
  * @module
  */
@@ -17,6 +19,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     port: { type: "string" },
+    port2: { type: "string" },
     mode: { type: "string" },
     stored: { type: "string" },
     count: { type: "string" },
@@ -26,6 +29,7 @@ const { values } = parseArgs({
   },
 });
 const port = Number(values.port);
+const port2 = values.port2 === undefined ? 0 : Number(values.port2);
 const mode = values.mode;
 const count = Number(values.count);
 const window = Number(values.window);
@@ -33,12 +37,12 @@ const concurrency = Number(values.concurrency);
 const prefix = values.prefix!;
 const stored = values.stored ?? "";
 if (
-  !(port > 0) || !(count > 0) || !(window > 0) || !(concurrency > 0) ||
+  !(port > 0) || !(port2 >= 0) || !(count > 0) || !(window > 0) || !(concurrency > 0) ||
   !["pingpong", "flood", "idle"].includes(mode ?? "") || !/^[0-9a-f]{64}$/i.test(stored)
 ) {
   console.error(
     "usage: deno_loadgen.ts --port N --mode pingpong|flood|idle --stored HEX --count N " +
-      "[--prefix p] [--window W] [--concurrency C]",
+      "[--prefix p] [--window W] [--concurrency C] [--port2 M]",
   );
   Deno.exit(2);
 }
@@ -55,7 +59,10 @@ let next = 0;
 await Promise.all(Array.from({ length: Math.min(concurrency, count) }, async () => {
   while (next < count) {
     const index = next++;
-    const peer = await LoadPeer.connect(port, mode === "idle" ? 1024 : 64 * 1024);
+    const peer = await LoadPeer.connect(
+      port2 > 0 && index % 2 === 1 ? port2 : port,
+      mode === "idle" ? 1024 : 64 * 1024,
+    );
     await peer.loginLegacy(`${prefix}${index}`, stored);
     peers[index] = peer;
   }

@@ -22,6 +22,8 @@ export interface GeneratorWorkload {
   mode: "pingpong" | "flood" | "idle";
   /** The server's port on 127.0.0.1. */
   port: number;
+  /** Another server's port for the odd users, so that each pair spans two servers. */
+  port2?: number;
   /** Users are `${prefix}0` … `${prefix}${count - 1}`; pairs are (2i, 2i + 1). */
   prefix: string;
   count: number;
@@ -132,6 +134,7 @@ export class GeneratorRun implements AsyncDisposable {
       String(workload.window ?? 32),
       "--concurrency",
       String(workload.concurrency ?? 200),
+      ...(workload.port2 ? ["--port2", String(workload.port2)] : []),
     ];
     const child = pinnedCommand(pinning.generator, program.command, args, {
       stdin: "piped",

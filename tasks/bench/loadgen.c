@@ -23,10 +23,11 @@
  *
  * Usage (tasks/bench/generator.ts drives it):
  *   loadgen --port N --mode pingpong|flood|idle --stored HEX --count N
- *           [--prefix p] [--window W] [--concurrency C]
+ *           [--prefix p] [--window W] [--concurrency C] [--port2 M]
  *   loadgen --self-test
  * Users are PREFIX0 .. PREFIX(N-1); in pingpong and flood, users 2i and 2i+1 form pair i
- * (in flood, 2i sends and 2i+1 receives).
+ * (in flood, 2i sends and 2i+1 receives). With --port2 the odd users connect to port M, so
+ * that each pair spans two servers (cluster benchmarks: the peers on different nodes).
  *
  * Control: one command per line on stdin, one JSON object per line on stdout.
  *   (all logged in)   -> {"event":"ready","logins":N,"login_seconds":S}
@@ -233,6 +234,7 @@ typedef struct {
 static struct {
   enum mode mode;
   int port;
+  int port2; /* odd users connect here when set */
   const char *prefix;
   int count;
   int window;
@@ -312,10 +314,11 @@ static void start_connection(int index) {
   /* Like every JIM client: small frames must not wait for the peer's delayed ACK. */
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g.port)};
+  int port = g.port2 > 0 && index % 2 == 1 ? g.port2 : g.port;
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) {
-    die("connect to 127.0.0.1:%d: %s", g.port, strerror(errno));
+    die("connect to 127.0.0.1:%d: %s", port, strerror(errno));
   }
   c->state = CONNECTING;
   watch(c, index, EPOLLOUT, EPOLL_CTL_ADD);
@@ -427,7 +430,10 @@ static void on_writable(int index) {
     int error = 0;
     socklen_t len = sizeof error;
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &len);
-    if (error) die("connect to 127.0.0.1:%d: %s", g.port, strerror(error));
+    if (error) {
+      die("connect to 127.0.0.1:%d: %s", g.port2 > 0 && index % 2 == 1 ? g.port2 : g.port,
+          strerror(error));
+    }
     c->state = AWAIT_TOKEN;
     watch(c, index, EPOLLIN, EPOLL_CTL_MOD);
     send_presence(index);
@@ -530,7 +536,7 @@ static int self_test(void) {
 
 static void usage(void) {
   die("usage: loadgen --port N --mode pingpong|flood|idle --stored HEX --count N "
-      "[--prefix p] [--window W] [--concurrency C] | --self-test");
+      "[--prefix p] [--window W] [--concurrency C] [--port2 M] | --self-test");
 }
 
 int main(int argc, char **argv) {
@@ -544,6 +550,7 @@ int main(int argc, char **argv) {
     if (i + 1 >= argc) usage();
     const char *value = argv[++i];
     if (strcmp(arg, "--port") == 0) g.port = atoi(value);
+    else if (strcmp(arg, "--port2") == 0) g.port2 = atoi(value);
     else if (strcmp(arg, "--mode") == 0) mode = value;
     else if (strcmp(arg, "--stored") == 0) stored = value;
     else if (strcmp(arg, "--count") == 0) g.count = atoi(value);

@@ -56,13 +56,19 @@ export function jimServerArgs(
 /** What {@linkcode startTarget} needs. */
 export interface TargetOptions {
   kind: TargetKind;
-  /** jim-server's database. */
+  /** jim-server's database: a SQLite file or a postgres:// URL (without its password). */
   dbPath: string;
   pinning: Pinning;
   /** Connection caps for jim-server: at least the largest workload. */
   connectionLimit: number;
   /** Write a CPU profile (`--cpu-prof`) into this directory when the server exits. */
   profileDir?: string;
+  /** More `serve` flags for jim-server, e.g. `--cluster URL --node-name a`. */
+  serveArgs?: readonly string[];
+  /** More runtime flags, e.g. `--unstable-net` for a cluster node's reusePort. */
+  runtimeFlags?: readonly string[];
+  /** Added to the environment, e.g. PGPASSWORD, which must not be in argv. */
+  env?: Record<string, string>;
 }
 
 /** A running server. Dispose of it to stop it (SIGTERM, as an operator would). */
@@ -131,8 +137,10 @@ export async function startTarget(options: TargetOptions): Promise<Target> {
       limit,
       "--log-level",
       "error",
-    ], profile);
+      ...(options.serveArgs ?? []),
+    ], [...profile, ...(options.runtimeFlags ?? [])]);
   const child = pinnedCommand(options.pinning.server, Deno.execPath(), args, {
+    ...(options.env ? { env: options.env } : {}),
     stdin: "null",
     stdout: "null",
     stderr: "inherit",

@@ -19,6 +19,11 @@ export interface ChatState {
   user: string | null;
   host: string | null;
   port: number | null;
+  /**
+   * Every server the session tries, in order, while connected or reconnecting; `host` and
+   * `port` say which one it is on. The first names the account's history (and outbox).
+   */
+  servers: { host: string; port: number }[] | null;
   /** What to prefill the Connection fields with: the last connection, or the defaults. */
   last: { user: string; host: string; port: number };
   /** Why the last connection attempt failed or the connection ended or was lost, if it did. */

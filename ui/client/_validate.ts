@@ -10,15 +10,19 @@ import {
   MAX_PASSWORD_LENGTH,
   Status,
 } from "../../protocol/mod.ts";
-import { isRoomName, MAX_SEARCH_LENGTH, roomNameProblem } from "../../client/mod.ts";
+import {
+  isRoomName,
+  MAX_SEARCH_LENGTH,
+  parseServerList,
+  roomNameProblem,
+} from "../../client/mod.ts";
+import { UsageError } from "../../common/usage.ts";
 import { measureText } from "./message_limits.ts";
 import { ChatInputError } from "./chat_controller.ts";
 import type { ConnectParams } from "./chat_controller.ts";
 
 /** Longest password the GUI passes on: the store's, in UTF-16 units. */
 export { MAX_PASSWORD_LENGTH };
-/** Longest host name (DNS limit). */
-export const MAX_HOST_LENGTH = 253;
 
 function bad(message: string, field: string): ChatInputError {
   return new ChatInputError(Status.BAD_REQUEST, message, field);
@@ -43,7 +47,10 @@ export function checkConversation(value: unknown, field: string): string {
   return checkLogin(value, field);
 }
 
-/** The body of POST /api/connect. */
+/**
+ * The body of POST /api/connect. `host` is one server or several of one cluster
+ * (`a:7777,b:7777`, IPv6 in brackets), tried in turn; `port` is for those without their own.
+ */
 export function checkConnect(body: Record<string, unknown>): ConnectParams {
   const user = checkLogin(typeof body.user === "string" ? body.user.trim() : body.user, "user");
   const password = body.password;
@@ -57,19 +64,21 @@ export function checkConnect(body: Record<string, unknown>): ConnectParams {
   if (typeof host !== "string" || host.length === 0) {
     throw bad("Invalid field: host must not be empty", "host");
   }
-  if (
-    host.length > MAX_HOST_LENGTH ||
-    !/^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+|[\p{L}\p{N}._-]+)$/u.test(host)
-  ) {
-    throw bad("Invalid field: host must be a host name or an IP address", "host");
-  }
   const rawPort = typeof body.port === "string" && /^\d{1,5}$/.test(body.port.trim())
     ? Number(body.port.trim())
     : body.port;
   if (typeof rawPort !== "number" || !Number.isInteger(rawPort) || rawPort < 1 || rawPort > 65535) {
     throw bad("Invalid field: port must be a whole number from 1 to 65535", "port");
   }
-  return { user, password, host: host.replace(/^\[(.*)\]$/, "$1"), port: rawPort };
+  let servers;
+  try {
+    servers = parseServerList(host, rawPort);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    throw bad(error.message.replace(/^Invalid host: /, "Invalid field: host "), "host");
+  }
+  if (servers.length === 1) return { user, password, ...servers[0]! };
+  return { user, password, host, port: rawPort, servers };
 }
 
 /** The body of POST /api/messages: `to`, `text` and an optional `clientId` of the page's. */

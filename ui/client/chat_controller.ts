@@ -14,10 +14,13 @@ import {
   DEFAULT_PORT,
   defaultDataDir,
   describeRoomEvent,
+  formatServerList,
   History,
   type MessageRecord,
+  parseServerList,
   type ReconnectOptions,
   type RoomRecord,
+  type ServerAddress,
 } from "../../client/mod.ts";
 import { JimError, Status } from "../../protocol/mod.ts";
 import { LiveHub } from "../mod.ts";
@@ -91,8 +94,15 @@ export interface ChatControllerOptions {
 export interface ConnectParams {
   user: string;
   password: string;
+  /** The server, or the Server field's text when `servers` lists several. */
   host: string;
+  /** The port, or the one for servers of the list given without their own. */
   port: number;
+  /**
+   * Several servers of one cluster, tried in turn; the first names the history. Without it
+   * the one server is `host` and `port`.
+   */
+  servers?: ServerAddress[];
 }
 
 interface LastConnection {
@@ -171,6 +181,7 @@ export class ChatController implements AsyncDisposable {
       user: on ? session.user : null,
       host: on ? session.client.host : null,
       port: on ? session.client.port : null,
+      servers: on ? session.servers.map((s) => ({ ...s })) : null,
       last: { ...this.#last },
       error: this.#error,
       retryAt: this.#retryAt !== null && this.#retryAt > Date.now() ? this.#retryAt : null,
@@ -410,7 +421,7 @@ export class ChatController implements AsyncDisposable {
     return this.#serial(() => this.#connect(params));
   }
 
-  async #connect({ user, password, host, port }: ConnectParams): Promise<ChatState> {
+  async #connect({ user, password, host, port, servers }: ConnectParams): Promise<ChatState> {
     this.#assertOpen();
     if (this.#phase !== "disconnected") {
       throw new JimError(Status.CONFLICT, "Already connected: disconnect first");
@@ -420,9 +431,10 @@ export class ChatController implements AsyncDisposable {
     this.#retryAt = null;
     this.#publishState();
     // The session keeps only the SCRAM SaltedPassword, in memory, to log in again by itself.
+    const list = servers ?? [{ host, port }];
+    const home = list[0]!;
     const session = new ChatSession({
-      host,
-      port,
+      servers: list,
       user,
       password,
       dataDir: this.dataDir,
@@ -431,13 +443,13 @@ export class ChatController implements AsyncDisposable {
     this.#wire(session);
     this.#opening = session;
     // Messages may arrive while the contacts sync; they must land in this account's view.
-    const opened = session.open().then(() => this.#openView(user, host, port));
+    const opened = session.open().then(() => this.#openView(user, home.host, home.port));
     try {
       await opened;
     } catch (error) {
       this.#opening = undefined;
       this.#phase = "disconnected";
-      const failure = explainLoginFailure(error, host, port);
+      const failure = explainLoginFailure(error, formatServerList(list));
       this.#error = failure.message;
       this.#retryAt = lockoutEnd(error);
       this.#log("error", `Cannot connect: ${failure.message}`);
@@ -644,7 +656,8 @@ export class ChatController implements AsyncDisposable {
 
   /** Whether the history shown is the one `session` writes. */
   #sameView(session: ChatSession): boolean {
-    return this.#view?.key === viewKey(session.user, session.client.host, session.client.port);
+    const home = session.servers[0]!;
+    return this.#view?.key === viewKey(session.user, home.host, home.port);
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
@@ -896,9 +909,15 @@ export class ChatController implements AsyncDisposable {
       typeof p?.user !== "string" || typeof p.host !== "string" || typeof p.port !== "number" ||
       !Number.isInteger(p.port) || p.port < 1 || p.port > 65535
     ) return;
+    let home: ServerAddress;
+    try {
+      home = parseServerList(p.host, p.port)[0]!; // A list's first server names the history.
+    } catch {
+      return;
+    }
     this.#last = { user: p.user, host: p.host, port: p.port };
     if (p.user === "") return;
-    this.#openView(p.user, p.host, p.port);
+    this.#openView(p.user, home.host, home.port);
     const history = this.#view?.history;
     if (history) this.#contacts = history.contacts().map((login) => ({ login, online: false }));
     if (history) this.#rooms = history.rooms();
@@ -932,7 +951,7 @@ function viewKey(account: string, host: string, port: number): string {
 }
 
 /** Rewrites a failed login into the error the page shows. */
-function explainLoginFailure(error: unknown, host: string, port: number): Error {
+function explainLoginFailure(error: unknown, where: string): Error {
   if (error instanceof ConnectionError) {
     return new ServerUnreachableError(`Server unreachable: ${error.message}`, { cause: error });
   }
@@ -950,7 +969,7 @@ function explainLoginFailure(error: unknown, host: string, port: number): Error 
     return error;
   }
   return new ServerUnreachableError(
-    `Cannot connect to ${host}:${port}: ${error instanceof Error ? error.message : error}`,
+    `Cannot connect to ${where}: ${error instanceof Error ? error.message : error}`,
     { cause: error },
   );
 }

@@ -188,7 +188,9 @@ function formError(err: unknown): FormError {
  */
 export function accountOf(state: ChatState | null | undefined): string | null {
   if (!state?.user || !state.host || state.port === null) return null;
-  return `${state.user}@${state.host.toLowerCase()}:${state.port}`;
+  // The first server of a list: a failover to another node is the same account.
+  const home = state.servers?.[0] ?? { host: state.host, port: state.port };
+  return `${state.user}@${home.host.toLowerCase()}:${home.port}`;
 }
 
 /** Whether a conversation name is a room's (`#name`). */

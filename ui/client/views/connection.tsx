@@ -111,6 +111,7 @@ export function ConnectionPanel(props: ConnectionPanelProps) {
             name="host"
             type="text"
             placeholder="Server IP"
+            title="One server, or several of a cluster tried in turn: a:7777,b:7777"
             spellcheck={false}
             value={host}
             aria-invalid={invalid("host")}

@@ -21,6 +21,7 @@ export function ParametersPanel(props: { state: ChatState | null; stale: boolean
   const { state } = props;
   const phase = state?.phase ?? "disconnected";
   const on = phase === "connected" || phase === "reconnecting";
+  const cluster = on ? clusterPosition(state) : null;
   const value = (v: string | number | null | undefined) => (on && v != null ? String(v) : "—");
   return (
     <section
@@ -42,6 +43,14 @@ export function ParametersPanel(props: { state: ChatState | null; stale: boolean
             <dd class="value" data-param="host">{value(state?.host)}</dd>
             <dt class="sr-only">Server port:</dt>
             <dd class="value" data-param="port">{value(state?.port)}</dd>
+            {cluster && (
+              <>
+                <dt class="sr-only">Server list:</dt>
+                <dd class="value" data-param="servers" title={cluster.list}>
+                  {cluster.text}
+                </dd>
+              </>
+            )}
           </div>
         )}
         <div class="param param-phase">
@@ -51,4 +60,19 @@ export function ParametersPanel(props: { state: ChatState | null; stale: boolean
       </dl>
     </section>
   );
+}
+
+/** "server 2 of 3" when the session has a list of servers to fail over between. */
+function clusterPosition(state: ChatState | null): { text: string; list: string } | null {
+  const servers = state?.servers;
+  if (!servers || servers.length < 2) return null;
+  const show = (s: { host: string; port: number }) =>
+    s.host.includes(":") ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`;
+  const at = servers.findIndex((s) =>
+    s.host.toLowerCase() === state.host?.toLowerCase() && s.port === state.port
+  );
+  return {
+    text: `server ${at + 1} of ${servers.length}`,
+    list: `Fails over between ${servers.map(show).join(", ")}`,
+  };
 }
