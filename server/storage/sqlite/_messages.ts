@@ -41,6 +41,13 @@ export interface SqliteGroupCommitOptions {
    * 100,000 by default.
    */
   maxQueued?: number;
+  /**
+   * How long the first append of a group waits for others before they are committed
+   * together, ms; 4 by default. Each commit writes the WAL pages its rows and index entries
+   * dirty, so 20 messages in one commit cost a fraction of 20 commits of one. Routing does
+   * not wait for it: only the sender's 200 does.
+   */
+  commitWindowMs?: number;
 }
 
 interface Pending {
@@ -82,6 +89,7 @@ export class SqliteMessages implements MessageStore {
   readonly #db: DatabaseSync;
   readonly #maxBatch: number;
   readonly #maxQueued: number;
+  readonly #windowMs: number;
   readonly #q: ReturnType<typeof prepare>;
   readonly #pages = new Map<string, StatementSync>();
   #queue: Pending[] = [];
@@ -94,6 +102,7 @@ export class SqliteMessages implements MessageStore {
     this.#db = db;
     this.#maxBatch = Math.max(1, options.maxBatch ?? 1000);
     this.#maxQueued = Math.max(1, options.maxQueued ?? 100_000);
+    this.#windowMs = Math.max(0, options.commitWindowMs ?? 4);
     this.#q = prepare(db);
   }
 
@@ -131,17 +140,25 @@ export class SqliteMessages implements MessageStore {
       resolve,
       reject,
     });
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      // At the next turn of the event loop: the appending code has routed the message and
-      // returned, and what every other connection appends meanwhile joins the transaction.
-      this.#timer = setTimeout(() => {
-        this.#scheduled = false;
-        this.#timer = undefined;
-        this.flush();
-      }, 0);
+    if (this.#queue.length >= this.#maxBatch) {
+      // A full batch does not wait out the window.
+      clearTimeout(this.#timer);
+      this.#schedule(0);
+    } else if (!this.#scheduled) {
+      // After the window: the appending code has routed the message and returned, and what
+      // every connection appends meanwhile joins the transaction.
+      this.#schedule(this.#windowMs);
     }
     return promise;
+  }
+
+  #schedule(delay: number): void {
+    this.#scheduled = true;
+    this.#timer = setTimeout(() => {
+      this.#scheduled = false;
+      this.#timer = undefined;
+      this.flush();
+    }, delay);
   }
 
   markDelivered(recipient: string, ids: readonly number[]): Promise<void> {

@@ -46,6 +46,8 @@ export interface SqliteStorageOptions {
   changePollMs?: number;
   /** Messages in one group commit at most; 1000 by default. */
   maxMessageBatch?: number;
+  /** How long a group commit of messages waits for more, ms; 4 by default. */
+  messageCommitWindowMs?: number;
 }
 
 /**
@@ -95,6 +97,7 @@ export class SqliteStorage implements Storage {
     this.secrets = new SqliteSecrets(db);
     this.messages = this.#messages = new SqliteMessages(db, {
       maxBatch: options.maxMessageBatch,
+      commitWindowMs: options.messageCommitWindowMs,
     });
     this.rooms = this.#rooms = new SqliteRooms(db);
   }
