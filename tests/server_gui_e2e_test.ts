@@ -109,9 +109,8 @@ testWithTools([CHROMIUM], {
       await add.click();
       await page.locator("#new-login-error").getByText("Login is taken: client5").waitFor();
       assert.deepEqual(await storage.users.loginsAfter(undefined, 100), ["Client5", "Client6"]);
-      const order = await page.locator("tbody tr").evaluateAll((trs) =>
-        trs.map((r) => r.getAttribute("data-login"))
-      );
+      const order = await page.getByRole("table", { name: "Clients" }).locator("tbody tr")
+        .evaluateAll((trs) => trs.map((r) => r.getAttribute("data-login")));
       assert.deepEqual(order, ["Client5", "Client6"], "newest first");
       await login.fill("");
       await password.fill("");
