@@ -31,6 +31,9 @@ const USERS = [
   "kate",
   "lena",
   "mona",
+  "nora",
+  "otto",
+  "pia",
 ];
 const FAST = { iterations: 4096 };
 
@@ -47,9 +50,13 @@ function msg(to: string, message: string) {
 }
 
 /** Logs `login` in on `port`. */
-async function loggedIn(port: number, login: string): Promise<RawConnection> {
+async function loggedIn(
+  port: number,
+  login: string,
+  capabilities?: string[],
+): Promise<RawConnection> {
   const conn = await connectRaw({ host: "127.0.0.1", port });
-  const reply = await conn.login(login, `${login}-pw`);
+  const reply = await conn.login(login, `${login}-pw`, { capabilities });
   assert.equal(reply.response, 200, `${login} on ${port}: ${JSON.stringify(reply)}`);
   return conn;
 }
@@ -131,6 +138,61 @@ testWithTools([NATS_SERVER, POSTGRESQL], {
         await device.send({ action: "presence", time: now(), user: { account_name: "dave" } });
       }
       assert.deepEqual(await refused, { response: 409, error: "Client already online" });
+    });
+
+    await t.step("a room's members on three nodes, and its history from any node", async () => {
+      const caps = ["ids", "rooms"];
+      await using nora = await loggedIn(p1, "nora", caps);
+      await using otto = await loggedIn(p2, "otto", caps);
+      await using pia = await loggedIn(p3, "pia", caps);
+      /** The next room message pushed to `conn`, past the room's events. */
+      const roomMessage = async (conn: RawConnection) => {
+        for (;;) {
+          const push = await conn.next();
+          if (push.action === "msg") return `${push.to} ${push.from}: ${push.message}`;
+          assert.equal(push.action, "room_event", JSON.stringify(push));
+        }
+      };
+      /**
+       * The answer to `request`, past room events, which other nodes may push at any time; a
+       * room message meanwhile fails the test.
+       */
+      const answer = async (conn: RawConnection, request: Record<string, unknown>) => {
+        await conn.send({ time: now(), ...request });
+        for (;;) {
+          const frame = await conn.next();
+          if (frame.response !== undefined) return frame;
+          assert.equal(frame.action, "room_event", JSON.stringify(frame));
+        }
+      };
+      for (const member of [nora, otto, pia]) {
+        const joined = await answer(member, { action: "join", room: "#crew" });
+        assert.equal(joined.response, 200, JSON.stringify(joined));
+      }
+      await waitUntil("the members online", async () => {
+        const all = await leases();
+        return ["nora@n1", "otto@n2", "pia@n3"].every((s) => all.includes(s));
+      });
+      const sent = await answer(nora, msg("#crew", "all hands"));
+      assert.equal(sent.response, 200, JSON.stringify(sent));
+      assert.equal(await roomMessage(otto), "#crew nora: all hands");
+      assert.equal(await roomMessage(pia), "#crew nora: all hands");
+      const left = await answer(pia, { action: "leave", room: "#crew" });
+      assert.equal(left.response, 200, JSON.stringify(left));
+      assert.equal((await answer(otto, msg("#crew", "after pia left"))).response, 200);
+      assert.equal(await roomMessage(nora), "#crew otto: after pia left");
+      // pia gets nothing more of #crew: what she sees next is the answer to her own request.
+      assert.equal((await answer(pia, { action: "get_users" })).response, 202);
+      // The history is the same from a node that did not route the messages.
+      await using other = await loggedIn(p3, "otto", caps);
+      const page = await answer(other, { action: "history", with: "#crew", limit: 10 });
+      assert.equal(page.response, 202, JSON.stringify(page));
+      const items: string[] = [];
+      while (items.length < (page.quantity as number)) {
+        const item = await other.next();
+        if (item.action === "history_item") items.push(`${item.from}: ${item.message}`);
+      }
+      assert.deepEqual(items, ["nora: all hands", "otto: after pia left"]);
     });
 
     await t.step("presence pushes follow a contact's logins on other nodes", async () => {
