@@ -1,7 +1,8 @@
 /**
  * What every MessageStore adapter checks and how it answers, in one place: the ids, the
  * messages it is given, the 404 for an id the caller cannot see, and the 503 of a full
- * backlog. The texts are the protocol's (PROTOCOL_12, docs/protocol.md).
+ * backlog. The texts are the protocol's (PROTOCOL_12, docs/protocol.md). Also the shapes
+ * both adapters share: a queued append and a message row as their queries select it.
  *
  * @module
  */
@@ -112,4 +113,49 @@ export function checkPurgeTime(olderThan: number): number {
     throw new JimError(Status.BAD_REQUEST, "Invalid purge time: must be a number");
   }
   return Math.trunc(olderThan);
+}
+
+/** An append waiting for its group commit. */
+export interface PendingAppend {
+  message: StoredMessage;
+  delivered: boolean;
+  maxBacklog: number | undefined;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** A message as both adapters' queries select it, with the logins joined in. */
+export interface MessageRow {
+  id: number;
+  ts: number;
+  time: number;
+  sender_id: number;
+  body_json: string;
+  state: number;
+  sender: string;
+  recipient: string;
+}
+
+/**
+ * The {@linkcode StoredMessage} of a selected row.
+ *
+ * @example
+ * ```ts
+ * import { toStoredMessage } from "./message_checks.ts";
+ * const row = {
+ *   id: 1, ts: 2, time: 3, sender_id: 4, body_json: '"hi"', state: 0,
+ *   sender: "alice", recipient: "bob",
+ * };
+ * console.log(toStoredMessage(row).message); // "hi"
+ * ```
+ */
+export function toStoredMessage(row: MessageRow): StoredMessage {
+  return {
+    id: row.id,
+    ts: row.ts,
+    time: row.time,
+    from: row.sender,
+    to: row.recipient,
+    message: JSON.parse(row.body_json),
+  };
 }

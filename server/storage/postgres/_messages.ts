@@ -16,8 +16,11 @@ import {
   checkId,
   checkMessage,
   checkPurgeTime,
+  type MessageRow,
   noSuchMessage,
+  type PendingAppend,
   SENT_STATES,
+  toStoredMessage,
 } from "../message_checks.ts";
 import type {
   HistoryItem,
@@ -39,42 +42,12 @@ export interface GroupCommitOptions {
   maxQueued?: number;
 }
 
-interface Pending {
-  message: StoredMessage;
-  delivered: boolean;
-  maxBacklog: number | undefined;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
-interface DbMessage {
-  id: number;
-  ts: number;
-  time: number;
-  sender_id: number;
-  body_json: string;
-  state: number;
-  sender: string;
-  recipient: string;
-}
-
-function toStored(row: DbMessage): StoredMessage {
-  return {
-    id: row.id,
-    ts: row.ts,
-    time: row.time,
-    from: row.sender,
-    to: row.recipient,
-    message: JSON.parse(row.body_json),
-  };
-}
-
 /** The PostgreSQL {@linkcode MessageStore}. Created by `PostgresStorage`. */
 export class PostgresMessages implements MessageStore {
   readonly #ctx: PgContext;
   readonly #maxBatch: number;
   readonly #maxQueued: number;
-  #queue: Pending[] = [];
+  #queue: PendingAppend[] = [];
   #committing: Promise<void> | undefined;
   #scheduled = false;
   #commits = 0;
@@ -179,7 +152,7 @@ export class PostgresMessages implements MessageStore {
       const page = rows.slice(0, limit);
       if (!ascending) page.reverse();
       const items: HistoryItem[] = page.map((row) => ({
-        ...toStored(row),
+        ...toStoredMessage(row),
         state: row.sender_id === caller
           ? SENT_STATES[row.state]!
           : row.state === 2
@@ -199,12 +172,12 @@ export class PostgresMessages implements MessageStore {
         ? 0
         : checkId(options.after, "cursor");
       const limit = Math.max(0, Math.trunc(options.limit));
-      const rows = await sql<DbMessage[]>`
+      const rows = await sql<MessageRow[]>`
         SELECT m.*, s.login AS sender, r.login AS recipient FROM messages m
         JOIN users r ON r.id = m.recipient_id JOIN users s ON s.id = m.sender_id
         WHERE r.login_key = ${loginKey(recipient)} AND m.state = 0 AND m.id > ${after}
         ORDER BY m.id LIMIT ${limit}`;
-      return rows.map(toStored);
+      return rows.map(toStoredMessage);
     });
   }
 
@@ -251,9 +224,9 @@ export class PostgresMessages implements MessageStore {
     return this.#committing;
   }
 
-  async #commit(batch: Pending[]): Promise<void> {
-    const accepted: Pending[] = [];
-    const refused: [Pending, unknown][] = [];
+  async #commit(batch: PendingAppend[]): Promise<void> {
+    const accepted: PendingAppend[] = [];
+    const refused: [PendingAppend, unknown][] = [];
     try {
       await this.#ctx.write((sql) =>
         sql.begin(async (tx) => {
@@ -273,9 +246,9 @@ export class PostgresMessages implements MessageStore {
 
   async #insertBatch(
     tx: Tx,
-    batch: readonly Pending[],
-    accepted: Pending[],
-    refused: [Pending, unknown][],
+    batch: readonly PendingAppend[],
+    accepted: PendingAppend[],
+    refused: [PendingAppend, unknown][],
   ): Promise<void> {
     const keys = [
       ...new Set(batch.flatMap((p) => [loginKey(p.message.from), loginKey(p.message.to)])),
@@ -368,7 +341,7 @@ export class PostgresMessages implements MessageStore {
     peer: number | undefined,
     query: HistoryQuery,
     n: number,
-  ): Promise<DbMessage[]> {
+  ): Promise<MessageRow[]> {
     const ascending = query.after !== undefined;
     const order = ascending ? sql`ORDER BY id ASC` : sql`ORDER BY id DESC`;
     const bound = query.before !== undefined
@@ -383,7 +356,7 @@ export class PostgresMessages implements MessageStore {
     const received = peer === undefined
       ? sql`recipient_id = ${caller} AND sender_id <> ${caller}`
       : sql`recipient_id = ${caller} AND sender_id = ${peer} AND sender_id <> ${caller}`;
-    return sql<DbMessage[]>`
+    return sql<MessageRow[]>`
       SELECT m.*, s.login AS sender, r.login AS recipient FROM (
         (SELECT * FROM messages WHERE ${sent} ${bound} ${order} LIMIT ${n})
         UNION ALL

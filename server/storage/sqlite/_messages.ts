@@ -20,8 +20,11 @@ import {
   checkId,
   checkMessage,
   checkPurgeTime,
+  type MessageRow,
   noSuchMessage,
+  type PendingAppend,
   SENT_STATES,
+  toStoredMessage,
 } from "../message_checks.ts";
 import type {
   HistoryItem,
@@ -50,39 +53,9 @@ export interface SqliteGroupCommitOptions {
   commitWindowMs?: number;
 }
 
-interface Pending {
-  message: StoredMessage;
-  delivered: boolean;
-  maxBacklog: number | undefined;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
-interface Row {
-  id: number;
-  ts: number;
-  time: number;
-  sender_id: number;
-  body_json: string;
-  state: number;
-  sender: string;
-  recipient: string;
-}
-
 const COLUMNS = `m.id, m.ts, m.time, m.sender_id, m.body_json, m.state,
   s.login AS sender, r.login AS recipient`;
 const JOINS = "JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id";
-
-function toStored(row: Row): StoredMessage {
-  return {
-    id: row.id,
-    ts: row.ts,
-    time: row.time,
-    from: row.sender,
-    to: row.recipient,
-    message: JSON.parse(row.body_json),
-  };
-}
 
 /** The SQLite {@linkcode MessageStore}. Created by `SqliteStorage`. */
 export class SqliteMessages implements MessageStore {
@@ -92,7 +65,7 @@ export class SqliteMessages implements MessageStore {
   readonly #windowMs: number;
   readonly #q: ReturnType<typeof prepare>;
   readonly #pages = new Map<string, StatementSync>();
-  #queue: Pending[] = [];
+  #queue: PendingAppend[] = [];
   #scheduled = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #commits = 0;
@@ -209,19 +182,23 @@ export class SqliteMessages implements MessageStore {
       // Two arms, sent and received, each read from its own index in id order; a message to
       // oneself is in the sent arm only.
       const sent = this.#page("sent", peer !== undefined, ascending)
-        .all(...(peer === undefined ? [caller] : [caller, peer]), bound, n) as unknown as Row[];
+        .all(
+          ...(peer === undefined ? [caller] : [caller, peer]),
+          bound,
+          n,
+        ) as unknown as MessageRow[];
       const received = this.#page("received", peer !== undefined, ascending)
         .all(
           ...(peer === undefined ? [caller, caller] : [caller, peer, caller]),
           bound,
           n,
-        ) as unknown as Row[];
+        ) as unknown as MessageRow[];
       const rows = [...sent, ...received].sort((a, b) => ascending ? a.id - b.id : b.id - a.id);
       const more = rows.length > query.limit;
       const page = rows.slice(0, query.limit);
       if (!ascending) page.reverse();
       const items: HistoryItem[] = page.map((row) => ({
-        ...toStored(row),
+        ...toStoredMessage(row),
         state: row.sender_id === caller
           ? SENT_STATES[row.state]!
           : row.state === 2
@@ -242,8 +219,12 @@ export class SqliteMessages implements MessageStore {
         : checkId(options.after, "cursor");
       const limit = Math.max(0, Math.trunc(options.limit));
       this.flush();
-      const rows = this.#q.undelivered.all(loginKey(recipient), after, limit) as unknown as Row[];
-      return rows.map(toStored);
+      const rows = this.#q.undelivered.all(
+        loginKey(recipient),
+        after,
+        limit,
+      ) as unknown as MessageRow[];
+      return rows.map(toStoredMessage);
     });
   }
 
@@ -270,7 +251,7 @@ export class SqliteMessages implements MessageStore {
   flush(): void {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
-      const outcome: [Pending, unknown][] = [];
+      const outcome: [PendingAppend, unknown][] = [];
       try {
         transaction(this.#db, () => {
           outcome.length = 0;
@@ -298,7 +279,7 @@ export class SqliteMessages implements MessageStore {
     this.#closed = true;
   }
 
-  #insertBatch(batch: readonly Pending[], outcome: [Pending, unknown][]): void {
+  #insertBatch(batch: readonly PendingAppend[], outcome: [PendingAppend, unknown][]): void {
     const users = new Map<string, { id: number; login: string } | null>();
     const user = (login: string) => {
       const key = loginKey(login);
