@@ -115,11 +115,15 @@ export function checkPurgeTime(olderThan: number): number {
   return Math.trunc(olderThan);
 }
 
-/** An append waiting for its group commit. */
-export interface PendingAppend {
+/** An append as a group commit takes it. */
+export interface QueuedAppend {
   message: StoredMessage;
   delivered: boolean;
   maxBacklog: number | undefined;
+}
+
+/** An append waiting for its group commit, with the promise it settles. */
+export interface PendingAppend extends QueuedAppend {
   resolve: () => void;
   reject: (error: unknown) => void;
 }

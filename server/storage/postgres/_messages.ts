@@ -18,7 +18,7 @@ import {
   checkPurgeTime,
   type MessageRow,
   noSuchMessage,
-  type PendingAppend,
+  type QueuedAppend,
   SENT_STATES,
   toStoredMessage,
 } from "../message_checks.ts";
@@ -29,6 +29,7 @@ import type {
   MessageStore,
   StoredMessage,
 } from "../ports.ts";
+import { GroupCommit } from "../_group_commit.ts";
 import { intArray, type PgContext, type Queryable, type Tx } from "./_client.ts";
 
 /** Options of the group commit. */
@@ -45,27 +46,29 @@ export interface GroupCommitOptions {
 /** The PostgreSQL {@linkcode MessageStore}. Created by `PostgresStorage`. */
 export class PostgresMessages implements MessageStore {
   readonly #ctx: PgContext;
-  readonly #maxBatch: number;
-  readonly #maxQueued: number;
-  #queue: PendingAppend[] = [];
-  #committing: Promise<void> | undefined;
-  #scheduled = false;
-  #commits = 0;
+  readonly #group: GroupCommit<QueuedAppend>;
 
   constructor(ctx: PgContext, options: GroupCommitOptions = {}) {
     this.#ctx = ctx;
-    this.#maxBatch = Math.max(1, options.maxBatch ?? 1000);
-    this.#maxQueued = Math.max(1, options.maxQueued ?? 100_000);
+    this.#group = new GroupCommit(
+      (batch) => this.#commit(batch),
+      () =>
+        new JimError(
+          Status.UNAVAILABLE,
+          "Message not stored: the database is not keeping up; try again later",
+        ),
+      options,
+    );
   }
 
   /** Group commits made so far. */
   get commits(): number {
-    return this.#commits;
+    return this.#group.commits;
   }
 
   /** Appends waiting for their commit. */
   get pending(): number {
-    return this.#queue.length;
+    return this.#group.pending;
   }
 
   append(
@@ -75,25 +78,14 @@ export class PostgresMessages implements MessageStore {
     try {
       if (this.#ctx.closed) throw new Error("Cannot use storage: it is closed");
       checkMessage(message);
-      if (this.#queue.length >= this.#maxQueued) {
-        throw new JimError(
-          Status.UNAVAILABLE,
-          "Message not stored: the database is not keeping up; try again later",
-        );
-      }
     } catch (error) {
       return Promise.reject(error);
     }
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#queue.push({
+    return this.#group.add({
       message,
       delivered: options.delivered,
       maxBacklog: options.maxBacklog,
-      resolve,
-      reject,
     });
-    this.#schedule();
-    return promise;
   }
 
   markDelivered(recipient: string, ids: readonly number[]): Promise<void> {
@@ -197,58 +189,26 @@ export class PostgresMessages implements MessageStore {
   }
 
   /** Commits what is queued and waits for it; used at close. */
-  async settle(): Promise<void> {
-    while (this.#committing || this.#queue.length > 0) {
-      await (this.#committing ?? this.#commitNext());
-    }
+  settle(): Promise<void> {
+    return this.#group.settle();
   }
 
-  #schedule(): void {
-    if (this.#committing || this.#scheduled) return;
-    this.#scheduled = true;
-    // Everything appended in this turn joins the first commit.
-    queueMicrotask(() => {
-      this.#scheduled = false;
-      if (!this.#committing) void this.#commitNext();
-    });
-  }
-
-  #commitNext(): Promise<void> {
-    const batch = this.#queue.splice(0, this.#maxBatch);
-    if (batch.length === 0) return Promise.resolve();
-    this.#committing = this.#commit(batch).finally(() => {
-      this.#committing = undefined;
-      // What arrived during the commit goes in the next one.
-      if (this.#queue.length > 0) void this.#commitNext();
-    });
-    return this.#committing;
-  }
-
-  async #commit(batch: PendingAppend[]): Promise<void> {
-    const accepted: PendingAppend[] = [];
-    const refused: [PendingAppend, unknown][] = [];
-    try {
-      await this.#ctx.write((sql) =>
-        sql.begin(async (tx) => {
-          accepted.length = 0;
-          refused.length = 0;
-          await this.#insertBatch(tx, batch, accepted, refused);
-        })
-      );
-    } catch (error) {
-      for (const pending of batch) pending.reject(error);
-      return;
-    }
-    this.#commits++;
-    for (const [pending, error] of refused) pending.reject(error);
-    for (const pending of accepted) pending.resolve();
+  /** One batch in one transaction; each append refused alone gets its error. */
+  async #commit(batch: readonly QueuedAppend[]): Promise<(unknown | undefined)[]> {
+    const refused = new Map<QueuedAppend, unknown>();
+    await this.#ctx.write((sql) =>
+      sql.begin(async (tx) => {
+        refused.clear();
+        await this.#insertBatch(tx, batch, refused);
+      })
+    );
+    return batch.map((append) => refused.get(append));
   }
 
   async #insertBatch(
     tx: Tx,
-    batch: readonly PendingAppend[],
-    accepted: PendingAppend[],
-    refused: [PendingAppend, unknown][],
+    batch: readonly QueuedAppend[],
+    refused: Map<QueuedAppend, unknown>,
   ): Promise<void> {
     const keys = [
       ...new Set(batch.flatMap((p) => [loginKey(p.message.from), loginKey(p.message.to)])),
@@ -283,18 +243,17 @@ export class PostgresMessages implements MessageStore {
       const recipient = byKey.get(loginKey(message.to));
       if (!sender || !recipient) {
         const who = sender ? message.to : message.from;
-        refused.push([pending, new JimError(Status.NOT_FOUND, `No such client: ${who}`)]);
+        refused.set(pending, new JimError(Status.NOT_FOUND, `No such client: ${who}`));
         continue;
       }
       if (!pending.delivered && pending.maxBacklog !== undefined) {
         const n = waiting.get(recipient.id) ?? 0;
         if (n + 1 > pending.maxBacklog) {
-          refused.push([pending, backlogFull(recipient.login, n)]);
+          refused.set(pending, backlogFull(recipient.login, n));
           continue;
         }
         waiting.set(recipient.id, n + 1);
       }
-      accepted.push(pending);
       rows.push({
         id: message.id,
         ts: Math.trunc(message.ts),
