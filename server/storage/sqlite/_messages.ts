@@ -1,10 +1,19 @@
 /**
  * SQLite messages (issue 12's MessageStore), with group commit: `append()` only queues, and
- * one transaction, at the next turn of the event loop (after the appending code has routed
- * the message and returned), writes every message that arrived meanwhile. A busy server pays one commit for a
+ * one transaction, after a short window (once the appending code has routed the message and
+ * returned), writes every message that arrived meanwhile. A busy server pays one commit for a
  * burst of messages, and routing never waits for the disk. Reads of delivery state
  * (`undelivered`, `markDelivered`, `markRead`) first commit what is queued, so that a login
  * never misses a message appended just before it.
+ *
+ * Messages a session took are staged: they go to `messages_recent`, which has no index but
+ * its key, and move to the indexed `messages` in batches of about a thousand. Each commit
+ * rewrites every page it touches, and an indexed row touches a leaf of each index in its own
+ * conversation's part, so one commit of 20 messages in 20 conversations rewrote some 60 pages;
+ * staged, it appends a page or two, and a move shares each leaf among the rows of a thousand
+ * messages (docs/benchmarks.md has the measurements). Reads look in both tables; the staging
+ * table stays small, so they scan it. Messages that wait for their recipient go straight to
+ * `messages`, where the backlog index finds them.
  *
  * A message belongs to its sender's and its recipient's accounts: removing either removes it
  * (ON DELETE CASCADE), so a new account with a removed one's name sees none of the old
@@ -12,7 +21,7 @@
  *
  * @module
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { JimError, loginKey, Status } from "../../../protocol/mod.ts";
 import {
   backlogFull,
@@ -46,12 +55,34 @@ export interface SqliteGroupCommitOptions {
   maxQueued?: number;
   /**
    * How long the first append of a group waits for others before they are committed
-   * together, ms; 4 by default. Each commit writes the WAL pages its rows and index entries
-   * dirty, so 20 messages in one commit cost a fraction of 20 commits of one. Routing does
-   * not wait for it: only the sender's 200 does.
+   * together while the server is quiet, ms; 4 by default. Each commit writes the WAL pages
+   * its rows and index entries dirty, so 20 messages in one commit cost a fraction of 20
+   * commits of one. Routing does not wait for it: only the sender's 200 does.
    */
   commitWindowMs?: number;
+  /**
+   * The window while the server is busy, ms; 25 by default. After a commit of at least
+   * {@linkcode BUSY_BATCH} messages the next group waits this long, so that under load a
+   * commit holds hundreds of messages, whose rows share the WAL pages they dirty (measured
+   * in docs/benchmarks.md). A quiet server keeps answering within `commitWindowMs`.
+   */
+  busyCommitWindowMs?: number;
+  /** Staged messages from which they move to the indexed table; 1024 by default. */
+  moveAt?: number;
+  /** How long after the last commit what is staged moves anyway, ms; 1000 by default. */
+  moveIdleMs?: number;
 }
+
+/** Messages in one commit from which the server counts as busy (see `busyCommitWindowMs`). */
+export const BUSY_BATCH = 16;
+
+/** Rows of one prepared multi-row INSERT, largest first; a batch is cut into these. */
+const INSERT_CHUNKS = [64, 16, 4, 1] as const;
+const INSERT_COLUMNS = 7;
+
+/** The indexed table, and the staging table of messages a session took. */
+const TABLES = ["messages", "messages_recent"] as const;
+type Table = typeof TABLES[number];
 
 const COLUMNS = `m.id, m.ts, m.time, m.sender_id, m.body_json, m.state,
   s.login AS sender, r.login AS recipient`;
@@ -63,6 +94,13 @@ export class SqliteMessages implements MessageStore {
   readonly #maxBatch: number;
   readonly #maxQueued: number;
   readonly #windowMs: number;
+  readonly #busyWindowMs: number;
+  readonly #moveAt: number;
+  readonly #moveIdleMs: number;
+  readonly #inserts = new Map<string, StatementSync>();
+  #busy = false;
+  #staged = 0;
+  #moveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #q: ReturnType<typeof prepare>;
   readonly #pages = new Map<string, StatementSync>();
   #queue: PendingAppend[] = [];
@@ -76,7 +114,18 @@ export class SqliteMessages implements MessageStore {
     this.#maxBatch = Math.max(1, options.maxBatch ?? 1000);
     this.#maxQueued = Math.max(1, options.maxQueued ?? 100_000);
     this.#windowMs = Math.max(0, options.commitWindowMs ?? 4);
+    this.#busyWindowMs = Math.max(this.#windowMs, options.busyCommitWindowMs ?? 25);
+    this.#moveAt = Math.max(1, options.moveAt ?? 1024);
+    this.#moveIdleMs = Math.max(0, options.moveIdleMs ?? 1000);
     this.#q = prepare(db);
+    // What a process that stopped without closing had staged.
+    this.#staged = this.#q.countStaged.get()!.n as number;
+    if (this.#staged > 0) this.#move();
+  }
+
+  /** Messages staged in `messages_recent`, not yet moved to `messages`. */
+  get staged(): number {
+    return this.#staged;
   }
 
   /** Group commits made so far. */
@@ -120,18 +169,14 @@ export class SqliteMessages implements MessageStore {
     } else if (!this.#scheduled) {
       // After the window: the appending code has routed the message and returned, and what
       // every connection appends meanwhile joins the transaction.
-      this.#schedule(this.#windowMs);
+      this.#schedule(this.#busy ? this.#busyWindowMs : this.#windowMs);
     }
     return promise;
   }
 
   #schedule(delay: number): void {
     this.#scheduled = true;
-    this.#timer = setTimeout(() => {
-      this.#scheduled = false;
-      this.#timer = undefined;
-      this.flush();
-    }, delay);
+    this.#timer = setTimeout(() => this.flush(), delay);
   }
 
   markDelivered(recipient: string, ids: readonly number[]): Promise<void> {
@@ -153,11 +198,16 @@ export class SqliteMessages implements MessageStore {
       this.flush();
       const r = this.#q.userByKey.get(loginKey(reader))?.id as number | undefined;
       const p = this.#q.userByKey.get(loginKey(peer))?.id as number | undefined;
-      if (r === undefined || p === undefined || !this.#q.isFromTo.get(id, p, r)) {
+      if (
+        r === undefined || p === undefined ||
+        (!this.#q.isFromTo.get(id, p, r) && !this.#q.isFromToStaged.get(id, p, r))
+      ) {
         throw noSuchMessage(id);
       }
-      const result = this.#q.markRead.run(r, p, id);
-      return { changed: Number(result.changes) > 0 };
+      const changes = transaction(this.#db, () =>
+        Number(this.#q.markRead.run(r, p, id).changes) +
+        Number(this.#q.markReadStaged.run(r, p, id).changes));
+      return { changed: changes > 0 };
     });
   }
 
@@ -179,21 +229,23 @@ export class SqliteMessages implements MessageStore {
       const ascending = query.after !== undefined;
       const n = query.limit + 1;
       const bound = query.before ?? query.after ?? Number.MAX_SAFE_INTEGER;
-      // Two arms, sent and received, each read from its own index in id order; a message to
-      // oneself is in the sent arm only.
-      const sent = this.#page("sent", peer !== undefined, ascending)
-        .all(
-          ...(peer === undefined ? [caller] : [caller, peer]),
-          bound,
-          n,
-        ) as unknown as MessageRow[];
-      const received = this.#page("received", peer !== undefined, ascending)
-        .all(
-          ...(peer === undefined ? [caller, caller] : [caller, peer, caller]),
-          bound,
-          n,
-        ) as unknown as MessageRow[];
-      const rows = [...sent, ...received].sort((a, b) => ascending ? a.id - b.id : b.id - a.id);
+      // Two arms, sent and received, each read from its own index in id order and from the
+      // staging table; a message to oneself is in the sent arm only.
+      const sentArgs = peer === undefined ? [caller] : [caller, peer];
+      const receivedArgs = peer === undefined ? [caller, caller] : [caller, peer, caller];
+      const rows: MessageRow[] = [];
+      for (const table of TABLES) {
+        for (const [arm, args] of [["sent", sentArgs], ["received", receivedArgs]] as const) {
+          const found = this.#page(table, arm, peer !== undefined, ascending)
+            .all(...args, bound, n) as unknown as MessageRow[];
+          for (const row of found) rows.push(row);
+        }
+      }
+      rows.sort((a, b) => ascending ? a.id - b.id : b.id - a.id);
+      // An id in both tables (an append retried while the first was staged) shows once.
+      for (let i = rows.length - 1; i > 0; i--) {
+        if (rows[i]!.id === rows[i - 1]!.id) rows.splice(i, 1);
+      }
       const more = rows.length > query.limit;
       const page = rows.slice(0, query.limit);
       if (!ascending) page.reverse();
@@ -232,7 +284,10 @@ export class SqliteMessages implements MessageStore {
     return settle(() => {
       const ts = checkPurgeTime(olderThan);
       this.flush();
-      return Number(this.#q.purge.run(ts).changes);
+      return transaction(
+        this.#db,
+        () => Number(this.#q.purge.run(ts).changes) + Number(this.#q.purgeStaged.run(ts).changes),
+      );
     });
   }
 
@@ -240,7 +295,10 @@ export class SqliteMessages implements MessageStore {
   lastId(): Promise<number> {
     return settle(() => {
       this.flush();
-      return (this.#q.lastId.get()?.id as number | null) ?? 0;
+      return Math.max(
+        (this.#q.lastId.get()?.id as number | null) ?? 0,
+        (this.#q.lastStagedId.get()?.id as number | null) ?? 0,
+      );
     });
   }
 
@@ -249,23 +307,39 @@ export class SqliteMessages implements MessageStore {
    * promises. Called by the scheduled microtask, before reads of delivery state, and at close.
    */
   flush(): void {
+    // Nothing is left to wait for: the next append opens a window sized by this commit.
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#scheduled = false;
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
       const outcome: [PendingAppend, unknown][] = [];
+      const staged = { n: 0 };
       try {
         transaction(this.#db, () => {
           outcome.length = 0;
-          this.#insertBatch(batch, outcome);
+          staged.n = this.#insertBatch(batch, outcome);
         });
       } catch (error) {
         for (const pending of batch) pending.reject(error);
         continue;
       }
       this.#commits++;
+      this.#busy = batch.length >= BUSY_BATCH;
+      this.#staged += staged.n;
       for (const [pending, error] of outcome) {
         if (error === undefined) pending.resolve();
         else pending.reject(error);
       }
+    }
+    if (this.#staged > 0 && !this.#closed) {
+      // A full stage moves once the replies of this commit are out; a partial one when the
+      // server has been quiet for a while.
+      clearTimeout(this.#moveTimer);
+      this.#moveTimer = setTimeout(
+        () => this.#move(),
+        this.#staged >= this.#moveAt ? 0 : this.#moveIdleMs,
+      );
     }
   }
 
@@ -276,10 +350,31 @@ export class SqliteMessages implements MessageStore {
     this.#timer = undefined;
     this.#scheduled = false;
     this.flush();
+    clearTimeout(this.#moveTimer);
+    this.#moveTimer = undefined;
+    if (this.#staged > 0) this.#move();
     this.#closed = true;
   }
 
-  #insertBatch(batch: readonly PendingAppend[], outcome: [PendingAppend, unknown][]): void {
+  /**
+   * Moves every staged message to the indexed table in one transaction. A failure (the disk
+   * is full, say) leaves them staged, where reads still find them, for the next move.
+   */
+  #move(): void {
+    this.#moveTimer = undefined;
+    try {
+      transaction(this.#db, () => {
+        this.#q.move.run();
+        this.#q.clearStaged.run();
+      });
+      this.#staged = 0;
+    } catch {
+      this.#staged = this.#q.countStaged.get()!.n as number;
+    }
+  }
+
+  /** Writes `batch`, each append's result in `outcome`; returns how many rows it staged. */
+  #insertBatch(batch: readonly PendingAppend[], outcome: [PendingAppend, unknown][]): number {
     const users = new Map<string, { id: number; login: string } | null>();
     const user = (login: string) => {
       const key = loginKey(login);
@@ -291,6 +386,8 @@ export class SqliteMessages implements MessageStore {
       }
       return found;
     };
+    const waitingRows: SQLInputValue[] = [];
+    const stagedRows: SQLInputValue[] = [];
     // Counted once per recipient per batch, then kept up to date as the batch goes on.
     const waiting = new Map<number, number>();
     for (const pending of batch) {
@@ -312,8 +409,7 @@ export class SqliteMessages implements MessageStore {
         }
         waiting.set(recipient.id, n + 1);
       }
-      // An id stored already (an append retried after an unclear failure) changes nothing.
-      this.#q.insert.run(
+      (pending.delivered ? stagedRows : waitingRows).push(
         message.id,
         Math.trunc(message.ts),
         message.time,
@@ -324,17 +420,71 @@ export class SqliteMessages implements MessageStore {
       );
       outcome.push([pending, undefined]);
     }
+    this.#insertRows("messages", waitingRows);
+    return this.#insertRows("messages_recent", stagedRows);
+  }
+
+  /**
+   * Inserts `rows` (INSERT_COLUMNS values each) with as few statement calls as the prepared
+   * chunk sizes allow: each call costs more than the rows it binds.
+   */
+  #insertRows(table: Table, rows: readonly SQLInputValue[]): number {
+    let at = 0;
+    let left = rows.length / INSERT_COLUMNS;
+    let inserted = 0;
+    for (const size of INSERT_CHUNKS) {
+      const statement = left >= size ? this.#insert(table, size) : undefined;
+      for (; statement && left >= size; left -= size) {
+        const end = at + size * INSERT_COLUMNS;
+        inserted += Number(statement.run(...rows.slice(at, end)).changes);
+        at = end;
+      }
+    }
+    return inserted;
+  }
+
+  /** The INSERT of `size` rows into `table`, prepared once. */
+  #insert(table: Table, size: number): StatementSync {
+    const name = `${table}/${size}`;
+    let statement = this.#inserts.get(name);
+    if (!statement) {
+      const values = Array.from({ length: size }, () => "(?, ?, ?, ?, ?, ?, ?)").join(", ");
+      // An id stored already (an append retried after an unclear failure) changes nothing.
+      statement = this.#db.prepare(
+        `INSERT INTO ${table} (id, ts, time, sender_id, recipient_id, body_json, state)
+         VALUES ${values} ON CONFLICT (id) DO NOTHING`,
+      );
+      this.#inserts.set(name, statement);
+    }
+    return statement;
   }
 
   #visible(id: number, caller: number, peer: number | undefined): boolean {
     return peer === undefined
-      ? this.#q.visibleToCaller.get(id, caller, caller) !== undefined
-      : this.#q.visibleInConversation.get(id, caller, peer, peer, caller) !== undefined;
+      ? this.#q.visibleToCaller.get(id, caller, caller, id, caller, caller) !== undefined
+      : this.#q.visibleInConversation.get(
+        id,
+        caller,
+        peer,
+        peer,
+        caller,
+        id,
+        caller,
+        peer,
+        peer,
+        caller,
+      ) !==
+        undefined;
   }
 
   /** One arm of a history page, prepared once per shape. */
-  #page(arm: "sent" | "received", withPeer: boolean, ascending: boolean): StatementSync {
-    const name = `${arm}/${withPeer}/${ascending}`;
+  #page(
+    table: Table,
+    arm: "sent" | "received",
+    withPeer: boolean,
+    ascending: boolean,
+  ): StatementSync {
+    const name = `${table}/${arm}/${withPeer}/${ascending}`;
     let statement = this.#pages.get(name);
     if (!statement) {
       const who = arm === "sent"
@@ -344,7 +494,7 @@ export class SqliteMessages implements MessageStore {
         : "m.recipient_id = ? AND m.sender_id <> ?";
       const bound = ascending ? "m.id > ?" : "m.id < ?";
       statement = this.#db.prepare(
-        `SELECT ${COLUMNS} FROM messages m ${JOINS} WHERE ${who} AND ${bound}
+        `SELECT ${COLUMNS} FROM ${table} m ${JOINS} WHERE ${who} AND ${bound}
          ORDER BY m.id ${ascending ? "ASC" : "DESC"} LIMIT ?`,
       );
       this.#pages.set(name, statement);
@@ -358,25 +508,40 @@ function prepare(db: DatabaseSync) {
   return {
     userByKey: p("SELECT id, login FROM users WHERE login_key = ?"),
     countWaiting: p("SELECT count(*) AS n FROM messages WHERE recipient_id = ? AND state = 0"),
-    insert: p(
-      `INSERT INTO messages (id, ts, time, sender_id, recipient_id, body_json, state)
-       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-    ),
     markDelivered: p(
       "UPDATE messages SET state = 1 WHERE id = ? AND recipient_id = ? AND state = 0",
     ),
     isFromTo: p("SELECT 1 AS x FROM messages WHERE id = ? AND sender_id = ? AND recipient_id = ?"),
+    isFromToStaged: p(
+      "SELECT 1 AS x FROM messages_recent WHERE id = ? AND sender_id = ? AND recipient_id = ?",
+    ),
     markRead: p(
       `UPDATE messages SET state = 2
        WHERE recipient_id = ? AND sender_id = ? AND id <= ? AND state < 2`,
     ),
+    markReadStaged: p(
+      `UPDATE messages_recent SET state = 2
+       WHERE recipient_id = ? AND sender_id = ? AND id <= ? AND state < 2`,
+    ),
     visibleToCaller: p(
-      "SELECT 1 AS x FROM messages WHERE id = ? AND (sender_id = ? OR recipient_id = ?)",
+      `SELECT 1 AS x FROM messages WHERE id = ? AND (sender_id = ? OR recipient_id = ?)
+       UNION ALL
+       SELECT 1 AS x FROM messages_recent WHERE id = ? AND (sender_id = ? OR recipient_id = ?)`,
     ),
     visibleInConversation: p(
       `SELECT 1 AS x FROM messages WHERE id = ?
+       AND ((sender_id = ? AND recipient_id = ?) OR (sender_id = ? AND recipient_id = ?))
+       UNION ALL
+       SELECT 1 AS x FROM messages_recent WHERE id = ?
        AND ((sender_id = ? AND recipient_id = ?) OR (sender_id = ? AND recipient_id = ?))`,
     ),
+    countStaged: p("SELECT count(*) AS n FROM messages_recent"),
+    move: p(
+      `INSERT INTO messages (id, ts, time, sender_id, recipient_id, body_json, state)
+       SELECT id, ts, time, sender_id, recipient_id, body_json, state FROM messages_recent
+       WHERE true ORDER BY id ON CONFLICT (id) DO NOTHING`,
+    ),
+    clearStaged: p("DELETE FROM messages_recent"),
     undelivered: p(
       `SELECT ${COLUMNS} FROM messages m ${JOINS}
        WHERE m.recipient_id = (SELECT id FROM users WHERE login_key = ?) AND m.state = 0
@@ -384,6 +549,8 @@ function prepare(db: DatabaseSync) {
        ORDER BY m.id LIMIT ?`,
     ),
     purge: p("DELETE FROM messages WHERE ts < ?"),
+    purgeStaged: p("DELETE FROM messages_recent WHERE ts < ?"),
     lastId: p("SELECT max(id) AS id FROM messages"),
+    lastStagedId: p("SELECT max(id) AS id FROM messages_recent"),
   };
 }

@@ -130,6 +130,20 @@ const MIGRATIONS: readonly Migration<DatabaseSync>[] = [
       ORDER BY m.joined, m.user_id LIMIT 1) WHERE owner_id = OLD.id;
   END;
   `,
+  // 6: the staging table of messages a session took (see storage/sqlite/_messages.ts): the
+  // columns of messages with no index but the key, so that a commit appends to its last
+  // pages; they move to messages in batches. Only delivered or read messages are staged.
+  `
+  CREATE TABLE messages_recent (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    time REAL NOT NULL,
+    sender_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    recipient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    body_json TEXT NOT NULL,
+    state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 2)
+  ) STRICT;
+  `,
 ];
 
 /** The schema version this code writes. */
@@ -167,6 +181,9 @@ export function openDatabase(path: string, options: DatabaseOptions = {}): Datab
     // last commits, which for login history and last-seen is acceptable.
     db.exec("PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA foreign_keys = ON");
+    // SQLite builds a multi-row INSERT's rows in a temporary b-tree; on disk (the default)
+    // that costs every group commit of messages a temporary file's writes.
+    db.exec("PRAGMA temp_store = MEMORY");
     migrate(db, SCHEMA);
     return db;
   } catch (error) {

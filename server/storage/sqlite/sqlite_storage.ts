@@ -48,6 +48,12 @@ export interface SqliteStorageOptions {
   maxMessageBatch?: number;
   /** How long a group commit of messages waits for more, ms; 4 by default. */
   messageCommitWindowMs?: number;
+  /** The same while the server is busy (16 or more messages a commit), ms; 25 by default. */
+  messageBusyCommitWindowMs?: number;
+  /** Delivered messages staged before they move to the indexed table; 1024 by default. */
+  messageMoveAt?: number;
+  /** How long after the last commit staged messages move anyway, ms; 1000 by default. */
+  messageMoveIdleMs?: number;
 }
 
 /**
@@ -98,6 +104,9 @@ export class SqliteStorage implements Storage {
     this.messages = this.#messages = new SqliteMessages(db, {
       maxBatch: options.maxMessageBatch,
       commitWindowMs: options.messageCommitWindowMs,
+      busyCommitWindowMs: options.messageBusyCommitWindowMs,
+      moveAt: options.messageMoveAt,
+      moveIdleMs: options.messageMoveIdleMs,
     });
     this.rooms = this.#rooms = new SqliteRooms(db);
   }
@@ -123,6 +132,11 @@ export class SqliteStorage implements Storage {
   /** Message group commits made so far. */
   get messageCommits(): number {
     return this.#messages.commits;
+  }
+
+  /** Delivered messages staged and not yet moved to the indexed table. */
+  get messagesStaged(): number {
+    return this.#messages.staged;
   }
 
   /** Writes the queued login history, stops the change feed and closes the database. */
