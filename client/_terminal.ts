@@ -418,13 +418,26 @@ export class LineEditor {
 
 /**
  * Asks for a password on a TTY without echoing it. Ctrl-C or Ctrl-D cancels (returns null).
- * Raw mode is switched on only for the prompt.
+ * Raw mode is switched on only for the prompt. The prompt waits for what `options.after`
+ * (another screen on the same terminal, such as stdout beside stderr) has still to write:
+ * each of its lines begins by clearing the line it lands on, so a line that came out after
+ * the prompt would erase it, and the user would face a blank line that waits for a password.
+ *
+ * @example
+ * ```ts ignore
+ * import { InputText, readHiddenLine, Screen } from "./_terminal.ts";
+ * const out = new Screen(Deno.stdout, true);
+ * const err = new Screen(Deno.stderr, true);
+ * const password = await readHiddenLine(err, new InputText(Deno.stdin), "Password: ", { after: out });
+ * ```
  */
 export async function readHiddenLine(
   screen: Screen,
   input: InputText,
   prompt: string,
+  options: { after?: Screen } = {},
 ): Promise<string | null> {
+  await options.after?.flush();
   const device = input.device;
   device.setRaw?.(true);
   try {

@@ -139,6 +139,45 @@ Deno.test("readHiddenLine() echoes nothing and leaves raw mode", async () => {
   );
 });
 
+Deno.test("readHiddenLine() writes its prompt after what the other screen still has to write", async (t) => {
+  // One terminal behind two screens, as stdout and stderr are; stdout's write is slow.
+  let terminal = "";
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  const slowOut = {
+    async write(bytes: Uint8Array): Promise<number> {
+      await released;
+      terminal += new TextDecoder().decode(bytes);
+      return bytes.length;
+    },
+  };
+  const errDevice = {
+    write(bytes: Uint8Array): Promise<number> {
+      terminal += new TextDecoder().decode(bytes);
+      return Promise.resolve(bytes.length);
+    },
+  };
+  await t.step("with after: the line comes out first, the prompt stays visible", async () => {
+    terminal = "";
+    const out = new Screen(slowOut, true);
+    const printed = out.print("* Connected to 127.0.0.1:7777");
+    const secret = readHiddenLine(
+      new Screen(errDevice, true),
+      new InputText(new Keys("pw\r")),
+      "Password: ",
+      { after: out },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(terminal, "", "nothing may pass the slow line");
+    release();
+    assert.equal(await secret, "pw");
+    await printed;
+    // The prompt is written after the line, on a line of its own that nothing clears.
+    const prompt = terminal.lastIndexOf("Password: ");
+    assert.ok(prompt > terminal.lastIndexOf("\x1b[2K"), JSON.stringify(terminal));
+  });
+});
+
 Deno.test("useColor() only on a terminal and never with NO_COLOR", () => {
   assert.equal(useColor(true, {}), true);
   assert.equal(useColor(false, {}), false);

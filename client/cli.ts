@@ -89,6 +89,8 @@ function passwordSource(context: CommandContext): () => Promise<string> {
       err,
       input,
       `Password for ${config.user}@${formatServerList(config.servers)}: `,
+      // "* Connected to …" may still be on its way to stdout.
+      { after: context.out },
     );
     if (entered === null) throw new Exit(130);
     return checkPasswordLength(entered);
