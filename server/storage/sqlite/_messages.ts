@@ -55,26 +55,16 @@ export interface SqliteGroupCommitOptions {
   maxQueued?: number;
   /**
    * How long the first append of a group waits for others before they are committed
-   * together while the server is quiet, ms; 4 by default. Each commit writes the WAL pages
-   * its rows and index entries dirty, so 20 messages in one commit cost a fraction of 20
-   * commits of one. Routing does not wait for it: only the sender's 200 does.
+   * together, ms; 4 by default. Routing does not wait for it: only the sender's 200 does, so
+   * a longer window would hold back clients that keep a few messages in flight and wait for
+   * their answers (measured in docs/benchmarks.md).
    */
   commitWindowMs?: number;
-  /**
-   * The window while the server is busy, ms; 25 by default. After a commit of at least
-   * {@linkcode BUSY_BATCH} messages the next group waits this long, so that under load a
-   * commit holds hundreds of messages, whose rows share the WAL pages they dirty (measured
-   * in docs/benchmarks.md). A quiet server keeps answering within `commitWindowMs`.
-   */
-  busyCommitWindowMs?: number;
   /** Staged messages from which they move to the indexed table; 1024 by default. */
   moveAt?: number;
   /** How long after the last commit what is staged moves anyway, ms; 1000 by default. */
   moveIdleMs?: number;
 }
-
-/** Messages in one commit from which the server counts as busy (see `busyCommitWindowMs`). */
-export const BUSY_BATCH = 16;
 
 /** Rows of one prepared multi-row INSERT, largest first; a batch is cut into these. */
 const INSERT_CHUNKS = [64, 16, 4, 1] as const;
@@ -94,11 +84,9 @@ export class SqliteMessages implements MessageStore {
   readonly #maxBatch: number;
   readonly #maxQueued: number;
   readonly #windowMs: number;
-  readonly #busyWindowMs: number;
   readonly #moveAt: number;
   readonly #moveIdleMs: number;
   readonly #inserts = new Map<string, StatementSync>();
-  #busy = false;
   #staged = 0;
   #moveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #q: ReturnType<typeof prepare>;
@@ -114,7 +102,6 @@ export class SqliteMessages implements MessageStore {
     this.#maxBatch = Math.max(1, options.maxBatch ?? 1000);
     this.#maxQueued = Math.max(1, options.maxQueued ?? 100_000);
     this.#windowMs = Math.max(0, options.commitWindowMs ?? 4);
-    this.#busyWindowMs = Math.max(this.#windowMs, options.busyCommitWindowMs ?? 25);
     this.#moveAt = Math.max(1, options.moveAt ?? 1024);
     this.#moveIdleMs = Math.max(0, options.moveIdleMs ?? 1000);
     this.#q = prepare(db);
@@ -169,7 +156,7 @@ export class SqliteMessages implements MessageStore {
     } else if (!this.#scheduled) {
       // After the window: the appending code has routed the message and returned, and what
       // every connection appends meanwhile joins the transaction.
-      this.#schedule(this.#busy ? this.#busyWindowMs : this.#windowMs);
+      this.#schedule(this.#windowMs);
     }
     return promise;
   }
@@ -307,7 +294,7 @@ export class SqliteMessages implements MessageStore {
    * promises. Called by the scheduled microtask, before reads of delivery state, and at close.
    */
   flush(): void {
-    // Nothing is left to wait for: the next append opens a window sized by this commit.
+    // Nothing is left to wait for: the next append opens a new window.
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#scheduled = false;
@@ -325,7 +312,6 @@ export class SqliteMessages implements MessageStore {
         continue;
       }
       this.#commits++;
-      this.#busy = batch.length >= BUSY_BATCH;
       this.#staged += staged.n;
       for (const [pending, error] of outcome) {
         if (error === undefined) pending.resolve();

@@ -48,8 +48,6 @@ export interface SqliteStorageOptions {
   maxMessageBatch?: number;
   /** How long a group commit of messages waits for more, ms; 4 by default. */
   messageCommitWindowMs?: number;
-  /** The same while the server is busy (16 or more messages a commit), ms; 25 by default. */
-  messageBusyCommitWindowMs?: number;
   /** Delivered messages staged before they move to the indexed table; 1024 by default. */
   messageMoveAt?: number;
   /** How long after the last commit staged messages move anyway, ms; 1000 by default. */
@@ -104,7 +102,6 @@ export class SqliteStorage implements Storage {
     this.messages = this.#messages = new SqliteMessages(db, {
       maxBatch: options.maxMessageBatch,
       commitWindowMs: options.messageCommitWindowMs,
-      busyCommitWindowMs: options.messageBusyCommitWindowMs,
       moveAt: options.messageMoveAt,
       moveIdleMs: options.messageMoveIdleMs,
     });

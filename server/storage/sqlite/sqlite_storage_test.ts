@@ -180,39 +180,6 @@ Deno.test("SqliteMessages: a batch of every chunk size commits once, each append
   assert.deepEqual(all.map((m) => m.message), Array.from({ length: 149 }, (_, i) => `m${i + 1}`));
 });
 
-Deno.test("SqliteMessages: a busy commit lengthens the next window, a quiet one shortens it", async () => {
-  await using storage = SqliteStorage.open(":memory:", {
-    messageCommitWindowMs: 0,
-    messageBusyCommitWindowMs: 60_000,
-  });
-  const credentials = await deriveCredentials("pw", { iterations: 4096 });
-  await storage.users.add("alice", credentials);
-  await storage.users.add("bob", credentials);
-  let id = 0;
-  const append = () =>
-    storage.messages.append(
-      { id: ++id, ts: 1000 + id, time: 1, from: "alice", to: "bob", message: `m${id}` },
-      { delivered: false },
-    );
-  // Quiet: the first group waits the short window.
-  await Promise.all(Array.from({ length: 20 }, append));
-  // 20 in one commit: busy, so the next group waits the long window.
-  const commits = storage.messageCommits;
-  const waiting = append();
-  await new Promise((resolve) => setTimeout(resolve, 30));
-  assert.equal(storage.messageCommits, commits);
-  // A read commits what is queued: a commit of one, so the server is quiet again.
-  assert.equal((await storage.messages.undelivered("bob", { limit: 100 })).length, 21);
-  await waiting;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<string>((resolve) => timer = setTimeout(() => resolve("late"), 5000));
-  try {
-    assert.equal(await Promise.race([append().then(() => "committed"), late]), "committed");
-  } finally {
-    clearTimeout(timer);
-  }
-});
-
 Deno.test("SqliteMessages: staged messages are found by every read, before and after they move", async (t) => {
   await using fx = await tempStorage({ messageMoveAt: 1_000_000, messageMoveIdleMs: 60_000 });
   const { storage } = fx;
