@@ -372,6 +372,15 @@ testWithTools([CHROMIUM], {
         assert.equal((await focused(page)).id, "service-toggle");
       });
 
+      await t.step("Escape closes Service info while the focus is in the message box", async () => {
+        const log = await serviceLog(page);
+        await log.waitFor();
+        // As when a login lands while the drawer opens: the message box takes the focus.
+        await input.focus();
+        await page.keyboard.press("Escape");
+        await page.locator("#service-info").waitFor({ state: "hidden" });
+      });
+
       await t.step("the Messages pane is 55% of 1280×800 and 45% of 800×600", async () => {
         for (const [width, height, share] of [[1280, 800, 0.55], [800, 600, 0.45]]) {
           await page.setViewportSize({ width: width!, height: height! });

@@ -30,6 +30,20 @@ export function ServiceDrawer(props: ServiceDrawerProps) {
     props.onClose();
     document.getElementById("service-toggle")?.focus();
   };
+  const onClose = props.onClose;
+  useEffect(() => {
+    if (!props.open) return;
+    // Escape closes the open drawer wherever the focus is: a login that lands while it
+    // opens moves the focus to the message box, and the drawer must still go.
+    const onKey = (ev: KeyboardEvent) => {
+      if (ev.key !== "Escape" || ev.defaultPrevented) return;
+      ev.preventDefault();
+      onClose();
+      document.getElementById("service-toggle")?.focus();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [props.open, onClose]);
   return (
     <aside
       ref={ref}
@@ -37,12 +51,6 @@ export function ServiceDrawer(props: ServiceDrawerProps) {
       class="drawer"
       hidden={!props.open}
       aria-label="Service info"
-      onKeyDown={(ev) => {
-        if (ev.key === "Escape") {
-          ev.preventDefault();
-          close();
-        }
-      }}
     >
       <div class="drawer-bar">
         <button type="button" class="drawer-close" onClick={close}>
