@@ -367,6 +367,11 @@ testWithTools([CHROMIUM], {
       await t.step("Service info is a drawer that opens and closes", async () => {
         const log = await serviceLog(page);
         await log.getByText("Logged in as erin", { exact: false }).first().waitFor();
+        // The drawer's effects (its focus, its Escape listener) run after it is painted; a
+        // key pressed in the same instant would come before them, as no person's could.
+        await page.waitForFunction(() =>
+          document.getElementById("service-info")?.contains(document.activeElement) ?? false
+        );
         await page.keyboard.press("Escape");
         await page.locator("#service-info").waitFor({ state: "hidden" });
         assert.equal((await focused(page)).id, "service-toggle");
