@@ -187,13 +187,11 @@ export class SqliteMessages implements MessageStore {
       const p = this.#q.userByKey.get(loginKey(peer))?.id as number | undefined;
       if (
         r === undefined || p === undefined ||
-        (!this.#q.isFromTo.get(id, p, r) && !this.#q.isFromToStaged.get(id, p, r))
+        !this.#q.isFromTo.some((q) => q.get(id, p, r))
       ) {
         throw noSuchMessage(id);
       }
-      const changes = transaction(this.#db, () =>
-        Number(this.#q.markRead.run(r, p, id).changes) +
-        Number(this.#q.markReadStaged.run(r, p, id).changes));
+      const changes = transaction(this.#db, () => changed(this.#q.markRead, r, p, id));
       return { changed: changes > 0 };
     });
   }
@@ -273,7 +271,7 @@ export class SqliteMessages implements MessageStore {
       this.flush();
       return transaction(
         this.#db,
-        () => Number(this.#q.purge.run(ts).changes) + Number(this.#q.purgeStaged.run(ts).changes),
+        () => changed(this.#q.purge, ts),
       );
     });
   }
@@ -282,10 +280,7 @@ export class SqliteMessages implements MessageStore {
   lastId(): Promise<number> {
     return settle(() => {
       this.flush();
-      return Math.max(
-        (this.#q.lastId.get()?.id as number | null) ?? 0,
-        (this.#q.lastStagedId.get()?.id as number | null) ?? 0,
-      );
+      return Math.max(...this.#q.lastId.map((q) => (q.get()?.id as number | null) ?? 0));
     });
   }
 
@@ -491,22 +486,20 @@ export class SqliteMessages implements MessageStore {
 
 function prepare(db: DatabaseSync) {
   const p = (sql: string): StatementSync => db.prepare(sql);
+  // The same statement on the indexed table and on the staging table.
+  const each = (sql: string): StatementSync[] =>
+    TABLES.map((table) => p(sql.replaceAll("$table", table)));
   return {
     userByKey: p("SELECT id, login FROM users WHERE login_key = ?"),
     countWaiting: p("SELECT count(*) AS n FROM messages WHERE recipient_id = ? AND state = 0"),
     markDelivered: p(
       "UPDATE messages SET state = 1 WHERE id = ? AND recipient_id = ? AND state = 0",
     ),
-    isFromTo: p("SELECT 1 AS x FROM messages WHERE id = ? AND sender_id = ? AND recipient_id = ?"),
-    isFromToStaged: p(
-      "SELECT 1 AS x FROM messages_recent WHERE id = ? AND sender_id = ? AND recipient_id = ?",
+    isFromTo: each(
+      "SELECT 1 AS x FROM $table WHERE id = ? AND sender_id = ? AND recipient_id = ?",
     ),
-    markRead: p(
-      `UPDATE messages SET state = 2
-       WHERE recipient_id = ? AND sender_id = ? AND id <= ? AND state < 2`,
-    ),
-    markReadStaged: p(
-      `UPDATE messages_recent SET state = 2
+    markRead: each(
+      `UPDATE $table SET state = 2
        WHERE recipient_id = ? AND sender_id = ? AND id <= ? AND state < 2`,
     ),
     visibleToCaller: p(
@@ -534,9 +527,14 @@ function prepare(db: DatabaseSync) {
          AND m.id > ?
        ORDER BY m.id LIMIT ?`,
     ),
-    purge: p("DELETE FROM messages WHERE ts < ?"),
-    purgeStaged: p("DELETE FROM messages_recent WHERE ts < ?"),
-    lastId: p("SELECT max(id) AS id FROM messages"),
-    lastStagedId: p("SELECT max(id) AS id FROM messages_recent"),
+    purge: each("DELETE FROM $table WHERE ts < ?"),
+    lastId: each("SELECT max(id) AS id FROM $table"),
   };
+}
+
+/** Rows that `statements` (one per table) changed, run with the same parameters. */
+function changed(statements: readonly StatementSync[], ...params: SQLInputValue[]): number {
+  let total = 0;
+  for (const statement of statements) total += Number(statement.run(...params).changes);
+  return total;
 }
