@@ -20,11 +20,13 @@ export interface Program {
 const root = new URL("..", import.meta.url);
 
 /**
- * V8 trades some peak speed for a compact heap. Measured with `deno task bench`: 10,000 idle
- * connections grow the server's RSS by 74 MiB instead of 162 MiB, while ping-pong and flood
- * throughput stay within run-to-run noise (docs/benchmarks.md).
+ * A young generation of at most 4 MiB per semi-space keeps the heap compact after a login
+ * burst: 10,000 idle connections grow the server's RSS by about 74 MiB, against 115 MiB with
+ * V8's defaults. `--optimize-for-size` was 6 MiB smaller still, but its old-generation policy
+ * made garbage collection 13% of ping-pong with stored messages, and cost 20 to 30% of the
+ * throughput (docs/benchmarks.md, "The server's V8 flags").
  */
-export const SERVER_V8_FLAGS = "--v8-flags=--optimize-for-size";
+export const SERVER_V8_FLAGS = "--v8-flags=--max-semi-space-size=4";
 
 /** Opening the GUI in a browser (`--open`) runs the desktop's opener, and nothing else. */
 const OPENERS = "--allow-run=xdg-open,open";

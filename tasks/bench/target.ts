@@ -22,7 +22,7 @@ const IDLE_FLOOR = new URL("./idle_floor.ts", import.meta.url).pathname;
  *
  * @example
  * ```ts
- * runtimeFlags(); // ["--v8-flags=--optimize-for-size"]
+ * runtimeFlags(); // ["--v8-flags=--max-semi-space-size=4"]
  * ```
  */
 export function runtimeFlags(): string[] {
