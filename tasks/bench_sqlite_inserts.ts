@@ -2,18 +2,20 @@
  * What storing a message costs in SQLite through `node:sqlite`, per row, away from the server:
  * the figures behind the staging table of `server/storage/sqlite/_messages.ts`
  * (docs/benchmarks.md, "Staging what a session took"). Rows go to 40 conversations in turn,
- * as 20 chatting pairs would, into a WAL file with the server's pragmas and the four indexes
- * of the messages table. CPU per row comes from `process.cpuUsage()`.
+ * as 20 chatting pairs would, into a WAL file with the server's pragmas and the indexes of the
+ * messages table. CPU per row comes from `process.cpuUsage()`.
  *
  * - `direct`: one INSERT per row into the indexed table, as before the staging table.
  * - `staged`: one INSERT per 64 rows into an unindexed copy, moved to the indexed table
  *   every `--move` rows, as the server does.
+ * - `v6`: `staged` into schema 6's table: four indexes and two foreign keys, as before
+ *   schema 7 kept one index per message.
  * - `bare`: one INSERT per 64 rows into the table with no secondary index at all.
  *
  * Not part of `deno task test`; run it by hand, pinned to one core:
  *
  *     taskset -c 0 deno run --allow-all tasks/bench_sqlite_inserts.ts [--batch 25]
- *         [--rows 60000] [--move 5000] [--only direct,staged,bare]
+ *         [--rows 60000] [--move 1024] [--only direct,staged,v6,bare]
  *
  * @module
  */
@@ -21,12 +23,15 @@ import process from "node:process";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 
-type Mode = "direct" | "staged" | "bare";
+type Mode = "direct" | "staged" | "v6" | "bare";
 
 const COLUMNS = `id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, time REAL NOT NULL,
-  sender_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  recipient_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  sender_id INTEGER NOT NULL, recipient_id INTEGER NOT NULL,
   body_json TEXT NOT NULL, state INTEGER NOT NULL`;
+const COLUMNS_V6 = COLUMNS.replace(
+  /(sender_id|recipient_id) INTEGER NOT NULL/g,
+  "$1 INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE",
+);
 const BODY = JSON.stringify("hello there, this is a ping-pong message of some length");
 
 /** CPU µs per row of `rows` rows in commits of `batch`, after a warm-up of 4,000 rows. */
@@ -39,15 +44,18 @@ function measure(mode: Mode, batch: number, rows: number, moveEvery: number): nu
     db.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, login TEXT NOT NULL) STRICT");
     const user = db.prepare("INSERT INTO users (login) VALUES (?)");
     for (let i = 0; i < 40; i++) user.run(`p${i}`);
-    db.exec(`CREATE TABLE messages (${COLUMNS}) STRICT`);
-    db.exec(`CREATE TABLE messages_recent (${COLUMNS}) STRICT`);
+    const columns = mode === "v6" ? COLUMNS_V6 : COLUMNS;
+    db.exec(`CREATE TABLE messages (${columns}) STRICT`);
+    db.exec(`CREATE TABLE messages_recent (${columns}) STRICT`);
     if (mode !== "bare") {
       db.exec(`CREATE INDEX messages_conversation ON messages(sender_id, recipient_id, id);
-        CREATE INDEX messages_received ON messages(recipient_id, id);
         CREATE INDEX messages_undelivered ON messages(recipient_id, id) WHERE state = 0;
         CREATE INDEX messages_ts ON messages(ts)`);
     }
-    const table = mode === "staged" ? "messages_recent" : "messages";
+    if (mode === "v6") db.exec("CREATE INDEX messages_received ON messages(recipient_id, id)");
+    db.exec(`CREATE TABLE conversations (user_id INTEGER NOT NULL, peer_id INTEGER NOT NULL,
+      PRIMARY KEY (user_id, peer_id)) STRICT, WITHOUT ROWID`);
+    const table = mode === "staged" || mode === "v6" ? "messages_recent" : "messages";
     const statements = new Map<number, StatementSync>();
     const insert = (size: number) => {
       let statement = statements.get(size);
@@ -75,9 +83,13 @@ function measure(mode: Mode, batch: number, rows: number, moveEvery: number): nu
       }
       db.exec("COMMIT");
       staged += n;
-      if (mode === "staged" && staged >= moveEvery) {
+      if ((mode === "staged" || mode === "v6") && staged >= moveEvery) {
+        // Schema 7 also lists the conversations of what moved, once per move.
+        const conversations = mode === "v6" ? "" : `INSERT OR IGNORE INTO conversations
+          SELECT sender_id, recipient_id FROM messages_recent
+          UNION SELECT recipient_id, sender_id FROM messages_recent;`;
         db.exec(`BEGIN IMMEDIATE; INSERT INTO messages SELECT * FROM messages_recent ORDER BY id;
-          DELETE FROM messages_recent; COMMIT`);
+          ${conversations} DELETE FROM messages_recent; COMMIT`);
         staged = 0;
       }
     };
@@ -98,8 +110,8 @@ if (import.meta.main) {
     options: {
       batch: { type: "string", default: "25" },
       rows: { type: "string", default: "60000" },
-      move: { type: "string", default: "5000" },
-      only: { type: "string", default: "direct,staged,bare" },
+      move: { type: "string", default: "1024" },
+      only: { type: "string", default: "direct,staged,v6,bare" },
     },
   });
   const batch = Math.max(1, Number(values.batch));

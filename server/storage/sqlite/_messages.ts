@@ -15,9 +15,15 @@
  * table stays small, so they scan it. Messages that wait for their recipient go straight to
  * `messages`, where the backlog index finds them.
  *
+ * An indexed message costs one index entry of note, in `messages_conversation` (sender,
+ * recipient, id); the backlog's partial index holds only waiting messages, and the time index
+ * only appends. A page across all of an account's conversations is read conversation by
+ * conversation through the `conversations` table, which a move or a batch of waiting messages
+ * adds to once per conversation, not per message.
+ *
  * A message belongs to its sender's and its recipient's accounts: removing either removes it
- * (ON DELETE CASCADE), so a new account with a removed one's name sees none of the old
- * conversations. The recipient's delivery state is a column: 0 stored, 1 delivered, 2 read.
+ * (a trigger, `users_leave_messages`, through the conversation index), so a new account with a
+ * removed one's name, or its row id, sees none of the old conversations. The recipient's delivery state is a column: 0 stored, 1 delivered, 2 read.
  *
  * @module
  */
@@ -214,17 +220,17 @@ export class SqliteMessages implements MessageStore {
       const ascending = query.after !== undefined;
       const n = query.limit + 1;
       const bound = query.before ?? query.after ?? Number.MAX_SAFE_INTEGER;
-      // Two arms, sent and received, each read from its own index in id order and from the
+      // Two arms, sent and received, each read in id order from the index and from the
       // staging table; a message to oneself is in the sent arm only.
       const sentArgs = peer === undefined ? [caller] : [caller, peer];
       const receivedArgs = peer === undefined ? [caller, caller] : [caller, peer, caller];
-      const rows: MessageRow[] = [];
-      for (const table of TABLES) {
-        for (const [arm, args] of [["sent", sentArgs], ["received", receivedArgs]] as const) {
-          const found = this.#page(table, arm, peer !== undefined, ascending)
-            .all(...args, bound, n) as unknown as MessageRow[];
-          for (const row of found) rows.push(row);
-        }
+      const rows = peer === undefined
+        ? this.#acrossConversations(caller, ascending, bound, n)
+        : this.#conversation(caller, peer, ascending, bound, n);
+      for (const [arm, args] of [["sent", sentArgs], ["received", receivedArgs]] as const) {
+        const found = this.#page(arm, peer !== undefined, ascending)
+          .all(...args, bound, n) as unknown as MessageRow[];
+        for (const row of found) rows.push(row);
       }
       rows.sort((a, b) => ascending ? a.id - b.id : b.id - a.id);
       // An id in both tables (an append retried while the first was staged) shows once.
@@ -346,6 +352,7 @@ export class SqliteMessages implements MessageStore {
     try {
       transaction(this.#db, () => {
         this.#q.move.run();
+        this.#q.addStagedConversations.run();
         this.#q.clearStaged.run();
       });
       this.#staged = 0;
@@ -368,6 +375,8 @@ export class SqliteMessages implements MessageStore {
       return found;
     };
     const waitingRows: SQLInputValue[] = [];
+    // The conversations of what goes straight to the indexed table, once per batch.
+    const conversations = new Map<string, [number, number]>();
     const stagedRows: SQLInputValue[] = [];
     // Counted once per recipient per batch, then kept up to date as the batch goes on.
     const waiting = new Map<number, number>();
@@ -390,6 +399,9 @@ export class SqliteMessages implements MessageStore {
         }
         waiting.set(recipient.id, n + 1);
       }
+      if (!pending.delivered) {
+        conversations.set(`${sender.id}:${recipient.id}`, [sender.id, recipient.id]);
+      }
       (pending.delivered ? stagedRows : waitingRows).push(
         message.id,
         Math.trunc(message.ts),
@@ -402,6 +414,9 @@ export class SqliteMessages implements MessageStore {
       outcome.push([pending, undefined]);
     }
     this.#insertRows("messages", waitingRows);
+    for (const [from, to] of conversations.values()) {
+      this.#q.addConversation.run(from, to, to, from);
+    }
     return this.#insertRows("messages_recent", stagedRows);
   }
 
@@ -440,6 +455,60 @@ export class SqliteMessages implements MessageStore {
     return statement;
   }
 
+  /** Up to `n` indexed messages between `caller` and `peer` beyond `bound`, both ways. */
+  #conversation(
+    caller: number,
+    peer: number,
+    ascending: boolean,
+    bound: number,
+    n: number,
+  ): MessageRow[] {
+    const [lo, hi] = ascending ? [bound, Number.MAX_SAFE_INTEGER] : [0, bound];
+    const between = this.#q.between[ascending ? 1 : 0]!;
+    const rows = between.all(caller, peer, lo, hi, n) as unknown as MessageRow[];
+    if (peer !== caller) {
+      const received = between.all(peer, caller, lo, hi, n) as unknown as MessageRow[];
+      for (const row of received) rows.push(row);
+    }
+    return rows;
+  }
+
+  /**
+   * Up to `n` indexed messages that `caller` sent or received beyond `bound`, read one
+   * conversation at a time from the conversation index, so a page costs a seek per peer and
+   * never a sort of everything the account ever sent. The `n` best found so far narrow the
+   * range that the next conversation is asked for.
+   */
+  #acrossConversations(
+    caller: number,
+    ascending: boolean,
+    bound: number,
+    n: number,
+  ): MessageRow[] {
+    let [lo, hi] = ascending ? [bound, Number.MAX_SAFE_INTEGER] : [0, bound];
+    const between = this.#q.between[ascending ? 1 : 0]!;
+    let rows: MessageRow[] = [];
+    for (const { peer_id } of this.#q.peers.all(caller)) {
+      const peer = peer_id as number;
+      // A message to oneself is in one way round only.
+      const ways: [number, number][] = peer === caller ? [[caller, caller]] : [
+        [caller, peer],
+        [peer, caller],
+      ];
+      for (const [from, to] of ways) {
+        const found = between.all(from, to, lo, hi, n) as unknown as MessageRow[];
+        for (const row of found) rows.push(row);
+      }
+      if (rows.length > n) {
+        rows.sort((a, b) => ascending ? a.id - b.id : b.id - a.id);
+        rows = rows.slice(0, n);
+        if (ascending) hi = rows[n - 1]!.id;
+        else lo = rows[n - 1]!.id;
+      }
+    }
+    return rows;
+  }
+
   #visible(id: number, caller: number, peer: number | undefined): boolean {
     return peer === undefined
       ? this.#q.visibleToCaller.get(id, caller, caller, id, caller, caller) !== undefined
@@ -458,14 +527,9 @@ export class SqliteMessages implements MessageStore {
         undefined;
   }
 
-  /** One arm of a history page, prepared once per shape. */
-  #page(
-    table: Table,
-    arm: "sent" | "received",
-    withPeer: boolean,
-    ascending: boolean,
-  ): StatementSync {
-    const name = `${table}/${arm}/${withPeer}/${ascending}`;
+  /** One arm of a history page in the staging table, which has no index to seek. */
+  #page(arm: "sent" | "received", withPeer: boolean, ascending: boolean): StatementSync {
+    const name = `${arm}/${withPeer}/${ascending}`;
     let statement = this.#pages.get(name);
     if (!statement) {
       const who = arm === "sent"
@@ -475,7 +539,7 @@ export class SqliteMessages implements MessageStore {
         : "m.recipient_id = ? AND m.sender_id <> ?";
       const bound = ascending ? "m.id > ?" : "m.id < ?";
       statement = this.#db.prepare(
-        `SELECT ${COLUMNS} FROM ${table} m ${JOINS} WHERE ${who} AND ${bound}
+        `SELECT ${COLUMNS} FROM messages_recent m ${JOINS} WHERE ${who} AND ${bound}
          ORDER BY m.id ${ascending ? "ASC" : "DESC"} LIMIT ?`,
       );
       this.#pages.set(name, statement);
@@ -514,11 +578,30 @@ function prepare(db: DatabaseSync) {
        SELECT 1 AS x FROM messages_recent WHERE id = ?
        AND ((sender_id = ? AND recipient_id = ?) OR (sender_id = ? AND recipient_id = ?))`,
     ),
+    // A conversation's messages one way round, with ids strictly between two bounds; newest
+    // first, then oldest first.
+    between: (["DESC", "ASC"] as const).map((order) =>
+      p(
+        `SELECT ${COLUMNS} FROM messages m ${JOINS}
+         WHERE m.sender_id = ? AND m.recipient_id = ? AND m.id > ? AND m.id < ?
+         ORDER BY m.id ${order} LIMIT ?`,
+      )
+    ),
+    peers: p("SELECT peer_id FROM conversations WHERE user_id = ?"),
+    addConversation: p(
+      "INSERT OR IGNORE INTO conversations (user_id, peer_id) VALUES (?, ?), (?, ?)",
+    ),
     countStaged: p("SELECT count(*) AS n FROM messages_recent"),
     move: p(
       `INSERT INTO messages (id, ts, time, sender_id, recipient_id, body_json, state)
        SELECT id, ts, time, sender_id, recipient_id, body_json, state FROM messages_recent
        WHERE true ORDER BY id ON CONFLICT (id) DO NOTHING`,
+    ),
+    // Once per move, not per row: the conversations of a thousand messages are a few dozen.
+    addStagedConversations: p(
+      `INSERT OR IGNORE INTO conversations (user_id, peer_id)
+       SELECT sender_id, recipient_id FROM messages_recent
+       UNION SELECT recipient_id, sender_id FROM messages_recent`,
     ),
     clearStaged: p("DELETE FROM messages_recent"),
     undelivered: p(

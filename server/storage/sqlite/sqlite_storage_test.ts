@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { addUser, deriveCredentials } from "../../accounts.ts";
 import { SCHEMA_VERSION, SqliteStorage } from "./mod.ts";
+import { MIGRATIONS } from "./_schema.ts";
+import { migrate } from "../../../common/sqlite_migrations.ts";
 import type { JimError } from "../../../protocol/mod.ts";
 
 const FAST = { iterations: 4096 };
@@ -32,6 +34,7 @@ Deno.test("SqliteStorage.open() sets WAL and the schema version", async () => {
       .all().map((r) => r.name);
     assert.deepEqual(tables, [
       "contacts",
+      "conversations",
       "login_history",
       "messages",
       "messages_recent",
@@ -320,6 +323,160 @@ Deno.test("SqliteMessages: appends of one task share one commit, and survive a r
     await using again = SqliteStorage.open(path);
     const waiting = await again.messages.undelivered("bob", { limit: 100 });
     assert.deepEqual(waiting.map((m) => m.id), Array.from({ length: 50 }, (_, i) => i + 1));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SqliteMessages.history() across conversations matches every message in order", async (t) => {
+  const users = ["ann", "ben", "cat", "dan", "eve", "fay"];
+  // Messages among six users, self-messages included, by a fixed pseudo-random walk.
+  let seed = 7;
+  const next = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const sent = Array.from({ length: 300 }, (_, i) => ({
+    id: (i + 1) * 3,
+    from: users[next(6)]!,
+    to: users[next(6)]!,
+    delivered: next(4) > 0,
+  }));
+  for (const [label, moveAt] of [["all moved", 1], ["half staged", 150]] as const) {
+    await t.step(label, async (t) => {
+      await using fx = await tempStorage({ messageMoveAt: moveAt, messageMoveIdleMs: 60_000 });
+      const { storage } = fx;
+      const credentials = await deriveCredentials("pw", FAST);
+      for (const name of users) await storage.users.add(name, credentials);
+      for (const m of sent) {
+        await storage.messages.append(
+          { id: m.id, ts: m.id, time: 1, from: m.from, to: m.to, message: `m${m.id}` },
+          { delivered: m.delivered },
+        );
+        // A full stage moves on the next turn.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      assert.ok(storage.messagesStaged < moveAt + 1);
+      if (moveAt > 1) assert.ok(storage.messagesStaged > 0);
+      for (const caller of users) {
+        const mine = sent.filter((m) => m.from === caller || m.to === caller).map((m) => m.id);
+        const page = async (query: { before?: number; after?: number; limit: number }) => {
+          const { items, more } = await storage.messages.history({ caller, ...query });
+          return { ids: items.map((i) => i.id), more };
+        };
+        await t.step(`${caller}: latest, back with before, forward with after`, async () => {
+          for (const limit of [1, 7, 100]) {
+            const latest = await page({ limit });
+            assert.deepEqual(latest.ids, mine.slice(-limit));
+            assert.equal(latest.more, mine.length > limit);
+            const pivot = mine[Math.floor(mine.length / 2)]!;
+            const older = mine.filter((id) => id < pivot);
+            const newer = mine.filter((id) => id > pivot);
+            const before = await page({ before: pivot, limit });
+            assert.deepEqual(before.ids, older.slice(-limit));
+            assert.equal(before.more, older.length > limit);
+            const after = await page({ after: pivot, limit });
+            assert.deepEqual(after.ids, newer.slice(0, limit));
+            assert.equal(after.more, newer.length > limit);
+          }
+        });
+      }
+    });
+  }
+});
+
+Deno.test("SqliteMessages: a removed user's messages and conversations go, also under a reused id", async () => {
+  await using fx = await tempStorage({ messageMoveAt: 1, messageMoveIdleMs: 60_000 });
+  const { storage } = fx;
+  const credentials = await deriveCredentials("pw", FAST);
+  for (const name of ["ann", "ben", "cat"]) await storage.users.add(name, credentials);
+  const append = async (id: number, from: string, to: string, delivered: boolean) => {
+    await storage.messages.append(
+      { id, ts: id, time: 1, from, to, message: `m${id}` },
+      { delivered },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  };
+  await append(1, "ann", "cat", true);
+  await append(2, "cat", "ann", false);
+  await append(3, "ben", "cat", true);
+  await append(4, "ann", "ben", true);
+  await append(5, "cat", "cat", true);
+  const raw = new DatabaseSync(fx.path);
+  try {
+    const catId = raw.prepare("SELECT id FROM users WHERE login = 'cat'").get()!.id as number;
+    await storage.users.remove("cat");
+    const count = (sql: string) => raw.prepare(sql).get(catId)!.n;
+    assert.equal(
+      count("SELECT count(*) AS n FROM messages WHERE ? IN (sender_id, recipient_id)"),
+      0,
+    );
+    assert.equal(
+      count("SELECT count(*) AS n FROM conversations WHERE ? IN (user_id, peer_id)"),
+      0,
+    );
+    // The newest user's id is free again: a new account may get it, and sees nothing old.
+    await storage.users.add("dan", credentials);
+    assert.equal(raw.prepare("SELECT id FROM users WHERE login = 'dan'").get()!.id, catId);
+  } finally {
+    raw.close();
+  }
+  const ids = async (caller: string) =>
+    (await storage.messages.history({ caller, limit: 10 })).items.map((i) => i.id);
+  assert.deepEqual(await ids("dan"), []);
+  assert.deepEqual(await ids("ann"), [4]);
+  assert.deepEqual(await ids("ben"), [4]);
+  assert.deepEqual(await storage.messages.undelivered("dan", { limit: 10 }), []);
+});
+
+Deno.test("SqliteStorage.open() moves schema 6 messages to one index, keeping every message", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "jim-sqlite-v6-" });
+  try {
+    const path = `${dir}/v6.db`;
+    const raw = new DatabaseSync(path);
+    try {
+      migrate(raw, { migrations: MIGRATIONS.slice(0, 6), tooNew: () => new Error("too new") });
+      const user = raw.prepare(
+        `INSERT INTO users (login, login_key, salt, iterations, stored_key, server_key, created)
+         VALUES (?, ?, x'00', 4096, x'00', x'00', 0) RETURNING id`,
+      );
+      const [ann, ben, cat] = ["ann", "ben", "cat"].map((n) => user.get(n, n)!.id as number) as [
+        number,
+        number,
+        number,
+      ];
+      const row = "(?, ?, 1, ?, ?, ?, ?)";
+      raw.prepare(`INSERT INTO messages VALUES ${row}, ${row}`)
+        .run(1, 1, ann, ben, '"m1"', 1, 2, 2, ben, ann, '"m2"', 0);
+      raw.prepare(`INSERT INTO messages_recent VALUES ${row}`).run(3, 3, cat, ann, '"m3"', 1);
+    } finally {
+      raw.close();
+    }
+    {
+      await using storage = SqliteStorage.open(path);
+      const page = await storage.messages.history({ caller: "ann", limit: 10 });
+      assert.deepEqual(page.items.map((m) => [m.id, m.from, m.to, m.message]), [
+        [1, "ann", "ben", "m1"],
+        [2, "ben", "ann", "m2"],
+        [3, "cat", "ann", "m3"],
+      ]);
+      assert.deepEqual(
+        (await storage.messages.undelivered("ann", { limit: 10 })).map((m) => m.id),
+        [2],
+      );
+      await storage.users.remove("ben");
+    }
+    const check = new DatabaseSync(path);
+    try {
+      const indexes = check.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'messages' ORDER BY name",
+      ).all().map((r) => r.name);
+      assert.deepEqual(indexes, ["messages_conversation", "messages_ts", "messages_undelivered"]);
+      assert.deepEqual(check.prepare("PRAGMA foreign_key_list(messages)").all(), []);
+      // ben's removal took his conversation with ann; cat's, moved at open, stays.
+      const pairs = check.prepare("SELECT user_id, peer_id FROM conversations").all().length;
+      assert.equal(pairs, 2);
+      assert.equal(check.prepare("SELECT count(*) AS n FROM messages").get()!.n, 1);
+    } finally {
+      check.close();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
