@@ -464,12 +464,8 @@ export class SqliteMessages implements MessageStore {
     n: number,
   ): MessageRow[] {
     const [lo, hi] = ascending ? [bound, Number.MAX_SAFE_INTEGER] : [0, bound];
-    const between = this.#q.between[ascending ? 1 : 0]!;
-    const rows = between.all(caller, peer, lo, hi, n) as unknown as MessageRow[];
-    if (peer !== caller) {
-      const received = between.all(peer, caller, lo, hi, n) as unknown as MessageRow[];
-      for (const row of received) rows.push(row);
-    }
+    const rows: MessageRow[] = [];
+    this.#bothWays(rows, caller, peer, ascending, lo, hi, n);
     return rows;
   }
 
@@ -486,19 +482,9 @@ export class SqliteMessages implements MessageStore {
     n: number,
   ): MessageRow[] {
     let [lo, hi] = ascending ? [bound, Number.MAX_SAFE_INTEGER] : [0, bound];
-    const between = this.#q.between[ascending ? 1 : 0]!;
     let rows: MessageRow[] = [];
     for (const { peer_id } of this.#q.peers.all(caller)) {
-      const peer = peer_id as number;
-      // A message to oneself is in one way round only.
-      const ways: [number, number][] = peer === caller ? [[caller, caller]] : [
-        [caller, peer],
-        [peer, caller],
-      ];
-      for (const [from, to] of ways) {
-        const found = between.all(from, to, lo, hi, n) as unknown as MessageRow[];
-        for (const row of found) rows.push(row);
-      }
+      this.#bothWays(rows, caller, peer_id as number, ascending, lo, hi, n);
       if (rows.length > n) {
         rows.sort((a, b) => ascending ? a.id - b.id : b.id - a.id);
         rows = rows.slice(0, n);
@@ -507,6 +493,28 @@ export class SqliteMessages implements MessageStore {
       }
     }
     return rows;
+  }
+
+  /**
+   * Appends to `rows` up to `n` messages each way between `caller` and `peer` with ids
+   * strictly between `lo` and `hi`; a message to oneself is in one way round only.
+   */
+  #bothWays(
+    rows: MessageRow[],
+    caller: number,
+    peer: number,
+    ascending: boolean,
+    lo: number,
+    hi: number,
+    n: number,
+  ): void {
+    const between = this.#q.between[ascending ? 1 : 0]!;
+    for (
+      const [from, to] of peer === caller ? [[caller, caller]] : [[caller, peer], [peer, caller]]
+    ) {
+      const found = between.all(from!, to!, lo, hi, n) as unknown as MessageRow[];
+      for (const row of found) rows.push(row);
+    }
   }
 
   #visible(id: number, caller: number, peer: number | undefined): boolean {

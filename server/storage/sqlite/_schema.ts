@@ -13,6 +13,27 @@ import { NAME_RULES_VERSION } from "../name_rules.ts";
 // One version for every adapter: a rules change refreshes SQLite and PostgreSQL alike.
 export { NAME_RULES_VERSION };
 
+/**
+ * SQL that rebuilds a message table of schema 6 with the same rows and no foreign keys, its
+ * states from `lowestState` to 2 (migration 7). Its indexes are dropped with it.
+ */
+function withoutForeignKeys(table: string, lowestState: "0" | "1"): string {
+  return `
+  CREATE TABLE ${table}_v7 (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    time REAL NOT NULL,
+    sender_id INTEGER NOT NULL,
+    recipient_id INTEGER NOT NULL,
+    body_json TEXT NOT NULL,
+    state INTEGER NOT NULL CHECK (state BETWEEN ${lowestState} AND 2)
+  ) STRICT;
+  INSERT INTO ${table}_v7 (id, ts, time, sender_id, recipient_id, body_json, state)
+    SELECT id, ts, time, sender_id, recipient_id, body_json, state FROM ${table};
+  DROP TABLE ${table};
+  ALTER TABLE ${table}_v7 RENAME TO ${table};`;
+}
+
 /** Every migration, oldest first; exported for the tests of upgrades. */
 export const MIGRATIONS: readonly Migration<DatabaseSync>[] = [
   // 1: initial schema.
@@ -153,35 +174,11 @@ export const MIGRATIONS: readonly Migration<DatabaseSync>[] = [
   // user's messages instead, through the same index. Rebuilt, since SQLite cannot drop a
   // foreign key in place.
   `
-  CREATE TABLE messages_v7 (
-    id INTEGER PRIMARY KEY,
-    ts INTEGER NOT NULL,
-    time REAL NOT NULL,
-    sender_id INTEGER NOT NULL,
-    recipient_id INTEGER NOT NULL,
-    body_json TEXT NOT NULL,
-    state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 2)
-  ) STRICT;
-  INSERT INTO messages_v7 (id, ts, time, sender_id, recipient_id, body_json, state)
-    SELECT id, ts, time, sender_id, recipient_id, body_json, state FROM messages;
-  DROP TABLE messages;
-  ALTER TABLE messages_v7 RENAME TO messages;
+  ${withoutForeignKeys("messages", "0")}
   CREATE INDEX messages_conversation ON messages(sender_id, recipient_id, id);
   CREATE INDEX messages_undelivered ON messages(recipient_id, id) WHERE state = 0;
   CREATE INDEX messages_ts ON messages(ts);
-  CREATE TABLE messages_recent_v7 (
-    id INTEGER PRIMARY KEY,
-    ts INTEGER NOT NULL,
-    time REAL NOT NULL,
-    sender_id INTEGER NOT NULL,
-    recipient_id INTEGER NOT NULL,
-    body_json TEXT NOT NULL,
-    state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 2)
-  ) STRICT;
-  INSERT INTO messages_recent_v7 (id, ts, time, sender_id, recipient_id, body_json, state)
-    SELECT id, ts, time, sender_id, recipient_id, body_json, state FROM messages_recent;
-  DROP TABLE messages_recent;
-  ALTER TABLE messages_recent_v7 RENAME TO messages_recent;
+  ${withoutForeignKeys("messages_recent", "1")}
   CREATE TABLE conversations (
     user_id INTEGER NOT NULL,
     peer_id INTEGER NOT NULL,
