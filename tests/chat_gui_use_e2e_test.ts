@@ -380,7 +380,11 @@ testWithTools([CHROMIUM], {
       await t.step("Escape closes Service info while the focus is in the message box", async () => {
         const log = await serviceLog(page);
         await log.waitFor();
-        // As when a login lands while the drawer opens: the message box takes the focus.
+        // Once the drawer's effects have run (it takes the focus), as in the step before.
+        await page.waitForFunction(() =>
+          document.getElementById("service-info")?.contains(document.activeElement) ?? false
+        );
+        // As when a login lands while the drawer is open: the message box takes the focus.
         await input.focus();
         await page.keyboard.press("Escape");
         await page.locator("#service-info").waitFor({ state: "hidden" });
