@@ -72,6 +72,9 @@ export interface SqliteGroupCommitOptions {
   moveIdleMs?: number;
 }
 
+/** Conversations of staged rows that the move is told of at most; past it, it finds them. */
+const MAX_TRACKED_PAIRS = 10_000;
+
 /** Rows of one prepared multi-row INSERT, largest first; a batch is cut into these. */
 const INSERT_CHUNKS = [64, 16, 4, 1] as const;
 const INSERT_COLUMNS = 7;
@@ -94,6 +97,12 @@ export class SqliteMessages implements MessageStore {
   readonly #moveIdleMs: number;
   readonly #inserts = new Map<string, StatementSync>();
   #staged = 0;
+  /**
+   * The conversations of what is staged, for the next move to list; null when they are not
+   * known (rows a process before this one staged, or more conversations than are worth
+   * keeping), and the move finds them in the staging table instead.
+   */
+  #stagedPairs: Map<string, [number, number]> | null = new Map();
   #moveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #q: ReturnType<typeof prepare>;
   readonly #pages = new Map<string, StatementSync>();
@@ -113,7 +122,10 @@ export class SqliteMessages implements MessageStore {
     this.#q = prepare(db);
     // What a process that stopped without closing had staged.
     this.#staged = this.#q.countStaged.get()!.n as number;
-    if (this.#staged > 0) this.#move();
+    if (this.#staged > 0) {
+      this.#stagedPairs = null;
+      this.#move();
+    }
   }
 
   /** Messages staged in `messages_recent`, not yet moved to `messages`. */
@@ -302,11 +314,12 @@ export class SqliteMessages implements MessageStore {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
       const outcome: [PendingAppend, unknown][] = [];
-      const staged = { n: 0 };
+      const staged = { n: 0, pairs: new Map<string, [number, number]>() };
       try {
         transaction(this.#db, () => {
           outcome.length = 0;
-          staged.n = this.#insertBatch(batch, outcome);
+          staged.pairs.clear();
+          staged.n = this.#insertBatch(batch, outcome, staged.pairs);
         });
       } catch (error) {
         for (const pending of batch) pending.reject(error);
@@ -314,6 +327,7 @@ export class SqliteMessages implements MessageStore {
       }
       this.#commits++;
       this.#staged += staged.n;
+      this.#trackPairs(staged.pairs);
       for (const [pending, error] of outcome) {
         if (error === undefined) pending.resolve();
         else pending.reject(error);
@@ -349,20 +363,40 @@ export class SqliteMessages implements MessageStore {
    */
   #move(): void {
     this.#moveTimer = undefined;
+    const pairs = this.#stagedPairs;
     try {
       transaction(this.#db, () => {
         this.#q.move.run();
-        this.#q.addStagedConversations.run();
+        // Listing the few dozen conversations the session code saw costs a seek each; finding
+        // them in the staging table cost a sort of every staged row, a sixth of the move.
+        if (pairs === null) this.#q.addStagedConversations.run();
+        else for (const [from, to] of pairs.values()) this.#q.addMovedConversation.run(from, to);
         this.#q.clearStaged.run();
       });
       this.#staged = 0;
+      this.#stagedPairs = new Map();
     } catch {
       this.#staged = this.#q.countStaged.get()!.n as number;
     }
   }
 
-  /** Writes `batch`, each append's result in `outcome`; returns how many rows it staged. */
-  #insertBatch(batch: readonly PendingAppend[], outcome: [PendingAppend, unknown][]): number {
+  /** Adds the conversations of a committed batch's staged rows to those the move lists. */
+  #trackPairs(pairs: ReadonlyMap<string, [number, number]>): void {
+    const known = this.#stagedPairs;
+    if (known === null) return;
+    for (const [key, pair] of pairs) known.set(key, pair);
+    if (known.size > MAX_TRACKED_PAIRS) this.#stagedPairs = null;
+  }
+
+  /**
+   * Writes `batch`, each append's result in `outcome` and the conversations of the rows it
+   * staged in `pairs`; returns how many rows it staged.
+   */
+  #insertBatch(
+    batch: readonly PendingAppend[],
+    outcome: [PendingAppend, unknown][],
+    pairs: Map<string, [number, number]>,
+  ): number {
     const users = new Map<string, { id: number; login: string } | null>();
     const user = (login: string) => {
       const key = loginKey(login);
@@ -399,9 +433,9 @@ export class SqliteMessages implements MessageStore {
         }
         waiting.set(recipient.id, n + 1);
       }
-      if (!pending.delivered) {
-        conversations.set(`${sender.id}:${recipient.id}`, [sender.id, recipient.id]);
-      }
+      const pair = `${sender.id}:${recipient.id}`;
+      if (!pending.delivered) conversations.set(pair, [sender.id, recipient.id]);
+      else if (!pairs.has(pair)) pairs.set(pair, [sender.id, recipient.id]);
       (pending.delivered ? stagedRows : waitingRows).push(
         message.id,
         Math.trunc(message.ts),
@@ -598,6 +632,13 @@ function prepare(db: DatabaseSync) {
     peers: p("SELECT peer_id FROM conversations WHERE user_id = ?"),
     addConversation: p(
       "INSERT OR IGNORE INTO conversations (user_id, peer_id) VALUES (?, ?), (?, ?)",
+    ),
+    // After a move: both ways round, if the conversation has messages (a user removed since
+    // has none, and lists no conversation).
+    addMovedConversation: p(
+      `INSERT OR IGNORE INTO conversations (user_id, peer_id)
+       SELECT a, b FROM (SELECT ?1 AS a, ?2 AS b UNION ALL SELECT ?2, ?1)
+       WHERE EXISTS (SELECT 1 FROM messages WHERE sender_id = ?1 AND recipient_id = ?2)`,
     ),
     countStaged: p("SELECT count(*) AS n FROM messages_recent"),
     move: p(

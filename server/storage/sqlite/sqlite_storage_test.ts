@@ -426,6 +426,35 @@ Deno.test("SqliteMessages: a removed user's messages and conversations go, also 
   assert.deepEqual(await storage.messages.undelivered("dan", { limit: 10 }), []);
 });
 
+Deno.test("SqliteMessages: a move lists no conversation of a user removed while staged", async () => {
+  await using fx = await tempStorage({ messageMoveAt: 1000, messageMoveIdleMs: 60_000 });
+  const { storage } = fx;
+  const credentials = await deriveCredentials("pw", FAST);
+  for (const name of ["ann", "ben", "cat"]) await storage.users.add(name, credentials);
+  const append = (id: number, from: string, to: string) =>
+    storage.messages.append(
+      { id, ts: id, time: 1, from, to, message: `m${id}` },
+      { delivered: true },
+    );
+  await append(1, "ann", "cat");
+  await append(2, "ann", "ben");
+  assert.equal(storage.messagesStaged, 2);
+  await storage.users.remove("cat");
+  // Closing moves what is staged, and the move was told of ann and cat's conversation.
+  await storage.close();
+  const raw = new DatabaseSync(fx.path);
+  try {
+    const id = (login: string) =>
+      raw.prepare("SELECT id FROM users WHERE login = ?").get(login)!.id as number;
+    const rows = raw.prepare("SELECT user_id, peer_id FROM conversations ORDER BY user_id").all()
+      .map((r) => [r.user_id, r.peer_id]);
+    assert.deepEqual(rows, [[id("ann"), id("ben")], [id("ben"), id("ann")]]);
+    assert.equal(raw.prepare("SELECT count(*) AS n FROM messages").get()!.n, 1);
+  } finally {
+    raw.close();
+  }
+});
+
 Deno.test("SqliteStorage.open() moves schema 6 messages to one index, keeping every message", async () => {
   const dir = await Deno.makeTempDir({ prefix: "jim-sqlite-v6-" });
   try {
