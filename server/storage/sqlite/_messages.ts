@@ -6,24 +6,25 @@
  * (`undelivered`, `markDelivered`, `markRead`) first commit what is queued, so that a login
  * never misses a message appended just before it.
  *
- * Messages a session took are staged: they go to `messages_recent`, which has no index but
- * its key, and move to the indexed `messages` in batches of about a thousand. Each commit
- * rewrites every page it touches, and an indexed row touches a leaf of each index in its own
- * conversation's part, so one commit of 20 messages in 20 conversations rewrote some 60 pages;
- * staged, it appends a page or two, and a move shares each leaf among the rows of a thousand
- * messages (docs/benchmarks.md has the measurements). Reads look in both tables; the staging
- * table stays small, so they scan it. Messages that wait for their recipient go straight to
- * `messages`, where the backlog index finds them.
+ * A commit writes each message once, to `messages`, keyed by its id, so it appends to the
+ * table's last pages. The conversation index (`message_index`: sender, recipient, id) is built
+ * in batches of about a thousand messages, after the commit's replies are out, after a quiet
+ * second, and at open and close: each commit rewrites every page it touches, and an index entry
+ * touches a leaf in its own conversation's part, so indexing at every commit rewrote some 60
+ * pages per commit of 20 messages in 20 conversations, where a batch shares each leaf among a
+ * thousand messages (docs/benchmarks.md has the measurements). `message_index_state.upto` is
+ * the id up to which every message is indexed; reads seek the index and scan the short tail
+ * above it. A message with an id at or below it (an append retried late) is indexed in its own
+ * commit. The backlog has its own partial index, which holds only waiting messages, and the
+ * time index only appends.
  *
- * An indexed message costs one index entry of note, in `messages_conversation` (sender,
- * recipient, id); the backlog's partial index holds only waiting messages, and the time index
- * only appends. A page across all of an account's conversations is read conversation by
- * conversation through the `conversations` table, which a move or a batch of waiting messages
- * adds to once per conversation, not per message.
+ * A page across all of an account's conversations is read conversation by conversation
+ * through the `conversations` table, which each index batch adds to once per conversation.
  *
  * A message belongs to its sender's and its recipient's accounts: removing either removes it
- * (a trigger, `users_leave_messages`, through the conversation index), so a new account with a
- * removed one's name, or its row id, sees none of the old conversations. The recipient's delivery state is a column: 0 stored, 1 delivered, 2 read.
+ * (a trigger, `users_leave_messages`, through the conversation index and the tail), so a new
+ * account with a removed one's name, or its row id, sees none of the old conversations. The
+ * recipient's delivery state is a column: 0 stored, 1 delivered, 2 read.
  *
  * @module
  */
@@ -66,9 +67,9 @@ export interface SqliteGroupCommitOptions {
    * their answers (measured in docs/benchmarks.md).
    */
   commitWindowMs?: number;
-  /** Staged messages from which they move to the indexed table; 1024 by default. */
+  /** Messages above the conversation index from which it is extended; 1024 by default. */
   moveAt?: number;
-  /** How long after the last commit what is staged moves anyway, ms; 1000 by default. */
+  /** How long after the last commit the index is extended anyway, ms; 1000 by default. */
   moveIdleMs?: number;
 }
 
@@ -78,10 +79,6 @@ const MAX_TRACKED_PAIRS = 10_000;
 /** Rows of one prepared multi-row INSERT, largest first; a batch is cut into these. */
 const INSERT_CHUNKS = [64, 16, 4, 1] as const;
 const INSERT_COLUMNS = 7;
-
-/** The indexed table, and the staging table of messages a session took. */
-const TABLES = ["messages", "messages_recent"] as const;
-type Table = typeof TABLES[number];
 
 const COLUMNS = `m.id, m.ts, m.time, m.sender_id, m.body_json, m.state,
   s.login AS sender, r.login AS recipient`;
@@ -95,12 +92,15 @@ export class SqliteMessages implements MessageStore {
   readonly #windowMs: number;
   readonly #moveAt: number;
   readonly #moveIdleMs: number;
-  readonly #inserts = new Map<string, StatementSync>();
+  readonly #inserts = new Map<number, StatementSync>();
+  /** Messages above the conversation index. */
   #staged = 0;
+  /** Every message with an id up to this one is in the conversation index. */
+  #indexedUpTo = 0;
   /**
-   * The conversations of what is staged, for the next move to list; null when they are not
-   * known (rows a process before this one staged, or more conversations than are worth
-   * keeping), and the move finds them in the staging table instead.
+   * The conversations of what is above the index, for the next index batch to list; null when
+   * they are not known (rows a process before this one wrote, or more conversations than are
+   * worth keeping), and the batch finds them in the tail instead.
    */
   #stagedPairs: Map<string, [number, number]> | null = new Map();
   #moveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -120,7 +120,8 @@ export class SqliteMessages implements MessageStore {
     this.#moveAt = Math.max(1, options.moveAt ?? 1024);
     this.#moveIdleMs = Math.max(0, options.moveIdleMs ?? 1000);
     this.#q = prepare(db);
-    // What a process that stopped without closing had staged.
+    // What a process that stopped without closing left above the index.
+    this.#indexedUpTo = this.#q.indexedUpTo.get()!.upto as number;
     this.#staged = this.#q.countStaged.get()!.n as number;
     if (this.#staged > 0) {
       this.#stagedPairs = null;
@@ -128,7 +129,7 @@ export class SqliteMessages implements MessageStore {
     }
   }
 
-  /** Messages staged in `messages_recent`, not yet moved to `messages`. */
+  /** Messages not yet in the conversation index, which reads find in the tail above it. */
   get staged(): number {
     return this.#staged;
   }
@@ -205,11 +206,13 @@ export class SqliteMessages implements MessageStore {
       const p = this.#q.userByKey.get(loginKey(peer))?.id as number | undefined;
       if (
         r === undefined || p === undefined ||
-        !this.#q.isFromTo.some((q) => q.get(id, p, r))
+        this.#q.isFromTo.get(id, p, r) === undefined
       ) {
         throw noSuchMessage(id);
       }
-      const changes = transaction(this.#db, () => changed(this.#q.markRead, r, p, id));
+      const changes = transaction(this.#db, () =>
+        Number(this.#q.markRead.run(p, r, id).changes) +
+        Number(this.#q.markReadTail.run(this.#indexedUpTo, id, r, p).changes));
       return { changed: changes > 0 };
     });
   }
@@ -232,20 +235,23 @@ export class SqliteMessages implements MessageStore {
       const ascending = query.after !== undefined;
       const n = query.limit + 1;
       const bound = query.before ?? query.after ?? Number.MAX_SAFE_INTEGER;
-      // Two arms, sent and received, each read in id order from the index and from the
-      // staging table; a message to oneself is in the sent arm only.
+      // Two arms, sent and received, each read in id order from the index and from the tail
+      // above it; a message to oneself is in the sent arm only.
       const sentArgs = peer === undefined ? [caller] : [caller, peer];
       const receivedArgs = peer === undefined ? [caller, caller] : [caller, peer, caller];
       const rows = peer === undefined
         ? this.#acrossConversations(caller, ascending, bound, n)
         : this.#conversation(caller, peer, ascending, bound, n);
+      const lo = Math.max(this.#indexedUpTo, ascending ? bound : 0);
+      const hi = ascending ? Number.MAX_SAFE_INTEGER : bound;
       for (const [arm, args] of [["sent", sentArgs], ["received", receivedArgs]] as const) {
         const found = this.#page(arm, peer !== undefined, ascending)
-          .all(...args, bound, n) as unknown as MessageRow[];
+          .all(...args, lo, hi, n) as unknown as MessageRow[];
         for (const row of found) rows.push(row);
       }
       rows.sort((a, b) => ascending ? a.id - b.id : b.id - a.id);
-      // An id in both tables (an append retried while the first was staged) shows once.
+      // An id both in the index and in the tail (which another process's index batch has
+      // indexed since this one last looked) shows once.
       for (let i = rows.length - 1; i > 0; i--) {
         if (rows[i]!.id === rows[i - 1]!.id) rows.splice(i, 1);
       }
@@ -287,10 +293,10 @@ export class SqliteMessages implements MessageStore {
     return settle(() => {
       const ts = checkPurgeTime(olderThan);
       this.flush();
-      return transaction(
-        this.#db,
-        () => changed(this.#q.purge, ts),
-      );
+      return transaction(this.#db, () => {
+        this.#q.purgeIndex.run(ts);
+        return Number(this.#q.purge.run(ts).changes);
+      });
     });
   }
 
@@ -298,7 +304,7 @@ export class SqliteMessages implements MessageStore {
   lastId(): Promise<number> {
     return settle(() => {
       this.flush();
-      return Math.max(...this.#q.lastId.map((q) => (q.get()?.id as number | null) ?? 0));
+      return (this.#q.lastId.get()?.id as number | null) ?? 0;
     });
   }
 
@@ -334,8 +340,8 @@ export class SqliteMessages implements MessageStore {
       }
     }
     if (this.#staged > 0 && !this.#closed) {
-      // A full stage moves once the replies of this commit are out; a partial one when the
-      // server has been quiet for a while.
+      // A full batch is indexed once the replies of this commit are out; a partial one when
+      // the server has been quiet for a while.
       clearTimeout(this.#moveTimer);
       this.#moveTimer = setTimeout(
         () => this.#move(),
@@ -358,20 +364,20 @@ export class SqliteMessages implements MessageStore {
   }
 
   /**
-   * Moves every staged message to the indexed table in one transaction. A failure (the disk
-   * is full, say) leaves them staged, where reads still find them, for the next move.
+   * Adds every message above the conversation index to it, in one transaction. A failure (the
+   * disk is full, say) leaves them in the tail, where reads still find them, for the next one.
    */
   #move(): void {
     this.#moveTimer = undefined;
     const pairs = this.#stagedPairs;
     try {
-      transaction(this.#db, () => {
-        this.#q.move.run();
+      this.#indexedUpTo = transaction(this.#db, () => {
+        this.#q.extendIndex.run();
         // Listing the few dozen conversations the session code saw costs a seek each; finding
-        // them in the staging table cost a sort of every staged row, a sixth of the move.
-        if (pairs === null) this.#q.addStagedConversations.run();
+        // them in the tail costs a sort of every row in it.
+        if (pairs === null) this.#q.addTailConversations.run();
         else for (const [from, to] of pairs.values()) this.#q.addMovedConversation.run(from, to);
-        this.#q.clearStaged.run();
+        return this.#q.raiseIndexedUpTo.get()!.upto as number;
       });
       this.#staged = 0;
       this.#stagedPairs = new Map();
@@ -380,7 +386,7 @@ export class SqliteMessages implements MessageStore {
     }
   }
 
-  /** Adds the conversations of a committed batch's staged rows to those the move lists. */
+  /** Adds the conversations of a committed batch to those the next index batch lists. */
   #trackPairs(pairs: ReadonlyMap<string, [number, number]>): void {
     const known = this.#stagedPairs;
     if (known === null) return;
@@ -390,7 +396,7 @@ export class SqliteMessages implements MessageStore {
 
   /**
    * Writes `batch`, each append's result in `outcome` and the conversations of the rows it
-   * staged in `pairs`; returns how many rows it staged.
+   * left above the index in `pairs`; returns how many rows it wrote.
    */
   #insertBatch(
     batch: readonly PendingAppend[],
@@ -408,10 +414,9 @@ export class SqliteMessages implements MessageStore {
       }
       return found;
     };
-    const waitingRows: SQLInputValue[] = [];
-    // The conversations of what goes straight to the indexed table, once per batch.
-    const conversations = new Map<string, [number, number]>();
-    const stagedRows: SQLInputValue[] = [];
+    const rows: SQLInputValue[] = [];
+    // Ids the index has passed already: an append retried late. Indexed in this commit.
+    const late: number[] = [];
     // Counted once per recipient per batch, then kept up to date as the batch goes on.
     const waiting = new Map<number, number>();
     for (const pending of batch) {
@@ -434,9 +439,9 @@ export class SqliteMessages implements MessageStore {
         waiting.set(recipient.id, n + 1);
       }
       const pair = `${sender.id}:${recipient.id}`;
-      if (!pending.delivered) conversations.set(pair, [sender.id, recipient.id]);
+      if (message.id <= this.#indexedUpTo) late.push(message.id);
       else if (!pairs.has(pair)) pairs.set(pair, [sender.id, recipient.id]);
-      (pending.delivered ? stagedRows : waitingRows).push(
+      rows.push(
         message.id,
         Math.trunc(message.ts),
         message.time,
@@ -447,23 +452,24 @@ export class SqliteMessages implements MessageStore {
       );
       outcome.push([pending, undefined]);
     }
-    this.#insertRows("messages", waitingRows);
-    for (const [from, to] of conversations.values()) {
-      this.#q.addConversation.run(from, to, to, from);
+    const inserted = this.#insertRows(rows);
+    for (const id of late) {
+      this.#q.indexOne.run(id);
+      this.#q.addConversationOf.run(id);
     }
-    return this.#insertRows("messages_recent", stagedRows);
+    return inserted;
   }
 
   /**
    * Inserts `rows` (INSERT_COLUMNS values each) with as few statement calls as the prepared
    * chunk sizes allow: each call costs more than the rows it binds.
    */
-  #insertRows(table: Table, rows: readonly SQLInputValue[]): number {
+  #insertRows(rows: readonly SQLInputValue[]): number {
     let at = 0;
     let left = rows.length / INSERT_COLUMNS;
     let inserted = 0;
     for (const size of INSERT_CHUNKS) {
-      const statement = left >= size ? this.#insert(table, size) : undefined;
+      const statement = left >= size ? this.#insert(size) : undefined;
       for (; statement && left >= size; left -= size) {
         const end = at + size * INSERT_COLUMNS;
         inserted += Number(statement.run(...rows.slice(at, end)).changes);
@@ -473,18 +479,17 @@ export class SqliteMessages implements MessageStore {
     return inserted;
   }
 
-  /** The INSERT of `size` rows into `table`, prepared once. */
-  #insert(table: Table, size: number): StatementSync {
-    const name = `${table}/${size}`;
-    let statement = this.#inserts.get(name);
+  /** The INSERT of `size` rows, prepared once. */
+  #insert(size: number): StatementSync {
+    let statement = this.#inserts.get(size);
     if (!statement) {
       const values = Array.from({ length: size }, () => "(?, ?, ?, ?, ?, ?, ?)").join(", ");
       // An id stored already (an append retried after an unclear failure) changes nothing.
       statement = this.#db.prepare(
-        `INSERT INTO ${table} (id, ts, time, sender_id, recipient_id, body_json, state)
+        `INSERT INTO messages (id, ts, time, sender_id, recipient_id, body_json, state)
          VALUES ${values} ON CONFLICT (id) DO NOTHING`,
       );
-      this.#inserts.set(name, statement);
+      this.#inserts.set(size, statement);
     }
     return statement;
   }
@@ -553,23 +558,14 @@ export class SqliteMessages implements MessageStore {
 
   #visible(id: number, caller: number, peer: number | undefined): boolean {
     return peer === undefined
-      ? this.#q.visibleToCaller.get(id, caller, caller, id, caller, caller) !== undefined
-      : this.#q.visibleInConversation.get(
-        id,
-        caller,
-        peer,
-        peer,
-        caller,
-        id,
-        caller,
-        peer,
-        peer,
-        caller,
-      ) !==
-        undefined;
+      ? this.#q.visibleToCaller.get(id, caller, caller) !== undefined
+      : this.#q.visibleInConversation.get(id, caller, peer, peer, caller) !== undefined;
   }
 
-  /** One arm of a history page in the staging table, which has no index to seek. */
+  /**
+   * One arm of a history page in the tail above the conversation index, read in id order
+   * between two bounds: the tail is short, and its rows are in id order already.
+   */
   #page(arm: "sent" | "received", withPeer: boolean, ascending: boolean): StatementSync {
     const name = `${arm}/${withPeer}/${ascending}`;
     let statement = this.#pages.get(name);
@@ -579,9 +575,8 @@ export class SqliteMessages implements MessageStore {
         : withPeer
         ? "m.recipient_id = ? AND m.sender_id = ? AND m.sender_id <> ?"
         : "m.recipient_id = ? AND m.sender_id <> ?";
-      const bound = ascending ? "m.id > ?" : "m.id < ?";
       statement = this.#db.prepare(
-        `SELECT ${COLUMNS} FROM messages_recent m ${JOINS} WHERE ${who} AND ${bound}
+        `SELECT ${COLUMNS} FROM messages m ${JOINS} WHERE ${who} AND m.id > ? AND m.id < ?
          ORDER BY m.id ${ascending ? "ASC" : "DESC"} LIMIT ?`,
       );
       this.#pages.set(name, statement);
@@ -592,81 +587,88 @@ export class SqliteMessages implements MessageStore {
 
 function prepare(db: DatabaseSync) {
   const p = (sql: string): StatementSync => db.prepare(sql);
-  // The same statement on the indexed table and on the staging table.
-  const each = (sql: string): StatementSync[] =>
-    TABLES.map((table) => p(sql.replaceAll("$table", table)));
+  const upTo = "(SELECT upto FROM message_index_state)";
   return {
     userByKey: p("SELECT id, login FROM users WHERE login_key = ?"),
     countWaiting: p("SELECT count(*) AS n FROM messages WHERE recipient_id = ? AND state = 0"),
     markDelivered: p(
       "UPDATE messages SET state = 1 WHERE id = ? AND recipient_id = ? AND state = 0",
     ),
-    isFromTo: each(
-      "SELECT 1 AS x FROM $table WHERE id = ? AND sender_id = ? AND recipient_id = ?",
+    isFromTo: p("SELECT 1 AS x FROM messages WHERE id = ? AND sender_id = ? AND recipient_id = ?"),
+    // A read mark, through the index and then in the tail above it.
+    markRead: p(
+      `UPDATE messages SET state = 2 WHERE id IN (
+         SELECT id FROM message_index WHERE sender_id = ? AND recipient_id = ? AND id <= ?)
+       AND state < 2`,
     ),
-    markRead: each(
-      `UPDATE $table SET state = 2
-       WHERE recipient_id = ? AND sender_id = ? AND id <= ? AND state < 2`,
+    markReadTail: p(
+      `UPDATE messages SET state = 2
+       WHERE id > ? AND id <= ? AND recipient_id = ? AND sender_id = ? AND state < 2`,
     ),
     visibleToCaller: p(
-      `SELECT 1 AS x FROM messages WHERE id = ? AND (sender_id = ? OR recipient_id = ?)
-       UNION ALL
-       SELECT 1 AS x FROM messages_recent WHERE id = ? AND (sender_id = ? OR recipient_id = ?)`,
+      "SELECT 1 AS x FROM messages WHERE id = ? AND (sender_id = ? OR recipient_id = ?)",
     ),
     visibleInConversation: p(
       `SELECT 1 AS x FROM messages WHERE id = ?
-       AND ((sender_id = ? AND recipient_id = ?) OR (sender_id = ? AND recipient_id = ?))
-       UNION ALL
-       SELECT 1 AS x FROM messages_recent WHERE id = ?
        AND ((sender_id = ? AND recipient_id = ?) OR (sender_id = ? AND recipient_id = ?))`,
     ),
-    // A conversation's messages one way round, with ids strictly between two bounds; newest
-    // first, then oldest first.
+    // A conversation's indexed messages one way round, with ids strictly between two bounds;
+    // newest first, then oldest first.
     between: (["DESC", "ASC"] as const).map((order) =>
       p(
-        `SELECT ${COLUMNS} FROM messages m ${JOINS}
-         WHERE m.sender_id = ? AND m.recipient_id = ? AND m.id > ? AND m.id < ?
-         ORDER BY m.id ${order} LIMIT ?`,
+        `SELECT ${COLUMNS} FROM message_index i JOIN messages m ON m.id = i.id ${JOINS}
+         WHERE i.sender_id = ? AND i.recipient_id = ? AND i.id > ? AND i.id < ?
+         ORDER BY i.id ${order} LIMIT ?`,
       )
     ),
     peers: p("SELECT peer_id FROM conversations WHERE user_id = ?"),
-    addConversation: p(
-      "INSERT OR IGNORE INTO conversations (user_id, peer_id) VALUES (?, ?), (?, ?)",
+    // A message indexed in its own commit, and its conversation both ways round.
+    indexOne: p(
+      `INSERT OR IGNORE INTO message_index (sender_id, recipient_id, id)
+       SELECT sender_id, recipient_id, id FROM messages WHERE id = ?`,
     ),
-    // After a move: both ways round, if the conversation has messages (a user removed since
-    // has none, and lists no conversation).
+    addConversationOf: p(
+      `INSERT OR IGNORE INTO conversations (user_id, peer_id)
+       SELECT sender_id, recipient_id FROM messages WHERE id = ?1
+       UNION ALL SELECT recipient_id, sender_id FROM messages WHERE id = ?1`,
+    ),
+    // After an index batch: both ways round, if the conversation has indexed messages (a user
+    // removed since has none, and lists no conversation).
     addMovedConversation: p(
       `INSERT OR IGNORE INTO conversations (user_id, peer_id)
        SELECT a, b FROM (SELECT ?1 AS a, ?2 AS b UNION ALL SELECT ?2, ?1)
-       WHERE EXISTS (SELECT 1 FROM messages WHERE sender_id = ?1 AND recipient_id = ?2)`,
+       WHERE EXISTS (SELECT 1 FROM message_index WHERE sender_id = ?1 AND recipient_id = ?2)`,
     ),
-    countStaged: p("SELECT count(*) AS n FROM messages_recent"),
-    move: p(
-      `INSERT INTO messages (id, ts, time, sender_id, recipient_id, body_json, state)
-       SELECT id, ts, time, sender_id, recipient_id, body_json, state FROM messages_recent
-       WHERE true ORDER BY id ON CONFLICT (id) DO NOTHING`,
+    indexedUpTo: p(`SELECT ${upTo} AS upto`),
+    countStaged: p(`SELECT count(*) AS n FROM messages WHERE id > ${upTo}`),
+    // Sorted, so that the entries of one conversation go into its leaves together.
+    extendIndex: p(
+      `INSERT OR IGNORE INTO message_index (sender_id, recipient_id, id)
+       SELECT sender_id, recipient_id, id FROM messages WHERE id > ${upTo}
+       ORDER BY sender_id, recipient_id, id`,
     ),
-    // Once per move, not per row: the conversations of a thousand messages are a few dozen.
-    addStagedConversations: p(
+    // The conversations of a tail this process did not write: a sort of its rows.
+    addTailConversations: p(
       `INSERT OR IGNORE INTO conversations (user_id, peer_id)
-       SELECT sender_id, recipient_id FROM messages_recent
-       UNION SELECT recipient_id, sender_id FROM messages_recent`,
+       SELECT sender_id, recipient_id FROM messages WHERE id > ${upTo}
+       UNION SELECT recipient_id, sender_id FROM messages WHERE id > ${upTo}`,
     ),
-    clearStaged: p("DELETE FROM messages_recent"),
+    raiseIndexedUpTo: p(
+      `UPDATE message_index_state SET upto = max(upto, coalesce((SELECT max(id) FROM messages), 0))
+       RETURNING upto`,
+    ),
     undelivered: p(
       `SELECT ${COLUMNS} FROM messages m ${JOINS}
        WHERE m.recipient_id = (SELECT id FROM users WHERE login_key = ?) AND m.state = 0
          AND m.id > ?
        ORDER BY m.id LIMIT ?`,
     ),
-    purge: each("DELETE FROM $table WHERE ts < ?"),
-    lastId: each("SELECT max(id) AS id FROM $table"),
+    // Index entries first, while their messages still say which they are.
+    purgeIndex: p(
+      `DELETE FROM message_index WHERE (sender_id, recipient_id, id) IN (
+         SELECT sender_id, recipient_id, id FROM messages WHERE ts < ?)`,
+    ),
+    purge: p("DELETE FROM messages WHERE ts < ?"),
+    lastId: p("SELECT max(id) AS id FROM messages"),
   };
-}
-
-/** Rows that `statements` (one per table) changed, run with the same parameters. */
-function changed(statements: readonly StatementSync[], ...params: SQLInputValue[]): number {
-  let total = 0;
-  for (const statement of statements) total += Number(statement.run(...params).changes);
-  return total;
 }

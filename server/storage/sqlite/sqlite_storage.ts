@@ -48,9 +48,9 @@ export interface SqliteStorageOptions {
   maxMessageBatch?: number;
   /** How long a group commit of messages waits for more, ms; 4 by default. */
   messageCommitWindowMs?: number;
-  /** Delivered messages staged before they move to the indexed table; 1024 by default. */
+  /** Messages above the conversation index from which it is extended; 1024 by default. */
   messageMoveAt?: number;
-  /** How long after the last commit staged messages move anyway, ms; 1000 by default. */
+  /** How long after the last commit the conversation index is extended anyway, ms; 1000 by default. */
   messageMoveIdleMs?: number;
 }
 
@@ -131,7 +131,7 @@ export class SqliteStorage implements Storage {
     return this.#messages.commits;
   }
 
-  /** Delivered messages staged and not yet moved to the indexed table. */
+  /** Messages not yet in the conversation index, which reads find in the tail above it. */
   get messagesStaged(): number {
     return this.#messages.staged;
   }

@@ -36,8 +36,9 @@ Deno.test("SqliteStorage.open() sets WAL and the schema version", async () => {
       "contacts",
       "conversations",
       "login_history",
+      "message_index",
+      "message_index_state",
       "messages",
-      "messages_recent",
       "name_rules",
       "room_invites",
       "room_members",
@@ -194,8 +195,8 @@ Deno.test("SqliteMessages: staged messages are found by every read, before and a
       { id: ++id, ts: 1000 + id, time: 1, from, to, message: `m${id}` },
       { delivered },
     );
-  // 1, 2 and 4 were taken by a session (staged); 3 waits for bob (indexed at once); 5 is
-  // between alice and carol.
+  // All five are above the conversation index until its next batch: 1, 2 and 4 were taken
+  // by a session, 3 waits for bob, 5 is between alice and carol.
   await Promise.all([
     send("alice", "bob", true),
     send("bob", "alice", true),
@@ -233,7 +234,7 @@ Deno.test("SqliteMessages: staged messages are found by every read, before and a
       assert.equal(await store.lastId(), 5);
     });
   };
-  assert.equal(fx.storage.messagesStaged, 4);
+  assert.equal(fx.storage.messagesStaged, 5);
   await reads("staged", [3]);
   await t.step("staged: a read mark reaches staged and indexed messages", async () => {
     assert.deepEqual(await storage.messages.markRead("bob", "alice", 3), { changed: true });
@@ -249,14 +250,15 @@ Deno.test("SqliteMessages: staged messages are found by every read, before and a
       (e: JimError) => e.code === 404,
     );
   });
-  // Reopening moves what a process left staged.
+  // Reopening indexes what a process left above the index.
   const path = fx.path;
   await storage.close();
   await using again = SqliteStorage.open(path, { messageMoveAt: 1_000_000 });
   assert.equal(again.messagesStaged, 0);
   const raw = new DatabaseSync(path);
   try {
-    assert.equal(raw.prepare("SELECT count(*) AS n FROM messages_recent").get()!.n, 0);
+    assert.equal(raw.prepare("SELECT count(*) AS n FROM message_index").get()!.n, 5);
+    assert.equal(raw.prepare("SELECT upto FROM message_index_state").get()!.upto, 5);
     assert.equal(raw.prepare("SELECT count(*) AS n FROM messages").get()!.n, 5);
   } finally {
     raw.close();
@@ -300,6 +302,52 @@ Deno.test("SqliteMessages: a full stage moves after its commit; removal and purg
   assert.deepEqual(after.items.map((m) => m.id), [14]);
 });
 
+Deno.test("SqliteMessages: read marks, purges and late appends reach the index and the tail", async () => {
+  await using fx = await tempStorage({ messageMoveAt: 3, messageMoveIdleMs: 60_000 });
+  const { storage } = fx;
+  const credentials = await deriveCredentials("pw", FAST);
+  for (const name of ["ann", "ben"]) await storage.users.add(name, credentials);
+  const append = (id: number, ts: number) =>
+    storage.messages.append(
+      { id, ts, time: 1, from: "ann", to: "ben", message: `m${id}` },
+      { delivered: true },
+    );
+  await Promise.all([append(10, 100), append(20, 200), append(30, 300)]);
+  // The index batch runs on the next turn; 40 and 50 stay in the tail above it.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  await Promise.all([append(40, 400), append(50, 500)]);
+  assert.equal(storage.messagesStaged, 2);
+  const raw = new DatabaseSync(fx.path);
+  try {
+    const indexed = () =>
+      raw.prepare("SELECT id FROM message_index ORDER BY id").all().map((r) => r.id);
+    assert.deepEqual(indexed(), [10, 20, 30]);
+    // One mark reads the indexed 10 to 30 and the tail's 40, not 50.
+    assert.deepEqual(await storage.messages.markRead("ben", "ann", 40), { changed: true });
+    const states = async () =>
+      (await storage.messages.history({ caller: "ann", with: "ben", limit: 10 })).items
+        .map((m) => [m.id, m.state]);
+    assert.deepEqual(await states(), [
+      [10, "read"],
+      [20, "read"],
+      [30, "read"],
+      [40, "read"],
+      [50, "delivered"],
+    ]);
+    // An append retried with an id the index has passed is indexed in its own commit.
+    await append(25, 250);
+    assert.deepEqual(indexed(), [10, 20, 25, 30]);
+    const across = await storage.messages.history({ caller: "ben", before: 30, limit: 2 });
+    assert.deepEqual(across.items.map((m) => m.id), [20, 25]);
+    // A purge takes index entries with their messages: 10, 20 and 25, none left dangling.
+    assert.equal(await storage.messages.purge(300), 3);
+    assert.deepEqual(indexed(), [30]);
+    assert.deepEqual((await states()).map(([id]) => id), [30, 40, 50]);
+  } finally {
+    raw.close();
+  }
+});
+
 Deno.test("SqliteMessages: appends of one task share one commit, and survive a reopen", async () => {
   const dir = await Deno.makeTempDir({ prefix: "jim-sqlite-messages-" });
   try {
@@ -339,7 +387,7 @@ Deno.test("SqliteMessages.history() across conversations matches every message i
     to: users[next(6)]!,
     delivered: next(4) > 0,
   }));
-  for (const [label, moveAt] of [["all moved", 1], ["half staged", 150]] as const) {
+  for (const [label, moveAt] of [["all moved", 1], ["half staged", 160]] as const) {
     await t.step(label, async (t) => {
       await using fx = await tempStorage({ messageMoveAt: moveAt, messageMoveIdleMs: 60_000 });
       const { storage } = fx;
@@ -455,7 +503,7 @@ Deno.test("SqliteMessages: a move lists no conversation of a user removed while 
   }
 });
 
-Deno.test("SqliteStorage.open() moves schema 6 messages to one index, keeping every message", async () => {
+Deno.test("SqliteStorage.open() upgrades schema 6 messages to the batch-built index, keeping every message", async () => {
   const dir = await Deno.makeTempDir({ prefix: "jim-sqlite-v6-" });
   try {
     const path = `${dir}/v6.db`;
@@ -497,7 +545,11 @@ Deno.test("SqliteStorage.open() moves schema 6 messages to one index, keeping ev
       const indexes = check.prepare(
         "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'messages' ORDER BY name",
       ).all().map((r) => r.name);
-      assert.deepEqual(indexes, ["messages_conversation", "messages_ts", "messages_undelivered"]);
+      assert.deepEqual(indexes, ["messages_ts", "messages_undelivered"]);
+      const indexed = check.prepare("SELECT sender_id, recipient_id, id FROM message_index").all()
+        .map((r) => r.id);
+      assert.deepEqual(indexed, [3]);
+      assert.equal(check.prepare("SELECT upto FROM message_index_state").get()!.upto, 3);
       assert.deepEqual(check.prepare("PRAGMA foreign_key_list(messages)").all(), []);
       // ben's removal took his conversation with ann; cat's, moved at open, stays.
       const pairs = check.prepare("SELECT user_id, peer_id FROM conversations").all().length;
