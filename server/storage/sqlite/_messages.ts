@@ -75,6 +75,12 @@ export interface SqliteGroupCommitOptions {
 
 /** Conversations of staged rows that the move is told of at most; past it, it finds them. */
 const MAX_TRACKED_PAIRS = 10_000;
+/**
+ * A conversation's key is sender id * PAIR_SPAN + recipient id: a number, which costs a
+ * message less than a string would. Larger user ids leave the batch to find them in the tail.
+ */
+const PAIR_SPAN = 2 ** 26;
+const UNTRACKED = -1;
 
 /** Rows of one prepared multi-row INSERT, largest first; a batch is cut into these. */
 const INSERT_CHUNKS = [64, 16, 4, 1] as const;
@@ -102,7 +108,7 @@ export class SqliteMessages implements MessageStore {
    * they are not known (rows a process before this one wrote, or more conversations than are
    * worth keeping), and the batch finds them in the tail instead.
    */
-  #stagedPairs: Map<string, [number, number]> | null = new Map();
+  #stagedPairs: Map<number, [number, number]> | null = new Map();
   #moveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #q: ReturnType<typeof prepare>;
   readonly #pages = new Map<string, StatementSync>();
@@ -320,7 +326,7 @@ export class SqliteMessages implements MessageStore {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
       const outcome: [PendingAppend, unknown][] = [];
-      const staged = { n: 0, pairs: new Map<string, [number, number]>() };
+      const staged = { n: 0, pairs: new Map<number, [number, number]>() };
       try {
         transaction(this.#db, () => {
           outcome.length = 0;
@@ -387,9 +393,13 @@ export class SqliteMessages implements MessageStore {
   }
 
   /** Adds the conversations of a committed batch to those the next index batch lists. */
-  #trackPairs(pairs: ReadonlyMap<string, [number, number]>): void {
+  #trackPairs(pairs: ReadonlyMap<number, [number, number]>): void {
     const known = this.#stagedPairs;
     if (known === null) return;
+    if (pairs.has(UNTRACKED)) {
+      this.#stagedPairs = null;
+      return;
+    }
     for (const [key, pair] of pairs) known.set(key, pair);
     if (known.size > MAX_TRACKED_PAIRS) this.#stagedPairs = null;
   }
@@ -401,7 +411,7 @@ export class SqliteMessages implements MessageStore {
   #insertBatch(
     batch: readonly PendingAppend[],
     outcome: [PendingAppend, unknown][],
-    pairs: Map<string, [number, number]>,
+    pairs: Map<number, [number, number]>,
   ): number {
     const users = new Map<string, { id: number; login: string } | null>();
     const user = (login: string) => {
@@ -438,9 +448,11 @@ export class SqliteMessages implements MessageStore {
         }
         waiting.set(recipient.id, n + 1);
       }
-      const pair = `${sender.id}:${recipient.id}`;
       if (message.id <= this.#indexedUpTo) late.push(message.id);
-      else if (!pairs.has(pair)) pairs.set(pair, [sender.id, recipient.id]);
+      else if (sender.id < PAIR_SPAN && recipient.id < PAIR_SPAN) {
+        const pair = sender.id * PAIR_SPAN + recipient.id;
+        if (!pairs.has(pair)) pairs.set(pair, [sender.id, recipient.id]);
+      } else pairs.set(UNTRACKED, [0, 0]);
       rows.push(
         message.id,
         Math.trunc(message.ts),

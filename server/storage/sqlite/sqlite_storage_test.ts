@@ -503,6 +503,40 @@ Deno.test("SqliteMessages: a move lists no conversation of a user removed while 
   }
 });
 
+Deno.test("SqliteMessages: an index batch lists the conversations of user ids too large for a key", async () => {
+  await using fx = await tempStorage({ messageMoveAt: 2, messageMoveIdleMs: 60_000 });
+  const { storage } = fx;
+  await storage.users.add("ann", await deriveCredentials("pw", FAST));
+  const raw = new DatabaseSync(fx.path);
+  try {
+    raw.prepare(
+      `INSERT INTO users (id, login, login_key, salt, iterations, stored_key, server_key, created)
+       VALUES (?, 'big', 'big', x'00', 4096, x'00', x'00', 0)`,
+    ).run(2 ** 26);
+  } finally {
+    raw.close();
+  }
+  await Promise.all([1, 2].map((id) =>
+    storage.messages.append(
+      {
+        id,
+        ts: id,
+        time: 1,
+        from: id === 1 ? "big" : "ann",
+        to: "ann",
+        message: `m${id}`,
+      },
+      { delivered: true },
+    )
+  ));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(storage.messagesStaged, 0);
+  const ids = async (caller: string) =>
+    (await storage.messages.history({ caller, limit: 10 })).items.map((m) => m.id);
+  assert.deepEqual(await ids("big"), [1]);
+  assert.deepEqual(await ids("ann"), [1, 2]);
+});
+
 Deno.test("SqliteStorage.open() upgrades schema 6 messages to the batch-built index, keeping every message", async () => {
   const dir = await Deno.makeTempDir({ prefix: "jim-sqlite-v6-" });
   try {
