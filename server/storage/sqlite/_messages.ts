@@ -81,6 +81,8 @@ const MAX_TRACKED_PAIRS = 10_000;
  */
 const PAIR_SPAN = 2 ** 26;
 const UNTRACKED = -1;
+/** Users the append path keeps looked up at most. */
+const MAX_CACHED_USERS = 10_000;
 
 /** Rows of one prepared multi-row INSERT, largest first; a batch is cut into these. */
 const INSERT_CHUNKS = [64, 16, 4, 1] as const;
@@ -109,6 +111,12 @@ export class SqliteMessages implements MessageStore {
    * worth keeping), and the batch finds them in the tail instead.
    */
   #stagedPairs: Map<number, [number, number]> | null = new Map();
+  /**
+   * Users looked up by login for earlier commits, valid while `users_version` (which
+   * triggers raise on any connection's change of a login's id) stays `#usersVersion`.
+   */
+  readonly #users = new Map<string, { id: number; login: string } | null>();
+  #usersVersion = -1;
   #moveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #q: ReturnType<typeof prepare>;
   readonly #pages = new Map<string, StatementSync>();
@@ -413,14 +421,20 @@ export class SqliteMessages implements MessageStore {
     outcome: [PendingAppend, unknown][],
     pairs: Map<number, [number, number]>,
   ): number {
-    const users = new Map<string, { id: number; login: string } | null>();
+    // Read inside this write transaction, so no other connection's change can come between.
+    const version = this.#q.usersVersion.get()!.n as number;
+    if (version !== this.#usersVersion || this.#users.size > MAX_CACHED_USERS) {
+      this.#users.clear();
+      this.#usersVersion = version;
+    }
+    const users = this.#users;
+    // By the login as sent, which saves computing its key again.
     const user = (login: string) => {
-      const key = loginKey(login);
-      let found = users.get(key);
+      let found = users.get(login);
       if (found === undefined) {
-        const row = this.#q.userByKey.get(key);
+        const row = this.#q.userByKey.get(loginKey(login));
         found = row ? { id: row.id as number, login: row.login as string } : null;
-        users.set(key, found);
+        users.set(login, found);
       }
       return found;
     };
@@ -602,6 +616,7 @@ function prepare(db: DatabaseSync) {
   const upTo = "(SELECT upto FROM message_index_state)";
   return {
     userByKey: p("SELECT id, login FROM users WHERE login_key = ?"),
+    usersVersion: p("SELECT n FROM users_version"),
     countWaiting: p("SELECT count(*) AS n FROM messages WHERE recipient_id = ? AND state = 0"),
     markDelivered: p(
       "UPDATE messages SET state = 1 WHERE id = ? AND recipient_id = ? AND state = 0",

@@ -201,7 +201,9 @@ export const MIGRATIONS: readonly Migration<DatabaseSync>[] = [
   // table's rows join messages; the conversation index becomes a table of its own,
   // message_index, which the server extends in batches; message_index_state.upto is the id up
   // to which every message is in it, and reads scan the tail above. The trigger removes a
-  // user's messages through the index and the tail.
+  // user's messages through the index and the tail. users_version counts changes to which
+  // login has which id, by any connection, so that the message store may keep what it looked
+  // up from one commit to the next and ask one number per commit instead.
   `
   INSERT INTO messages (id, ts, time, sender_id, recipient_id, body_json, state)
     SELECT id, ts, time, sender_id, recipient_id, body_json, state FROM messages_recent
@@ -239,6 +241,20 @@ export const MIGRATIONS: readonly Migration<DatabaseSync>[] = [
     DELETE FROM conversations WHERE peer_id = OLD.id
       AND user_id IN (SELECT peer_id FROM conversations WHERE user_id = OLD.id);
     DELETE FROM conversations WHERE user_id = OLD.id;
+  END;
+  CREATE TABLE users_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO users_version (id, n) VALUES (1, 0);
+  CREATE TRIGGER users_version_insert AFTER INSERT ON users BEGIN
+    UPDATE users_version SET n = n + 1;
+  END;
+  CREATE TRIGGER users_version_delete AFTER DELETE ON users BEGIN
+    UPDATE users_version SET n = n + 1;
+  END;
+  CREATE TRIGGER users_version_update AFTER UPDATE OF id, login, login_key ON users BEGIN
+    UPDATE users_version SET n = n + 1;
   END;
   `,
 ];

@@ -46,6 +46,7 @@ Deno.test("SqliteStorage.open() sets WAL and the schema version", async () => {
       "rooms",
       "server_secrets",
       "users",
+      "users_version",
     ]);
   } finally {
     raw.close();
@@ -472,6 +473,19 @@ Deno.test("SqliteMessages: a removed user's messages and conversations go, also 
   assert.deepEqual(await ids("ann"), [4]);
   assert.deepEqual(await ids("ben"), [4]);
   assert.deepEqual(await storage.messages.undelivered("dan", { limit: 10 }), []);
+  // The append path looked cat up before: now the name is nobody's, and the id is dan's.
+  await assert.rejects(append(6, "ann", "cat", true), (e: JimError) => e.code === 404);
+  await append(7, "ann", "dan", true);
+  assert.deepEqual(await ids("dan"), [7]);
+  // So with another connection: it removes ben, whom the append path looked up too.
+  const other = new DatabaseSync(fx.path);
+  try {
+    other.exec("PRAGMA foreign_keys = ON");
+    other.prepare("DELETE FROM users WHERE login = 'ben'").run();
+  } finally {
+    other.close();
+  }
+  await assert.rejects(append(8, "ann", "ben", true), (e: JimError) => e.code === 404);
 });
 
 Deno.test("SqliteMessages: a move lists no conversation of a user removed while staged", async () => {
