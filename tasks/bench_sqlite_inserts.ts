@@ -1,13 +1,15 @@
 /**
  * What storing a message costs in SQLite through `node:sqlite`, per row, away from the server:
- * the figures behind the staging table of `server/storage/sqlite/_messages.ts`
- * (docs/benchmarks.md, "Staging what a session took"). Rows go to 40 conversations in turn,
+ * the figures behind the write path of `server/storage/sqlite/_messages.ts`
+ * (docs/benchmarks.md, "Staging what a session took" and "Indexing in batches"). Rows go to 40 conversations in turn,
  * as 20 chatting pairs would, into a WAL file with the server's pragmas and the indexes of the
  * messages table. CPU per row comes from `process.cpuUsage()`.
  *
  * - `direct`: one INSERT per row into the indexed table, as before the staging table.
- * - `staged`: one INSERT per 64 rows into an unindexed copy, moved to the indexed table
- *   every `--move` rows, as the server does.
+ * - `batched`: schema 8, as the server does now: one INSERT per 64 rows into the table, which
+ *   has no conversation index; every `--move` rows the index table is extended from the tail.
+ * - `staged`: schema 7, one INSERT per 64 rows into an unindexed copy, moved to the indexed
+ *   table every `--move` rows.
  * - `v6`: `staged` into schema 6's table: four indexes and two foreign keys, as before
  *   schema 7 kept one index per message.
  * - `bare`: one INSERT per 64 rows into the table with no secondary index at all.
@@ -15,7 +17,7 @@
  * Not part of `deno task test`; run it by hand, pinned to one core:
  *
  *     taskset -c 0 deno run --allow-all tasks/bench_sqlite_inserts.ts [--batch 25]
- *         [--rows 60000] [--move 1024] [--only direct,staged,v6,bare]
+ *         [--rows 60000] [--move 1024] [--only direct,batched,staged,v6,bare]
  *
  * @module
  */
@@ -23,7 +25,7 @@ import process from "node:process";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 
-type Mode = "direct" | "staged" | "v6" | "bare";
+type Mode = "direct" | "batched" | "staged" | "v6" | "bare";
 
 const COLUMNS = `id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, time REAL NOT NULL,
   sender_id INTEGER NOT NULL, recipient_id INTEGER NOT NULL,
@@ -47,12 +49,22 @@ function measure(mode: Mode, batch: number, rows: number, moveEvery: number): nu
     const columns = mode === "v6" ? COLUMNS_V6 : COLUMNS;
     db.exec(`CREATE TABLE messages (${columns}) STRICT`);
     db.exec(`CREATE TABLE messages_recent (${columns}) STRICT`);
+    if (mode !== "bare" && mode !== "batched") {
+      db.exec("CREATE INDEX messages_conversation ON messages(sender_id, recipient_id, id)");
+    }
     if (mode !== "bare") {
-      db.exec(`CREATE INDEX messages_conversation ON messages(sender_id, recipient_id, id);
-        CREATE INDEX messages_undelivered ON messages(recipient_id, id) WHERE state = 0;
+      db.exec(`CREATE INDEX messages_undelivered ON messages(recipient_id, id) WHERE state = 0;
         CREATE INDEX messages_ts ON messages(ts)`);
     }
     if (mode === "v6") db.exec("CREATE INDEX messages_received ON messages(recipient_id, id)");
+    db.exec(`CREATE TABLE message_index (sender_id INTEGER NOT NULL,
+      recipient_id INTEGER NOT NULL, id INTEGER NOT NULL,
+      PRIMARY KEY (sender_id, recipient_id, id)) STRICT, WITHOUT ROWID`);
+    const extendIndex = db.prepare(
+      `INSERT OR IGNORE INTO message_index SELECT sender_id, recipient_id, id FROM messages
+       WHERE id > ? ORDER BY sender_id, recipient_id, id`,
+    );
+    let indexedUpTo = 0;
     db.exec(`CREATE TABLE conversations (user_id INTEGER NOT NULL, peer_id INTEGER NOT NULL,
       PRIMARY KEY (user_id, peer_id)) STRICT, WITHOUT ROWID`);
     const table = mode === "staged" || mode === "v6" ? "messages_recent" : "messages";
@@ -69,7 +81,8 @@ function measure(mode: Mode, batch: number, rows: number, moveEvery: number): nu
     const listConversation = db.prepare(
       `INSERT OR IGNORE INTO conversations (user_id, peer_id)
        SELECT a, b FROM (SELECT ?1 AS a, ?2 AS b UNION ALL SELECT ?2, ?1)
-       WHERE EXISTS (SELECT 1 FROM messages WHERE sender_id = ?1 AND recipient_id = ?2)`,
+       WHERE EXISTS (SELECT 1 FROM ${mode === "batched" ? "message_index" : "messages"}
+         WHERE sender_id = ?1 AND recipient_id = ?2)`,
     );
     let id = 1;
     let staged = 0;
@@ -98,6 +111,14 @@ function measure(mode: Mode, batch: number, rows: number, moveEvery: number): nu
         db.exec("DELETE FROM messages_recent; COMMIT");
         staged = 0;
       }
+      if (mode === "batched" && staged >= moveEvery) {
+        db.exec("BEGIN IMMEDIATE");
+        extendIndex.run(indexedUpTo);
+        for (let s = 1; s <= 40; s++) listConversation.run(s, s % 2 ? s + 1 : s - 1);
+        indexedUpTo = id - 1;
+        db.exec("COMMIT");
+        staged = 0;
+      }
     };
     for (let done = 0; done < 4000; done += batch) commit(batch);
     const before = process.cpuUsage();
@@ -117,7 +138,7 @@ if (import.meta.main) {
       batch: { type: "string", default: "25" },
       rows: { type: "string", default: "60000" },
       move: { type: "string", default: "1024" },
-      only: { type: "string", default: "direct,staged,v6,bare" },
+      only: { type: "string", default: "direct,batched,staged,v6,bare" },
     },
   });
   const batch = Math.max(1, Number(values.batch));
