@@ -68,12 +68,12 @@ export interface SqliteGroupCommitOptions {
    */
   commitWindowMs?: number;
   /** Messages above the conversation index from which it is extended; 1024 by default. */
-  moveAt?: number;
+  indexBatch?: number;
   /** How long after the last commit the index is extended anyway, ms; 1000 by default. */
-  moveIdleMs?: number;
+  indexIdleMs?: number;
 }
 
-/** Conversations of staged rows that the move is told of at most; past it, it finds them. */
+/** Conversations of the tail an index batch is told of at most; past it, it finds them. */
 const MAX_TRACKED_PAIRS = 10_000;
 /**
  * A conversation's key is sender id * PAIR_SPAN + recipient id: a number, which costs a
@@ -98,11 +98,11 @@ export class SqliteMessages implements MessageStore {
   readonly #maxBatch: number;
   readonly #maxQueued: number;
   readonly #windowMs: number;
-  readonly #moveAt: number;
-  readonly #moveIdleMs: number;
+  readonly #indexBatch: number;
+  readonly #indexIdleMs: number;
   readonly #inserts = new Map<number, StatementSync>();
   /** Messages above the conversation index. */
-  #staged = 0;
+  #unindexed = 0;
   /** Every message with an id up to this one is in the conversation index. */
   #indexedUpTo = 0;
   /**
@@ -110,14 +110,14 @@ export class SqliteMessages implements MessageStore {
    * they are not known (rows a process before this one wrote, or more conversations than are
    * worth keeping), and the batch finds them in the tail instead.
    */
-  #stagedPairs: Map<number, [number, number]> | null = new Map();
+  #tailPairs: Map<number, [number, number]> | null = new Map();
   /**
    * Users looked up by login for earlier commits, valid while `users_version` (which
    * triggers raise on any connection's change of a login's id) stays `#usersVersion`.
    */
   readonly #users = new Map<string, { id: number; login: string } | null>();
   #usersVersion = -1;
-  #moveTimer: ReturnType<typeof setTimeout> | undefined;
+  #indexTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #q: ReturnType<typeof prepare>;
   readonly #pages = new Map<string, StatementSync>();
   #queue: PendingAppend[] = [];
@@ -131,21 +131,21 @@ export class SqliteMessages implements MessageStore {
     this.#maxBatch = Math.max(1, options.maxBatch ?? 1000);
     this.#maxQueued = Math.max(1, options.maxQueued ?? 100_000);
     this.#windowMs = Math.max(0, options.commitWindowMs ?? 4);
-    this.#moveAt = Math.max(1, options.moveAt ?? 1024);
-    this.#moveIdleMs = Math.max(0, options.moveIdleMs ?? 1000);
+    this.#indexBatch = Math.max(1, options.indexBatch ?? 1024);
+    this.#indexIdleMs = Math.max(0, options.indexIdleMs ?? 1000);
     this.#q = prepare(db);
     // What a process that stopped without closing left above the index.
     this.#indexedUpTo = this.#q.indexedUpTo.get()!.upto as number;
-    this.#staged = this.#q.countStaged.get()!.n as number;
-    if (this.#staged > 0) {
-      this.#stagedPairs = null;
-      this.#move();
+    this.#unindexed = this.#q.countTail.get()!.n as number;
+    if (this.#unindexed > 0) {
+      this.#tailPairs = null;
+      this.#indexTail();
     }
   }
 
   /** Messages not yet in the conversation index, which reads find in the tail above it. */
-  get staged(): number {
-    return this.#staged;
+  get unindexed(): number {
+    return this.#unindexed;
   }
 
   /** Group commits made so far. */
@@ -334,32 +334,32 @@ export class SqliteMessages implements MessageStore {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
       const outcome: [PendingAppend, unknown][] = [];
-      const staged = { n: 0, pairs: new Map<number, [number, number]>() };
+      const written = { n: 0, pairs: new Map<number, [number, number]>() };
       try {
         transaction(this.#db, () => {
           outcome.length = 0;
-          staged.pairs.clear();
-          staged.n = this.#insertBatch(batch, outcome, staged.pairs);
+          written.pairs.clear();
+          written.n = this.#insertBatch(batch, outcome, written.pairs);
         });
       } catch (error) {
         for (const pending of batch) pending.reject(error);
         continue;
       }
       this.#commits++;
-      this.#staged += staged.n;
-      this.#trackPairs(staged.pairs);
+      this.#unindexed += written.n;
+      this.#trackPairs(written.pairs);
       for (const [pending, error] of outcome) {
         if (error === undefined) pending.resolve();
         else pending.reject(error);
       }
     }
-    if (this.#staged > 0 && !this.#closed) {
+    if (this.#unindexed > 0 && !this.#closed) {
       // A full batch is indexed once the replies of this commit are out; a partial one when
       // the server has been quiet for a while.
-      clearTimeout(this.#moveTimer);
-      this.#moveTimer = setTimeout(
-        () => this.#move(),
-        this.#staged >= this.#moveAt ? 0 : this.#moveIdleMs,
+      clearTimeout(this.#indexTimer);
+      this.#indexTimer = setTimeout(
+        () => this.#indexTail(),
+        this.#unindexed >= this.#indexBatch ? 0 : this.#indexIdleMs,
       );
     }
   }
@@ -371,9 +371,9 @@ export class SqliteMessages implements MessageStore {
     this.#timer = undefined;
     this.#scheduled = false;
     this.flush();
-    clearTimeout(this.#moveTimer);
-    this.#moveTimer = undefined;
-    if (this.#staged > 0) this.#move();
+    clearTimeout(this.#indexTimer);
+    this.#indexTimer = undefined;
+    if (this.#unindexed > 0) this.#indexTail();
     this.#closed = true;
   }
 
@@ -381,9 +381,9 @@ export class SqliteMessages implements MessageStore {
    * Adds every message above the conversation index to it, in one transaction. A failure (the
    * disk is full, say) leaves them in the tail, where reads still find them, for the next one.
    */
-  #move(): void {
-    this.#moveTimer = undefined;
-    const pairs = this.#stagedPairs;
+  #indexTail(): void {
+    this.#indexTimer = undefined;
+    const pairs = this.#tailPairs;
     try {
       this.#indexedUpTo = transaction(this.#db, () => {
         this.#q.extendIndex.run();
@@ -393,23 +393,23 @@ export class SqliteMessages implements MessageStore {
         else for (const [from, to] of pairs.values()) this.#q.addMovedConversation.run(from, to);
         return this.#q.raiseIndexedUpTo.get()!.upto as number;
       });
-      this.#staged = 0;
-      this.#stagedPairs = new Map();
+      this.#unindexed = 0;
+      this.#tailPairs = new Map();
     } catch {
-      this.#staged = this.#q.countStaged.get()!.n as number;
+      this.#unindexed = this.#q.countTail.get()!.n as number;
     }
   }
 
   /** Adds the conversations of a committed batch to those the next index batch lists. */
   #trackPairs(pairs: ReadonlyMap<number, [number, number]>): void {
-    const known = this.#stagedPairs;
+    const known = this.#tailPairs;
     if (known === null) return;
     if (pairs.has(UNTRACKED)) {
-      this.#stagedPairs = null;
+      this.#tailPairs = null;
       return;
     }
     for (const [key, pair] of pairs) known.set(key, pair);
-    if (known.size > MAX_TRACKED_PAIRS) this.#stagedPairs = null;
+    if (known.size > MAX_TRACKED_PAIRS) this.#tailPairs = null;
   }
 
   /**
@@ -667,7 +667,7 @@ function prepare(db: DatabaseSync) {
        WHERE EXISTS (SELECT 1 FROM message_index WHERE sender_id = ?1 AND recipient_id = ?2)`,
     ),
     indexedUpTo: p(`SELECT ${upTo} AS upto`),
-    countStaged: p(`SELECT count(*) AS n FROM messages WHERE id > ${upTo}`),
+    countTail: p(`SELECT count(*) AS n FROM messages WHERE id > ${upTo}`),
     // Sorted, so that the entries of one conversation go into its leaves together.
     extendIndex: p(
       `INSERT OR IGNORE INTO message_index (sender_id, recipient_id, id)

@@ -49,9 +49,9 @@ export interface SqliteStorageOptions {
   /** How long a group commit of messages waits for more, ms; 4 by default. */
   messageCommitWindowMs?: number;
   /** Messages above the conversation index from which it is extended; 1024 by default. */
-  messageMoveAt?: number;
+  messageIndexBatch?: number;
   /** How long after the last commit the conversation index is extended anyway, ms; 1000 by default. */
-  messageMoveIdleMs?: number;
+  messageIndexIdleMs?: number;
 }
 
 /**
@@ -102,8 +102,8 @@ export class SqliteStorage implements Storage {
     this.messages = this.#messages = new SqliteMessages(db, {
       maxBatch: options.maxMessageBatch,
       commitWindowMs: options.messageCommitWindowMs,
-      moveAt: options.messageMoveAt,
-      moveIdleMs: options.messageMoveIdleMs,
+      indexBatch: options.messageIndexBatch,
+      indexIdleMs: options.messageIndexIdleMs,
     });
     this.rooms = this.#rooms = new SqliteRooms(db);
   }
@@ -132,8 +132,8 @@ export class SqliteStorage implements Storage {
   }
 
   /** Messages not yet in the conversation index, which reads find in the tail above it. */
-  get messagesStaged(): number {
-    return this.#messages.staged;
+  get messagesUnindexed(): number {
+    return this.#messages.unindexed;
   }
 
   /** Writes the queued login history, stops the change feed and closes the database. */

@@ -185,8 +185,8 @@ Deno.test("SqliteMessages: a batch of every chunk size commits once, each append
   assert.deepEqual(all.map((m) => m.message), Array.from({ length: 149 }, (_, i) => `m${i + 1}`));
 });
 
-Deno.test("SqliteMessages: staged messages are found by every read, before and after they move", async (t) => {
-  await using fx = await tempStorage({ messageMoveAt: 1_000_000, messageMoveIdleMs: 60_000 });
+Deno.test("SqliteMessages: messages above the index are found by every read, before and after a batch indexes them", async (t) => {
+  await using fx = await tempStorage({ messageIndexBatch: 1_000_000, messageIndexIdleMs: 60_000 });
   const { storage } = fx;
   const credentials = await deriveCredentials("pw", { iterations: 4096 });
   for (const name of ["alice", "bob", "carol"]) await storage.users.add(name, credentials);
@@ -223,7 +223,7 @@ Deno.test("SqliteMessages: staged messages are found by every read, before and a
       assert.deepEqual(page.items.map((m) => m.id), [1, 2, 3, 4, 5]);
       const carol = await store.history({ caller: "carol", limit: 10 });
       assert.deepEqual(carol.items.map((m) => m.id), [5]);
-      // A staged id is as invisible to a stranger as an indexed one.
+      // An id above the index is as invisible to a stranger as an indexed one.
       await assert.rejects(
         store.history({ caller: "carol", with: "alice", before: 4, limit: 10 }),
         (e: JimError) => e.code === 404,
@@ -235,9 +235,9 @@ Deno.test("SqliteMessages: staged messages are found by every read, before and a
       assert.equal(await store.lastId(), 5);
     });
   };
-  assert.equal(fx.storage.messagesStaged, 5);
-  await reads("staged", [3]);
-  await t.step("staged: a read mark reaches staged and indexed messages", async () => {
+  assert.equal(fx.storage.messagesUnindexed, 5);
+  await reads("tail", [3]);
+  await t.step("tail: a read mark reaches the tail", async () => {
     assert.deepEqual(await storage.messages.markRead("bob", "alice", 3), { changed: true });
     const page = await storage.messages.history({ caller: "alice", with: "bob", limit: 10 });
     assert.deepEqual(page.items.map((m) => [m.id, m.state]), [
@@ -254,8 +254,8 @@ Deno.test("SqliteMessages: staged messages are found by every read, before and a
   // Reopening indexes what a process left above the index.
   const path = fx.path;
   await storage.close();
-  await using again = SqliteStorage.open(path, { messageMoveAt: 1_000_000 });
-  assert.equal(again.messagesStaged, 0);
+  await using again = SqliteStorage.open(path, { messageIndexBatch: 1_000_000 });
+  assert.equal(again.messagesUnindexed, 0);
   const raw = new DatabaseSync(path);
   try {
     assert.equal(raw.prepare("SELECT count(*) AS n FROM message_index").get()!.n, 5);
@@ -265,7 +265,7 @@ Deno.test("SqliteMessages: staged messages are found by every read, before and a
     raw.close();
   }
   // The read mark of 3 took it out of the backlog.
-  await reads("moved", [], again.messages);
+  await reads("indexed", [], again.messages);
   const page = await again.messages.history({ caller: "alice", with: "bob", limit: 10 });
   assert.deepEqual(page.items.map((m) => [m.id, m.state]), [
     [1, "read"],
@@ -275,8 +275,8 @@ Deno.test("SqliteMessages: staged messages are found by every read, before and a
   ]);
 });
 
-Deno.test("SqliteMessages: a full stage moves after its commit; removal and purge reach it", async () => {
-  await using fx = await tempStorage({ messageMoveAt: 10, messageMoveIdleMs: 60_000 });
+Deno.test("SqliteMessages: a full tail is indexed after its commit; removal and purge reach it", async () => {
+  await using fx = await tempStorage({ messageIndexBatch: 10, messageIndexIdleMs: 60_000 });
   const { storage } = fx;
   const credentials = await deriveCredentials("pw", { iterations: 4096 });
   for (const name of ["alice", "bob", "carol"]) await storage.users.add(name, credentials);
@@ -286,25 +286,25 @@ Deno.test("SqliteMessages: a full stage moves after its commit; removal and purg
       { delivered: true },
     );
   await Promise.all(Array.from({ length: 12 }, (_, i) => append(i + 1, "bob", 1000 + i)));
-  assert.equal(storage.messagesStaged, 12);
-  // The move waits for the next turn, after the commit's replies.
+  assert.equal(storage.messagesUnindexed, 12);
+  // The index batch waits for the next turn, after the commit's replies.
   await new Promise((resolve) => setTimeout(resolve, 0));
-  assert.equal(storage.messagesStaged, 0);
-  // Below the mark, staged until the idle move (an hour here).
+  assert.equal(storage.messagesUnindexed, 0);
+  // Below the mark, in the tail until the idle batch (an hour here).
   await Promise.all([append(13, "carol", 5000), append(14, "bob", 5000), append(15, "bob", 10)]);
-  assert.equal(storage.messagesStaged, 3);
-  // Purge reaches both tables: 1 to 12 (indexed) and 15 (staged) are older than 2000.
+  assert.equal(storage.messagesUnindexed, 3);
+  // Purge reaches the index and the tail: 1 to 12 (indexed) and 15 (tail) are older than 2000.
   assert.equal(await storage.messages.purge(2000), 13);
   const left = await storage.messages.history({ caller: "alice", limit: 10 });
   assert.deepEqual(left.items.map((m) => m.id), [13, 14]);
-  // Removing carol removes her staged message with her.
+  // Removing carol removes her message in the tail with her.
   await storage.users.remove("carol");
   const after = await storage.messages.history({ caller: "alice", limit: 10 });
   assert.deepEqual(after.items.map((m) => m.id), [14]);
 });
 
 Deno.test("SqliteMessages: read marks, purges and late appends reach the index and the tail", async () => {
-  await using fx = await tempStorage({ messageMoveAt: 3, messageMoveIdleMs: 60_000 });
+  await using fx = await tempStorage({ messageIndexBatch: 3, messageIndexIdleMs: 60_000 });
   const { storage } = fx;
   const credentials = await deriveCredentials("pw", FAST);
   for (const name of ["ann", "ben"]) await storage.users.add(name, credentials);
@@ -317,7 +317,7 @@ Deno.test("SqliteMessages: read marks, purges and late appends reach the index a
   // The index batch runs on the next turn; 40 and 50 stay in the tail above it.
   await new Promise((resolve) => setTimeout(resolve, 0));
   await Promise.all([append(40, 400), append(50, 500)]);
-  assert.equal(storage.messagesStaged, 2);
+  assert.equal(storage.messagesUnindexed, 2);
   const raw = new DatabaseSync(fx.path);
   try {
     const indexed = () =>
@@ -388,9 +388,12 @@ Deno.test("SqliteMessages.history() across conversations matches every message i
     to: users[next(6)]!,
     delivered: next(4) > 0,
   }));
-  for (const [label, moveAt] of [["all moved", 1], ["half staged", 160]] as const) {
+  for (const [label, indexBatch] of [["all indexed", 1], ["part in the tail", 160]] as const) {
     await t.step(label, async (t) => {
-      await using fx = await tempStorage({ messageMoveAt: moveAt, messageMoveIdleMs: 60_000 });
+      await using fx = await tempStorage({
+        messageIndexBatch: indexBatch,
+        messageIndexIdleMs: 60_000,
+      });
       const { storage } = fx;
       const credentials = await deriveCredentials("pw", FAST);
       for (const name of users) await storage.users.add(name, credentials);
@@ -399,11 +402,11 @@ Deno.test("SqliteMessages.history() across conversations matches every message i
           { id: m.id, ts: m.id, time: 1, from: m.from, to: m.to, message: `m${m.id}` },
           { delivered: m.delivered },
         );
-        // A full stage moves on the next turn.
+        // A full tail is indexed on the next turn.
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
-      assert.ok(storage.messagesStaged < moveAt + 1);
-      if (moveAt > 1) assert.ok(storage.messagesStaged > 0);
+      assert.ok(storage.messagesUnindexed < indexBatch + 1);
+      if (indexBatch > 1) assert.ok(storage.messagesUnindexed > 0);
       for (const caller of users) {
         const mine = sent.filter((m) => m.from === caller || m.to === caller).map((m) => m.id);
         const page = async (query: { before?: number; after?: number; limit: number }) => {
@@ -432,7 +435,7 @@ Deno.test("SqliteMessages.history() across conversations matches every message i
 });
 
 Deno.test("SqliteMessages: a removed user's messages and conversations go, also under a reused id", async () => {
-  await using fx = await tempStorage({ messageMoveAt: 1, messageMoveIdleMs: 60_000 });
+  await using fx = await tempStorage({ messageIndexBatch: 1, messageIndexIdleMs: 60_000 });
   const { storage } = fx;
   const credentials = await deriveCredentials("pw", FAST);
   for (const name of ["ann", "ben", "cat"]) await storage.users.add(name, credentials);
@@ -488,8 +491,8 @@ Deno.test("SqliteMessages: a removed user's messages and conversations go, also 
   await assert.rejects(append(8, "ann", "ben", true), (e: JimError) => e.code === 404);
 });
 
-Deno.test("SqliteMessages: a move lists no conversation of a user removed while staged", async () => {
-  await using fx = await tempStorage({ messageMoveAt: 1000, messageMoveIdleMs: 60_000 });
+Deno.test("SqliteMessages: an index batch lists no conversation of a user removed while in the tail", async () => {
+  await using fx = await tempStorage({ messageIndexBatch: 1000, messageIndexIdleMs: 60_000 });
   const { storage } = fx;
   const credentials = await deriveCredentials("pw", FAST);
   for (const name of ["ann", "ben", "cat"]) await storage.users.add(name, credentials);
@@ -500,9 +503,9 @@ Deno.test("SqliteMessages: a move lists no conversation of a user removed while 
     );
   await append(1, "ann", "cat");
   await append(2, "ann", "ben");
-  assert.equal(storage.messagesStaged, 2);
+  assert.equal(storage.messagesUnindexed, 2);
   await storage.users.remove("cat");
-  // Closing moves what is staged, and the move was told of ann and cat's conversation.
+  // Closing indexes the tail, and the batch was told of ann and cat's conversation.
   await storage.close();
   const raw = new DatabaseSync(fx.path);
   try {
@@ -518,7 +521,7 @@ Deno.test("SqliteMessages: a move lists no conversation of a user removed while 
 });
 
 Deno.test("SqliteMessages: an index batch lists the conversations of user ids too large for a key", async () => {
-  await using fx = await tempStorage({ messageMoveAt: 2, messageMoveIdleMs: 60_000 });
+  await using fx = await tempStorage({ messageIndexBatch: 2, messageIndexIdleMs: 60_000 });
   const { storage } = fx;
   await storage.users.add("ann", await deriveCredentials("pw", FAST));
   const raw = new DatabaseSync(fx.path);
@@ -544,7 +547,7 @@ Deno.test("SqliteMessages: an index batch lists the conversations of user ids to
     )
   ));
   await new Promise((resolve) => setTimeout(resolve, 0));
-  assert.equal(storage.messagesStaged, 0);
+  assert.equal(storage.messagesUnindexed, 0);
   const ids = async (caller: string) =>
     (await storage.messages.history({ caller, limit: 10 })).items.map((m) => m.id);
   assert.deepEqual(await ids("big"), [1]);
