@@ -421,8 +421,11 @@ export class SqliteMessages implements MessageStore {
     outcome: [PendingAppend, unknown][],
     pairs: Map<number, [number, number]>,
   ): number {
-    // Read inside this write transaction, so no other connection's change can come between.
-    const version = this.#q.usersVersion.get()!.n as number;
+    // Read inside this write transaction, so no other connection's change can come between:
+    // another process (jim-server user list, say) indexes the tail when it opens the file.
+    const state = this.#q.commitState.get()!;
+    this.#indexedUpTo = state.upto as number;
+    const version = state.users as number;
     if (version !== this.#usersVersion || this.#users.size > MAX_CACHED_USERS) {
       this.#users.clear();
       this.#usersVersion = version;
@@ -616,7 +619,10 @@ function prepare(db: DatabaseSync) {
   const upTo = "(SELECT upto FROM message_index_state)";
   return {
     userByKey: p("SELECT id, login FROM users WHERE login_key = ?"),
-    usersVersion: p("SELECT n FROM users_version"),
+    commitState: p(
+      `SELECT (SELECT n FROM users_version) AS users,
+         (SELECT upto FROM message_index_state) AS upto`,
+    ),
     countWaiting: p("SELECT count(*) AS n FROM messages WHERE recipient_id = ? AND state = 0"),
     markDelivered: p(
       "UPDATE messages SET state = 1 WHERE id = ? AND recipient_id = ? AND state = 0",

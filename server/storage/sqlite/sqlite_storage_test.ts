@@ -349,6 +349,31 @@ Deno.test("SqliteMessages: read marks, purges and late appends reach the index a
   }
 });
 
+Deno.test("SqliteMessages: a late append is indexed when another process indexed the tail", async () => {
+  await using fx = await tempStorage({ messageIndexBatch: 1000, messageIndexIdleMs: 60_000 });
+  const { storage } = fx;
+  const credentials = await deriveCredentials("pw", FAST);
+  for (const name of ["ann", "ben"]) await storage.users.add(name, credentials);
+  const append = (id: number) =>
+    storage.messages.append(
+      { id, ts: id, time: 1, from: "ann", to: "ben", message: `m${id}` },
+      { delivered: true },
+    );
+  await Promise.all([append(10), append(20)]);
+  // A second process (jim-server user list, say) opens the file and indexes the tail.
+  const other = SqliteStorage.open(fx.path);
+  await other.close();
+  await append(15);
+  await storage.close();
+  const raw = new DatabaseSync(fx.path);
+  try {
+    const indexed = raw.prepare("SELECT id FROM message_index ORDER BY id").all().map((r) => r.id);
+    assert.deepEqual(indexed, [10, 15, 20]);
+  } finally {
+    raw.close();
+  }
+});
+
 Deno.test("SqliteMessages: appends of one task share one commit, and survive a reopen", async () => {
   const dir = await Deno.makeTempDir({ prefix: "jim-sqlite-messages-" });
   try {
