@@ -1,9 +1,9 @@
 /**
  * What storing a message costs in SQLite through `node:sqlite`, per row, away from the server:
  * the figures behind the write path of `server/storage/sqlite/_messages.ts`
- * (docs/benchmarks.md, "Staging what a session took" and "Indexing in batches"). Rows go to 40 conversations in turn,
- * as 20 chatting pairs would, into a WAL file with the server's pragmas and the indexes of the
- * messages table. CPU per row comes from `process.cpuUsage()`.
+ * (docs/benchmarks.md, "Staging what a session took" and "Indexing in batches"). Rows go to
+ * 40 conversations in turn, as 20 chatting pairs would, into a WAL file with the server's
+ * pragmas and the indexes of the messages table. CPU per row comes from `process.cpuUsage()`.
  *
  * - `direct`: one INSERT per row into the indexed table, as before the staging table.
  * - `batched`: schema 8, as the server does now: one INSERT per 64 rows into the table, which

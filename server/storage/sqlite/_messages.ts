@@ -135,7 +135,7 @@ export class SqliteMessages implements MessageStore {
     this.#indexIdleMs = Math.max(0, options.indexIdleMs ?? 1000);
     this.#q = prepare(db);
     // What a process that stopped without closing left above the index.
-    this.#indexedUpTo = this.#q.indexedUpTo.get()!.upto as number;
+    this.#indexedUpTo = this.#q.commitState.get()!.upto as number;
     this.#unindexed = this.#q.countTail.get()!.n as number;
     if (this.#unindexed > 0) {
       this.#tailPairs = null;
@@ -390,7 +390,7 @@ export class SqliteMessages implements MessageStore {
         // Listing the few dozen conversations the session code saw costs a seek each; finding
         // them in the tail costs a sort of every row in it.
         if (pairs === null) this.#q.addTailConversations.run();
-        else for (const [from, to] of pairs.values()) this.#q.addMovedConversation.run(from, to);
+        else for (const [from, to] of pairs.values()) this.#q.addIndexedConversation.run(from, to);
         return this.#q.raiseIndexedUpTo.get()!.upto as number;
       });
       this.#unindexed = 0;
@@ -619,10 +619,7 @@ function prepare(db: DatabaseSync) {
   const upTo = "(SELECT upto FROM message_index_state)";
   return {
     userByKey: p("SELECT id, login FROM users WHERE login_key = ?"),
-    commitState: p(
-      `SELECT (SELECT n FROM users_version) AS users,
-         (SELECT upto FROM message_index_state) AS upto`,
-    ),
+    commitState: p(`SELECT (SELECT n FROM users_version) AS users, ${upTo} AS upto`),
     countWaiting: p("SELECT count(*) AS n FROM messages WHERE recipient_id = ? AND state = 0"),
     markDelivered: p(
       "UPDATE messages SET state = 1 WHERE id = ? AND recipient_id = ? AND state = 0",
@@ -667,12 +664,11 @@ function prepare(db: DatabaseSync) {
     ),
     // After an index batch: both ways round, if the conversation has indexed messages (a user
     // removed since has none, and lists no conversation).
-    addMovedConversation: p(
+    addIndexedConversation: p(
       `INSERT OR IGNORE INTO conversations (user_id, peer_id)
        SELECT a, b FROM (SELECT ?1 AS a, ?2 AS b UNION ALL SELECT ?2, ?1)
        WHERE EXISTS (SELECT 1 FROM message_index WHERE sender_id = ?1 AND recipient_id = ?2)`,
     ),
-    indexedUpTo: p(`SELECT ${upTo} AS upto`),
     countTail: p(`SELECT count(*) AS n FROM messages WHERE id > ${upTo}`),
     // Sorted, so that the entries of one conversation go into its leaves together.
     extendIndex: p(
